@@ -1,0 +1,3 @@
+"""promptsynth: a text-driven sampler instrument for the Jetson AGX Xavier."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from promptsynth.cli import main
+
+raise SystemExit(main())

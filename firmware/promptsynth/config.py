@@ -1,0 +1,214 @@
+"""The instrument's configuration: one TOML file, every key documented here with its default.
+
+Each section is a dataclass; each field carries its documentation and its bounds in
+``metadata``, so validation, the shipped example file (``config/promptsynth.toml``) and the
+docs come from one place.  An unknown key or a bad value raises :class:`ConfigError` naming
+the key, because a typo in a kiosk's config must stop the start-up loudly, not be ignored.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Dict, Optional, Tuple
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.8-3.10 (JetPack 5 ships 3.8)
+    import tomli as tomllib
+
+DEFAULT_PATH = "/etc/promptsynth/config.toml"
+
+
+class ConfigError(ValueError):
+    """A config file that cannot be used; the message names the key."""
+
+
+def _key(default, doc, lo=None, hi=None, choices=None):
+    return field(default=default, metadata={"doc": doc, "min": lo, "max": hi, "choices": choices})
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    device: str = _key("default", "ALSA PCM to play through (`hw:1,0`, `plughw:CARD=Device`, `default`, ...).")
+    rate: int = _key(48000, "Output sample rate in Hz.", 22050, 192000)
+    period: int = _key(128, "Frames per period: the engine renders one period at a time.", 16, 4096)
+    periods: int = _key(3, "Periods in the ALSA buffer (latency = period x periods).", 2, 16)
+    format: str = _key("S16_LE", "Sample format asked for; the device may negotiate another.",
+                       choices=("S16_LE", "S32_LE", "FLOAT_LE"))
+    rt_priority: int = _key(70, "SCHED_FIFO priority for the engine process (0 = do not ask).", 0, 99)
+    lock_memory: bool = _key(True, "Lock the engine's memory (mlockall) so it never pages.")
+
+
+@dataclass(frozen=True)
+class MidiConfig:
+    api: str = _key("alsa", "rtmidi API: `alsa` (sequencer, the device) or `jack`.", choices=("alsa", "jack"))
+    port: str = _key("", "Open every input port whose name contains this text (\"\" = every hardware port).")
+    virtual: bool = _key(True, "Also open a virtual input port named `promptsynth`.")
+    channel: int = _key(0, "MIDI channel to listen to, 1-16 (0 = omni).", 0, 16)
+
+
+@dataclass(frozen=True)
+class SamplerConfig:
+    sound: str = _key("", "WAV or FLAC file to play at start-up (\"\" = the built-in init sound).")
+    root: int = _key(60, "MIDI note at which the sound plays at its recorded pitch.", 0, 127)
+    tune: float = _key(0.0, "Fine tune in cents.", -1200.0, 1200.0)
+    polyphony: int = _key(16, "Voices that can sound at once.", 1, 64)
+    bend_range: float = _key(2.0, "Pitch-bend range in semitones, up and down.", 0.0, 24.0)
+    start: float = _key(0.0, "Start point in seconds from the beginning of the sound.", 0.0, 3600.0)
+    end: float = _key(0.0, "End point in seconds (0 = the end of the sound).", 0.0, 3600.0)
+    loop_mode: str = _key("auto", "`auto` (the sound's own loop if it has one, else off), `off`, `forward`, `pingpong`.",
+                          choices=("auto", "off", "forward", "pingpong"))
+    loop_start: float = _key(0.0, "Loop start in seconds (with loop_end 0: the sound's own loop, else the start point).",
+                             0.0, 3600.0)
+    loop_end: float = _key(0.0, "Loop end in seconds (0 = the sound's own loop end, else the end point).", 0.0, 3600.0)
+    crossfade: float = _key(10.0, "Loop crossfade in milliseconds.", 0.0, 1000.0)
+    attack: float = _key(2.0, "Envelope attack in milliseconds.", 0.0, 20000.0)
+    decay: float = _key(200.0, "Envelope decay in milliseconds.", 0.0, 20000.0)
+    sustain: float = _key(1.0, "Envelope sustain level, 0-1.", 0.0, 1.0)
+    release: float = _key(300.0, "Envelope release in milliseconds (at least 2 ms are always used, against clicks).",
+                          0.0, 20000.0)
+    gain: float = _key(-6.0, "Master gain in dB before the soft limiter.", -60.0, 12.0)
+    velocity_track: float = _key(100.0, "Velocity sensitivity in percent (SFZ amp_veltrack: 100 = gain (v/127)^2).",
+                                 0.0, 100.0)
+    vibrato_rate: float = _key(5.5, "Vibrato (mod wheel) rate in Hz.", 0.1, 20.0)
+    vibrato_depth: float = _key(50.0, "Vibrato depth in cents with the mod wheel fully up.", 0.0, 1200.0)
+
+
+@dataclass(frozen=True)
+class PathsConfig:
+    state: str = _key("/var/lib/promptsynth", "State directory: sounds, presets, the last state.")
+
+
+@dataclass(frozen=True)
+class Config:
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    midi: MidiConfig = field(default_factory=MidiConfig)
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)
+    paths: PathsConfig = field(default_factory=PathsConfig)
+
+
+SECTIONS: Dict[str, type] = {"audio": AudioConfig, "midi": MidiConfig, "sampler": SamplerConfig, "paths": PathsConfig}
+
+
+def _check_value(section: str, f: dataclasses.Field, value: Any) -> Any:
+    name = "[%s] %s" % (section, f.name)
+    want = type(f.default)
+    if want is bool:
+        if not isinstance(value, bool):
+            raise ConfigError("%s: must be true or false, got %r" % (name, value))
+    elif want is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError("%s: must be a whole number, got %r" % (name, value))
+    elif want is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError("%s: must be a number, got %r" % (name, value))
+        value = float(value)
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ConfigError("%s: must be a finite number, got %r" % (name, value))
+    elif want is str:
+        if not isinstance(value, str):
+            raise ConfigError("%s: must be text, got %r" % (name, value))
+        if "\x00" in value:
+            raise ConfigError("%s: must not contain NUL characters" % name)
+    meta = f.metadata
+    if meta.get("choices") and value not in meta["choices"]:
+        raise ConfigError("%s: must be one of %s, got %r" % (name, ", ".join(meta["choices"]), value))
+    lo, hi = meta.get("min"), meta.get("max")
+    if lo is not None and value < lo or hi is not None and value > hi:
+        raise ConfigError("%s: must be between %s and %s, got %r" % (name, lo, hi, value))
+    return value
+
+
+def from_dict(data: Dict[str, Any]) -> Config:
+    """Validate a parsed TOML document and build the config; raises ConfigError naming the key."""
+    sections = {}
+    for sname, values in data.items():
+        cls = SECTIONS.get(sname)
+        if cls is None:
+            raise ConfigError("[%s]: unknown section (known: %s)" % (sname, ", ".join(SECTIONS)))
+        if not isinstance(values, dict):
+            raise ConfigError("[%s]: must be a table of keys" % sname)
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        kwargs = {}
+        for key, value in values.items():
+            if key not in fields:
+                raise ConfigError("[%s] %s: unknown key (known: %s)" % (sname, key, ", ".join(fields)))
+            kwargs[key] = _check_value(sname, fields[key], value)
+        sections[sname] = cls(**kwargs)
+    return Config(**sections)
+
+
+def loads(text: str) -> Config:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError("not valid TOML: %s" % e) from None
+    return from_dict(data)
+
+
+def load(path: Optional[str] = None) -> Tuple[Config, str]:
+    """Load ``path`` (or the default path, which may be absent: then the defaults apply).
+
+    Returns the config and a one-line description of where it came from.
+    """
+    explicit = path is not None
+    path = path or DEFAULT_PATH
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except FileNotFoundError:
+        if explicit:
+            raise ConfigError("%s: no such config file" % path) from None
+        return Config(), "defaults (no %s)" % path
+    except OSError as e:
+        raise ConfigError("%s: cannot read config: %s" % (path, e.strerror)) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError("%s: not UTF-8 text" % path) from None
+    try:
+        return loads(text), path
+    except ConfigError as e:
+        raise ConfigError("%s: %s" % (path, e)) from None
+
+
+def replace(cfg: Config, section: str, **changes: Any) -> Config:
+    """A copy of ``cfg`` with keys of one section changed (validated like the file)."""
+    cls = SECTIONS[section]
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key, value in changes.items():
+        if key not in fields:
+            raise ConfigError("[%s] %s: unknown key" % (section, key))
+        changes[key] = _check_value(section, fields[key], value)
+    return dataclasses.replace(cfg, **{section: dataclasses.replace(getattr(cfg, section), **changes)})
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"%s"' % value.replace("\\", "\\\\").replace('"', '\\"')
+    return repr(value)
+
+
+def example_toml() -> str:
+    """The documented default config file, generated from the dataclasses above."""
+    out = ["# promptsynth configuration (TOML). Every key is shown with its default value.",
+           "# Unknown keys and out-of-range values are errors that name the key.", ""]
+    for sname, cls in SECTIONS.items():
+        out.append("[%s]" % sname)
+        for f in dataclasses.fields(cls):
+            meta = f.metadata
+            doc = meta["doc"]
+            if meta.get("min") is not None:
+                doc += " Range %s to %s." % (meta["min"], meta["max"])
+            out.append("# " + doc)
+            out.append("%s = %s" % (f.name, _toml_value(f.default)))
+        out.append("")
+    return "\n".join(out)
+
+
+def state_dir(cfg: Config) -> str:
+    return os.path.expanduser(cfg.paths.state)
