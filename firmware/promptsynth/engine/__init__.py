@@ -1,0 +1,1 @@
+"""The real-time engine: MIDI in, voices, ALSA out, in a process of its own."""

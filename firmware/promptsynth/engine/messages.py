@@ -1,0 +1,79 @@
+"""Messages to and from the engine process: small, typed, pickled over a pipe.
+
+Audio never travels in a message: a sound's samples are in shared memory
+(:mod:`promptsynth.engine.shm`) and the message carries its name and shape.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Tuple
+
+
+@dataclass(frozen=True)
+class LoadSound:
+    """Play this sound for new notes (notes sounding the old one play on)."""
+    shm_name: str
+    shape: Tuple[int, int]          # (channels, padded frames) of the planar float32 array
+    frames: int
+    root: int
+    tune: float
+    start: int
+    end: int
+    loop_mode: str
+    loop_start: int
+    loop_end: int
+    crossfade: int
+    sound_id: int
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class SetParams:
+    """Change voice settings (names of :class:`~promptsynth.engine.sampler.VoiceParams`)."""
+    changes: Dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SetTune:
+    """Retune the current sound; sounding notes follow."""
+    root: int
+    tune: float
+
+
+@dataclass(frozen=True)
+class Midi:
+    """MIDI bytes to play as if they came from a port (the front panel, tests)."""
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Panic:
+    """Everything off now: every voice fades within milliseconds, controllers reset."""
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Fade out and exit."""
+
+
+# engine -> supervisor
+
+@dataclass(frozen=True)
+class Notice:
+    """Something worth a log line (device opened or lost, a port found, a warning)."""
+    level: str
+    text: str
+
+
+@dataclass(frozen=True)
+class SoundsReleased:
+    """No voice plays these sounds any more: their shared memory can be unlinked."""
+    sound_ids: List[int]
+
+
+@dataclass(frozen=True)
+class Ready:
+    """The engine has written its first periods of audio to the device."""
+    rate: int
+    buffer_frames: int
+    format: str

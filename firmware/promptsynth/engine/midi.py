@@ -1,0 +1,163 @@
+"""MIDI bytes to sampler events, with every bad byte counted and dropped, never raised.
+
+rtmidi hands over one message at a time (a list of ints), but a JACK or USB sender can put
+anything in it: stray data bytes, truncated messages, running status, SysEx, real-time bytes in
+the middle.  :class:`MidiDecoder` walks the bytes as a stream, so one broken message never hides
+a good one that follows.  mido's Parser does the same job but drops errors silently (we count
+them) and builds a Message object per event (the engine's loop avoids that).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+# event kinds passed to the handler
+NOTE_OFF, NOTE_ON, CONTROL, BEND, PROGRAM, RESET = range(6)
+
+# data bytes each channel-voice status takes, by high nibble
+_LENGTH = {0x80: 2, 0x90: 2, 0xA0: 2, 0xB0: 2, 0xC0: 1, 0xD0: 1, 0xE0: 2}
+_COMMON_LENGTH = {0xF1: 1, 0xF2: 2, 0xF3: 1, 0xF6: 0}
+
+
+class MidiCounters:
+    """Counts kept by the decoder (read by the engine's stats)."""
+    __slots__ = ("messages", "events", "malformed", "sysex", "ignored", "filtered")
+
+    def __init__(self) -> None:
+        self.messages = self.events = self.malformed = self.sysex = self.ignored = self.filtered = 0
+
+
+class MidiDecoder:
+    """Decode rtmidi messages and call ``handler(kind, a, b)`` for each usable event.
+
+    ``channel`` is 1-16 to listen to one channel, 0 for all.  Events: NOTE_ON (note, velocity;
+    velocity 0 arrives as NOTE_OFF), NOTE_OFF (note, 0), CONTROL (number, value), BEND (14-bit
+    value - 8192, 0), PROGRAM (program, 0), RESET (0, 0) for System Reset.
+    """
+
+    def __init__(self, handler: Callable[[int, int, int], None], channel: int = 0):
+        self.handler = handler
+        self.channel = channel
+        self.counters = MidiCounters()
+
+    def feed(self, msg) -> None:
+        c = self.counters
+        c.messages += 1
+        status = 0          # running status, valid within one message only
+        need = 0            # data bytes the status takes
+        have = 0            # data bytes collected so far
+        d1 = 0
+        pending = False     # a status byte still waits for its data
+        sysex = False
+        for b in msg:
+            if not 0 <= b <= 0xFF:
+                c.malformed += 1
+                continue
+            if b >= 0xF8:                      # real-time: may sit anywhere, even between data bytes
+                if b == 0xFF:
+                    c.events += 1
+                    self.handler(RESET, 0, 0)
+                else:
+                    c.ignored += 1
+                continue
+            if sysex:
+                if b < 0x80:
+                    continue
+                sysex = False
+                if b == 0xF7:
+                    continue
+            if b >= 0x80:                      # a status byte ends whatever came before
+                if pending:
+                    c.malformed += 1           # truncated message
+                have = 0
+                pending = False
+                if b == 0xF0:
+                    c.sysex += 1
+                    sysex = True
+                    status = 0
+                elif b == 0xF7:                # end of a SysEx that never started
+                    c.malformed += 1
+                    status = 0
+                elif b >= 0xF1:
+                    need = _COMMON_LENGTH.get(b, 0)
+                    status = b
+                    pending = need > 0
+                    if need == 0:
+                        c.ignored += 1
+                        status = 0
+                else:
+                    status = b
+                    need = _LENGTH[b & 0xF0]
+                    pending = True
+                continue
+            if status == 0:                    # data byte with no status before it
+                c.malformed += 1
+                continue
+            have += 1
+            pending = True
+            if have < need:
+                d1 = b
+                continue
+            have = 0
+            pending = False
+            if need == 1:
+                d1, d2 = b, 0
+            else:
+                d2 = b
+            if status >= 0xF0:                 # system common: valid, not used; no running status
+                c.ignored += 1
+                status = 0
+                continue
+            self._event(status, d1, d2)
+        if pending:
+            c.malformed += 1                   # the message ended inside a message
+
+    def _event(self, status: int, d1: int, d2: int) -> None:
+        c = self.counters
+        if self.channel and (status & 0x0F) != self.channel - 1:
+            c.filtered += 1
+            return
+        kind = status & 0xF0
+        if kind in (0xA0, 0xD0):               # aftertouch: valid, not used yet
+            c.ignored += 1
+            return
+        c.events += 1
+        if kind == 0x90:
+            self.handler(NOTE_ON if d2 else NOTE_OFF, d1, d2)
+        elif kind == 0x80:
+            self.handler(NOTE_OFF, d1, 0)
+        elif kind == 0xB0:
+            self.handler(CONTROL, d1, d2)
+        elif kind == 0xE0:
+            self.handler(BEND, (d1 | d2 << 7) - 8192, 0)
+        else:
+            self.handler(PROGRAM, d1, 0)
+
+
+def apply_to_sampler(sampler) -> Callable[[int, int, int], None]:
+    """The handler that plays decoded events on a :class:`~promptsynth.engine.sampler.Sampler`."""
+
+    def handle(kind: int, a: int, b: int) -> None:
+        if kind == NOTE_ON:
+            sampler.note_on(a, b)
+        elif kind == NOTE_OFF:
+            sampler.note_off(a)
+        elif kind == CONTROL:
+            if a == 64:
+                sampler.sustain_pedal(b >= 64)
+            elif a == 1:
+                sampler.mod_wheel(b / 127.0)
+            elif a == 7:
+                sampler.set_volume(b / 127.0)
+            elif a == 120:
+                sampler.all_sound_off()
+            elif a == 121:
+                sampler.reset_controllers()
+            elif a >= 123:                     # all notes off, and the mode changes that imply it
+                sampler.all_notes_off()
+        elif kind == BEND:
+            sampler.pitch_bend(a / 8191.0 if a > 0 else a / 8192.0)
+        elif kind == RESET:
+            sampler.reset_controllers()
+            sampler.all_sound_off()
+
+    return handle

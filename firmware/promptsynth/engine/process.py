@@ -1,0 +1,320 @@
+"""The engine process: MIDI in, sampler, ALSA out, one period at a time.
+
+Two threads, so that the audio loop never waits on anything but the sound card:
+  audio loop     (SCHED_FIFO where allowed) drains the command deque and the MIDI inputs,
+                 renders a period, writes it; no pipe I/O, no logging, no file access.
+  control thread (normal priority, blocked most of the time) receives messages from the
+                 supervisor, maps new sounds' shared memory, rescans MIDI ports, releases
+                 unused sounds and forwards notices from the audio loop.
+They share two deques (appends and pops are atomic) and the MIDI input tuple.
+This module never imports torch: a full garbage collection with torch loaded stops every
+thread for 100+ ms, so the collector is frozen after start-up as well.
+"""
+from __future__ import annotations
+
+import collections
+import gc
+import os
+import threading
+import time
+import traceback
+from typing import Dict, Optional
+
+from promptsynth.config import Config
+from promptsynth.engine import messages as m
+from promptsynth.engine.midi import MidiDecoder, apply_to_sampler
+from promptsynth.engine.sampler import Sampler, VoiceParams
+from promptsynth.engine.shm import attach
+from promptsynth.engine.stats import INDEX, EngineStats
+
+RESCAN_S = 0.5            # MIDI hotplug: a replugged keyboard plays again within 2 s
+AUDIO_RETRY_S = 1.0
+STOP_FADE_PERIODS = 8     # about 20 ms of fade after Stop (all voices fade in 6 ms)
+
+
+def voice_params(cfg: Config) -> VoiceParams:
+    s = cfg.sampler
+    return VoiceParams(attack=s.attack, decay=s.decay, sustain=s.sustain, release=s.release, gain_db=s.gain,
+                       velocity_track=s.velocity_track, bend_range=s.bend_range, vibrato_rate=s.vibrato_rate,
+                       vibrato_depth=s.vibrato_depth, polyphony=s.polyphony)
+
+
+class Engine:
+    def __init__(self, cfg: Config, conn, stats: EngineStats, audio=None, midi=None):
+        self.cfg = cfg
+        self.conn = conn
+        self.stats = stats
+        a = cfg.audio
+        self.sampler = Sampler(a.rate, a.period, voice_params(cfg), max_polyphony=64)
+        self.decoder = MidiDecoder(self._stamped(apply_to_sampler(self.sampler)), cfg.midi.channel)
+        if audio is None:
+            from promptsynth.hw.alsa_out import AlsaOutput
+            audio = AlsaOutput(a.device, a.rate, a.period, a.periods, a.format)
+        self.audio = audio
+        if midi is None:
+            from promptsynth.hw.rtmidi_in import MidiInput
+            midi = MidiInput(cfg.midi.api, cfg.midi.port, cfg.midi.virtual)
+        self.midi = midi
+        self.commands: collections.deque = collections.deque()   # control thread -> audio loop
+        self.outbox: collections.deque = collections.deque()     # audio loop -> control thread
+        self.freed: collections.deque = collections.deque()      # sound ids no voice uses
+        self._shm: Dict[int, object] = {}
+        self._stop = threading.Event()
+        self._stopping = 0
+
+    def _stamped(self, play):
+        """Record when each note-on was picked up and how much audio was queued ahead of it."""
+        from promptsynth.engine.midi import NOTE_ON
+        v = self.stats.values
+        i_time, i_queued, i_count = INDEX["note_on_time"], INDEX["note_on_queued"], INDEX["note_on_count"]
+        clock = time.monotonic
+
+        def handle(kind: int, a: int, b: int) -> None:
+            if kind == NOTE_ON:
+                v[i_time] = clock()
+                v[i_queued] = self.audio.queued()
+                v[i_count] += 1
+            play(kind, a, b)
+
+        return handle
+
+    # ---- control thread ----------------------------------------------------------------------
+    def _send(self, msg) -> None:
+        try:
+            self.conn.send(msg)
+        except (OSError, EOFError, BrokenPipeError):
+            self._stop.set()
+
+    def _control(self) -> None:
+        next_scan = 0.0
+        midi_ok = False
+        while not self._stop.is_set():
+            try:
+                if self.conn.poll(0.1):
+                    msg = self.conn.recv()
+                    self._receive(msg)
+            except (EOFError, OSError):           # the supervisor is gone: stop, do not linger
+                self.commands.append(m.Stop())
+                self._stop.set()
+                break
+            except Exception as e:                # a bad message must not kill the control thread
+                self.outbox.append(m.Notice("error", "bad message to engine: %r" % e))
+            now = time.monotonic()
+            if now >= next_scan:
+                next_scan = now + RESCAN_S
+                if not midi_ok:
+                    midi_ok = self.midi.start()
+                    if midi_ok:
+                        self.outbox.append(m.Notice("info", "MIDI: virtual port ready" if self.cfg.midi.virtual
+                                                    else "MIDI: listening"))
+                    elif now > 2.0 and self.midi.error:
+                        self.outbox.append(m.Notice("warning", self.midi.error))
+                        next_scan = now + 5.0
+                if midi_ok:
+                    opened, lost = self.midi.rescan()
+                    for name in opened:
+                        self.outbox.append(m.Notice("info", "MIDI port opened: %s" % name))
+                    for name in lost:
+                        self.outbox.append(m.Notice("warning", "MIDI port lost: %s (notes released)" % name))
+                    if lost:
+                        self.commands.append(("port_lost", None))
+                    self.stats.values[INDEX["midi_ports"]] = len(self.midi.port_names)
+            self._release_sounds()
+            while self.outbox:
+                self._send(self.outbox.popleft())
+
+    def _receive(self, msg) -> None:
+        if isinstance(msg, m.LoadSound):
+            try:
+                shm, sound = attach(msg)
+            except (OSError, ValueError, TypeError) as e:
+                self.outbox.append(m.Notice("error", "cannot map sound %d: %s" % (msg.sound_id, e)))
+                return
+            self._shm[msg.sound_id] = shm
+            self.commands.append(("load", sound))
+        else:
+            self.commands.append(msg)
+
+    def _release_sounds(self) -> None:
+        ids = []
+        while self.freed:
+            sid = self.freed.popleft()
+            shm = self._shm.pop(sid, None)
+            if shm is None:
+                continue
+            try:
+                shm.close()
+            except BufferError:                   # a view still exists: try again next time
+                self._shm[sid] = shm
+                self.freed.append(sid)
+                break
+            ids.append(sid)
+        if ids:
+            self.outbox.append(m.SoundsReleased(ids))
+
+    # ---- audio loop --------------------------------------------------------------------------
+    def _command(self, cmd) -> None:
+        s = self.sampler
+        if isinstance(cmd, tuple):
+            kind, arg = cmd
+            if kind == "load":
+                self.freed.extend(s.load(arg))
+                self.stats.values[INDEX["sound_id"]] = arg.sound_id
+            elif kind == "port_lost":
+                s.all_notes_off()
+        elif isinstance(cmd, m.Midi):
+            self.decoder.feed(cmd.data)
+        elif isinstance(cmd, m.SetParams):
+            for key, value in cmd.changes.items():
+                try:
+                    s.set_params(**{key: value})
+                except KeyError:
+                    self.outbox.append(m.Notice("error", "unknown engine parameter %r" % key))
+        elif isinstance(cmd, m.SetTune):
+            s.set_tune(cmd.root, cmd.tune)
+        elif isinstance(cmd, m.Panic):
+            s.reset_controllers()
+            s.all_sound_off()
+        elif isinstance(cmd, m.Stop):
+            if not self._stopping:
+                s.all_sound_off()
+                self._stopping = STOP_FADE_PERIODS
+
+    def run(self) -> None:
+        cfg = self.cfg.audio
+        ctl = threading.Thread(target=self._control, name="engine-control", daemon=True)
+        ctl.start()   # before SCHED_FIFO, so the control thread keeps the normal policy
+        from promptsynth.hw import realtime
+        rt, locked, warnings = realtime.setup(cfg.rt_priority, cfg.lock_memory)
+        for w in warnings:
+            self.outbox.append(m.Notice("warning", w))
+        v = self.stats.values
+        v[INDEX["realtime"]] = rt
+        v[INDEX["memory_locked"]] = locked
+        v[INDEX["rate"]] = cfg.rate
+        period_s = cfg.period / cfg.rate
+        sampler, audio, midi, decoder = self.sampler, self.audio, self.midi, self.decoder
+        commands, stats = self.commands, self.stats
+        counters = decoder.counters
+        clock = time.monotonic
+        perf = time.perf_counter
+        next_open = next_warn = 0.0
+        deadline = clock()
+        written = 0
+        ready_sent = False
+        errors = 0
+        iw = {name: INDEX[name] for name in INDEX}
+        from promptsynth.hw.alsa_out import FORMAT_CODES, LOST, XRUN
+        gc.collect()
+        gc.freeze()
+        gc.disable()
+        next_gc = clock() + 60.0
+        next_house = 0.0
+        try:
+            while True:
+                try:
+                    while commands:
+                        self._command(commands.popleft())
+                    if self._stopping:
+                        self._stopping -= 1
+                        if self._stopping == 0:
+                            break
+                    midi.poll(decoder.feed)
+                    t0 = perf()
+                    buf = sampler.render()
+                    dt = (perf() - t0) * 1e6
+                    stats.push_render(dt)
+                    v[iw["render_us"]] = dt
+                    if dt > v[iw["render_us_max"]]:
+                        v[iw["render_us_max"]] = dt
+                except Exception:                 # never let a bug end the sound for good
+                    errors += 1
+                    if errors <= 5 or errors % 1000 == 0:
+                        self.outbox.append(m.Notice("error", "engine error %d: %s" % (errors, traceback.format_exc())))
+                    sampler.all_sound_off()
+                    buf = sampler.out
+                    buf.fill(0.0)
+                if audio.pcm is None:
+                    now = clock()
+                    if now >= next_open:
+                        next_open = now + AUDIO_RETRY_S
+                        if audio.try_open():
+                            v[iw["audio_ok"]] = 1
+                            v[iw["audio_opens"]] += 1
+                            v[iw["buffer_frames"]] = audio.buffer_frames
+                            v[iw["format_code"]] = FORMAT_CODES.get(audio.format, 0)
+                            self.outbox.append(m.Notice("info", "audio: %s open, %s, %d Hz, period %d, buffer %d" % (
+                                audio.device, audio.format, cfg.rate, cfg.period, audio.buffer_frames)))
+                        elif now >= next_warn:
+                            next_warn = now + 30.0
+                            self.outbox.append(m.Notice("warning", "audio: %s unavailable (%s), retrying every %gs"
+                                                        % (audio.device, audio.error, AUDIO_RETRY_S)))
+                    if audio.pcm is None:
+                        # no device: pace the loop ourselves so MIDI and voices run on in time
+                        v[iw["audio_ok"]] = 0
+                        deadline = max(deadline + period_s, now - 0.1)
+                        delay = deadline - clock()
+                        if delay > 0:
+                            time.sleep(delay)
+                        v[iw["periods"]] += 1
+                        v[iw["heartbeat"]] = clock()
+                        continue
+                r = audio.write(buf)
+                if r == XRUN:
+                    v[iw["xruns"]] += 1
+                elif r == LOST:
+                    v[iw["audio_ok"]] = 0
+                    next_open = clock() + AUDIO_RETRY_S
+                    next_warn = next_open + 30.0
+                    deadline = clock()
+                    self.outbox.append(m.Notice("error", "audio: %s lost (%s), retrying every %gs"
+                                                % (audio.device, audio.error, AUDIO_RETRY_S)))
+                    continue
+                written += 1
+                if not ready_sent and written >= 2:
+                    ready_sent = True
+                    self.outbox.append(m.Ready(cfg.rate, audio.buffer_frames, audio.format or ""))
+                now = clock()
+                v[iw["periods"]] += 1
+                v[iw["heartbeat"]] = now
+                v[iw["voices"]] = sampler.voices_sounding
+                v[iw["peak"]] = sampler.peak
+                v[iw["steals"]] = sampler.steals
+                v[iw["limiter_clipped"]] = sampler.limiter.clipped
+                v[iw["midi_messages"]] = counters.messages
+                v[iw["midi_events"]] = counters.events
+                v[iw["midi_malformed"]] = counters.malformed
+                v[iw["midi_sysex"]] = counters.sysex
+                v[iw["midi_ignored"]] = counters.ignored
+                v[iw["midi_filtered"]] = counters.filtered
+                if now >= next_house:
+                    next_house = now + 1.0
+                    self.freed.extend(sampler.collect_unused())
+                    if now >= next_gc:            # cheap: everything from start-up is frozen
+                        next_gc = now + 60.0
+                        gc.collect(1)
+        finally:
+            self._stop.set()
+            try:
+                if audio.pcm is not None:
+                    audio.pcm.drain()
+            except Exception:
+                pass
+            audio.close()
+            ctl.join(timeout=1.0)
+            while self.outbox:
+                self._send(self.outbox.popleft())
+            midi.close()
+
+
+def engine_main(cfg: Config, conn, stats: EngineStats, env: Optional[Dict[str, str]] = None) -> None:
+    """Entry point of the spawned engine process."""
+    if env:
+        os.environ.update(env)
+    try:
+        Engine(cfg, conn, stats).run()
+    finally:
+        try:
+            conn.close()
+        except Exception:
+            pass
