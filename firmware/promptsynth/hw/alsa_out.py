@@ -1,0 +1,114 @@
+"""Audio out through ALSA (pyalsaaudio): open with retry, negotiated format, xrun recovery.
+
+:meth:`AlsaOutput.write` never raises: a device that is missing or vanishes makes it return
+``LOST`` and the caller paces itself until :meth:`AlsaOutput.try_open` succeeds again.
+"""
+from __future__ import annotations
+
+import errno
+from typing import Optional
+
+import numpy as np
+
+OK, XRUN, LOST = 0, 1, 2
+FORMATS = ("S16_LE", "S32_LE", "FLOAT_LE")
+FORMAT_CODES = {name: i + 1 for i, name in enumerate(FORMATS)}
+
+
+class AlsaOutput:
+    def __init__(self, device: str, rate: int, period: int, periods: int, fmt: str = "S16_LE"):
+        import alsaaudio  # only here: the core must import on machines without ALSA
+
+        self._alsa = alsaaudio
+        self.device = device
+        self.rate = rate
+        self.period = period
+        self.periods = periods
+        self.wanted = fmt
+        self.pcm = None
+        self.format: Optional[str] = None
+        self.buffer_frames = 0
+        self.error = ""
+        self._f64 = np.empty((period, 2), np.float64)
+        self._f32 = np.empty((period, 2), np.float32)
+        self._i16 = np.empty((period, 2), np.int16)
+        self._i32 = np.empty((period, 2), np.int32)
+
+    def try_open(self) -> bool:
+        """Open the PCM; the wanted format first, then the others. Sets ``error`` on failure."""
+        a = self._alsa
+        codes = {"S16_LE": a.PCM_FORMAT_S16_LE, "S32_LE": a.PCM_FORMAT_S32_LE, "FLOAT_LE": a.PCM_FORMAT_FLOAT_LE}
+        order = [self.wanted] + [f for f in FORMATS if f != self.wanted]
+        last = ""
+        for fmt in order:
+            try:
+                pcm = a.PCM(type=a.PCM_PLAYBACK, mode=a.PCM_NORMAL, device=self.device, rate=self.rate, channels=2,
+                            format=codes[fmt], periodsize=self.period, periods=self.periods)
+            except a.ALSAAudioError as e:
+                last = str(e)
+                continue
+            info = pcm.info()
+            got = info.get("format_name", fmt)
+            if got not in FORMATS or info.get("rate") != self.rate or info.get("channels", 2) != 2 \
+                    or info.get("period_size") != self.period:
+                last = "device offers %s %s Hz, %s channels, period %s" % (
+                    got, info.get("rate"), info.get("channels"), info.get("period_size"))
+                pcm.close()
+                continue
+            self.pcm = pcm
+            self.format = got
+            self.buffer_frames = int(info.get("buffer_size", self.period * self.periods))
+            self.error = ""
+            return True
+        self.error = last or "cannot open"
+        return False
+
+    def _encode(self, frames: np.ndarray):
+        if self.format == "FLOAT_LE":
+            np.clip(frames, -1.0, 1.0, out=self._f32)
+            return self._f32
+        if self.format == "S16_LE":
+            np.multiply(frames, 32767.0, out=self._f32)
+            np.rint(self._f32, out=self._f32)
+            np.copyto(self._i16, self._f32, casting="unsafe")
+            return self._i16
+        # S32 in float64: 2**31-1 is not representable in float32 and would wrap at full scale
+        np.multiply(frames, 2147483647.0, out=self._f64, dtype=np.float64)
+        np.rint(self._f64, out=self._f64)
+        np.copyto(self._i32, self._f64, casting="unsafe")
+        return self._i32
+
+    def write(self, frames: np.ndarray) -> int:
+        """Write one period of float frames in -1..1, shaped (period, 2). Blocks while the buffer is full."""
+        if self.pcm is None:
+            return LOST
+        buf = self._encode(frames)
+        try:
+            n = self.pcm.write(buf)
+            if n < 0:
+                # -EPIPE: underrun; pyalsaaudio has re-prepared the device. Write the period again
+                # so nothing is skipped.
+                n2 = self.pcm.write(buf)
+                return XRUN if n2 >= 0 or n == -errno.EPIPE else LOST
+            return OK
+        except self._alsa.ALSAAudioError as e:
+            self.error = str(e)
+            self.close()
+            return LOST
+
+    def queued(self) -> int:
+        """Frames written but not yet played (what a new note waits behind)."""
+        if self.pcm is None:
+            return 0
+        try:
+            return max(self.buffer_frames - int(self.pcm.avail()), 0)
+        except Exception:
+            return 0
+
+    def close(self) -> None:
+        if self.pcm is not None:
+            try:
+                self.pcm.close()
+            except Exception:  # the device may already be gone
+                pass
+            self.pcm = None

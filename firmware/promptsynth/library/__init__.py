@@ -1,0 +1,1 @@
+"""Sounds and presets on disk."""

@@ -1,0 +1,58 @@
+"""Reading sound files (WAV, FLAC, ...) at the engine's rate, with clear errors."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+import numpy as np
+
+MAX_SECONDS = 600.0   # a longer file is refused rather than eating the Jetson's shared memory
+
+
+class AudioFileError(ValueError):
+    pass
+
+
+@dataclass
+class AudioData:
+    audio: np.ndarray                 # (frames, channels) float32, channels 1 or 2
+    rate: int
+    source_rate: int
+    loop: Optional[Tuple[int, int]] = None   # frames at ``rate``, end exclusive
+    root: Optional[int] = None
+
+
+def resample(audio: np.ndarray, src: int, dst: int) -> np.ndarray:
+    """High-quality resampling (libsoxr, very high quality) of (frames, channels) float audio."""
+    if src == dst:
+        return np.ascontiguousarray(audio, dtype=np.float32)
+    import soxr
+    return np.ascontiguousarray(soxr.resample(audio, src, dst, quality="VHQ"), dtype=np.float32)
+
+
+def read(path: str, rate: int) -> AudioData:
+    """Read a sound file, mix down to at most stereo, resample to ``rate``."""
+    import soundfile as sf
+    try:
+        info = sf.info(path)
+    except FileNotFoundError:
+        raise AudioFileError("%s: no such file" % path) from None
+    except (RuntimeError, sf.LibsndfileError, OSError) as e:
+        raise AudioFileError("%s: not a readable sound file (%s)" % (path, e)) from None
+    if info.frames <= 0:
+        raise AudioFileError("%s: the file holds no audio" % path)
+    if info.duration > MAX_SECONDS:
+        raise AudioFileError("%s: %.0f s is longer than the %.0f s a sound may last" % (path, info.duration,
+                                                                                        MAX_SECONDS))
+    try:
+        data, sr = sf.read(path, dtype="float32", always_2d=True)
+    except (RuntimeError, sf.LibsndfileError, OSError) as e:
+        raise AudioFileError("%s: cannot decode (%s)" % (path, e)) from None
+    if data.shape[0] == 0:
+        raise AudioFileError("%s: the file holds no audio" % path)
+    if not np.all(np.isfinite(data)):
+        raise AudioFileError("%s: the file contains NaN or infinite samples" % path)
+    if data.shape[1] > 2:  # more than stereo: keep the first two channels (front left/right)
+        data = data[:, :2]
+    out = resample(data, sr, rate)
+    return AudioData(audio=out, rate=rate, source_rate=sr)

@@ -1,0 +1,159 @@
+"""The supervisor: owns the state, starts the engine process, hands it sounds.
+
+The front panel, the generator and the library plug in here (later issues); for now it loads
+the start-up sound, runs the engine, logs what the engine reports, and stops it cleanly.
+"""
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import time
+from multiprocessing import shared_memory
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+
+from promptsynth.config import Config
+from promptsynth.engine import messages as m
+from promptsynth.engine.shm import publish
+from promptsynth.engine.sound import PlayableSound, init_sound, prepare, resolve_points
+from promptsynth.engine.stats import EngineStats
+
+log = logging.getLogger("supervisor")
+
+
+def build_sound(cfg: Config, audio: np.ndarray, sound_id: int, name: str = "", root: Optional[int] = None,
+                own_loop: Optional[Tuple[int, int]] = None) -> PlayableSound:
+    """A playable sound from audio at the engine rate, with the [sampler] settings applied."""
+    s = cfg.sampler
+    rate = cfg.audio.rate
+    start, end, mode, ls, le = resolve_points(len(audio), rate, s.start, s.end, s.loop_mode, s.loop_start,
+                                              s.loop_end, own_loop)
+    return prepare(audio, root=s.root if root is None else root, tune=s.tune, start=start, end=end, loop_mode=mode,
+                   loop_start=ls, loop_end=le, crossfade=int(round(s.crossfade * rate / 1000.0)),
+                   sound_id=sound_id, name=name)
+
+
+def startup_sound(cfg: Config, sound_id: int = 1) -> Tuple[PlayableSound, Optional[str]]:
+    """The configured sound file, or the init sound (also when the file cannot be used).
+
+    Returns the sound and, if the file was refused, why: the instrument must make a sound.
+    """
+    rate = cfg.audio.rate
+    problem = None
+    if cfg.sampler.sound:
+        from promptsynth.library.audiofile import AudioFileError, read
+        try:
+            data = read(cfg.sampler.sound, rate)
+            return build_sound(cfg, data.audio, sound_id, name=cfg.sampler.sound, own_loop=data.loop), None
+        except AudioFileError as e:
+            problem = "%s; playing the init sound instead" % e
+    audio, loop = init_sound(rate)
+    return build_sound(cfg, audio, sound_id, name="init", root=60, own_loop=loop), problem
+
+
+class Supervisor:
+    def __init__(self, cfg: Config, env: Optional[Dict[str, str]] = None):
+        self.cfg = cfg
+        self.env = env or {}
+        self.ctx = multiprocessing.get_context("spawn")   # CUDA and a clean engine both need spawn
+        self.stats = EngineStats(self.ctx)
+        self.proc = None
+        self.conn = None
+        self.ready: Optional[m.Ready] = None
+        self.notices: List[m.Notice] = []
+        self._shm: Dict[int, shared_memory.SharedMemory] = {}
+        self._next_id = 1
+
+    def new_id(self) -> int:
+        i = self._next_id
+        self._next_id += 1
+        return i
+
+    def start(self) -> None:
+        from promptsynth.engine.process import engine_main
+        parent, child = self.ctx.Pipe(duplex=True)
+        self.proc = self.ctx.Process(target=engine_main, args=(self.cfg, child, self.stats, self.env),
+                                     name="promptsynth-engine", daemon=True)
+        self.proc.start()
+        child.close()
+        self.conn = parent
+        log.info("engine started (pid %d)", self.proc.pid)
+
+    def send(self, msg) -> None:
+        self.conn.send(msg)
+
+    def load(self, sound: PlayableSound) -> None:
+        """Hand a sound to the engine (through shared memory)."""
+        shm, msg = publish(sound)
+        self._shm[sound.sound_id] = shm
+        self.send(msg)
+
+    def load_startup_sound(self) -> PlayableSound:
+        sound, problem = startup_sound(self.cfg, self.new_id())
+        if problem:
+            log.error("%s", problem)
+        self.load(sound)
+        log.info("sound: %s (%.2f s, root %d, loop %s)", sound.name, sound.frames / self.cfg.audio.rate, sound.root,
+                 sound.loop_mode)
+        return sound
+
+    def poll(self, timeout: float = 0.0) -> List[object]:
+        """Handle what the engine has sent; returns the messages."""
+        got = []
+        try:
+            while self.conn is not None and self.conn.poll(timeout):
+                msg = self.conn.recv()
+                got.append(msg)
+                timeout = 0.0
+                if isinstance(msg, m.Notice):
+                    self.notices.append(msg)
+                    getattr(log, msg.level if msg.level in ("info", "warning", "error") else "info")("%s", msg.text)
+                elif isinstance(msg, m.SoundsReleased):
+                    for sid in msg.sound_ids:
+                        shm = self._shm.pop(sid, None)
+                        if shm is not None:
+                            shm.close()
+                            shm.unlink()
+                elif isinstance(msg, m.Ready):
+                    self.ready = msg
+                    log.info("playable: %s, %d Hz, %d frames buffered", msg.format, msg.rate, msg.buffer_frames)
+        except (EOFError, OSError):
+            self.conn = None
+        return got
+
+    def wait_ready(self, timeout: float) -> bool:
+        end = time.monotonic() + timeout
+        while self.ready is None and time.monotonic() < end:
+            self.poll(0.05)
+        return self.ready is not None
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.is_alive()
+
+    def stop(self, timeout: float = 3.0) -> None:
+        """Fade out and stop the engine; kill it if it does not go."""
+        if self.proc is not None:
+            try:
+                if self.conn is not None:
+                    self.send(m.Stop())
+            except (OSError, EOFError):
+                pass
+            end = time.monotonic() + timeout
+            while self.proc.is_alive() and time.monotonic() < end:
+                self.poll(0.05)
+            if self.proc.is_alive():
+                log.warning("engine did not stop in %.1f s: killing it", timeout)
+                self.proc.kill()
+            self.proc.join(1.0)
+            self.poll(0.0)
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+        for shm in self._shm.values():
+            try:
+                shm.close()
+                shm.unlink()
+            except (OSError, BufferError):
+                pass
+        self._shm.clear()
