@@ -1,0 +1,1 @@
+"""Benchmarks: `promptsynth bench <part> --json` prints the figures each issue names."""

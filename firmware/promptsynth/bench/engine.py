@@ -1,0 +1,155 @@
+"""`promptsynth bench engine`: the engine's render cost, note-on latency and xruns.
+
+Render cost is measured on the real :class:`Sampler` with every voice sounding the init sound
+in a forward loop, bent, with vibrato, and one voice re-struck every period so attacks, decays,
+releases and steals are always in flight (the worst case, not a steady chord).
+"""
+from __future__ import annotations
+
+import gc
+import time
+from typing import Dict, List
+
+import numpy as np
+
+from promptsynth.bench.stats import summary_us
+from promptsynth.engine.sampler import Sampler, VoiceParams
+from promptsynth.engine.sound import init_sound, prepare
+
+
+def render_cost(voices: int, periods: int = 3000, rate: int = 48000, period: int = 128) -> Dict[str, float]:
+    audio, loop = init_sound(rate)
+    snd = prepare(audio, loop_mode="forward", loop_start=loop[0], loop_end=loop[1], crossfade=int(0.01 * rate))
+    s = Sampler(rate, period, VoiceParams(polyphony=voices, attack=5.0, decay=100.0, sustain=0.7, release=50.0),
+                max_polyphony=max(voices, 64))
+    s.load(snd)
+    notes = [28 + (i * 29) % 64 for i in range(voices)]   # distinct notes over five octaves
+    for nt in notes:
+        s.note_on(nt, 100)
+    s.mod_wheel(0.6)
+    times: List[float] = []
+    gc.collect()
+    gc.freeze()
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for i in range(periods + 200):
+            # every period: move the bend, re-strike one note (release + new attack)
+            s.pitch_bend(0.5 * np.sin(i / 50.0))
+            nt = notes[i % voices]
+            s.note_off(nt)
+            s.note_on(nt, 64 + i % 63)
+            t0 = time.perf_counter()
+            s.render()
+            t1 = time.perf_counter()
+            if i >= 200:
+                times.append(t1 - t0)
+            held = int((s.active & ~s.released).sum())
+            if held != voices:
+                raise RuntimeError("only %d of %d voices held" % (held, voices))
+    finally:
+        if was_enabled:
+            gc.enable()
+        gc.unfreeze()
+    out = summary_us(times, period / rate)
+    out["voices"] = voices
+    return out
+
+
+def _engine_rig(sampler_settings: dict):
+    """Start a rig and an engine process on its paced tap; return (rig, supervisor, keyboard)."""
+    from promptsynth.bench.rig import Rig, wait_for
+    from promptsynth.supervisor import Supervisor
+    rig = Rig()
+    cfg = rig.config("tap_jack", **sampler_settings)
+    sup = Supervisor(cfg, rig.env)
+    sup.start()
+    sup.load_startup_sound()
+    kbd = rig.keyboard()
+    if not sup.wait_ready(15.0):
+        raise RuntimeError("engine never became ready: %s" % [n.text for n in sup.notices])
+    if not wait_for(lambda: sup.stats["midi_ports"] >= 1, 5.0):
+        raise RuntimeError("engine never opened the keyboard's port")
+    return rig, sup, kbd
+
+
+def note_latency(notes: int = 20) -> Dict[str, object]:
+    """Note-on sent over JACK MIDI to its first sample at the output of the paced ALSA stream.
+
+    The engine stamps each note-on when its loop picks it up (CLOCK_MONOTONIC, shared by all
+    processes) and reads how many frames ALSA still holds ahead of it; the note's first sample
+    is the first frame of the next period written, so it reaches the output after those frames.
+    The tap shows where each onset landed: always on a period boundary.
+    """
+    from promptsynth.bench.rig import onset_after, summary, wait_for
+    rig, sup, kbd = _engine_rig({"attack": 0.0, "release": 2.0})
+    try:
+        time.sleep(0.3)
+        pickup, queued, total, aligned = [], [], [], 0
+        sent_frames = []
+        for i in range(notes):
+            time.sleep(0.1 + 0.0013 * (i * 7 % 11))     # spread the sends over the period grid
+            count = sup.stats["note_on_count"]
+            sent_frames.append(rig.tap_frames())
+            t_send = time.monotonic()
+            kbd.send_message([0x90, 60, 127])
+            if not wait_for(lambda: sup.stats["note_on_count"] > count, 2.0, step=0.001):
+                raise RuntimeError("a note-on never reached the engine")
+            p_ms = (sup.stats["note_on_time"] - t_send) * 1000.0
+            q_ms = sup.stats["note_on_queued"] * 1000.0 / rig.rate
+            pickup.append(p_ms)
+            queued.append(q_ms)
+            total.append(p_ms + q_ms)
+            time.sleep(0.1)
+            kbd.send_message([0x80, 60, 0])
+        time.sleep(0.3)
+        x = rig.read_tap()
+        for frame in sent_frames:
+            onset = onset_after(x, max(frame - 4 * rig.period, 0))
+            aligned += onset >= 0 and (onset - 1) % rig.period == 0   # the init sound starts at exactly 0
+        buffer_frames = sup.ready.buffer_frames
+        return {"midi_to_engine_ms": summary(pickup), "queued_in_alsa_ms": summary(queued),
+                "to_output_ms": summary(total),
+                "budget_ms": round((rig.period + buffer_frames) * 1000.0 / rig.rate, 3),
+                "buffer_frames": buffer_frames, "onsets_on_period_boundary": "%d/%d" % (aligned, notes)}
+    finally:
+        sup.stop()
+        rig.close()
+
+
+def paced_xruns(seconds: float = 10.0, voices: int = 16) -> Dict[str, float]:
+    """Xruns while ``voices`` notes sound through the real-time paced PCM for ``seconds``."""
+    rig, sup, kbd = _engine_rig({"polyphony": voices})
+    try:
+        for i in range(voices):
+            kbd.send_message([0x90, 40 + i * 2, 100])
+        time.sleep(0.5)
+        x0, j0, p0 = sup.stats["xruns"], rig.jack.xruns(), sup.stats["periods"]
+        t0 = time.monotonic()
+        time.sleep(seconds)
+        elapsed = time.monotonic() - t0
+        renders = sup.stats.render_times()
+        periods = sup.stats["periods"] - p0
+        out = {"seconds": round(elapsed, 2), "voices_sounding": int(sup.stats["voices"]),
+               "engine_xruns": int(sup.stats["xruns"] - x0), "jackd_xruns": rig.jack.xruns() - j0,
+               "periods": int(periods), "periods_expected": int(round(elapsed * rig.rate / rig.period)),
+               "render_in_engine": summary_us(renders[-int(periods):] / 1e6, rig.period / rig.rate)}
+        return out
+    finally:
+        sup.stop()
+        rig.close()
+
+
+def run(quick: bool = False) -> Dict[str, object]:
+    periods = 500 if quick else 3000
+    result: Dict[str, object] = {"period_frames": 128, "rate": 48000, "period_us": round(128 / 48000 * 1e6, 1)}
+    result["render"] = {str(v): render_cost(v, periods) for v in (8, 16, 32, 64)}
+    result["note_on_latency"] = note_latency(5 if quick else 20)
+    result["paced_run"] = paced_xruns(2.0 if quick else 10.0)
+    r = result["render"]
+    result["aims"] = {"render_32_p99_pct<=10": r["32"]["p99_pct"] <= 10.0,
+                      "render_64_p99_pct<=25": r["64"]["p99_pct"] <= 25.0,
+                      "latency_max<=budget": result["note_on_latency"]["to_output_ms"]["max"]
+                      <= result["note_on_latency"]["budget_ms"],
+                      "xruns==0": result["paced_run"]["engine_xruns"] == 0}
+    return result
