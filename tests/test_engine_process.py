@@ -165,3 +165,28 @@ def test_panic_and_stop_fade_out_cleanly(engine, keyboard, rig):
     assert np.all(x[-RATE // 20:] == 0)
     sup.stop()
     assert not sup.alive()
+
+
+def test_audio_device_that_vanishes_is_retried_and_comes_back(tmp_path):
+    """The whole sound server dies under the engine (a yanked card); it comes back; so does sound."""
+    from promptsynth.bench.rig import Rig
+    own = Rig(RATE, PERIOD, name="psynth-vanish-%d" % os.getpid(), export=False)
+    sup = Supervisor(own.config("tap_jack", release=5.0), own.env)
+    try:
+        sup.start()
+        sup.load_startup_sound()
+        assert sup.wait_ready(20.0), [n.text for n in sup.notices]
+        own.jack.stop()                                 # the device disappears mid-run
+        assert wait_for(lambda: sup.poll(0.05) is not None and sup.stats["audio_ok"] == 0, 10.0), \
+            [n.text for n in sup.notices]
+        assert sup.alive()
+        assert wait_for(lambda: sup.poll(0.05) is not None and any("lost" in n.text for n in sup.notices), 3.0)
+        own.jack.start()                                # and is plugged back in
+        assert wait_for(lambda: sup.poll(0.05) is not None and sup.stats["audio_opens"] >= 2, 15.0), \
+            [n.text for n in sup.notices]
+        sup.send(m.Midi(bytes([0x90, 60, 100])))
+        assert wait_for(lambda: sup.stats["voices"] == 1, 3.0)
+        assert sup.alive()
+    finally:
+        sup.stop()
+        own.close()

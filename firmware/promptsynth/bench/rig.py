@@ -25,20 +25,24 @@ pcm.tap_raw {{ type file; slave.pcm "null"; file "{d}/tap_raw.raw"; format "raw"
 
 
 class Rig:
-    def __init__(self, rate: int = 48000, period: int = 128, jack: bool = True, name: Optional[str] = None):
+    def __init__(self, rate: int = 48000, period: int = 128, jack: bool = True, name: Optional[str] = None,
+                 export: bool = True):
+        """``export``: also set this process's environment (so its own pyalsaaudio sees the taps)."""
         self.dir = tempfile.mkdtemp(prefix="psynth-rig-")
         self.rate, self.period = rate, period
         self.asoundrc = os.path.join(self.dir, "asoundrc")
         with open(self.asoundrc, "w") as fh:
             fh.write(ASOUNDRC.format(d=self.dir))
         self.env = alsa_env(self.asoundrc)
-        os.environ.update(self.env)          # this process's pyalsaaudio too
+        if export:
+            os.environ.update(self.env)
         self.jack = None
         if jack:
             self.jack = JackServer(rate, period, name=name or "psynth%d" % os.getpid())
             self.jack.start()
             self.env.update(self.jack.env())
-            os.environ.update(self.jack.env())
+            if export:
+                os.environ.update(self.jack.env())
 
     def tap_path(self, device: str) -> str:
         return os.path.join(self.dir, device + ".raw")

@@ -295,11 +295,8 @@ class Engine:
                         gc.collect(1)
         finally:
             self._stop.set()
-            try:
-                if audio.pcm is not None:
-                    audio.pcm.drain()
-            except Exception:
-                pass
+            # no drain: the fade after Stop ends periods before the buffer's last frame, so
+            # closing drops only silence
             audio.close()
             ctl.join(timeout=1.0)
             while self.outbox:
@@ -311,10 +308,14 @@ def engine_main(cfg: Config, conn, stats: EngineStats, env: Optional[Dict[str, s
     """Entry point of the spawned engine process."""
     if env:
         os.environ.update(env)
+    engine = Engine(cfg, conn, stats)
     try:
-        Engine(cfg, conn, stats).run()
+        engine.run()
     finally:
         try:
             conn.close()
         except Exception:
             pass
+    if getattr(engine.audio, "parked", None):
+        # a stalled PCM would block the interpreter's finalisation in its close(): leave now
+        os._exit(0)

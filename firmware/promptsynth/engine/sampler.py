@@ -35,8 +35,10 @@ T_MAX = 1.0e7             # frames since note-on are clamped here (float32 stays
 FAR = 1.0e15              # "loop start" of voices that do not loop, "end" of those that do
 
 # columns of the per-voice parameter matrix, written at note events and gathered once a period
-(NOTE, AR, A0, DR, D0, SUS, OMS, LS, CL, PL, FEND, END, REND) = range(13)
-NCOLS = 13
+# BASE: note - root + tune in semitones; STEADY: frames after which a held voice's envelope is
+# constant (FAR once released)
+(BASE, AR, A0, DR, D0, SUS, OMS, LS, CL, PL, FEND, END, REND, STEADY) = range(14)
+NCOLS = 14
 
 
 @dataclass
@@ -81,6 +83,7 @@ class Sampler:
         self.age = np.zeros(v, np.int64)
         self._age = 0
         self.vp = np.zeros((v, NCOLS), np.float64)
+        self.vp32 = np.zeros((v, NCOLS), np.float32)      # float32 copy for the (voices, frames) math
         # sounds
         self.sounds: List[Optional[PlayableSound]] = [None] * MAX_SLOTS
         self.current = -1
@@ -96,7 +99,7 @@ class Sampler:
         self.volume = 1.0                         # CC7 as 0..1
         self.pedal = False
         self._lfo = 0.0
-        self._vib = 0.0
+        self._pitch_offset = 0.0
         self._mod_smooth = 0.0
         self._gain = self._gain_target()
         # work arrays, (voices, frames): allocated once
@@ -140,10 +143,13 @@ class Sampler:
         """Retune the current sound; sounding notes follow (smoothly, through the increment ramp)."""
         if self.current < 0:
             return
+        i = self.current
         if root is not None:
-            self.s_root[self.current] = root
+            self.s_root[i] = root
         if tune is not None:
-            self.s_tune[self.current] = tune
+            self.s_tune[i] = tune
+        on = np.flatnonzero(self.active & (self.slot == i))
+        self.vp[on, BASE] = self.note[on] - self.s_root[i] + self.s_tune[i] / 100.0
 
     def load(self, sound: PlayableSound) -> List[int]:
         """Make ``sound`` the one new notes play; notes sounding an older one play on.
@@ -205,6 +211,8 @@ class Sampler:
         row[DR], row[D0] = 1.0 / self.rel[i], 0.0
         row[SUS], row[OMS] = 0.0, lvl
         row[REND] = self.rel[i]
+        row[STEADY] = FAR
+        self.vp32[i] = row
 
     def _steal(self, i: int) -> None:
         self._release(i, self._ms(STEAL_MS))
@@ -238,7 +246,6 @@ class Sampler:
         self.released[i] = False
         self.stealing[i] = False
         self.phase[i] = self.s_start[self.current]
-        self.inc[i] = np.nan
         self.t[i] = 0.0
         vt = p.velocity_track / 100.0
         self.level[i] = (velocity / 127.0) ** (2.0 * vt)
@@ -251,8 +258,9 @@ class Sampler:
         self.age[i] = self._age
         snd = self.sounds[self.current]
         row = self.vp[i]
-        row[NOTE] = note
+        row[BASE] = note - self.s_root[self.current] + self.s_tune[self.current] / 100.0
         att, dec, sus, lvl = float(self.att[i]), float(self.dec[i]), float(self.sus[i]), float(self.level[i])
+        row[STEADY] = att + dec
         row[AR], row[A0] = (1.0 / att, 0.0) if att > 0 else (0.0, 1.0)
         row[DR], row[D0] = (1.0 / dec, -att / dec) if dec > 0 else (0.0, 1.0)
         row[SUS], row[OMS] = lvl * sus, lvl * (1.0 - sus)
@@ -268,6 +276,9 @@ class Sampler:
             row[END] = FAR
         row[FEND] = self.s_fade_end[self.current]
         row[REND] = FAR
+        self.vp32[i] = row
+        # the first period starts at the current pitch (no ramp from nowhere)
+        self.inc[i] = 2.0 ** ((row[BASE] + self._pitch_offset) / 12.0)
 
     def note_off(self, note: int) -> None:
         held = np.flatnonzero(self.active & self.key_down & (self.note == note) & ~self.released)
@@ -320,6 +331,7 @@ class Sampler:
         self._lfo = (self._lfo + self.params.vibrato_rate * n / self.rate) % 1.0
         vib = self.params.vibrato_depth / 100.0 * self._mod_smooth * math.sin(2 * math.pi * self._lfo)
         pitch_offset = self.bend * self.params.bend_range + vib
+        self._pitch_offset = pitch_offset
         g0 = self._gain
         g1 = g0 + (self._gain_target() - g0) * 0.15   # ~20 ms time constant at 128 frames
         if abs(g1) < 1e-12:
@@ -329,20 +341,24 @@ class Sampler:
         act = np.flatnonzero(self.active)
         k = act.size
         mix = self._mix
-        mix.fill(0.0)
+        out = self.out
         if k:
             slots = self.slot[act]
-            if slots.min() != slots.max():
+            if slots[0] != slots[-1] or (k > 2 and len(set(slots.tolist())) > 1):
                 act = act[np.argsort(slots, kind="stable")]
                 slots = self.slot[act]
-            self._render_voices(act, slots, pitch_offset)
-        self.voices_sounding = int(self.active.sum())
-        out = self.out
-        gr = self._gr
-        np.multiply(self.ramp_g, g1 - g0, out=gr)
-        gr += g0
-        np.multiply(mix, gr, out=mix)
-        np.copyto(out, mix.T)
+            self.voices_sounding = k - self._render_voices(act, slots, pitch_offset)
+            # master gain, ramped per frame, applied while interleaving into the output
+            if g0 == g1:
+                np.multiply(mix.T, g1, out=out)
+            else:
+                gr = self._gr
+                np.multiply(self.ramp_g, g1 - g0, out=gr)
+                gr += g0
+                np.multiply(mix.T, gr[:, None], out=out)
+        else:
+            self.voices_sounding = 0
+            out.fill(0.0)
         self.peak = self.limiter.process(out)
         return out
 
@@ -351,13 +367,8 @@ class Sampler:
         n = self.n
         vp = self.vp[act]                                    # (k, columns) per-voice parameters
         # --- pitch: increment per frame, ramped from last period's value to this one's
-        semis = vp[:, NOTE] - self.s_root[slots]
-        semis += self.s_tune[slots] * 0.01 + pitch_offset
-        inc1 = np.exp2(semis * (1.0 / 12.0))
+        inc1 = np.exp2((vp[:, BASE] + pitch_offset) * (1.0 / 12.0))
         inc0 = self.inc[act]
-        fresh = np.isnan(inc0)
-        if fresh.any():
-            inc0[fresh] = inc1[fresh]
         ph0 = self.phase[act]
         p = self._p[:k]
         q = self._q[:k]
@@ -373,7 +384,16 @@ class Sampler:
         looping = ls < FAR
         # folding is the identity until a voice first passes ls + L: skip it while none does
         fold = looping & (ph1 > ls + vp[:, PL] - vp[:, CL])
-        if fold.any():
+        if fold.any() and not (vp[:, CL] > 0).any() and (vp[:, PL] >= ph1 - ph0).all():
+            # forward loops only, each longer than this period's travel, and every phase wrapped
+            # into its loop at the period start: positions pass the loop end at most once
+            mask = self._mask[:k]
+            np.greater_equal(p, (ls + vp[:, PL])[:, None], out=mask)
+            np.subtract(p, vp[:, PL][:, None], out=p, where=mask)
+            u = ph1 - ls
+            wrap = looping & (u >= vp[:, PL])
+            ph1[wrap] = ls[wrap] + np.mod(u[wrap], vp[wrap, PL])
+        elif fold.any():
             cl = vp[:, CL][:, None]
             pl = vp[:, PL][:, None]
             mask = self._mask[:k]
@@ -401,23 +421,24 @@ class Sampler:
         h = self._h[:k]
         f = self._f[:k]
         t0 = self.t[act]
-        if ((t0 * vp[:, DR] + vp[:, D0]) >= 1.0).all() and ((t0 * vp[:, AR] + vp[:, A0]) >= 1.0).all():
+        if (t0 >= vp[:, STEADY]).all():
             # every voice holds its sustain level: the envelope is a constant per voice
             np.copyto(g, vp[:, SUS].astype(np.float32)[:, None])
         else:
+            v32 = self.vp32[act]
             np.add.outer(t0.astype(np.float32), self.ramp32, out=h)   # time in frames
-            np.multiply(h, vp[:, DR].astype(np.float32)[:, None], out=g)
-            g += vp[:, D0].astype(np.float32)[:, None]
+            np.multiply(h, v32[:, DR, None], out=g)
+            g += v32[:, D0, None]
             np.maximum(g, 0.0, out=g)
             np.minimum(g, 1.0, out=g)
             np.subtract(1.0, g, out=g)
             np.multiply(g, g, out=f)
             g *= f                                          # (1 - x)^3
-            g *= vp[:, OMS].astype(np.float32)[:, None]     # level * (1 - sus)
-            g += vp[:, SUS].astype(np.float32)[:, None]     # level * sus
-            if (vp[:, A0] < 1.0).any():                     # some voice is still in its attack
-                h *= vp[:, AR].astype(np.float32)[:, None]
-                h += vp[:, A0].astype(np.float32)[:, None]
+            g *= v32[:, OMS, None]                          # level * (1 - sus)
+            g += v32[:, SUS, None]                          # level * sus
+            if (v32[:, A0] < 1.0).any():                    # some voice is still in its attack
+                h *= v32[:, AR, None]
+                h += v32[:, A0, None]
                 np.minimum(h, 1.0, out=h)                   # t >= 0, so no lower clip
                 g *= h
             mask = self._mask[:k]
@@ -430,18 +451,16 @@ class Sampler:
             q *= 1.0 / self._ms(DECLICK_MS)
             np.clip(q, 0.0, 1.0, out=q)
             g *= q
-        # --- interpolation indices and fractions
-        np.floor(p, out=q)
-        np.subtract(p, q, out=p)                            # p is now the fraction
-        np.copyto(f, p, casting="unsafe")
+        # --- interpolation indices and fractions (positions are never negative)
+        np.modf(p, out=(f, q), casting="same_kind")          # fraction (float32) and whole frames
         i0, i1, i2, i3 = (x[:k] for x in self._idx)        # indices of the 4 taps
-        np.copyto(i0, q, casting="unsafe")
-        i0 += PAD - 1                                       # the sample before the position
+        np.add(q, PAD - 1, out=i0, casting="unsafe")        # the sample before the position
         np.add(i0, 1, out=i1)
         np.add(i0, 2, out=i2)
         np.add(i0, 3, out=i3)
         # --- per sound: gather 4 taps per channel, Hermite, weight, sum over voices
         mix = self._mix
+        first = True
         if slots[0] == slots[-1]:
             runs = ((0, k),)
         else:
@@ -477,9 +496,16 @@ class Sampler:
             ym1 *= fr
             ym1 += y0
             ym1 *= g[a:b]
-            s = self._sum[ch]
-            np.add.reduce(ym1, axis=1, out=s)
-            mix += s                                         # a mono sound goes to both sides
+            if first and ch == 2:
+                np.add.reduce(ym1, axis=1, out=mix)
+            else:
+                s = self._sum[ch]
+                np.add.reduce(ym1, axis=1, out=s)
+                if first:
+                    mix[:] = s                               # a mono sound goes to both sides
+                else:
+                    mix += s
+            first = False
         # --- advance voices, free the finished ones
         self.phase[act] = ph1
         self.inc[act] = inc1
@@ -491,3 +517,5 @@ class Sampler:
             gone = act[done]
             self.active[gone] = False
             self.stealing[gone] = False
+            return gone.size
+        return 0

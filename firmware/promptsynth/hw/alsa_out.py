@@ -1,16 +1,22 @@
 """Audio out through ALSA (pyalsaaudio): open with retry, negotiated format, xrun recovery.
 
-:meth:`AlsaOutput.write` never raises: a device that is missing or vanishes makes it return
-``LOST`` and the caller paces itself until :meth:`AlsaOutput.try_open` succeeds again.
+:meth:`AlsaOutput.write` never raises and never blocks for long: the PCM is opened
+non-blocking and a full buffer is waited for with ``poll()`` on the PCM's descriptors (demangled
+by ``polldescriptors_revents``, which ALSA plugins such as jack need) with a timeout.  A device
+that errors, or that takes no audio for STALL_S, makes it return ``LOST``; the caller paces
+itself until :meth:`AlsaOutput.try_open` succeeds again.  A stalled PCM is never closed (closing
+the jack plugin after its server died blocks forever): it is parked, and a new one opened.
 """
 from __future__ import annotations
 
 import errno
-from typing import Optional
+import select
+from typing import List, Optional
 
 import numpy as np
 
 OK, XRUN, LOST = 0, 1, 2
+STALL_S = 1.0           # no progress for this long: the device is gone
 FORMATS = ("S16_LE", "S32_LE", "FLOAT_LE")
 FORMAT_CODES = {name: i + 1 for i, name in enumerate(FORMATS)}
 
@@ -29,6 +35,9 @@ class AlsaOutput:
         self.format: Optional[str] = None
         self.buffer_frames = 0
         self.error = ""
+        self.parked: List[object] = []    # stalled PCMs: closing them could block forever
+        self._poll = None
+        self._timeout_ms = max(int(1000.0 * period * (periods + 1) / rate), 5)
         self._f64 = np.empty((period, 2), np.float64)
         self._f32 = np.empty((period, 2), np.float32)
         self._i16 = np.empty((period, 2), np.int16)
@@ -42,7 +51,7 @@ class AlsaOutput:
         last = ""
         for fmt in order:
             try:
-                pcm = a.PCM(type=a.PCM_PLAYBACK, mode=a.PCM_NORMAL, device=self.device, rate=self.rate, channels=2,
+                pcm = a.PCM(type=a.PCM_PLAYBACK, mode=a.PCM_NONBLOCK, device=self.device, rate=self.rate, channels=2,
                             format=codes[fmt], periodsize=self.period, periods=self.periods)
             except a.ALSAAudioError as e:
                 last = str(e)
@@ -55,6 +64,10 @@ class AlsaOutput:
                     got, info.get("rate"), info.get("channels"), info.get("period_size"))
                 pcm.close()
                 continue
+            poller = select.poll()
+            for fd, events in pcm.polldescriptors():
+                poller.register(fd, events)
+            self._poll = poller
             self.pcm = pcm
             self.format = got
             self.buffer_frames = int(info.get("buffer_size", self.period * self.periods))
@@ -79,22 +92,47 @@ class AlsaOutput:
         return self._i32
 
     def write(self, frames: np.ndarray) -> int:
-        """Write one period of float frames in -1..1, shaped (period, 2). Blocks while the buffer is full."""
-        if self.pcm is None:
+        """Write one period of float frames in -1..1, shaped (period, 2).
+
+        Waits (in ``poll``, without the GIL) while the buffer is full. Returns OK, XRUN (an
+        underrun happened; the period was still written whole) or LOST.
+        """
+        pcm = self.pcm
+        if pcm is None:
             return LOST
         buf = self._encode(frames)
+        done = 0
+        waited = 0
+        underruns = 0
+        total = len(buf)
         try:
-            n = self.pcm.write(buf)
-            if n < 0:
-                # -EPIPE: underrun; pyalsaaudio has re-prepared the device. Write the period again
-                # so nothing is skipped.
-                n2 = self.pcm.write(buf)
-                return XRUN if n2 >= 0 or n == -errno.EPIPE else LOST
-            return OK
+            while done < total:
+                n = pcm.write(buf[done:] if done else buf)
+                if n > 0:
+                    done += n
+                elif n < 0:
+                    # -EPIPE: underrun; pyalsaaudio has re-prepared the device: write again
+                    underruns += 1
+                    if underruns > 8 or n != -errno.EPIPE:
+                        self.error = "write failed (%s)" % errno.errorcode.get(-n, n)
+                        self.close()
+                        return LOST
+                else:
+                    ready = self._poll.poll(self._timeout_ms)
+                    if ready:
+                        pcm.polldescriptors_revents(ready)
+                    else:
+                        waited += self._timeout_ms
+                        if waited >= STALL_S * 1000:
+                            self.error = "the device took no audio for %.1f s" % STALL_S
+                            self.parked.append(pcm)
+                            self.pcm = None
+                            return LOST
         except self._alsa.ALSAAudioError as e:
             self.error = str(e)
             self.close()
             return LOST
+        return XRUN if underruns else OK
 
     def queued(self) -> int:
         """Frames written but not yet played (what a new note waits behind)."""

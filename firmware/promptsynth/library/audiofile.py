@@ -1,6 +1,7 @@
 """Reading sound files (WAV, FLAC, ...) at the engine's rate, with clear errors."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
@@ -33,6 +34,8 @@ def resample(audio: np.ndarray, src: int, dst: int) -> np.ndarray:
 def read(path: str, rate: int) -> AudioData:
     """Read a sound file, mix down to at most stereo, resample to ``rate``."""
     import soundfile as sf
+    if not os.path.isfile(path):
+        raise AudioFileError("%s: no such file" % path)
     try:
         info = sf.info(path)
     except FileNotFoundError:
