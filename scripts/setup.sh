@@ -6,4 +6,6 @@ scripts/install-deps.sh
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[test]"
+# torch first, pinned: this machine's torch==2.13.0 is a local CPU build; anything else would pull CUDA
+.venv/bin/python -m pip install -q "torch==2.13.0"
+.venv/bin/python -m pip install -q -c constraints/dev.txt -e ".[test,generator]"

@@ -56,3 +56,57 @@ def sampler_with():
         s.load(prepare(audio, **(sound_kw or {})))
         return s
     return make
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory):
+    """Tiny AudioLDM 2 (the instrument's `tiny`) and AudioLDM 1 pipelines, saved once per session in
+    diffusers layout (safetensors), plus a copy laid out like the published AudioLDM 2 checkpoints
+    (language model stored as GPT2Model). Everything loads through the real loading code."""
+    import torch  # a missing torch in the torch lane is an error, not a skip
+
+    from promptsynth.generator.build import save_tiny, tiny_audioldm2
+    root = tmp_path_factory.mktemp("models")
+    paths = {"tiny": save_tiny(str(root / "tiny"))}
+    # AudioLDM 1, from the configs of diffusers' former fast tests
+    import tempfile
+
+    from diffusers import AudioLDMPipeline, AutoencoderKL, DDIMScheduler, UNet2DConditionModel
+    from transformers import ClapTextConfig, ClapTextModelWithProjection, SpeechT5HifiGan, SpeechT5HifiGanConfig
+
+    from promptsynth.generator.build import roberta_tokenizer
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(block_out_channels=(8, 16), layers_per_block=1, norm_num_groups=8, sample_size=32,
+                                in_channels=8, out_channels=8, down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+                                up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=(8, 16),
+                                class_embed_type="simple_projection", projection_class_embeddings_input_dim=8,
+                                class_embeddings_concat=True)
+    vae = AutoencoderKL(block_out_channels=[8, 16, 16], in_channels=1, out_channels=1, norm_num_groups=8,
+                        down_block_types=["DownEncoderBlock2D"] * 3, up_block_types=["UpDecoderBlock2D"] * 3,
+                        latent_channels=8)
+    text = ClapTextModelWithProjection(ClapTextConfig(bos_token_id=0, eos_token_id=2, hidden_size=8,
+                                                      intermediate_size=37, layer_norm_eps=1e-05, num_attention_heads=1,
+                                                      num_hidden_layers=1, pad_token_id=1, vocab_size=1000,
+                                                      projection_dim=8, max_position_embeddings=514))
+    vocoder = SpeechT5HifiGan(SpeechT5HifiGanConfig(model_in_dim=64, sampling_rate=16000, upsample_initial_channel=32,
+                                                    upsample_rates=[5, 4, 2, 2, 2], upsample_kernel_sizes=[16, 16, 8, 4, 4],
+                                                    resblock_kernel_sizes=[3], resblock_dilation_sizes=[[1, 3]],
+                                                    normalize_before=False))
+    tmp = tempfile.mkdtemp()
+    p1 = AudioLDMPipeline(vae=vae, text_encoder=text, tokenizer=roberta_tokenizer(tmp), unet=unet,
+                          scheduler=DDIMScheduler(beta_start=0.0015, beta_end=0.0195, beta_schedule="scaled_linear",
+                                                  clip_sample=False, set_alpha_to_one=False),
+                          vocoder=vocoder)
+    paths["audioldm1"] = str(root / "audioldm1")
+    p1.save_pretrained(paths["audioldm1"], safe_serialization=True)
+    # published layout: the language model saved as GPT2Model
+    from transformers import GPT2Model
+    p2 = tiny_audioldm2(tmp)
+    lm = p2.language_model
+    if not isinstance(lm, GPT2Model):
+        base = lm.transformer
+        base.config.max_new_tokens = 8
+        p2.register_modules(language_model=base)
+    paths["published"] = str(root / "published")
+    p2.save_pretrained(paths["published"], safe_serialization=True)
+    return paths

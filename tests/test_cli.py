@@ -65,6 +65,33 @@ def test_run_in_the_simulator_plays_and_stops_on_sigterm(tmp_path):
             proc.kill()
 
 
+@pytest.mark.torch
+def test_run_in_the_simulator_generates_a_prompt_and_plays_it(tmp_path):
+    p = tmp_path / "c.toml"
+    p.write_text('[paths]\nstate = "%s"\n[audio]\nrt_priority = 0\nlock_memory = false\n'
+                 '[generate]\nseconds = 1.0\nsteps = 5\n' % (tmp_path / "state"))
+    proc = subprocess.Popen([sys.executable, "-m", "promptsynth", "run", "--sim", "--config", str(p),
+                             "--prompt", "a glassy \U0001F514 bell"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    deadline = time.monotonic() + 180
+    try:
+        for line in proc.stdout:
+            lines.append(line)
+            if "sound: " in line and "gen-" in line or time.monotonic() > deadline:
+                break
+        text = "".join(lines)
+        assert "playable:" in text and "model tiny: ready" in text, text
+        assert text.index("playable:") < text.index("model tiny: ready")     # playable before the model
+        assert "generation 1 done" in text and "sound: " in text, text
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+        assert proc.returncode == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
 def test_bench_engine_quick_json():
     r = cli("bench", "engine", "--quick", "--json", timeout=300)
     assert r.returncode == 0, r.stdout

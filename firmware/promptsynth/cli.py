@@ -40,10 +40,19 @@ def cmd_run(args) -> int:
     try:
         sup.start()
         sup.load_startup_sound()
-        # front panel and generator attach here (later issues)
+        # the generator starts after the engine: the instrument is playable before the model loads
+        generator = sup.start_generator()
+        pending_prompt = args.prompt if generator else None
+        # the front panel attaches here (later issue)
         last_xruns = 0.0
         while not stop:
             sup.poll(0.2)
+            if pending_prompt and sup.generator.model_state == "ready":
+                try:
+                    sup.generate(pending_prompt)
+                except Exception as e:       # a bad prompt is an error line, never a crash
+                    log.error("prompt refused: %s", e)
+                pending_prompt = None
             if not sup.alive():
                 log.error("engine process ended unexpectedly (exit code %s)", sup.proc.exitcode)
                 return 1
@@ -56,6 +65,110 @@ def cmd_run(args) -> int:
         sup.stop()
         if jack is not None:
             jack.stop()
+    return 0
+
+
+def _generator_client(cfg, model=None, device=None, env=None):
+    from promptsynth.generator.client import GeneratorClient
+    g = cfg.generate
+    return GeneratorClient(model or cfg.model.id, config_mod.state_dir(cfg), device or cfg.model.device,
+                           cfg.model.threads, g.queue, g.timeout, max_prompt_chars=g.max_prompt_chars, env=env)
+
+
+def cmd_generate(args) -> int:
+    cfg = _load_config(args.config)
+    from promptsynth.generator import protocol as msg
+    from promptsynth.generator.client import JobFailed
+    from promptsynth.generator.models import ModelError
+    from promptsynth.generator.params import GenerationParams, ParamError
+    g = cfg.generate
+    params = GenerationParams(
+        prompt=args.prompt, negative=g.negative if args.negative is None else args.negative,
+        seconds=g.seconds if args.seconds is None else args.seconds, steps=g.steps if args.steps is None else args.steps,
+        guidance=g.guidance if args.guidance is None else args.guidance, seed=args.seed,
+        scheduler=args.scheduler or g.scheduler, candidates=args.candidates or g.candidates)
+    client = _generator_client(cfg, args.model, args.device)
+    try:
+        job = client.submit(params)
+    except (ParamError, ModelError) as e:
+        log.error("%s", e)
+        return 2
+    from tqdm import tqdm
+    bar = tqdm(total=client.params_of(job).steps, unit="step", desc="generating", file=sys.stderr)
+    result = None
+    try:
+        while result is None:
+            try:
+                for ev in client.poll(0.2):
+                    if isinstance(ev, msg.ModelStatus):
+                        bar.set_description("model %s: %s" % (ev.model, ev.state))
+                        if ev.state == "failed":
+                            log.error("model %s failed to load: %s", ev.model, ev.detail)
+                    elif isinstance(ev, msg.Progress) and ev.job_id == job:
+                        bar.set_description("generating")
+                        bar.n = ev.step
+                        bar.set_postfix_str("%.1f s left" % ev.remaining)
+                        bar.refresh()
+                    elif isinstance(ev, msg.Result) and ev.job_id == job:
+                        result = ev
+                    elif isinstance(ev, msg.Failed) and ev.job_id == job:
+                        raise JobFailed(ev)
+            except KeyboardInterrupt:
+                bar.set_description("cancelling")
+                client.cancel(job)
+    except JobFailed as e:
+        bar.close()
+        log.error("generation %s: %s", e.failed.kind, e)
+        return 130 if e.failed.kind == "cancelled" else 1
+    finally:
+        client.stop()
+    bar.close()
+    for w in result.warnings:
+        log.warning("%s", w)
+    out = result.paths[0]
+    if args.output:
+        from promptsynth.library import atomic
+        with open(out, "rb") as fh:
+            atomic.write_bytes(args.output, fh.read())
+        out = args.output
+    print("seed %d -> %s (%.1f s)" % (result.recipe["seed"], out, result.seconds.get("model", 0.0)))
+    for extra in result.paths[1:]:
+        print("  also: %s" % extra)
+    return 0
+
+
+def cmd_models(args) -> int:
+    cfg = _load_config(args.config)
+    from promptsynth.generator import models
+    state = config_mod.state_dir(cfg)
+    if args.action == "list":
+        rows = models.listing(state)
+        if args.json:
+            print(json.dumps(rows, indent=2))
+            return 0
+        for r in rows:
+            print("%-20s %-13s %8s  %s" % (r["id"], "installed" if r["installed"] else "not installed",
+                                           r["size"], r["licence"]))
+        return 0
+    if not args.id:
+        log.error("models fetch needs a model id")
+        return 2
+    from tqdm import tqdm
+    bar = tqdm(unit="B", unit_scale=True, desc="fetching %s" % args.id, file=sys.stderr)
+
+    def progress(done, total):
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    try:
+        path = models.fetch(args.id, state, source=getattr(args, "from"), progress=progress)
+    except models.ModelError as e:
+        bar.close()
+        log.error("%s", e)
+        return 1
+    bar.close()
+    print("%s installed in %s (licence: %s)" % (args.id, path, models.MODELS[args.id].licence))
     return 0
 
 
@@ -90,13 +203,35 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run the instrument until SIGINT/SIGTERM")
     r.add_argument("--config", help="config file (default %s)" % config_mod.DEFAULT_PATH)
     r.add_argument("--sim", action="store_true",
-                   help="simulator: JACK dummy audio and MIDI where there is no hardware")
+                   help="simulator: the tiny model, JACK dummy audio and MIDI where there is no hardware")
+    r.add_argument("--prompt", help="generate this sound once the model is ready, and play it")
     r.set_defaults(func=cmd_run)
     b = sub.add_parser("bench", help="benchmarks")
     b.add_argument("part", choices=["engine"])
     b.add_argument("--json", action="store_true", help="print JSON")
     b.add_argument("--quick", action="store_true", help="fewer periods (for smoke tests)")
     b.set_defaults(func=cmd_bench)
+    gp = sub.add_parser("generate", help="make a sound from text (progress bar; Ctrl-C cancels)")
+    gp.add_argument("prompt")
+    gp.add_argument("--config")
+    gp.add_argument("--model", help="model id or local diffusers directory (default from the config)")
+    gp.add_argument("--device", choices=["auto", "cuda", "cpu"])
+    gp.add_argument("--seconds", type=float)
+    gp.add_argument("--steps", type=int)
+    gp.add_argument("--guidance", type=float)
+    gp.add_argument("--seed", type=int, help="64-bit seed (random when not given; always printed)")
+    gp.add_argument("--negative", help="negative prompt")
+    gp.add_argument("--scheduler", choices=["dpm", "ddim"])
+    gp.add_argument("--candidates", type=int, help="1-4, best first by CLAP")
+    gp.add_argument("-o", "--output", help="also copy the best result to this WAV file")
+    gp.set_defaults(func=cmd_generate)
+    mp = sub.add_parser("models", help="list installed models, or fetch one")
+    mp.add_argument("action", choices=["list", "fetch"])
+    mp.add_argument("id", nargs="?")
+    mp.add_argument("--from", help="copy from a local directory holding the model instead of downloading")
+    mp.add_argument("--json", action="store_true")
+    mp.add_argument("--config")
+    mp.set_defaults(func=cmd_models)
     c = sub.add_parser("config", help="print the documented default config, or check one")
     c.add_argument("action", choices=["example", "check"])
     c.add_argument("--config", help="config file to check")

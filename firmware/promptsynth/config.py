@@ -77,6 +77,29 @@ class SamplerConfig:
 
 
 @dataclass(frozen=True)
+class ModelConfig:
+    id: str = _key("audioldm2", "Model to generate with: audioldm2, audioldm2-large, audioldm2-music, "
+                   "audioldm-s-full-v2, audioldm-m-full, audioldm-l-full, tiny (random, for tests), or a local "
+                   "directory in diffusers layout.")
+    device: str = _key("auto", "Where the model runs: `auto` (cuda if present), `cuda` (fp16) or `cpu` (fp32).",
+                       choices=("auto", "cuda", "cpu"))
+    threads: int = _key(0, "CPU threads for torch (0 = torch's default).", 0, 64)
+
+
+@dataclass(frozen=True)
+class GenerateConfig:
+    negative: str = _key("low quality, average quality, noise, high pitch, artefacts", "Default negative prompt.")
+    seconds: float = _key(5.12, "Default length in seconds (multiples of 0.32 s suit the model best).", 0.5, 30.0)
+    steps: int = _key(25, "Default denoising steps (DPM-Solver reaches in about 25 what DDIM does in 200).", 1, 500)
+    guidance: float = _key(3.5, "Default guidance scale (the listening study liked 4 to 5 best).", 1.0, 10.0)
+    scheduler: str = _key("dpm", "Default scheduler: `dpm` (DPM-Solver multistep) or `ddim`.", choices=("dpm", "ddim"))
+    candidates: int = _key(1, "Default number of candidates, ranked best first by CLAP.", 1, 4)
+    timeout: float = _key(600.0, "A job that runs longer than this many seconds is ended.", 10.0, 7200.0)
+    queue: int = _key(4, "Jobs that may wait behind the running one.", 1, 32)
+    max_prompt_chars: int = _key(1000, "Longest prompt accepted, in characters.", 10, 10000)
+
+
+@dataclass(frozen=True)
 class PathsConfig:
     state: str = _key("/var/lib/promptsynth", "State directory: sounds, presets, the last state.")
 
@@ -86,10 +109,13 @@ class Config:
     audio: AudioConfig = field(default_factory=AudioConfig)
     midi: MidiConfig = field(default_factory=MidiConfig)
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    generate: GenerateConfig = field(default_factory=GenerateConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
 
 
-SECTIONS: Dict[str, type] = {"audio": AudioConfig, "midi": MidiConfig, "sampler": SamplerConfig, "paths": PathsConfig}
+SECTIONS: Dict[str, type] = {"audio": AudioConfig, "midi": MidiConfig, "sampler": SamplerConfig,
+                             "model": ModelConfig, "generate": GenerateConfig, "paths": PathsConfig}
 
 
 def _check_value(section: str, f: dataclasses.Field, value: Any) -> Any:

@@ -121,4 +121,5 @@ def prepare(cfg: Config) -> Tuple[Config, Dict[str, str], Optional[JackServer]]:
             log.info("simulator: no ALSA sequencer, MIDI on JACK (virtual port 'promptsynth')")
     midi = dataclasses.replace(midi, virtual=True)
     paths = dataclasses.replace(cfg.paths, state=state)
-    return dataclasses.replace(cfg, audio=audio, midi=midi, paths=paths), env, jack
+    model = dataclasses.replace(cfg.model, id="tiny")          # no download, runs on any CPU
+    return dataclasses.replace(cfg, audio=audio, midi=midi, paths=paths, model=model), env, jack

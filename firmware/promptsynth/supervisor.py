@@ -56,6 +56,8 @@ class Supervisor:
     def __init__(self, cfg: Config, env: Optional[Dict[str, str]] = None):
         self.cfg = cfg
         self.env = env or {}
+        self.generator = None
+        self.loaded: List[str] = []            # names of sounds handed to the engine, in order
         self.ctx = multiprocessing.get_context("spawn")   # CUDA and a clean engine both need spawn
         self.stats = EngineStats(self.ctx)
         self.proc = None
@@ -98,8 +100,68 @@ class Supervisor:
                  sound.loop_mode)
         return sound
 
+    # ---- generator ------------------------------------------------------------------------------
+    def start_generator(self) -> bool:
+        """Start the generator process (it loads the model in the background). False without torch."""
+        import importlib.util
+        if importlib.util.find_spec("torch") is None or importlib.util.find_spec("diffusers") is None:
+            log.warning("generator unavailable: torch and diffusers are not installed (the sampler plays on)")
+            return False
+        from promptsynth.config import state_dir
+        from promptsynth.generator.client import GeneratorClient
+        g = self.cfg.generate
+        m = self.cfg.model
+        self.generator = GeneratorClient(m.id, state_dir(self.cfg), m.device, m.threads, g.queue, g.timeout,
+                                         max_prompt_chars=g.max_prompt_chars, env=self.env)
+        self.generator.start()
+        log.info("generator started (model %s loads in the background)", m.id)
+        return True
+
+    def generate(self, prompt: str, **overrides) -> int:
+        """Queue a generation with the config's defaults; returns the job id (raises on bad input)."""
+        from promptsynth.generator.params import GenerationParams
+        g = self.cfg.generate
+        p = dict(prompt=prompt, negative=g.negative, seconds=g.seconds, steps=g.steps, guidance=g.guidance,
+                 scheduler=g.scheduler, candidates=g.candidates)
+        p.update(overrides)
+        job = self.generator.submit(GenerationParams(**p))
+        log.info("generation %d queued: %r", job, p["prompt"][:80])
+        return job
+
+    def _generator_event(self, ev) -> None:
+        from promptsynth.generator import protocol as gm
+        if isinstance(ev, gm.ModelStatus):
+            level = log.error if ev.state == "failed" else log.info
+            level("model %s: %s%s%s", ev.model, ev.state, " (%.1f s)" % ev.seconds if ev.seconds else "",
+                  ": " + ev.detail if ev.detail else "")
+        elif isinstance(ev, gm.Result):
+            log.info("generation %d done in %.1f s: seed %s -> %s", ev.job_id, ev.seconds.get("model", 0.0),
+                     ev.recipe.get("seed"), ev.paths[0])
+            for w in ev.warnings:
+                log.warning("generation %d: %s", ev.job_id, w)
+            self.load_file(ev.paths[0])
+        elif isinstance(ev, gm.Failed):
+            log.error("generation %d %s: %s", ev.job_id, ev.kind, ev.reason)
+
+    def load_file(self, path: str, root: Optional[int] = None) -> Optional[PlayableSound]:
+        """Load a sound file (any rate) into the engine; an unreadable file is logged, not raised."""
+        from promptsynth.library.audiofile import AudioFileError, read
+        try:
+            data = read(path, self.cfg.audio.rate)
+        except AudioFileError as e:
+            log.error("%s", e)
+            return None
+        sound = build_sound(self.cfg, data.audio, self.new_id(), name=path, root=root, own_loop=data.loop)
+        self.load(sound)
+        self.loaded.append(path)
+        log.info("sound: %s (%.2f s)", path, sound.frames / self.cfg.audio.rate)
+        return sound
+
     def poll(self, timeout: float = 0.0) -> List[object]:
-        """Handle what the engine has sent; returns the messages."""
+        """Handle what the engine and the generator have sent; returns the engine's messages."""
+        if self.generator is not None:
+            for ev in self.generator.poll(0.0):
+                self._generator_event(ev)
         got = []
         try:
             while self.conn is not None and self.conn.poll(timeout):
@@ -132,13 +194,17 @@ class Supervisor:
         return self.proc is not None and self.proc.is_alive()
 
     def stop(self, timeout: float = 3.0) -> None:
-        """Fade out and stop the engine; kill it if it does not go."""
+        """Fade out and stop the engine (killed if it does not go), and stop the generator."""
         if self.proc is not None:
             try:
                 if self.conn is not None:
-                    self.send(m.Stop())
+                    self.send(m.Stop())      # the fade starts now, while the generator stops
             except (OSError, EOFError):
                 pass
+        if self.generator is not None:
+            self.generator.stop()
+            self.generator = None
+        if self.proc is not None:
             end = time.monotonic() + timeout
             while self.proc.is_alive() and time.monotonic() < end:
                 self.poll(0.05)

@@ -1,0 +1,212 @@
+"""The supervisor's side of the generator: a bounded job queue in front of one worker process.
+
+It never imports torch. Jobs are checked here first (a bad prompt or value is refused before
+it costs anything), queued (the caller learns at once when the queue is full), and handed to
+the worker one at a time. If the worker dies, the running job fails with a clear reason and
+the next job starts a new worker; a job that overruns its time is ended, by the worker at a
+step boundary or, if it is stuck inside a step, by killing the worker.
+"""
+from __future__ import annotations
+
+import collections
+import multiprocessing
+import os
+import time
+from typing import Deque, List, Optional, Tuple
+
+from promptsynth.generator import protocol as msg
+from promptsynth.generator.models import ModelError, info_for, is_installed, model_dir, not_installed_message
+from promptsynth.generator.params import GenerationParams, validate
+
+KILL_GRACE_S = 15.0          # a job stuck inside one step this long past its timeout: kill the worker
+
+
+class QueueFull(Exception):
+    pass
+
+
+class GeneratorClient:
+    def __init__(self, model: str, state_dir: str, device: str = "auto", threads: int = 0, queue_size: int = 4,
+                 timeout: float = 600.0, out_dir: Optional[str] = None, max_prompt_chars: int = 1000,
+                 env: Optional[dict] = None):
+        self.model = model
+        self.state_dir = state_dir
+        self.device = device
+        self.threads = threads
+        self.queue_size = queue_size
+        self.timeout = timeout
+        self.out_dir = out_dir or os.path.join(state_dir, "generated")
+        self.max_prompt_chars = max_prompt_chars
+        self.env = env or {}
+        self.ctx = multiprocessing.get_context("spawn")
+        self.proc = None
+        self.conn = None
+        self.cancel_flag = self.ctx.RawValue("q", 0)
+        self.queue: Deque[msg.Job] = collections.deque()
+        self.running: Optional[Tuple[msg.Job, float]] = None
+        self.model_state = "stopped"
+        self.model_detail = ""
+        self.restarts = 0
+        self._started = False
+        self._next = 1
+        self._pending: List[object] = []
+
+    # ---- process ------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the worker; it loads the model in the background."""
+        from promptsynth.generator.worker import worker_main
+        parent, child = self.ctx.Pipe(duplex=True)
+        path = model_dir(self.model, self.state_dir)
+        self.proc = self.ctx.Process(target=worker_main, name="promptsynth-generator", daemon=True,
+                                     args=(child, self.model, path, self.device, self.threads, self.cancel_flag,
+                                           self.env))
+        self.proc.start()
+        self._started = True
+        child.close()
+        self.conn = parent
+        self.model_state = "starting"
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.is_alive()
+
+    def _lost(self, why: str) -> None:
+        code = self.proc.exitcode if self.proc is not None else None
+        if self.conn is not None:
+            self.conn.close()
+        self.conn = None
+        self.proc = None
+        self.model_state = "stopped"
+        if self.running is not None:
+            job, _ = self.running
+            self.running = None
+            self._pending.append(msg.Failed(job.job_id, "the generator process %s (exit code %s); this job was "
+                                            "lost, the next one starts a new generator" % (why, code), "lost"))
+
+    def stop(self, timeout: float = 3.0) -> None:
+        """Ask the worker to exit; a busy one (loading, generating) gets a second, then is killed:
+        it holds nothing that needs saving, its results are written atomically."""
+        if self.proc is None:
+            return
+        try:
+            self.conn.send(msg.Shutdown())
+        except (OSError, EOFError):
+            pass
+        busy = self.running is not None or self.model_state in ("starting", "loading")
+        self.proc.join(1.0 if busy else timeout)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join(2.0)
+        if self.conn is not None:
+            self.conn.close()
+        self.proc = self.conn = None
+        self.model_state = "stopped"
+
+    # ---- jobs ---------------------------------------------------------------------------------
+    def submit(self, params: GenerationParams, model: Optional[str] = None) -> int:
+        """Queue a job; returns its id. Raises ParamError, ModelError or QueueFull."""
+        model = model or self.model
+        path = model_dir(model, self.state_dir)
+        if model != "tiny" and not is_installed(path):
+            raise ModelError(not_installed_message(model))
+        info = info_for(model, path)
+        p = validate(params, max_seconds=info.max_seconds, min_seconds=info.min_seconds,
+                     max_prompt_chars=self.max_prompt_chars)
+        if len(self.queue) >= self.queue_size:
+            raise QueueFull("the generator queue is full (%d waiting): wait or cancel one" % len(self.queue))
+        job = msg.Job(self._next, model, path, p, self.out_dir, self.timeout)
+        self._next += 1
+        self.queue.append(job)
+        self._pending.append(msg.Queued(job.job_id, len(self.queue) - (0 if self.running else 1)))
+        self._dispatch()
+        return job.job_id
+
+    def params_of(self, job_id: int) -> Optional[GenerationParams]:
+        for job in list(self.queue) + ([self.running[0]] if self.running else []):
+            if job.job_id == job_id:
+                return job.params
+        return None
+
+    def cancel(self, job_id: int) -> bool:
+        for job in list(self.queue):
+            if job.job_id == job_id:
+                self.queue.remove(job)
+                self._pending.append(msg.Failed(job_id, "cancelled before it started", "cancelled"))
+                return True
+        if self.running is not None and self.running[0].job_id == job_id:
+            self.cancel_flag.value = job_id      # read by the worker at the next step
+            return True
+        return False
+
+    def _dispatch(self) -> None:
+        if self.running is not None or not self.queue:
+            return
+        if not self.alive():
+            if self.proc is not None:
+                self._lost("died")
+            if self._started:
+                self.restarts += 1
+            self.start()
+        job = self.queue.popleft()
+        try:
+            self.conn.send(job)
+        except (OSError, EOFError):
+            self.queue.appendleft(job)
+            self._lost("could not be reached")
+            return
+        self.running = (job, time.monotonic())
+
+    def poll(self, timeout: float = 0.0) -> List[object]:
+        """Everything that happened since the last call: Queued, ModelStatus, Progress, Result, Failed."""
+        events, self._pending = self._pending, []
+        deadline = time.monotonic() + timeout
+        while self.conn is not None:
+            wait = max(deadline - time.monotonic(), 0.0) if not events else 0.0
+            try:
+                if not self.conn.poll(wait):
+                    break
+                item = self.conn.recv()
+            except (EOFError, OSError):
+                self._lost("died")
+                break
+            if isinstance(item, msg.ModelStatus):
+                self.model_state, self.model_detail = item.state, item.detail
+            elif isinstance(item, (msg.Result, msg.Failed)):
+                if self.running is not None and self.running[0].job_id == item.job_id:
+                    self.running = None
+            events.append(item)
+        if self.proc is not None and not self.proc.is_alive():
+            self._lost("died")
+        if self.running is not None:
+            job, started = self.running
+            if time.monotonic() - started > job.timeout + KILL_GRACE_S:
+                self.running = None              # stuck inside a step: end the process
+                self.proc.kill()
+                self.proc.join(2.0)
+                self._lost("was stopped")
+                self._pending.append(msg.Failed(job.job_id, "the job ran past its %g s limit and was ended"
+                                                % job.timeout, "timeout"))
+        events.extend(self._pending)
+        self._pending = []
+        self._dispatch()
+        return events
+
+    def run(self, params: GenerationParams, model: Optional[str] = None, on_event=None,
+            timeout: Optional[float] = None):
+        """Submit and wait: returns the Result, or raises RuntimeError with the failure's reason."""
+        job_id = self.submit(params, model)
+        end = time.monotonic() + (timeout or self.timeout + 2 * KILL_GRACE_S + 300)
+        while time.monotonic() < end:
+            for ev in self.poll(0.1):
+                if on_event is not None:
+                    on_event(ev)
+                if isinstance(ev, msg.Result) and ev.job_id == job_id:
+                    return ev
+                if isinstance(ev, msg.Failed) and ev.job_id == job_id:
+                    raise JobFailed(ev)
+        raise JobFailed(msg.Failed(job_id, "no answer from the generator", "timeout"))
+
+
+class JobFailed(RuntimeError):
+    def __init__(self, failed: msg.Failed):
+        super().__init__(failed.reason)
+        self.failed = failed

@@ -1,0 +1,63 @@
+"""Messages between the supervisor and the generator process (pickled dataclasses)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional
+
+from promptsynth.generator.params import GenerationParams
+
+
+@dataclass(frozen=True)
+class Job:
+    job_id: int
+    model: str
+    model_path: str
+    params: GenerationParams          # validated, seed drawn
+    out_dir: str                      # where the result's WAV + JSON go
+    timeout: float = 600.0
+
+
+@dataclass(frozen=True)
+class Shutdown:
+    pass
+
+
+# generator -> supervisor
+
+@dataclass(frozen=True)
+class ModelStatus:
+    model: str
+    state: str                        # "loading", "ready", "failed"
+    detail: str = ""
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Progress:
+    job_id: int
+    step: int                         # steps done
+    total: int
+    elapsed: float                    # seconds since the job started
+    remaining: float                  # estimate, seconds
+
+
+@dataclass(frozen=True)
+class Result:
+    job_id: int
+    paths: List[str]                  # WAV files, best candidate first
+    recipe: Dict[str, object]
+    seconds: Dict[str, float] = field(default_factory=dict)   # timings: model, encode, write...
+    warnings: List[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Failed:
+    job_id: int
+    reason: str
+    kind: str = "error"               # "error", "cancelled", "timeout", "lost", "invalid"
+
+
+@dataclass(frozen=True)
+class Queued:
+    job_id: int
+    position: int

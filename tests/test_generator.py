@@ -1,0 +1,235 @@
+"""The generator through its real paths: tiny pipelines saved in diffusers layout, loaded by the
+instrument's loading code, run in the spawned worker process."""
+import json
+import os
+import shutil
+import signal
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from promptsynth.generator import protocol as msg
+from promptsynth.generator.client import GeneratorClient, JobFailed, QueueFull
+from promptsynth.generator.params import GenerationParams, ParamError, validate
+
+# torch is imported inside the tests: the Python 3.8 lane (no torch) deselects them by this marker
+pytestmark = pytest.mark.torch
+
+
+def quick(prompt="a soft bell", **kw):
+    d = dict(seconds=0.5, steps=3, seed=7)
+    d.update(kw)
+    return GenerationParams(prompt, **d)
+
+
+@pytest.fixture(scope="module")
+def runner(tiny_models):
+    from promptsynth.generator.pipeline import load
+    from promptsynth.generator.runner import Runner
+    return Runner(load(tiny_models["tiny"], "cpu"), "tiny")
+
+
+@pytest.fixture(scope="module")
+def client(tiny_models, tmp_path_factory):
+    state = tmp_path_factory.mktemp("state")
+    os.makedirs(state / "models")
+    shutil.copytree(tiny_models["tiny"], state / "models" / "tiny")
+    c = GeneratorClient("tiny", str(state), "cpu", threads=1, queue_size=2, timeout=120.0)
+    c.start()
+    yield c
+    c.stop()
+
+
+def events_until(client, job, timeout=120.0):
+    got = []
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        for ev in client.poll(0.1):
+            got.append(ev)
+            if isinstance(ev, (msg.Result, msg.Failed)) and ev.job_id == job:
+                return got
+    raise AssertionError("no end for job %d: %s" % (job, got))
+
+
+def test_same_recipe_gives_bit_identical_audio_and_another_seed_differs(runner):
+    import torch  # noqa: F401
+    p = validate(quick())
+    a, b = runner.generate(p).audio, runner.generate(p).audio
+    assert np.array_equal(a, b) and np.abs(a).max() > 0
+    c = runner.generate(validate(quick(seed=8))).audio
+    assert not np.array_equal(a, c)
+
+
+@pytest.mark.parametrize("seconds,samples", [(0.5, 8000), (0.77, 12320), (1.0, 16000), (2.03, 32480)])
+def test_length_is_honoured_to_the_sample(runner, seconds, samples):
+    out = runner.generate(validate(quick(seconds=seconds, steps=2)))
+    assert out.audio.shape == (1, samples)
+
+
+def test_new_seed_reuses_the_prompt_embeddings(runner):
+    before = runner.encodes
+    runner.generate(validate(quick("a new prompt", seed=1)))
+    runner.generate(validate(quick("a new prompt", seed=2, steps=4, scheduler="ddim", guidance=5.0)))
+    assert runner.encodes == before + 1
+    runner.generate(validate(quick("a new prompt", seed=2, negative="hiss")))
+    assert runner.encodes == before + 2
+
+
+def test_clap_at_prompt_length_gives_exactly_what_the_padded_pipeline_gives(runner):
+    import torch
+    p = validate(quick("a distorted synth", seed=3, steps=3, scheduler="ddim"))
+    ours = runner.generate(p).audio[0]
+    pipe = runner.pipe
+    pipe.scheduler = runner.schedulers["ddim"]
+    with torch.inference_mode():
+        ref = pipe(p.prompt, negative_prompt=p.negative, num_inference_steps=3, guidance_scale=p.guidance,
+                   audio_length_in_s=(8000 + 0.5) / 16000, generator=torch.Generator("cpu").manual_seed(3),
+                   output_type="np").audios[0]
+    np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-6)
+
+
+def test_candidates_are_ranked_and_each_names_its_own_seed(runner):
+    out = runner.generate(validate(quick(candidates=3, seed=100)))
+    assert out.audio.shape[0] == 3 and sorted(out.seeds) == [100, 101, 102]
+    assert out.scores == sorted(out.scores, reverse=True)
+    alone = runner.generate(validate(quick(seed=out.seeds[0]))).audio[0]
+    np.testing.assert_allclose(alone, out.audio[0], atol=1e-5)        # its seed makes it again
+
+
+def test_nan_from_the_model_is_an_error_and_nothing_is_written(tiny_models, tmp_path):
+    import torch
+    bad = tmp_path / "state" / "models" / "tiny"
+    shutil.copytree(tiny_models["tiny"], bad)
+    from safetensors.torch import load_file, save_file
+    f = bad / "vocoder" / "model.safetensors"
+    w = load_file(str(f))
+    key = [k for k in w if k.startswith("conv_post") and k.endswith("bias")][0]
+    w[key] = torch.full_like(w[key], float("nan"))
+    save_file(w, str(f))
+    c = GeneratorClient("tiny", str(tmp_path / "state"), "cpu", threads=1)
+    try:
+        with pytest.raises(JobFailed, match="NaN"):
+            c.run(quick(), timeout=120)
+    finally:
+        c.stop()
+    assert not os.path.exists(c.out_dir) or os.listdir(c.out_dir) == []
+
+
+def test_progress_counts_the_steps_and_the_result_is_on_disk(client):
+    job = client.submit(quick(steps=7, seconds=1.0, seed=5))
+    evs = events_until(client, job)
+    steps = [e.step for e in evs if isinstance(e, msg.Progress) and e.job_id == job]
+    assert steps == list(range(1, 8))
+    assert all(e.total == 7 for e in evs if isinstance(e, msg.Progress))
+    res = evs[-1]
+    assert isinstance(res, msg.Result)
+    audio, rate = sf.read(res.paths[0], dtype="float32")
+    assert rate == 16000 and audio.shape == (16000,) and np.all(np.isfinite(audio))
+    recipe = json.load(open(res.paths[0][:-4] + ".json"))
+    for key in ("model", "prompt", "negative", "seed", "steps", "guidance", "scheduler", "seconds", "versions"):
+        assert key in recipe
+    import torch
+    assert recipe["seed"] == 5 and recipe["steps"] == 7 and recipe["versions"]["torch"] == torch.__version__
+
+
+def test_cancel_takes_effect_within_a_step_and_the_next_job_works(client):
+    job = client.submit(quick(steps=400, seconds=2.0))
+    end = time.monotonic() + 60
+    seen = 0
+    while seen < 2 and time.monotonic() < end:
+        for ev in client.poll(0.05):
+            if isinstance(ev, msg.Progress) and ev.job_id == job:
+                seen = ev.step
+    assert client.cancel(job)
+    evs = events_until(client, job)
+    failed = evs[-1]
+    assert isinstance(failed, msg.Failed) and failed.kind == "cancelled"
+    last = max(e.step for e in evs if isinstance(e, msg.Progress) and e.job_id == job) if any(
+        isinstance(e, msg.Progress) for e in evs) else seen
+    assert last <= seen + 3                      # stopped within a step or two of the cancel
+    assert isinstance(client.run(quick(seed=9)), msg.Result)
+
+
+def test_killing_the_worker_mid_job_is_a_clear_error_and_the_next_job_works(client):
+    job = client.submit(quick(steps=400, seconds=2.0))
+    end = time.monotonic() + 60
+    while time.monotonic() < end:
+        if any(isinstance(e, msg.Progress) and e.job_id == job for e in client.poll(0.05)):
+            break
+    os.kill(client.proc.pid, signal.SIGKILL)
+    evs = events_until(client, job)
+    assert isinstance(evs[-1], msg.Failed) and evs[-1].kind == "lost"
+    assert "generator process died" in evs[-1].reason
+    res = client.run(quick(seed=10))                 # starts a new worker
+    assert isinstance(res, msg.Result) and client.restarts == 1
+
+
+def test_queue_full_is_reported_at_once(client):
+    jobs = [client.submit(quick(steps=50, seconds=1.0, seed=i)) for i in range(3)]   # 1 running + 2 waiting
+    with pytest.raises(QueueFull):
+        client.submit(quick())
+    for j in jobs:
+        client.cancel(j)
+    ended = set()
+    end = time.monotonic() + 60
+    while ended != set(jobs) and time.monotonic() < end:
+        ended |= {e.job_id for e in client.poll(0.1) if isinstance(e, msg.Failed)}
+    assert ended == set(jobs)
+
+
+@pytest.mark.parametrize("prompt", ["\U0001F941\U0001F525 drum", 'say "hi" \\ back\\slash', "ctl\x00\x1b chars",
+                                    "x" * 1000])
+def test_odd_prompts_make_a_sound(client, prompt):
+    res = client.run(quick(prompt, steps=2))
+    assert isinstance(res, msg.Result) and os.path.getsize(res.paths[0]) > 1000
+
+
+@pytest.mark.parametrize("prompt", ["", "   ", "x" * 10000])
+def test_bad_prompts_are_refused_before_the_model(client, prompt):
+    with pytest.raises(ParamError):
+        client.submit(quick(prompt))
+
+
+def test_job_timeout_ends_the_job(tiny_models, tmp_path):
+    os.makedirs(tmp_path / "models")
+    shutil.copytree(tiny_models["tiny"], tmp_path / "models" / "tiny")
+    c = GeneratorClient("tiny", str(tmp_path), "cpu", threads=1, timeout=10.0)
+    try:
+        c.start()
+        while c.model_state != "ready":
+            c.poll(0.1)
+        with pytest.raises(JobFailed) as e:
+            c.run(quick(steps=500, seconds=8.0), timeout=120)
+        assert e.value.failed.kind == "timeout"
+    finally:
+        c.stop()
+
+
+def test_audioldm1_pipeline_loads_and_generates(tiny_models):
+    from promptsynth.generator.pipeline import load
+    from promptsynth.generator.runner import Runner
+    r = Runner(load(tiny_models["audioldm1"], "cpu"), "audioldm1")
+    assert not r.v2
+    p = validate(quick(seconds=0.64))
+    a = r.generate(p).audio
+    assert a.shape == (1, 10240) and np.array_equal(a, r.generate(p).audio) and r.encodes == 1
+
+
+def test_published_layout_with_gpt2model_loads_on_this_transformers(tiny_models):
+    from promptsynth.generator.pipeline import load
+    from promptsynth.generator.runner import Runner
+    idx = json.load(open(os.path.join(tiny_models["published"], "model_index.json")))
+    assert idx["language_model"][1] == "GPT2Model"
+    r = Runner(load(tiny_models["published"], "cpu"), "published")
+    assert r.generate(validate(quick())).audio.shape == (1, 8000)
+
+
+def test_models_fetch_from_a_local_directory_installs_it(tiny_models, tmp_path):
+    from promptsynth.generator import models
+    seen = []
+    path = models.fetch("audioldm2", str(tmp_path), source=tiny_models["tiny"], progress=lambda d, t: seen.append(d))
+    assert models.is_installed(path) and seen[-1] == models.dir_size(path)
+    row = [r for r in models.listing(str(tmp_path)) if r["id"] == "audioldm2"][0]
+    assert row["installed"] and row["bytes"] > 0
