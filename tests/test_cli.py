@@ -100,3 +100,14 @@ def test_bench_engine_quick_json():
         assert data["render"][v]["p99_us"] > 0
     assert data["note_on_latency"]["to_output_ms"]["n"] == 5
     assert data["paced_run"]["periods"] > 0
+
+
+@pytest.mark.torch
+def test_bench_generate_quick_json():
+    r = cli("bench", "generate", "--quick", "--json", timeout=600)
+    assert r.returncode == 0, r.stdout
+    data = json.loads(r.stdout[r.stdout.index("{"):])
+    t = data["tiny"]
+    assert t["unet_calls_default_recipe"] == 25 and t["unet_calls_study_recipe"] == 100
+    assert t["repeat_same_prompt_new_seed"]["repeat_encoder_calls"] == 0
+    assert 0 < t["job_5_12s_default"]["model_s"] < t["job_5_12s_default"]["wall_s"]

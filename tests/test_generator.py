@@ -233,3 +233,12 @@ def test_models_fetch_from_a_local_directory_installs_it(tiny_models, tmp_path):
     assert models.is_installed(path) and seen[-1] == models.dir_size(path)
     row = [r for r in models.listing(str(tmp_path)) if r["id"] == "audioldm2"][0]
     assert row["installed"] and row["bytes"] > 0
+
+
+def test_calls_per_sound_default_and_study_recipes(runner):
+    out = runner.generate(validate(quick("calls", steps=25, scheduler="dpm", guidance=3.5)))
+    assert out.calls["unet"] == 25 and out.calls["vocoder"] == 1 and out.calls["vae_decoder"] == 1
+    assert out.calls["clap_text"] == 2 and out.calls["t5"] == 2 and out.calls["gpt2"] == 16   # 8 tokens x 2
+    again = runner.generate(validate(quick("calls", steps=100, scheduler="ddim", guidance=3.0, seed=2)))
+    assert again.calls["unet"] == 100
+    assert again.calls["clap_text"] == again.calls["t5"] == again.calls["gpt2"] == 0       # embeddings re-used

@@ -176,6 +176,9 @@ def cmd_bench(args) -> int:
     if args.part == "engine":
         from promptsynth.bench.engine import run as bench_engine
         result = bench_engine(quick=args.quick)
+    elif args.part == "generate":
+        from promptsynth.bench.generate import run as bench_generate
+        result = bench_generate(quick=args.quick, full_model=args.model)
     else:  # argparse restricts the choices
         raise AssertionError(args.part)
     if args.json:
@@ -207,9 +210,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--prompt", help="generate this sound once the model is ready, and play it")
     r.set_defaults(func=cmd_run)
     b = sub.add_parser("bench", help="benchmarks")
-    b.add_argument("part", choices=["engine"])
+    b.add_argument("part", choices=["engine", "generate"])
+    b.add_argument("--model", default="audioldm2", help="bench generate: the full-size model to time")
     b.add_argument("--json", action="store_true", help="print JSON")
-    b.add_argument("--quick", action="store_true", help="fewer periods (for smoke tests)")
+    b.add_argument("--quick", action="store_true", help="fewer runs, no full-size model (for smoke tests)")
     b.set_defaults(func=cmd_bench)
     gp = sub.add_parser("generate", help="make a sound from text (progress bar; Ctrl-C cancels)")
     gp.add_argument("prompt")

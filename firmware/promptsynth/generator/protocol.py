@@ -48,6 +48,7 @@ class Result:
     recipe: Dict[str, object]
     seconds: Dict[str, float] = field(default_factory=dict)   # timings: model, encode, write...
     warnings: List[str] = field(default_factory=list)
+    calls: Dict[str, int] = field(default_factory=dict)       # forward calls of each model component
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,7 @@ class Output:
     scores: Optional[List[float]] = None       # CLAP text-audio similarity, when ranked
     cached_embeddings: bool = False
     seconds: Dict[str, float] = field(default_factory=dict)
+    calls: Dict[str, int] = field(default_factory=dict)      # forward calls of each component
     warnings: List[str] = field(default_factory=list)
 
 
@@ -65,6 +66,19 @@ class Runner:
         self.rate = int(pipe.vocoder.config.sampling_rate)
         self._cache: "collections.OrderedDict" = collections.OrderedDict()
         self.encodes = 0                       # how often the text encoders ran
+        self.calls: "collections.Counter" = collections.Counter()
+        for name, module in self.components().items():
+            module.register_forward_hook(lambda mod, inp, out, name=name: self.calls.update((name,)))
+
+    def components(self) -> Dict[str, torch.nn.Module]:
+        """The modules whose calls are counted (and timed by the benchmark)."""
+        pipe = self.pipe
+        te = pipe.text_encoder
+        found = {"unet": pipe.unet, "vae_decoder": pipe.vae.decoder, "vocoder": pipe.vocoder,
+                 "clap_text": getattr(te, "text_model", te)}
+        if self.v2:
+            found.update(t5=pipe.text_encoder_2, gpt2=pipe.language_model, projection=pipe.projection_model)
+        return found
 
     # ---- prompt embeddings ----------------------------------------------------------------
     @contextlib.contextmanager
@@ -115,6 +129,7 @@ class Runner:
         """Run one validated job. ``should_stop()`` returns None, "cancelled" or "timeout"."""
         pipe = self.pipe
         timings: Dict[str, float] = {}
+        calls_before = collections.Counter(self.calls)
         t0 = time.perf_counter()
         cached = (p.prompt, p.negative if p.guidance > 1.0 else None) in self._cache
         emb = self.embeddings(p.prompt, p.negative, p.guidance)
@@ -158,8 +173,9 @@ class Runner:
         for i, row in enumerate(audio):
             if float(np.abs(row).max()) < SILENCE_PEAK:
                 warnings.append("candidate %d is near silence (peak below -80 dBFS)" % i)
+        calls = {k: self.calls[k] - calls_before.get(k, 0) for k in self.components()}
         return Output(audio=audio, seeds=seeds, rate=self.rate, scores=scores, cached_embeddings=cached,
-                      seconds=timings, warnings=warnings)
+                      seconds=timings, warnings=warnings, calls=calls)
 
     def rank(self, prompt: str, audio: np.ndarray):
         """Best first by CLAP text-audio similarity (what the pipeline does with librosa, here with

@@ -153,7 +153,7 @@ def worker_main(conn, model: str, path: str, device: str, threads: int, cancel, 
             seconds = dict(out.seconds)
             seconds["model"] = t_model
             seconds["write"] = time.monotonic() - start - t_model
-            conn.send(msg.Result(job.job_id, paths, recipe, seconds, out.warnings))
+            conn.send(msg.Result(job.job_id, paths, recipe, seconds, out.warnings, out.calls))
         except Stopped as e:
             conn.send(msg.Failed(job.job_id, str(e), e.kind))
         except (ParamError, ModelError) as e:

@@ -1,0 +1,179 @@
+"""`promptsynth bench generate`: where a sound's time goes.
+
+* The tiny model through the real path (spawned worker, pipe, WAV + JSON written): wall time of
+  a job split into model time and everything else, UNet calls per sound for the default and the
+  study's recipe, and a second generation of the same prompt with a new seed.
+* A full-size random-weight model (default audioldm2) in this process: every component timed
+  with forward hooks, a few denoising steps timed and scaled, so the benchmark stays within
+  minutes. Weights are touched by a warm-up first (fresh memory on these machines costs about
+  2.5 s per GiB on first use).
+"""
+from __future__ import annotations
+
+import collections
+import statistics
+import tempfile
+import time
+from typing import Dict
+
+DEFAULT = dict(steps=25, scheduler="dpm", guidance=3.5)
+STUDY = dict(steps=100, scheduler="ddim", guidance=3.0)
+
+
+def tiny(runs: int = 3) -> Dict[str, object]:
+    from promptsynth.generator import protocol as msg
+    from promptsynth.generator.client import GeneratorClient
+    from promptsynth.generator.params import GenerationParams
+    state = tempfile.mkdtemp(prefix="psynth-bench-")
+    c = GeneratorClient("tiny", state, "cpu", timeout=600.0)
+    t0 = time.monotonic()
+    c.start()
+    while c.model_state not in ("ready", "failed"):
+        c.poll(0.05)
+    start_s = time.monotonic() - t0
+    try:
+        def job(prompt, seed, **kw):
+            t = time.monotonic()
+            r = c.run(GenerationParams(prompt, seconds=5.12, seed=seed, **kw))
+            return time.monotonic() - t, r
+
+        walls, models, writes = [], [], []
+        first = None
+        for i in range(runs):
+            wall, r = job("bench prompt %d" % i, i, **DEFAULT)
+            walls.append(wall)
+            models.append(r.seconds["model"])
+            writes.append(r.seconds["write"])
+            first = first or (wall, r)
+        wall_med, model_med = statistics.median(walls), statistics.median(models)
+        _, study = job("bench prompt 0", 11, **STUDY)
+        rep_wall, rep = job("bench prompt 0", 12, **DEFAULT)
+        assert isinstance(rep, msg.Result)
+        encoders = ("clap_text", "t5", "gpt2")
+        return {
+            "worker_start_and_load_s": round(start_s, 2),
+            "job_5_12s_default": {"wall_s": round(wall_med, 3), "model_s": round(model_med, 3),
+                                  "outside_model_s": round(wall_med - model_med, 3),
+                                  "outside_model_pct": round(100 * (wall_med - model_med) / wall_med, 2),
+                                  "of_which_write_s": round(statistics.median(writes), 3), "runs": runs},
+            "unet_calls_default_recipe": first[1].calls.get("unet"),
+            "unet_calls_study_recipe": study.calls.get("unet"),
+            "repeat_same_prompt_new_seed": {
+                "first_wall_s": round(first[0], 3), "repeat_wall_s": round(rep_wall, 3),
+                "first_encoder_calls": sum(first[1].calls.get(k, 0) for k in encoders),
+                "repeat_encoder_calls": sum(rep.calls.get(k, 0) for k in encoders),
+                "first_encode_s": round(first[1].seconds.get("encode", 0.0), 4),
+                "repeat_encode_s": round(rep.seconds.get("encode", 0.0), 4)},
+        }
+    finally:
+        c.stop()
+
+
+class _Timer:
+    """Accumulates the wall time of each named module's forward calls."""
+
+    def __init__(self, modules: Dict[str, object]):
+        self.total = collections.defaultdict(float)
+        self.each = collections.defaultdict(list)
+        self._t0 = {}
+        for name, m in modules.items():
+            m.register_forward_pre_hook(lambda mod, inp, name=name: self._start(name))
+            m.register_forward_hook(lambda mod, inp, out, name=name: self._stop(name))
+
+    def _start(self, name):
+        self._t0[name] = time.perf_counter()
+
+    def _stop(self, name):
+        dt = time.perf_counter() - self._t0.pop(name)
+        self.total[name] += dt
+        self.each[name].append(dt)
+
+    def reset(self):
+        self.total.clear()
+        self.each.clear()
+
+
+def full_size(model: str = "audioldm2", seconds: float = 5.12, steps_timed: int = 3,
+              threads: int = 0) -> Dict[str, object]:
+    import torch
+
+    from promptsynth.generator.build import parameter_count, real_size
+    from promptsynth.generator.params import GenerationParams, validate
+    from promptsynth.generator.runner import Runner
+    if threads:
+        torch.set_num_threads(threads)
+    t0 = time.monotonic()
+    pipe = real_size(model)
+    build_s = time.monotonic() - t0
+    runner = Runner(pipe, model)
+    timer = _Timer(runner.components())
+    prompt, negative = "a fluttering harp with crystal echoes", validate(GenerationParams("x")).negative
+    # warm up: touch every weight once (first use of fresh memory is slow on these machines)
+    t0 = time.monotonic()
+    runner.generate(validate(GenerationParams("warm up", seconds=seconds, steps=1, seed=0)))
+    warm_s = time.monotonic() - t0
+    timer.reset()
+    t0 = time.monotonic()
+    out = runner.generate(validate(GenerationParams(prompt, negative=negative, seconds=seconds, steps=steps_timed,
+                                                    seed=1, **{k: v for k, v in DEFAULT.items() if k != "steps"})))
+    run_s = time.monotonic() - t0
+    t = dict(timer.total)
+    unet_step = statistics.median(timer.each["unet"])
+    encoders_ours = t.get("clap_text", 0) + t.get("t5", 0) + t.get("gpt2", 0) + t.get("projection", 0)
+    # CLAP as stock diffusers runs it: padded to 512 tokens
+    tok = pipe.tokenizer
+    clap = pipe.text_encoder
+    texts = [negative, prompt]
+    with torch.inference_mode():
+        pad = tok(texts, padding="max_length", max_length=tok.model_max_length, truncation=True, return_tensors="pt")
+        short = tok(texts, padding="longest", return_tensors="pt")
+        timer.reset()
+        t1 = time.perf_counter()
+        e_pad = clap.get_text_features(pad.input_ids, attention_mask=pad.attention_mask)
+        clap_pad_s = time.perf_counter() - t1
+        t1 = time.perf_counter()
+        e_short = clap.get_text_features(short.input_ids, attention_mask=short.attention_mask)
+        clap_short_s = time.perf_counter() - t1
+    e_pad = getattr(e_pad, "pooler_output", e_pad)
+    e_short = getattr(e_short, "pooler_output", e_short)
+    clap_diff = float((e_pad - e_short).abs().max())
+    fixed_ours = encoders_ours + t.get("vae_decoder", 0) + t.get("vocoder", 0)
+    fixed_stock = fixed_ours - t.get("clap_text", 0) + clap_pad_s
+    # the repeat: same prompt, new seed: no encoder runs at all
+    timer.reset()
+    runner.generate(validate(GenerationParams(prompt, negative=negative, seconds=seconds, steps=1, seed=2)))
+    repeat_encoder_s = sum(timer.total.get(k, 0.0) for k in ("clap_text", "t5", "gpt2", "projection"))
+    return {
+        "model": model, "parameters": parameter_count(pipe), "seconds_of_audio": seconds,
+        "torch_threads": torch.get_num_threads(), "build_s": round(build_s, 1), "warm_up_s": round(warm_s, 1),
+        "timed_run": {"steps": steps_timed, "wall_s": round(run_s, 2)},
+        "components_s": {
+            "clap_text_ours": round(t.get("clap_text", 0), 3), "clap_text_padded_512": round(clap_pad_s, 3),
+            "clap_text_unpadded_same_batch": round(clap_short_s, 3),
+            "t5": round(t.get("t5", 0), 3), "gpt2_8_tokens_x2": round(t.get("gpt2", 0), 3),
+            "projection": round(t.get("projection", 0), 4), "unet_per_step_cfg": round(unet_step, 3),
+            "vae_decode": round(t.get("vae_decoder", 0), 3), "vocoder": round(t.get("vocoder", 0), 3)},
+        "clap_unpadded_max_abs_diff": clap_diff,
+        "per_sound_s": {
+            "default_recipe_dpm_25": round(fixed_ours + 25 * unet_step, 1),
+            "study_recipe_ddim_100_stock_padding": round(fixed_stock + 100 * unet_step, 1),
+            "ratio_study_to_default": round((fixed_stock + 100 * unet_step) / (fixed_ours + 25 * unet_step), 2),
+            "fixed_ours": round(fixed_ours, 2), "fixed_stock": round(fixed_stock, 2)},
+        "reused_embeddings": {"saving_s": round(encoders_ours, 3), "encoder_s_on_repeat": round(repeat_encoder_s, 4)},
+        "device": "cpu (no GPU lent to this task)",
+    }
+
+
+def run(quick: bool = False, full_model: str = "audioldm2") -> Dict[str, object]:
+    result: Dict[str, object] = {"tiny": tiny(1 if quick else 3)}
+    if not quick:
+        result["full_size"] = full_size(full_model)
+    t = result["tiny"]
+    result["aims"] = {
+        "unet_calls_default<=26": t["unet_calls_default_recipe"] <= 26,
+        "outside_model_pct<=10": t["job_5_12s_default"]["outside_model_pct"] <= 10.0,
+        "repeat_skips_text_encoders": t["repeat_same_prompt_new_seed"]["repeat_encoder_calls"] == 0,
+    }
+    if "full_size" in result:
+        result["aims"]["clap_unpadded_same_within_1e-4"] = result["full_size"]["clap_unpadded_max_abs_diff"] < 1e-4
+    return result
