@@ -1,0 +1,133 @@
+"""Taking sounds to other samplers and bringing files in: WAV with a `smpl` chunk, and SFZ.
+
+`smpl` (RIFF WAV sampler chunk): a 36-byte header (manufacturer, product, sample period in ns,
+MIDI unity note, pitch fraction, SMPTE format and offset, loop count, sampler data size), then
+24 bytes a loop (id, type 0 forward / 1 alternating, start, end inclusive, fraction, play count).
+python-soundfile has no public API for it, so it is written and read here with `struct`.
+"""
+from __future__ import annotations
+
+import io
+import math
+import os
+import struct
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+
+from promptsynth.library import atomic
+
+LOOP_TYPES = {"forward": 0, "pingpong": 1}
+
+
+def smpl_chunk(rate: int, unity: int, fraction: float, loops: List[Tuple[str, int, int]]) -> bytes:
+    """``loops``: (mode, start, end exclusive) in frames."""
+    body = struct.pack("<9I", 0, 0, int(round(1e9 / rate)), unity, int(fraction * 2 ** 32) & 0xFFFFFFFF, 0, 0,
+                       len(loops), 0)
+    for i, (mode, start, end) in enumerate(loops):
+        body += struct.pack("<6I", i, LOOP_TYPES.get(mode, 0), start, end - 1, 0, 0)
+    return b"smpl" + struct.pack("<I", len(body)) + body
+
+
+def wav_with_smpl(audio: np.ndarray, rate: int, root: int, tune_cents: float,
+                  loop: Optional[Tuple[str, int, int]] = None, subtype: str = "PCM_24") -> bytes:
+    """A WAV file whose `smpl` chunk carries the root note, the fine tune and the loop.
+
+    The chunk describes the recording's pitch: the sampler plays ``root`` corrected by
+    ``tune_cents``, so the recording sits at root − tune/100 semitones.
+    """
+    import soundfile as sf
+    buf = io.BytesIO()
+    sf.write(buf, np.asarray(audio, dtype=np.float32), rate, subtype=subtype, format="WAV")
+    data = bytearray(buf.getvalue())
+    pitch = root - tune_cents / 100.0
+    unity = int(math.floor(pitch + 1e-9))
+    fraction = min(max(pitch - unity, 0.0), 0.999999)
+    chunk = smpl_chunk(rate, unity, fraction, [loop] if loop else [])
+    data += chunk
+    struct.pack_into("<I", data, 4, len(data) - 8)          # RIFF size
+    return bytes(data)
+
+
+def read_smpl(path: str) -> Optional[Dict[str, object]]:
+    """The `smpl` chunk of a WAV file: root, cents and loops (end exclusive); None if absent."""
+    with open(path, "rb") as fh:
+        head = fh.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        while True:
+            h = fh.read(8)
+            if len(h) < 8:
+                return None
+            cid, size = h[:4], struct.unpack("<I", h[4:])[0]
+            if cid != b"smpl":
+                fh.seek(size + (size & 1), 1)
+                continue
+            body = fh.read(size)
+            if len(body) < 36:
+                return None
+            (_, _, _, unity, frac, _, _, count, _) = struct.unpack("<9I", body[:36])
+            loops = []
+            for i in range(count):
+                off = 36 + 24 * i
+                if off + 24 > len(body):
+                    break
+                _, typ, start, end, _, _ = struct.unpack("<6I", body[off:off + 24])
+                loops.append({"mode": "pingpong" if typ == 1 else "forward", "start": start, "end": end + 1})
+            cents = frac / 2 ** 32 * 100.0
+            return {"unity": unity, "cents": cents, "loops": loops}
+
+
+def sfz_text(sample: str, s: Dict[str, object], frames: int, rate: int) -> str:
+    """An SFZ region for one sample with the preset's sampler settings (``s``: SamplerConfig keys)."""
+    start = int(round(float(s.get("start", 0.0)) * rate))
+    end = int(round(float(s.get("end", 0.0)) * rate)) or frames
+    lines = ["// made by promptsynth", "<control>", "default_path=", "", "<region>",
+             "sample=%s" % sample, "lokey=0", "hikey=127", "pitch_keycenter=%d" % int(s.get("root", 60)),
+             "tune=%d" % int(round(float(s.get("tune", 0.0)))), "offset=%d" % start, "end=%d" % (min(end, frames) - 1)]
+    mode = s.get("loop_mode", "off")
+    if mode in ("forward", "pingpong"):
+        lines += ["loop_mode=loop_continuous", "loop_start=%d" % int(s["loop_start_frames"]),
+                  "loop_end=%d" % (int(s["loop_end_frames"]) - 1),
+                  "loop_crossfade=%.4f" % (float(s.get("crossfade", 0.0)) / 1000.0)]
+        if mode == "pingpong":
+            lines.append("loop_type=alternate")
+    else:
+        lines.append("loop_mode=no_loop")
+    sus = float(s.get("sustain", 1.0))
+    lines += ["ampeg_attack=%.4f" % (float(s.get("attack", 0.0)) / 1000.0),
+              "ampeg_decay=%.4f" % (float(s.get("decay", 0.0)) / 1000.0),
+              "ampeg_sustain=%.2f" % (sus * 100.0),
+              "ampeg_release=%.4f" % (float(s.get("release", 0.0)) / 1000.0),
+              "amp_veltrack=%.1f" % float(s.get("velocity_track", 100.0)),
+              "volume=%.2f" % float(s.get("gain", 0.0)),
+              "bend_up=%d" % int(round(float(s.get("bend_range", 2.0)) * 100)),
+              "bend_down=%d" % -int(round(float(s.get("bend_range", 2.0)) * 100)),
+              "polyphony=%d" % int(s.get("polyphony", 16))]
+    return "\n".join(lines) + "\n"
+
+
+def parse_sfz(text: str) -> Dict[str, str]:
+    """opcode=value pairs of an SFZ text (one region), for tests and for re-import."""
+    out = {}
+    for line in text.splitlines():
+        line = line.split("//")[0].strip()
+        if "=" in line and not line.startswith("<"):
+            k, v = line.split("=", 1)
+            out[k.strip()] = v.strip()
+    return out
+
+
+def export(folder: str, stem: str, audio: np.ndarray, rate: int, sampler: Dict[str, object]) -> Tuple[str, str]:
+    """Write ``stem``.wav (with `smpl`) and ``stem``.sfz into ``folder``; returns both paths."""
+    os.makedirs(folder, exist_ok=True)
+    mode = sampler.get("loop_mode", "off")
+    loop = None
+    if mode in ("forward", "pingpong"):
+        loop = (mode, int(sampler["loop_start_frames"]), int(sampler["loop_end_frames"]))
+    wav = os.path.join(folder, stem + ".wav")
+    sfz = os.path.join(folder, stem + ".sfz")
+    atomic.write_bytes(wav, wav_with_smpl(audio, rate, int(sampler.get("root", 60)), float(sampler.get("tune", 0.0)),
+                                          loop))
+    atomic.write_bytes(sfz, sfz_text(stem + ".wav", sampler, len(audio), rate).encode("utf-8"))
+    return wav, sfz

@@ -1,0 +1,104 @@
+"""Sounds into the library (generated results, imported files) and out of it into the engine."""
+from __future__ import annotations
+
+import datetime
+import os
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+
+from promptsynth.engine.sound import PlayableSound, prepare, resolve_points
+from promptsynth.library.shaping import ShapeOptions, detect_pitch, shape
+from promptsynth.library.sounds import LibraryError, SoundLibrary, safe_name
+
+AUDIO_EXT = (".wav", ".flac", ".aif", ".aiff", ".ogg")
+
+
+def name_from_prompt(prompt: str) -> str:
+    cleaned = "".join(ch for ch in prompt if ch.isalnum() or ch in " -_(),+.")
+    cleaned = " ".join(cleaned.split()).strip(" .")[:64].strip(" .")
+    try:
+        return safe_name(cleaned or "sound")
+    except LibraryError:
+        return "sound"
+
+
+def shape_and_store(lib: SoundLibrary, audio: np.ndarray, rate: int, recipe: Dict[str, object], out_rate: int,
+                    options: Optional[ShapeOptions] = None) -> Tuple[str, Dict[str, object]]:
+    """Shape raw model output and keep it; returns (id, sidecar)."""
+    shaped = shape(audio, rate, out_rate, prompt=str(recipe.get("prompt", "")), options=options)
+    meta = {"kind": "generated", "recipe": recipe, "analysis": shaped.analysis, "shaping": shaped.steps,
+            "created": datetime.datetime.utcnow().isoformat(timespec="seconds") + "Z"}
+    sid = lib.add(shaped.audio, shaped.rate, meta, name_from_prompt(str(recipe.get("prompt", "sound"))))
+    return sid, lib.meta(sid)
+
+
+def import_file(lib: SoundLibrary, path: str, out_rate: int) -> str:
+    """Bring a WAV/FLAC file in: resampled, its `smpl` root and loop kept, else its pitch analysed."""
+    from promptsynth.library.audiofile import read
+    from promptsynth.library.export import read_smpl
+    data = read(path, out_rate)
+    analysis: Dict[str, object] = {}
+    smpl = read_smpl(path) if path.lower().endswith(".wav") else None
+    if smpl:
+        analysis["pitch"] = {"pitched": True, "note": smpl["unity"], "cents": round(smpl["cents"], 2),
+                             "hz": None, "confidence": 1.0, "from": "smpl"}
+        if smpl["loops"]:
+            lp = smpl["loops"][0]
+            scale = out_rate / data.source_rate
+            analysis["loop"] = {"start": int(round(lp["start"] * scale)), "end": int(round(lp["end"] * scale)),
+                                "crossfade": 0, "mode": lp["mode"], "from": "smpl"}
+    else:
+        analysis["pitch"] = detect_pitch(data.audio.mean(axis=1), out_rate)
+    meta = {"kind": "imported", "source": os.path.basename(path), "source_rate": data.source_rate,
+            "analysis": analysis, "created": datetime.datetime.utcnow().isoformat(timespec="seconds") + "Z"}
+    stem = os.path.splitext(os.path.basename(path))[0]
+    return lib.add(data.audio, out_rate, meta, name_from_prompt(stem))
+
+
+def import_folder(lib: SoundLibrary, folder: str, out_rate: int) -> Tuple[List[str], List[str]]:
+    """Import every sound file in ``folder`` (a USB stick, say); returns (ids, problems)."""
+    from promptsynth.library.audiofile import AudioFileError
+    ids, problems = [], []
+    if not os.path.isdir(folder):
+        return [], ["%s: no such folder" % folder]
+    for fn in sorted(os.listdir(folder)):
+        if fn.startswith(".") or not fn.lower().endswith(AUDIO_EXT):
+            continue
+        try:
+            ids.append(import_file(lib, os.path.join(folder, fn), out_rate))
+        except (AudioFileError, LibraryError, OSError) as e:
+            problems.append("%s: %s" % (fn, e))
+    return ids, problems
+
+
+def settings_for(meta: Dict[str, object], base: Dict[str, object]) -> Dict[str, object]:
+    """Sampler settings for a sound: ``base`` (a preset's or the config's), with root, tune and
+    loop taken from the sound's analysis where the base leaves them to the sound."""
+    s = dict(base)
+    a = meta.get("analysis") or {}
+    rate = int(meta.get("rate", 48000))
+    pitch = a.get("pitch") or {}
+    if pitch.get("pitched") and s.get("root_from_sound", True):
+        s["root"] = int(pitch["note"])
+        s["tune"] = round(-float(pitch.get("cents") or 0.0), 2)   # play the note's own pitch
+    loop = a.get("loop")
+    if loop and s.get("loop_mode", "auto") == "auto" and not s.get("loop_end"):
+        s["loop_mode"] = loop.get("mode", "forward")
+        s["loop_start"] = loop["start"] / rate
+        s["loop_end"] = loop["end"] / rate
+        s["crossfade"] = loop.get("crossfade", 0) * 1000.0 / rate
+    elif s.get("loop_mode", "auto") == "auto" and not s.get("loop_end"):
+        s["loop_mode"] = "off"
+    s.pop("root_from_sound", None)
+    return s
+
+
+def playable(audio: np.ndarray, rate: int, s: Dict[str, object], sound_id: int, name: str = "") -> PlayableSound:
+    """A PlayableSound from audio at the engine rate and sampler settings (points in seconds)."""
+    start, end, mode, ls, le = resolve_points(len(audio), rate, float(s.get("start", 0.0)), float(s.get("end", 0.0)),
+                                              str(s.get("loop_mode", "off")), float(s.get("loop_start", 0.0)),
+                                              float(s.get("loop_end", 0.0)))
+    return prepare(audio, root=int(s.get("root", 60)), tune=float(s.get("tune", 0.0)), start=start, end=end,
+                   loop_mode=mode, loop_start=ls, loop_end=le,
+                   crossfade=int(round(float(s.get("crossfade", 10.0)) * rate / 1000.0)), sound_id=sound_id, name=name)

@@ -1,0 +1,182 @@
+"""The sound library: audio at the engine's rate (float WAV) plus a JSON sidecar per sound.
+
+The WAV is written first and the sidecar last, each atomically, so a sound exists exactly when
+its sidecar does: a power cut mid-save leaves the earlier sounds untouched and the new one
+either whole or absent. Reading skips (and reports) a sidecar that does not parse, a schema it
+does not know, or audio that is missing or shorter than the sidecar says; one bad file never
+hides the others.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+
+from promptsynth.library import atomic
+
+SCHEMA = 1
+_NAME = re.compile(r"^[^\x00-\x1f\x7f/\\:*?\"<>|]{1,64}$")
+_RESERVED = {"con", "prn", "aux", "nul"} | {"com%d" % i for i in range(10)} | {"lpt%d" % i for i in range(10)}
+_ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{6}$")
+
+
+class LibraryError(Exception):
+    pass
+
+
+def safe_name(name: str, what: str = "name") -> str:
+    """A name a user typed, made safe to be shown and to become part of a file name, or an error.
+
+    Refused: empty, over 64 characters, path separators, control characters, characters that
+    FAT (USB sticks) forbids, names starting or ending with a dot or a space, "..", and device
+    names (CON, NUL, COM1...).
+    """
+    if not isinstance(name, str):
+        raise LibraryError("the %s must be text" % what)
+    n = " ".join(name.split())
+    if not n:
+        raise LibraryError("the %s is empty" % what)
+    if not _NAME.match(n) or n.startswith(".") or n.endswith(".") or ".." in n:
+        raise LibraryError("the %s %r is not allowed: use letters, digits, spaces and - _ ( ) , + . "
+                           "(no slashes, no leading dot, at most 64 characters)" % (what, name[:80]))
+    if n.split(".")[0].strip().lower() in _RESERVED:
+        raise LibraryError("the %s %r is a reserved device name" % (what, n))
+    return n
+
+
+def file_stem(name: str) -> str:
+    """A file-system-safe stem for a safe name (for exports)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", safe_name(name)).strip("_") or "sound"
+
+
+@dataclass
+class SoundEntry:
+    id: str
+    meta: Dict[str, object]
+
+    @property
+    def name(self) -> str:
+        return str(self.meta.get("name") or self.id)
+
+
+class SoundLibrary:
+    def __init__(self, state_dir: str):
+        self.dir = os.path.join(state_dir, "sounds")
+        os.makedirs(self.dir, exist_ok=True)
+
+    def _paths(self, sound_id: str) -> Tuple[str, str]:
+        if not _ID.match(sound_id or ""):
+            raise LibraryError("no sound %r" % sound_id)
+        return os.path.join(self.dir, sound_id + ".wav"), os.path.join(self.dir, sound_id + ".json")
+
+    def add(self, audio: np.ndarray, rate: int, meta: Dict[str, object], name: Optional[str] = None) -> str:
+        """Store a sound; returns its id. Raises DiskFullError (nothing lost) or LibraryError."""
+        import soundfile as sf
+        a = np.asarray(audio, dtype=np.float32)
+        if a.ndim == 1:
+            a = a[:, None]
+        if a.size == 0 or not np.all(np.isfinite(a)):
+            raise LibraryError("refusing to store empty or non-finite audio")
+        now = datetime.datetime.utcnow()
+        sound_id = "%s-%s" % (now.strftime("%Y%m%d-%H%M%S"), secrets.token_hex(3))
+        wav, js = self._paths(sound_id)
+        full = dict(meta)
+        full.update({"schema": SCHEMA, "id": sound_id, "rate": int(rate), "frames": int(len(a)),
+                     "channels": int(a.shape[1]), "name": safe_name(name) if name else full.get("name") or sound_id,
+                     "stored": now.isoformat(timespec="seconds") + "Z"})
+        atomic.write_with(wav, lambda fh: sf.write(fh, a, rate, subtype="FLOAT", format="WAV"))
+        try:
+            atomic.write_json(js, full)
+        except BaseException:
+            try:
+                os.unlink(wav)
+            except OSError:
+                pass
+            raise
+        return sound_id
+
+    def meta(self, sound_id: str) -> Dict[str, object]:
+        _, js = self._paths(sound_id)
+        try:
+            with open(js, "rb") as fh:
+                m = json.loads(fh.read().decode("utf-8"))
+        except FileNotFoundError:
+            raise LibraryError("no sound %r" % sound_id) from None
+        except (OSError, ValueError) as e:
+            raise LibraryError("sound %s: unreadable sidecar (%s)" % (sound_id, e)) from None
+        if not isinstance(m, dict) or m.get("schema") != SCHEMA:
+            raise LibraryError("sound %s: unknown schema %r" % (sound_id, m.get("schema") if isinstance(m, dict)
+                                                                 else None))
+        return m
+
+    def load(self, sound_id: str) -> Tuple[np.ndarray, int, Dict[str, object]]:
+        import soundfile as sf
+        m = self.meta(sound_id)
+        wav, _ = self._paths(sound_id)
+        try:
+            a, rate = sf.read(wav, dtype="float32", always_2d=True)
+        except Exception as e:  # soundfile raises several types for broken files
+            raise LibraryError("sound %s: unreadable audio (%s)" % (sound_id, e)) from None
+        if len(a) != m.get("frames") or rate != m.get("rate"):
+            raise LibraryError("sound %s: audio is truncated or does not match its sidecar (%d of %s frames)"
+                               % (sound_id, len(a), m.get("frames")))
+        return a, rate, m
+
+    def entries(self) -> Tuple[List[SoundEntry], List[str]]:
+        """Every readable sound, newest first, and a report line for each one skipped."""
+        import soundfile as sf
+        found, problems = [], []
+        for fn in sorted(os.listdir(self.dir), reverse=True):
+            if fn.startswith("."):
+                if fn.endswith(".tmp"):          # left by a save that a power cut interrupted
+                    try:
+                        os.unlink(os.path.join(self.dir, fn))
+                    except OSError:
+                        pass
+                continue
+            if not fn.endswith(".json"):
+                continue
+            sid = fn[:-5]
+            try:
+                m = self.meta(sid)
+                info = sf.info(self._paths(sid)[0])
+                if info.frames != m.get("frames"):
+                    raise LibraryError("sound %s: audio is truncated (%d of %s frames)" % (sid, info.frames,
+                                                                                          m.get("frames")))
+            except LibraryError as e:
+                problems.append(str(e))
+                continue
+            except Exception as e:
+                problems.append("sound %s: unreadable audio (%s)" % (sid, e))
+                continue
+            found.append(SoundEntry(sid, m))
+        return found, problems
+
+    def find(self, key: str) -> SoundEntry:
+        """A sound by id or by exact name (the newest of that name)."""
+        entries, _ = self.entries()
+        for e in entries:
+            if e.id == key or e.name == key:
+                return e
+        raise LibraryError("no sound %r" % key)
+
+    def rename(self, sound_id: str, name: str) -> None:
+        m = self.meta(sound_id)
+        m["name"] = safe_name(name)
+        atomic.write_json(self._paths(sound_id)[1], m)
+
+    def delete(self, sound_id: str) -> None:
+        wav, js = self._paths(sound_id)
+        if not os.path.exists(js):
+            raise LibraryError("no sound %r" % sound_id)
+        os.unlink(js)                            # the sidecar first: the sound is gone at once
+        try:
+            os.unlink(wav)
+        except FileNotFoundError:
+            pass
