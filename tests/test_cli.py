@@ -11,6 +11,29 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def read_until(proc, pred, timeout):
+    """Lines of ``proc``'s output until one satisfies ``pred``, the process ends, or time runs out."""
+    import queue
+    import threading
+    if not hasattr(proc, "_lines"):
+        proc._lines = queue.Queue()
+        threading.Thread(target=lambda: [proc._lines.put(ln) for ln in proc.stdout] and None,
+                         daemon=True).start()
+    got = []
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            line = proc._lines.get(timeout=0.2)
+        except queue.Empty:
+            if proc.poll() is not None:
+                break
+            continue
+        got.append(line)
+        if pred(line):
+            break
+    return got
+
+
 def cli(*args, **kw):
     return subprocess.run([sys.executable, "-m", "promptsynth"] + list(args), stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, timeout=kw.pop("timeout", 120), **kw)
@@ -45,18 +68,13 @@ def test_run_in_the_simulator_plays_and_stops_on_sigterm(tmp_path):
     p.write_text('[paths]\nstate = "%s"\n[audio]\nrt_priority = 0\nlock_memory = false\n' % (tmp_path / "state"))
     proc = subprocess.Popen([sys.executable, "-m", "promptsynth", "run", "--sim", "--config", str(p)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines = []
-    deadline = time.monotonic() + 60
     try:
-        for line in proc.stdout:
-            lines.append(line)
-            if "playable:" in line or time.monotonic() > deadline:
-                break
+        lines = read_until(proc, lambda ln: "playable:" in ln, 60)
         assert any("playable:" in ln for ln in lines), "".join(lines)
         t0 = time.monotonic()
         proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=30)
-        lines.append(out)
+        lines += read_until(proc, lambda ln: False, 30)
+        proc.wait(timeout=5)
         assert proc.returncode == 0, "".join(lines)
         assert time.monotonic() - t0 < 5.0
         assert "stopping (signal 15)" in "".join(lines)
@@ -73,23 +91,75 @@ def test_run_in_the_simulator_generates_a_prompt_and_plays_it(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "promptsynth", "run", "--sim", "--config", str(p),
                              "--prompt", "a glassy \U0001F514 bell"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines = []
-    deadline = time.monotonic() + 180
     try:
-        for line in proc.stdout:
-            lines.append(line)
-            if "sound: " in line and "gen-" in line or time.monotonic() > deadline:
-                break
+        lines = read_until(proc, lambda ln: "kept: root" in ln or "could not be kept" in ln, 180)
         text = "".join(lines)
         assert "playable:" in text and "model tiny: ready" in text, text
         assert text.index("playable:") < text.index("model tiny: ready")     # playable before the model
-        assert "generation 1 done" in text and "sound: " in text, text
+        assert "generation 1 done" in text and "kept: root" in text, text
         proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=30)
-        assert proc.returncode == 0
+        read_until(proc, lambda ln: False, 30)
+        assert proc.wait(timeout=5) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
+    # the sound is in the library, shaped, and the state remembers it
+    from promptsynth.library.presets import PresetStore
+    from promptsynth.library.sounds import SoundLibrary
+    entries, problems = SoundLibrary(str(tmp_path / "state")).entries()
+    assert len(entries) == 1 and problems == []
+    meta = entries[0].meta
+    assert meta["recipe"]["prompt"] == "a glassy \U0001F514 bell" and meta["rate"] == 48000
+    assert [st["step"] for st in meta["shaping"]][:2] == ["dc", "resample"]
+    state, problem = PresetStore(str(tmp_path / "state")).load_state()
+    assert state.sound == entries[0].id and problem is None
+    # a restart plays it again before anything else
+    proc = subprocess.Popen([sys.executable, "-m", "promptsynth", "run", "--sim", "--config", str(p)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines = read_until(proc, lambda ln: "playable:" in ln, 60)
+        assert any("restored the last state" in ln for ln in lines), "".join(lines)
+        proc.send_signal(signal.SIGTERM)
+        read_until(proc, lambda ln: False, 30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_sounds_and_presets_commands(tmp_path):
+    import numpy as np
+    import soundfile as sf
+    cfgp = tmp_path / "c.toml"
+    cfgp.write_text('[paths]\nstate = "%s"\n' % (tmp_path / "state"))
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    t = np.arange(44100) / 44100
+    sf.write(str(usb / "Sine A.wav"), 0.3 * np.sin(2 * np.pi * 440 * t), 44100)
+    r = cli("sounds", "import", str(usb), "--config", str(cfgp))
+    assert r.returncode == 0 and "imported" in r.stdout, r.stdout
+    r = cli("sounds", "list", "--config", str(cfgp))
+    assert "Sine A" in r.stdout and "note 69" in r.stdout
+    r = cli("presets", "save", "My A", "--sound", "Sine A", "--bank", "gig", "--config", str(cfgp))
+    assert r.returncode == 0, r.stdout
+    r = cli("presets", "export", "gig/My A", "--out", str(tmp_path / "out"), "--config", str(cfgp))
+    assert r.returncode == 0, r.stdout
+    assert (tmp_path / "out" / "My_A.wav").exists() and (tmp_path / "out" / "My_A.sfz").exists()
+    assert "pitch_keycenter=69" in (tmp_path / "out" / "My_A.sfz").read_text()
+    r = cli("presets", "list", "--config", str(cfgp))
+    assert "FM synthesis bells" in r.stdout and "My A" in r.stdout
+    r = cli("presets", "save", "../../x", "--sound", "Sine A", "--config", str(cfgp))
+    assert r.returncode == 1 and "not allowed" in r.stdout
+    r = cli("presets", "load", "gig/My A", "--config", str(cfgp))
+    assert r.returncode == 0 and (tmp_path / "state" / "state.json").exists()
+    r = cli("sounds", "delete", "Sine A", "--config", str(cfgp))
+    assert r.returncode == 0 and cli("sounds", "show", "Sine A", "--config", str(cfgp)).returncode == 1
+
+
+def test_bench_shape_quick_json():
+    r = cli("bench", "shape", "--quick", "--json", timeout=300)
+    assert r.returncode == 0, r.stdout
+    data = json.loads(r.stdout[r.stdout.index("{"):])
+    assert data["5s"]["median_ms"] > 0 and data["30s"]["loop_found"] is True
 
 
 def test_bench_engine_quick_json():

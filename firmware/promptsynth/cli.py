@@ -36,10 +36,10 @@ def cmd_run(args) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    sup = Supervisor(cfg, env)
+    sup = Supervisor(cfg, env, model_override="tiny" if args.sim else None)
     try:
         sup.start()
-        sup.load_startup_sound()
+        sup.restore()
         # the generator starts after the engine: the instrument is playable before the model loads
         generator = sup.start_generator()
         pending_prompt = args.prompt if generator else None
@@ -172,10 +172,124 @@ def cmd_models(args) -> int:
     return 0
 
 
+def _library(cfg):
+    from promptsynth.library.presets import PresetStore
+    from promptsynth.library.sounds import SoundLibrary
+    state = config_mod.state_dir(cfg)
+    return SoundLibrary(state), PresetStore(state)
+
+
+def cmd_sounds(args) -> int:
+    cfg = _load_config(args.config)
+    from promptsynth.library.sounds import LibraryError
+    lib, store = _library(cfg)
+    try:
+        if args.action == "list":
+            entries, problems = lib.entries()
+            for e in entries:
+                pitch = (e.meta.get("analysis") or {}).get("pitch") or {}
+                print("%s  %-32s %-9s %6.2f s  %s" % (e.id, e.name[:32], e.meta.get("kind", ""),
+                                                     e.meta["frames"] / e.meta["rate"],
+                                                     "note %s %+.0f c" % (pitch["note"], pitch["cents"])
+                                                     if pitch.get("pitched") else "unpitched"))
+            for p in problems:
+                log.warning("skipped: %s", p)
+        elif args.action == "show":
+            print(json.dumps(lib.find(args.target).meta, indent=2, ensure_ascii=False))
+        elif args.action == "import":
+            from promptsynth.library.intake import import_folder
+            ids, problems = import_folder(lib, args.target, cfg.audio.rate)
+            for i in ids:
+                print("imported %s (%s)" % (i, lib.meta(i)["name"]))
+            for p in problems:
+                log.error("not imported: %s", p)
+            return 1 if problems and not ids else 0
+        elif args.action == "export":
+            from promptsynth.library.export import export
+            from promptsynth.library.intake import settings_for
+            from promptsynth.library.presets import sampler_settings
+            from promptsynth.library.sounds import file_stem
+            e = lib.find(args.target)
+            audio, rate, meta = lib.load(e.id)
+            s = _frames_for_export(settings_for(meta, sampler_settings(cfg.sampler)), rate, len(audio))
+            for path in export(args.out or ".", file_stem(e.name), audio, rate, s):
+                print(path)
+        elif args.action == "delete":
+            e = lib.find(args.target)
+            lib.delete(e.id)
+            print("deleted %s" % e.id)
+    except LibraryError as e:
+        log.error("%s", e)
+        return 1
+    return 0
+
+
+def _frames_for_export(s, rate, frames):
+    """Loop points in frames for the exporters (from seconds, or the whole sound)."""
+    s = dict(s)
+    if s.get("loop_mode") in ("forward", "pingpong"):
+        s["loop_start_frames"] = int(round(float(s.get("loop_start", 0.0)) * rate))
+        s["loop_end_frames"] = int(round(float(s.get("loop_end", 0.0)) * rate)) or frames
+    return s
+
+
+def cmd_presets(args) -> int:
+    cfg = _load_config(args.config)
+    from promptsynth.library.presets import Preset
+    from promptsynth.library.sounds import LibraryError
+    lib, store = _library(cfg)
+    try:
+        if args.action == "list":
+            presets, problems = store.list(args.bank)
+            for p in presets:
+                g = p.generation
+                print("%-10s %-40s %s" % (p.bank, p.name[:40], "%s: %s" % (g.get("model"), g.get("prompt"))
+                                          if g.get("prompt") else p.sound or ""))
+            for p in problems:
+                log.warning("skipped: %s", p)
+            return 0
+        if args.action == "save":
+            from promptsynth.library.intake import settings_for
+            from promptsynth.library.presets import sampler_settings
+            e = lib.find(args.sound)
+            p = Preset(name=args.target, bank=args.bank or "user", sound=e.id,
+                       sampler=settings_for(e.meta, sampler_settings(cfg.sampler)),
+                       generation=dict((e.meta.get("recipe") or {})))
+            print(store.save(p))
+            return 0
+        bank, _, name = args.target.rpartition("/")
+        preset = store.get(bank or args.bank or "user", name)
+        if args.action == "show":
+            print(json.dumps(preset.to_json(), indent=2, ensure_ascii=False))
+        elif args.action == "load":
+            store.save_state(preset)
+            print("%s/%s is the current state: the instrument plays it from its next start" % (preset.bank,
+                                                                                              preset.name))
+        elif args.action == "delete":
+            store.delete(preset.bank, preset.name)
+            print("deleted %s/%s" % (preset.bank, preset.name))
+        elif args.action == "export":
+            from promptsynth.library.export import export
+            from promptsynth.library.sounds import file_stem
+            if preset.sound in (None, "init"):
+                raise LibraryError("preset %s has no stored sound to export yet" % preset.name)
+            audio, rate, meta = lib.load(preset.sound)
+            for path in export(args.out or ".", file_stem(preset.name),
+                               audio, rate, _frames_for_export(preset.sampler, rate, len(audio))):
+                print(path)
+    except LibraryError as e:
+        log.error("%s", e)
+        return 1
+    return 0
+
+
 def cmd_bench(args) -> int:
     if args.part == "engine":
         from promptsynth.bench.engine import run as bench_engine
         result = bench_engine(quick=args.quick)
+    elif args.part == "shape":
+        from promptsynth.bench.shape import run as bench_shape
+        result = bench_shape(quick=args.quick)
     elif args.part == "generate":
         from promptsynth.bench.generate import run as bench_generate
         result = bench_generate(quick=args.quick, full_model=args.model)
@@ -210,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--prompt", help="generate this sound once the model is ready, and play it")
     r.set_defaults(func=cmd_run)
     b = sub.add_parser("bench", help="benchmarks")
-    b.add_argument("part", choices=["engine", "generate"])
+    b.add_argument("part", choices=["engine", "generate", "shape"])
     b.add_argument("--model", default="audioldm2", help="bench generate: the full-size model to time")
     b.add_argument("--json", action="store_true", help="print JSON")
     b.add_argument("--quick", action="store_true", help="fewer runs, no full-size model (for smoke tests)")
@@ -236,6 +350,20 @@ def build_parser() -> argparse.ArgumentParser:
     mp.add_argument("--json", action="store_true")
     mp.add_argument("--config")
     mp.set_defaults(func=cmd_models)
+    sp = sub.add_parser("sounds", help="the sound library: list, show, import a folder, export, delete")
+    sp.add_argument("action", choices=["list", "show", "import", "export", "delete"])
+    sp.add_argument("target", nargs="?", help="a sound id or name; for import, a folder")
+    sp.add_argument("--out", help="export: the folder to write WAV + SFZ into (default: here)")
+    sp.add_argument("--config")
+    sp.set_defaults(func=cmd_sounds)
+    pp = sub.add_parser("presets", help="presets in banks: list, show, save, load, delete, export")
+    pp.add_argument("action", choices=["list", "show", "save", "load", "delete", "export"])
+    pp.add_argument("target", nargs="?", help="BANK/NAME (or NAME with --bank); for save, the new name")
+    pp.add_argument("--bank", help="bank (default: user; the factory bank is read-only)")
+    pp.add_argument("--sound", help="save: the sound (id or name) the preset plays")
+    pp.add_argument("--out", help="export: the folder to write WAV + SFZ into (default: here)")
+    pp.add_argument("--config")
+    pp.set_defaults(func=cmd_presets)
     c = sub.add_parser("config", help="print the documented default config, or check one")
     c.add_argument("action", choices=["example", "check"])
     c.add_argument("--config", help="config file to check")

@@ -52,12 +52,26 @@ def startup_sound(cfg: Config, sound_id: int = 1) -> Tuple[PlayableSound, Option
     return build_sound(cfg, audio, sound_id, name="init", root=60, own_loop=loop), problem
 
 
+VOICE_KEYS = {"attack": "attack", "decay": "decay", "sustain": "sustain", "release": "release", "gain": "gain_db",
+              "velocity_track": "velocity_track", "bend_range": "bend_range", "vibrato_rate": "vibrato_rate",
+              "vibrato_depth": "vibrato_depth", "polyphony": "polyphony"}
+
+
 class Supervisor:
-    def __init__(self, cfg: Config, env: Optional[Dict[str, str]] = None):
+    def __init__(self, cfg: Config, env: Optional[Dict[str, str]] = None, model_override: Optional[str] = None):
+        """``model_override``: generate every sound with this model (the simulator's tiny one)."""
+        from promptsynth.config import state_dir
+        from promptsynth.library.presets import Preset, PresetStore, sampler_settings
+        from promptsynth.library.sounds import SoundLibrary
         self.cfg = cfg
         self.env = env or {}
         self.generator = None
         self.loaded: List[str] = []            # names of sounds handed to the engine, in order
+        self.library = SoundLibrary(state_dir(cfg))
+        self.presets = PresetStore(state_dir(cfg))
+        self.current = Preset(name="Init", sound="init", sampler=sampler_settings(cfg.sampler))
+        self._awaiting: Dict[int, object] = {}   # job id -> preset whose sound it makes
+        self.model_override = model_override
         self.ctx = multiprocessing.get_context("spawn")   # CUDA and a clean engine both need spawn
         self.stats = EngineStats(self.ctx)
         self.proc = None
@@ -91,6 +105,17 @@ class Supervisor:
         self._shm[sound.sound_id] = shm
         self.send(msg)
 
+    def restore(self) -> None:
+        """Play what was played last (the state on disk), else the configured start-up sound."""
+        preset, problem = self.presets.load_state()
+        if problem:
+            log.error("%s", problem)
+        if preset is not None and preset.sound not in (None, "init"):
+            if self.load_preset(preset, generate=False):
+                log.info("restored the last state: %s", preset.name)
+                return
+        self.load_startup_sound()
+
     def load_startup_sound(self) -> PlayableSound:
         sound, problem = startup_sound(self.cfg, self.new_id())
         if problem:
@@ -117,14 +142,14 @@ class Supervisor:
         log.info("generator started (model %s loads in the background)", m.id)
         return True
 
-    def generate(self, prompt: str, **overrides) -> int:
+    def generate(self, prompt: str, model: Optional[str] = None, **overrides) -> int:
         """Queue a generation with the config's defaults; returns the job id (raises on bad input)."""
         from promptsynth.generator.params import GenerationParams
         g = self.cfg.generate
         p = dict(prompt=prompt, negative=g.negative, seconds=g.seconds, steps=g.steps, guidance=g.guidance,
                  scheduler=g.scheduler, candidates=g.candidates)
         p.update(overrides)
-        job = self.generator.submit(GenerationParams(**p))
+        job = self.generator.submit(GenerationParams(**p), model=self.model_override or model)
         log.info("generation %d queued: %r", job, p["prompt"][:80])
         return job
 
@@ -139,9 +164,92 @@ class Supervisor:
                      ev.recipe.get("seed"), ev.paths[0])
             for w in ev.warnings:
                 log.warning("generation %d: %s", ev.job_id, w)
-            self.load_file(ev.paths[0])
+            self._take_result(ev)
         elif isinstance(ev, gm.Failed):
             log.error("generation %d %s: %s", ev.job_id, ev.kind, ev.reason)
+
+    def _take_result(self, ev) -> None:
+        """Shape the best candidate, keep it in the library, play it, make it the current state."""
+        import soundfile as sf
+
+        from promptsynth.library.intake import name_from_prompt, settings_for, shape_and_store
+        from promptsynth.library.presets import Preset
+        preset = self._awaiting.pop(ev.job_id, None)
+        try:
+            raw, rate = sf.read(ev.paths[0], dtype="float32")
+            recipe = dict(ev.recipe)
+            if preset is not None:
+                recipe["recipe_key"] = preset.recipe_key()
+            sid, meta = shape_and_store(self.library, raw, rate, recipe, self.cfg.audio.rate)
+        except Exception as e:              # a result that cannot be shaped or stored: say so, play on
+            log.error("generation %d could not be kept: %s", ev.job_id, e)
+            return
+        base = dict(preset.sampler) if preset is not None else dict(self.current.sampler)
+        if preset is None:                  # a new sound: its own root and loop, not the last one's
+            base.update(loop_mode="auto", loop_start=0.0, loop_end=0.0, start=0.0, end=0.0)
+        name = preset.name if preset is not None else name_from_prompt(str(recipe.get("prompt", "")))
+        new = Preset(name=name, bank=preset.bank if preset is not None else "user", sound=sid,
+                     sampler=settings_for(meta, base), generation={k: v for k, v in recipe.items()
+                                                                   if k in ("prompt", "negative", "model", "seconds",
+                                                                            "steps", "guidance", "scheduler", "seed")})
+        pitch = (meta.get("analysis") or {}).get("pitch") or {}
+        log.info("sound %s kept: root %s%s, loop %s", sid, new.sampler.get("root"),
+                 " (%+.0f cents)" % pitch["cents"] if pitch.get("pitched") else " (unpitched)",
+                 new.sampler.get("loop_mode"))
+        self.load_preset(new, generate=False)
+
+    def load_preset(self, preset, generate: bool = True) -> bool:
+        """Play a preset: its sound from the library (made first if it is a recipe), its settings
+        in the engine, and remember it as the current state. False if its sound is missing."""
+        from promptsynth.engine import messages as em
+        from promptsynth.library.intake import playable
+        from promptsynth.library.sounds import LibraryError
+        sid = preset.sound
+        if sid is None and preset.generation:
+            cached = [e for e in self.library.entries()[0]
+                      if (e.meta.get("recipe") or {}).get("recipe_key") == preset.recipe_key()]
+            if cached:
+                sid = cached[0].id
+            elif generate and self.generator is not None:
+                g = dict(preset.generation)
+                job = self.generate(g.pop("prompt"), **g)
+                self._awaiting[job] = preset
+                return True
+            else:
+                log.error("preset %s: its sound has not been generated yet", preset.name)
+                return False
+        try:
+            if sid == "init":
+                audio, loop = init_sound(self.cfg.audio.rate)
+                meta = {"rate": self.cfg.audio.rate, "analysis": {"pitch": {"pitched": True, "note": 60, "cents": 0.0},
+                                                                  "loop": {"start": loop[0], "end": loop[1],
+                                                                           "crossfade": 0}}}
+                from promptsynth.library.intake import settings_for
+                settings = settings_for(meta, preset.sampler)
+            else:
+                audio, rate, meta = self.library.load(sid)
+                settings = dict(preset.sampler)
+        except LibraryError as e:
+            log.error("preset %s: %s", preset.name, e)
+            return False
+        sound = playable(audio, self.cfg.audio.rate, settings, self.new_id(), name=str(meta.get("name", sid)))
+        self.load(sound)
+        changes = {VOICE_KEYS[k]: settings[k] for k in VOICE_KEYS if k in settings}
+        if changes:
+            self.send(em.SetParams(changes))
+        preset.sound, preset.sampler = sid, settings
+        self.current = preset
+        self.loaded.append(str(sid))
+        try:
+            self.presets.save_state(preset)
+        except OSError as e:
+            log.error("could not save the state: %s", e)
+        return True
+
+    def save_preset(self, name: str, bank: str = "user") -> str:
+        import dataclasses
+        p = dataclasses.replace(self.current, name=name, bank=bank)
+        return self.presets.save(p)
 
     def load_file(self, path: str, root: Optional[int] = None) -> Optional[PlayableSound]:
         """Load a sound file (any rate) into the engine; an unreadable file is logged, not raised."""

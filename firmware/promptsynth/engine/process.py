@@ -306,6 +306,11 @@ class Engine:
 
 def engine_main(cfg: Config, conn, stats: EngineStats, env: Optional[Dict[str, str]] = None) -> None:
     """Entry point of the spawned engine process."""
+    import signal
+    # Ctrl-C in a terminal and a kill of the whole group reach every process: the supervisor
+    # alone decides when the engine stops, so that it always fades out instead of cutting off
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if env:
         os.environ.update(env)
     engine = Engine(cfg, conn, stats)

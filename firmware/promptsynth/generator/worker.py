@@ -75,6 +75,9 @@ def write_result(job: msg.Job, out, device: str, dtype: str, vers: dict):
 
 
 def worker_main(conn, model: str, path: str, device: str, threads: int, cancel, env: Optional[dict] = None) -> None:
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_IGN)       # the supervisor stops us (Ctrl-C reaches the group)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     os.environ.update(env or {})
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"

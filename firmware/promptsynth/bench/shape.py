@@ -1,0 +1,45 @@
+"""`promptsynth bench shape`: the whole shaping chain on model-like output, as a share of its length."""
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Dict
+
+import numpy as np
+
+
+def model_like(seconds: float, rate: int = 16000, seed: int = 0) -> np.ndarray:
+    """A stand-in for AudioLDM output: a drifting harmonic tone in noise, with a DC offset and
+    silence at both ends (16 kHz, mono)."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * rate)
+    t = np.arange(n) / rate
+    f = 196.0 * (1 + 0.002 * np.sin(2 * np.pi * 0.3 * t))
+    phase = 2 * np.pi * np.cumsum(f) / rate
+    x = sum(0.2 / k * np.sin(k * phase) for k in range(1, 9)) + 0.02 * rng.standard_normal(n)
+    env = np.clip(t / 0.05, 0, 1) * np.clip((seconds - t) / 0.3, 0, 1)
+    x = x * env + 0.01
+    x[: int(0.2 * rate)] = 0.01
+    return x
+
+
+def run(quick: bool = False) -> Dict[str, object]:
+    from promptsynth.library.shaping import shape
+    shape(model_like(1.0), 16000, 48000, prompt="warm up")
+    out: Dict[str, object] = {"rate_in": 16000, "rate_out": 48000}
+    for seconds in (2.0, 5.0, 10.0, 30.0):
+        x = model_like(seconds)
+        times = []
+        for _ in range(2 if quick else 5):
+            t0 = time.perf_counter()
+            r = shape(x, 16000, 48000, prompt="a warm organ")
+            times.append(time.perf_counter() - t0)
+        med = statistics.median(times)
+        out["%gs" % seconds] = {"median_ms": round(med * 1000, 1), "max_ms": round(max(times) * 1000, 1),
+                                "share_of_duration_pct": round(100 * med / seconds, 3),
+                                "steps": [s["step"] for s in r.steps], "loop_found": r.analysis.get("loop") is not None,
+                                "pitched": r.analysis["pitch"]["pitched"]}
+    out["aims"] = {"share<=2pct_all_lengths": all(out["%gs" % s]["share_of_duration_pct"] <= 2.0
+                                                   for s in (2.0, 5.0, 10.0, 30.0)),
+                   "5s_in<=100ms": out["5s"]["median_ms"] <= 100.0}
+    return out
