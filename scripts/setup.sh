@@ -8,4 +8,4 @@ PY=${PYTHON:-python3}
 .venv/bin/python -m pip install -q --upgrade pip
 # torch first, pinned: this machine's torch==2.13.0 is a local CPU build; anything else would pull CUDA
 .venv/bin/python -m pip install -q "torch==2.13.0"
-.venv/bin/python -m pip install -q -c constraints/dev.txt -e ".[test,generator]"
+.venv/bin/python -m pip install -q -c constraints/dev.txt -e ".[test,generator,sim]"

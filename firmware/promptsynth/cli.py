@@ -43,10 +43,16 @@ def cmd_run(args) -> int:
         # the generator starts after the engine: the instrument is playable before the model loads
         generator = sup.start_generator()
         pending_prompt = args.prompt if generator else None
-        # the front panel attaches here (later issue)
+        panel, inputs = _front_panel(cfg, sup)
         last_xruns = 0.0
         while not stop:
-            sup.poll(0.2)
+            sup.poll(0.02)
+            for source in inputs:
+                for ev in source():
+                    panel.handle(ev)
+            panel.tick()
+            if getattr(panel.display, "closed", False):   # the simulator's window was closed
+                stop.append(0)
             if pending_prompt and sup.generator.model_state == "ready":
                 try:
                     sup.generate(pending_prompt)
@@ -73,6 +79,56 @@ def _generator_client(cfg, model=None, device=None, env=None):
     g = cfg.generate
     return GeneratorClient(model or cfg.model.id, config_mod.state_dir(cfg), device or cfg.model.device,
                            cfg.model.threads, g.queue, g.timeout, max_prompt_chars=g.max_prompt_chars, env=env)
+
+
+def _front_panel(cfg, sup):
+    """The panel with its display and input sources (each a function returning new events)."""
+    import os
+    import time as _time
+
+    from promptsynth.panel.display import Display, factory
+    from promptsynth.panel.panel import Panel, Press, Turn
+    p = cfg.panel
+    inputs = []
+    if p.display == "window":
+        from promptsynth.panel.window import Window
+        display = Window()
+        inputs.append(display.events)
+    else:
+        cap = p.capture_dir or os.path.join(config_mod.state_dir(cfg), "panel")
+        try:
+            display = Display(factory(p.display, p.i2c_bus, p.i2c_address, cap))
+        except Exception as e:            # a missing display library never stops the sound
+            log.error("display %s unavailable: %s", p.display, e)
+            display = Display(None)
+    panel = Panel(sup, display, fps=p.fps, kiosk=p.kiosk, prompt_limit=p.prompt_limit if p.kiosk else 1000,
+                  idle_timeout=p.idle_timeout if p.kiosk else 0.0, attract=p.attract)
+    try:
+        from promptsynth.panel.keyboard import EvdevKeyboard
+        kb = EvdevKeyboard(p.keyboard, p.keymap)
+        kb.start()
+
+        def keys():
+            out = []
+            while kb.keys:
+                out.append(kb.keys.popleft())
+            return out
+        inputs.append(keys)
+    except ImportError:
+        log.info("no evdev: no USB keyboard on the panel")
+    if p.gpio == "jetson":
+        from promptsynth.panel.gpio import Controls, jetson
+        controls = Controls([(p.encoder1_a, p.encoder1_b), (p.encoder2_a, p.encoder2_b)], [p.button1, p.button2])
+        try:
+            jetson(controls)
+
+            def knobs():
+                return [Turn(i, d) if kind == "turn" else Press(i, d) for kind, i, d in
+                        controls.events(_time.monotonic())]
+            inputs.append(knobs)
+        except Exception as e:            # not a Jetson, or no permission: say so, play on
+            log.warning("GPIO unavailable (%s): no encoders", str(e).splitlines()[0] if str(e) else type(e).__name__)
+    return panel, inputs
 
 
 def cmd_generate(args) -> int:
@@ -287,6 +343,9 @@ def cmd_bench(args) -> int:
     if args.part == "engine":
         from promptsynth.bench.engine import run as bench_engine
         result = bench_engine(quick=args.quick)
+    elif args.part == "panel":
+        from promptsynth.bench.panel import run as bench_panel
+        result = bench_panel(quick=args.quick)
     elif args.part == "shape":
         from promptsynth.bench.shape import run as bench_shape
         result = bench_shape(quick=args.quick)
@@ -324,7 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--prompt", help="generate this sound once the model is ready, and play it")
     r.set_defaults(func=cmd_run)
     b = sub.add_parser("bench", help="benchmarks")
-    b.add_argument("part", choices=["engine", "generate", "shape"])
+    b.add_argument("part", choices=["engine", "generate", "shape", "panel"])
     b.add_argument("--model", default="audioldm2", help="bench generate: the full-size model to time")
     b.add_argument("--json", action="store_true", help="print JSON")
     b.add_argument("--quick", action="store_true", help="fewer runs, no full-size model (for smoke tests)")

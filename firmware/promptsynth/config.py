@@ -100,6 +100,31 @@ class GenerateConfig:
 
 
 @dataclass(frozen=True)
+class PanelConfig:
+    display: str = _key("ssd1306", "Display: `ssd1306` or `sh1106` (I2C OLED), `window` (the simulator's), `pygame`, "
+                        "`capture` (PNG frames), `gif`, `dummy`, `none`.",
+                        choices=("ssd1306", "sh1106", "window", "pygame", "capture", "gif", "dummy", "none"))
+    i2c_bus: int = _key(8, "I2C bus of the OLED (8 = pins 3/5 on the AGX Xavier header).", 0, 31)
+    i2c_address: int = _key(60, "I2C address of the OLED (60 = 0x3C).", 3, 119)
+    fps: float = _key(20.0, "Most redraws a second (only on change).", 1.0, 60.0)
+    capture_dir: str = _key("", "Folder for `capture`/`gif` frames (\"\" = <state>/panel).")
+    gpio: str = _key("jetson", "Encoders and buttons: `jetson` (Jetson.GPIO) or `none`.", choices=("jetson", "none"))
+    encoder1_a: int = _key(29, "Board pin of encoder 1 (select), line A.", 1, 40)
+    encoder1_b: int = _key(31, "Board pin of encoder 1, line B.", 1, 40)
+    encoder2_a: int = _key(33, "Board pin of encoder 2 (value), line A.", 1, 40)
+    encoder2_b: int = _key(35, "Board pin of encoder 2, line B.", 1, 40)
+    button1: int = _key(37, "Board pin of encoder 1's push button.", 1, 40)
+    button2: int = _key(38, "Board pin of encoder 2's push button.", 1, 40)
+    keyboard: str = _key("", "USB keyboard to grab, by name substring (\"\" = the first keyboard found).")
+    keymap: str = _key("us", "Keyboard layout.", choices=("us",))
+    kiosk: bool = _key(False, "Kiosk mode: prompt limit, control characters refused, idle return to the attract preset.")
+    prompt_limit: int = _key(200, "Longest prompt the panel accepts in kiosk mode, in characters.", 10, 10000)
+    idle_timeout: float = _key(300.0, "Kiosk: seconds without input before the attract preset returns (0 = never).",
+                               0.0, 86400.0)
+    attract: str = _key("factory/Init pad", "Kiosk: the preset (BANK/NAME) to return to when idle.")
+
+
+@dataclass(frozen=True)
 class PathsConfig:
     state: str = _key("/var/lib/promptsynth", "State directory: sounds, presets, the last state.")
 
@@ -111,11 +136,13 @@ class Config:
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     generate: GenerateConfig = field(default_factory=GenerateConfig)
+    panel: PanelConfig = field(default_factory=PanelConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
 
 
 SECTIONS: Dict[str, type] = {"audio": AudioConfig, "midi": MidiConfig, "sampler": SamplerConfig,
-                             "model": ModelConfig, "generate": GenerateConfig, "paths": PathsConfig}
+                             "model": ModelConfig, "generate": GenerateConfig, "panel": PanelConfig,
+                             "paths": PathsConfig}
 
 
 def _check_value(section: str, f: dataclasses.Field, value: Any) -> Any:

@@ -122,4 +122,8 @@ def prepare(cfg: Config) -> Tuple[Config, Dict[str, str], Optional[JackServer]]:
     midi = dataclasses.replace(midi, virtual=True)
     paths = dataclasses.replace(cfg.paths, state=state)
     model = dataclasses.replace(cfg.model, id="tiny")          # no download, runs on any CPU
-    return dataclasses.replace(cfg, audio=audio, midi=midi, paths=paths, model=model), env, jack
+    # the OLED in a window where there is a screen, else PNG frames in <state>/panel
+    shown = "window" if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") else "capture"
+    panel = dataclasses.replace(cfg.panel, display=shown, gpio="none")
+    log.info("simulator: panel display %s", shown)
+    return dataclasses.replace(cfg, audio=audio, midi=midi, paths=paths, model=model, panel=panel), env, jack

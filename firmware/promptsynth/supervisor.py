@@ -72,6 +72,8 @@ class Supervisor:
         self.current = Preset(name="Init", sound="init", sampler=sampler_settings(cfg.sampler))
         self._awaiting: Dict[int, object] = {}   # job id -> preset whose sound it makes
         self.model_override = model_override
+        self._panel_events: List[object] = []   # generator events, for the front panel
+        self._audio_cache = (None, None)
         self.ctx = multiprocessing.get_context("spawn")   # CUDA and a clean engine both need spawn
         self.stats = EngineStats(self.ctx)
         self.proc = None
@@ -246,6 +248,50 @@ class Supervisor:
             log.error("could not save the state: %s", e)
         return True
 
+    def take_panel_events(self) -> List[object]:
+        ev, self._panel_events = self._panel_events, []
+        return ev
+
+    def apply_setting(self, key: str, value) -> None:
+        """A sampler setting changed on the panel: tune and root follow sounding notes, voice settings
+        reach the engine; the state is saved."""
+        from promptsynth.engine import messages as em
+        s = self.current.sampler
+        s[key] = value
+        if key in ("root", "tune"):
+            self.send(em.SetTune(int(s.get("root", 60)), float(s.get("tune", 0.0))))
+        elif key in VOICE_KEYS:
+            self.send(em.SetParams({VOICE_KEYS[key]: value}))
+        self._save_state()
+
+    def current_audio(self):
+        """The audio of the sound being played (for the waveform), cached by sound id."""
+        sid = self.current.sound
+        if self._audio_cache[0] == sid:
+            return self._audio_cache[1]
+        try:
+            audio = init_sound(self.cfg.audio.rate)[0] if sid in (None, "init") else self.library.load(sid)[0]
+        except Exception:
+            audio = None
+        self._audio_cache = (sid, audio)
+        return audio
+
+    def reload_current(self) -> None:
+        """Start and loop points changed: prepare the sound again (notes already sounding play on)."""
+        from promptsynth.library.intake import playable
+        audio = self.current_audio()
+        if audio is None:
+            return
+        sound = playable(audio, self.cfg.audio.rate, self.current.sampler, self.new_id(), name=self.current.name)
+        self.load(sound)
+        self._save_state()
+
+    def _save_state(self) -> None:
+        try:
+            self.presets.save_state(self.current)
+        except OSError as e:
+            log.error("could not save the state: %s", e)
+
     def save_preset(self, name: str, bank: str = "user") -> str:
         import dataclasses
         p = dataclasses.replace(self.current, name=name, bank=bank)
@@ -270,6 +316,8 @@ class Supervisor:
         if self.generator is not None:
             for ev in self.generator.poll(0.0):
                 self._generator_event(ev)
+                self._panel_events.append(ev)
+                del self._panel_events[:-200]
         got = []
         try:
             while self.conn is not None and self.conn.poll(timeout):

@@ -8,7 +8,7 @@ them) and builds a Message object per event (the engine's loop avoids that).
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Optional
 
 # event kinds passed to the handler
 NOTE_OFF, NOTE_ON, CONTROL, BEND, PROGRAM, RESET = range(6)
@@ -133,8 +133,11 @@ class MidiDecoder:
             self.handler(PROGRAM, d1, 0)
 
 
-def apply_to_sampler(sampler) -> Callable[[int, int, int], None]:
-    """The handler that plays decoded events on a :class:`~promptsynth.engine.sampler.Sampler`."""
+def apply_to_sampler(sampler, other_cc: Optional[Callable[[int, int], None]] = None) -> Callable[[int, int, int], None]:
+    """The handler that plays decoded events on a :class:`~promptsynth.engine.sampler.Sampler`.
+
+    Controllers the sampler does not use go to ``other_cc(number, value)`` (for CC learn).
+    """
 
     def handle(kind: int, a: int, b: int) -> None:
         if kind == NOTE_ON:
@@ -154,6 +157,8 @@ def apply_to_sampler(sampler) -> Callable[[int, int, int], None]:
                 sampler.reset_controllers()
             elif a >= 123:                     # all notes off, and the mode changes that imply it
                 sampler.all_notes_off()
+            elif other_cc is not None:
+                other_cc(a, b)
         elif kind == BEND:
             sampler.pitch_bend(a / 8191.0 if a > 0 else a / 8192.0)
         elif kind == RESET:

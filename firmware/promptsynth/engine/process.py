@@ -46,7 +46,7 @@ class Engine:
         self.stats = stats
         a = cfg.audio
         self.sampler = Sampler(a.rate, a.period, voice_params(cfg), max_polyphony=64)
-        self.decoder = MidiDecoder(self._stamped(apply_to_sampler(self.sampler)), cfg.midi.channel)
+        self.decoder = MidiDecoder(self._stamped(apply_to_sampler(self.sampler, self._other_cc)), cfg.midi.channel)
         if audio is None:
             from promptsynth.hw.alsa_out import AlsaOutput
             audio = AlsaOutput(a.device, a.rate, a.period, a.periods, a.format)
@@ -61,6 +61,13 @@ class Engine:
         self._shm: Dict[int, object] = {}
         self._stop = threading.Event()
         self._stopping = 0
+
+    def _other_cc(self, number: int, value: int) -> None:
+        """A controller the sampler does not use: published for the panel's CC learn."""
+        v = self.stats.values
+        v[INDEX["cc_number"]] = number
+        v[INDEX["cc_value"]] = value
+        v[INDEX["cc_count"]] += 1
 
     def _stamped(self, play):
         """Record when each note-on was picked up and how much audio was queued ahead of it."""

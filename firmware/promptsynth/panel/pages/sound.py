@@ -1,0 +1,74 @@
+"""Sound: the waveform with start, end and loop markers; every sampler setting, edited live."""
+from promptsynth.panel.pages.base import Page, menu
+
+# (key, step, low, high, unit)
+PARAMS = (("start", 0.01, 0.0, 3600.0, "s"), ("end", 0.01, 0.0, 3600.0, "s"), ("loop_mode", None, None, None, ""),
+          ("loop_start", 0.01, 0.0, 3600.0, "s"), ("loop_end", 0.01, 0.0, 3600.0, "s"),
+          ("crossfade", 5.0, 0.0, 1000.0, "ms"), ("root", 1, 0, 127, ""), ("tune", 1.0, -1200.0, 1200.0, "c"),
+          ("attack", 5.0, 0.0, 20000.0, "ms"), ("decay", 10.0, 0.0, 20000.0, "ms"), ("sustain", 0.05, 0.0, 1.0, ""),
+          ("release", 10.0, 0.0, 20000.0, "ms"), ("gain", 0.5, -60.0, 12.0, "dB"),
+          ("velocity_track", 5.0, 0.0, 100.0, "%"), ("bend_range", 1.0, 0.0, 24.0, "st"))
+MODES = ("off", "forward", "pingpong")
+
+
+class SoundPage(Page):
+    title = "SOUND"
+
+    def __init__(self):
+        self.sel = 0
+
+    def draw(self, d, m, ui):
+        wave = m.wave
+        top, bottom = 11, 41
+        mid = (top + bottom) // 2
+        if wave is not None:
+            lo, hi = wave
+            for x in range(len(lo)):
+                y0 = int(mid - hi[x] * (mid - top))
+                y1 = int(mid - lo[x] * (mid - top))
+                d.line((x, y0, x, max(y1, y0)), fill=1)
+        for key, dotted in (("start", False), ("end", False), ("loop_start", True), ("loop_end", True)):
+            x = m.markers.get(key)
+            if x is None:
+                continue
+            for y in range(top, bottom + 1, 2 if dotted else 1):
+                d.point((x, y), fill=1)
+        s = ui.sampler()
+        rows = []
+        for key, step, lo, hi, unit in PARAMS:
+            v = s.get(key)
+            rows.append("%-9s %s%s" % (key.replace("velocity_track", "veltrack").replace("loop_", "loop")[:9],
+                                      ("%.3g" % v) if isinstance(v, float) else v, unit))
+        menu(d, rows, self.sel, top=44, lines=2)
+
+    def turn(self, ui, encoder, delta):
+        if encoder != 1:
+            return False
+        key, step, lo, hi, unit = PARAMS[self.sel]
+        s = ui.sampler()
+        if key == "loop_mode":
+            cur = s.get("loop_mode", "off")
+            cur = cur if cur in MODES else "off"
+            ui.set_sampler(key, MODES[(MODES.index(cur) + delta) % len(MODES)])
+            return True
+        v = s.get(key, 0) or 0
+        new = min(max(v + step * delta, lo), hi)
+        ui.set_sampler(key, int(new) if isinstance(step, int) else round(new, 4))
+        return True
+
+    def press(self, ui, kind):
+        if kind == "short":
+            self.sel = (self.sel + 1) % len(PARAMS)
+            return True
+        if kind == "long":                    # MIDI learn: the next knob moved controls this row
+            ui.learn(PARAMS[self.sel][0])
+            return True
+        return False
+
+    def key(self, ui, key):
+        if key.name in ("up", "down"):
+            self.sel = (self.sel + (1 if key.name == "down" else -1)) % len(PARAMS)
+            return True
+        if key.name in ("left", "right"):
+            return self.turn(ui, 1, 1 if key.name == "right" else -1)
+        return False

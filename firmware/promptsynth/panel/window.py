@@ -1,0 +1,61 @@
+"""The simulator's window: the OLED scaled up, laptop keys as encoders, buttons and text.
+
+Keys: type to edit the prompt, Enter generates, Esc cancels, F1-F7 pages, Tab / Shift-Tab turn
+the select encoder, Page Up / Page Down turn the value encoder, Insert presses (Shift-Insert:
+long press), arrows, Home, End, Backspace, Delete.
+"""
+from __future__ import annotations
+
+from typing import List
+
+from promptsynth.panel.keyboard import Key
+
+
+class Window:
+    def __init__(self, scale: int = 4):
+        import pygame
+        self.pg = pygame
+        pygame.init()
+        self.scale = scale
+        self.screen = pygame.display.set_mode((128 * scale, 64 * scale))
+        pygame.display.set_caption("promptsynth")
+        self.failures_in_a_row = 0
+        self.closed = False
+
+    def show(self, image, now) -> bool:
+        pg = self.pg
+        from PIL import Image
+        rgb = image.convert("RGB").resize((128 * self.scale, 64 * self.scale), Image.NEAREST)   # crisp pixels
+        surf = pg.image.fromstring(rgb.tobytes(), rgb.size, "RGB")
+        self.screen.blit(surf, (0, 0))
+        pg.display.flip()
+        return True
+
+    def events(self) -> List[object]:
+        from promptsynth.panel.panel import Press, Turn
+        pg = self.pg
+        out = []
+        names = {pg.K_RETURN: "enter", pg.K_ESCAPE: "esc", pg.K_LEFT: "left", pg.K_RIGHT: "right", pg.K_UP: "up",
+                 pg.K_DOWN: "down", pg.K_HOME: "home", pg.K_END: "end", pg.K_BACKSPACE: "backspace",
+                 pg.K_DELETE: "delete"}
+        for ev in pg.event.get():
+            if ev.type == pg.QUIT:
+                self.closed = True
+            elif ev.type == pg.KEYDOWN:
+                shift = bool(ev.mod & pg.KMOD_SHIFT)
+                if pg.K_F1 <= ev.key <= pg.K_F7:
+                    out.append(Key(name="f%d" % (ev.key - pg.K_F1 + 1)))
+                elif ev.key == pg.K_TAB:
+                    out.append(Turn(0, -1 if shift else 1))
+                elif ev.key in (pg.K_PAGEUP, pg.K_PAGEDOWN):
+                    out.append(Turn(1, 1 if ev.key == pg.K_PAGEUP else -1))
+                elif ev.key == pg.K_INSERT:
+                    out.append(Press(0, "long" if shift else "short"))
+                elif ev.key in names:
+                    out.append(Key(name=names[ev.key]))
+                elif ev.unicode and ev.unicode.isprintable():
+                    out.append(Key(char=ev.unicode))
+        return out
+
+    def close(self) -> None:
+        self.pg.quit()
