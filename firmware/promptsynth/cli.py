@@ -44,9 +44,24 @@ def cmd_run(args) -> int:
         generator = sup.start_generator()
         pending_prompt = args.prompt if generator else None
         panel, inputs = _front_panel(cfg, sup)
+        from promptsynth.notify import Notifier
+        notifier = Notifier()
+        started = time.monotonic()
+        ready_sent = False
+        last_pet = 0.0
         last_xruns = 0.0
         while not stop:
             sup.poll(0.02)
+            event = sup.check()
+            if event:
+                panel.flash(event)
+            now = time.monotonic()
+            if not ready_sent and (sup.ready is not None or (now - started > 10.0 and sup.engine_healthy())):
+                notifier.ready("playing" if sup.ready is not None else "no audio device yet: retrying every second")
+                ready_sent = True
+            if ready_sent and now - last_pet > 1.0 and sup.engine_healthy():   # only while healthy
+                notifier.watchdog()
+                last_pet = now
             for source in inputs:
                 for ev in source():
                     panel.handle(ev)
@@ -59,15 +74,16 @@ def cmd_run(args) -> int:
                 except Exception as e:       # a bad prompt is an error line, never a crash
                     log.error("prompt refused: %s", e)
                 pending_prompt = None
-            if not sup.alive():
-                log.error("engine process ended unexpectedly (exit code %s)", sup.proc.exitcode)
-                return 1
             xr = sup.stats["xruns"]
             if xr > last_xruns:
                 log.warning("audio: %d xruns so far", xr)
                 last_xruns = xr
         log.info("stopping (signal %d)", stop[0])
     finally:
+        try:
+            Notifier().stopping()
+        except OSError:
+            pass
         sup.stop()
         if jack is not None:
             jack.stop()
@@ -339,6 +355,19 @@ def cmd_presets(args) -> int:
     return 0
 
 
+def cmd_doctor(args) -> int:
+    from promptsynth import doctor
+    checks = doctor.run(args.config)
+    if args.json:
+        print(json.dumps(doctor.as_json(checks), indent=2))
+    else:
+        for c in checks:
+            print("%-4s  %-13s %s" % (c.status.upper(), c.part, c.detail))
+            if c.fix and c.status != "pass":
+                print("      %-13s fix: %s" % ("", c.fix))
+    return 1 if any(c.status == "fail" for c in checks) else 0
+
+
 def cmd_bench(args) -> int:
     if args.part == "engine":
         from promptsynth.bench.engine import run as bench_engine
@@ -423,6 +452,10 @@ def build_parser() -> argparse.ArgumentParser:
     pp.add_argument("--out", help="export: the folder to write WAV + SFZ into (default: here)")
     pp.add_argument("--config")
     pp.set_defaults(func=cmd_presets)
+    d = sub.add_parser("doctor", help="check every part: pass, warn or fail, with the fix")
+    d.add_argument("--config")
+    d.add_argument("--json", action="store_true")
+    d.set_defaults(func=cmd_doctor)
     c = sub.add_parser("config", help="print the documented default config, or check one")
     c.add_argument("action", choices=["example", "check"])
     c.add_argument("--config", help="config file to check")

@@ -72,6 +72,12 @@ class Supervisor:
         self.current = Preset(name="Init", sound="init", sampler=sampler_settings(cfg.sampler))
         self._awaiting: Dict[int, object] = {}   # job id -> preset whose sound it makes
         self.model_override = model_override
+        self.engine_crashes: List[float] = []
+        self.engine_restarts = 0
+        self.generator_restarts = 0
+        self._engine_retry = 0.0
+        self._gen_retry = 0.0
+        self._gen_wanted = False
         self._panel_events: List[object] = []   # generator events, for the front panel
         self._audio_cache = (None, None)
         self.ctx = multiprocessing.get_context("spawn")   # CUDA and a clean engine both need spawn
@@ -141,6 +147,7 @@ class Supervisor:
         self.generator = GeneratorClient(m.id, state_dir(self.cfg), m.device, m.threads, g.queue, g.timeout,
                                          max_prompt_chars=g.max_prompt_chars, env=self.env)
         self.generator.start()
+        self._gen_wanted = True
         log.info("generator started (model %s loads in the background)", m.id)
         return True
 
@@ -349,6 +356,76 @@ class Supervisor:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.is_alive()
 
+    # ---- health -----------------------------------------------------------------------------------
+    def engine_healthy(self, stale_s: float = 1.0) -> bool:
+        """The engine process runs and its loop went round within ``stale_s``."""
+        return self.alive() and time.monotonic() - self.stats["heartbeat"] < stale_s
+
+    def check(self) -> Optional[str]:
+        """Restart what crashed; returns a line for the panel when something happened.
+
+        A crashed engine comes back with the sound and settings it had (a short gap, counted);
+        after 5 crashes within a minute the restarts back off (2 s, 4 s ... 60 s) and the error
+        stays visible instead of a tight loop. A crashed generator is restarted the same way.
+        """
+        now = time.monotonic()
+        msg = None
+        stuck = self.alive() and self.ready is not None and now - self.stats["heartbeat"] > 5.0
+        if (self.proc is not None and not self.proc.is_alive()) or stuck:
+            if stuck:
+                self.proc.kill()
+                self.proc.join(2.0)
+            if now >= self._engine_retry:
+                code = self.proc.exitcode
+                self.engine_crashes.append(now)
+                recent = [t for t in self.engine_crashes if now - t < 60.0]
+                self.engine_restarts += 1
+                log.error("engine %s (exit code %s): restarting it with its sound (restart %d)",
+                          "stuck" if stuck else "crashed", code, self.engine_restarts)
+                if len(recent) >= 5:
+                    delay = min(2.0 ** (len(recent) - 4), 60.0)
+                    self._engine_retry = now + delay
+                    log.error("engine crashed %d times in a minute: next restart in %.0f s", len(recent), delay)
+                self._restart_engine()
+                msg = "engine restarted"
+        if self.generator is not None and self.generator.proc is None and now >= self._gen_retry \
+                and self._gen_wanted:
+            self.generator_restarts += 1
+            self._gen_retry = now + min(2.0 ** min(self.generator_restarts, 6), 60.0)
+            log.error("generator process died: restarting it (restart %d)", self.generator_restarts)
+            self.generator.start()
+            msg = "generator restarted"
+        return msg
+
+    def _restart_engine(self) -> None:
+        from promptsynth.engine import messages as em
+        old = dict(self._shm)
+        self._shm.clear()
+        try:
+            if self.conn is not None:
+                self.conn.close()
+        except OSError:
+            pass
+        self.conn = None
+        self.ready = None
+        self.stats.values[:] = 0.0
+        self.start()
+        for shm in old.values():             # the dead engine's sounds: nobody maps them now
+            try:
+                shm.close()
+                shm.unlink()
+            except (OSError, BufferError):
+                pass
+        if self.current.sound not in (None, "init") and self.load_preset(self.current, generate=False):
+            return
+        if self.current.sound == "init":
+            self.load_preset(self.current, generate=False)
+        else:
+            self.load_startup_sound()
+        changes = {VOICE_KEYS[k]: v for k, v in self.current.sampler.items() if k in VOICE_KEYS}
+        if changes:
+            self.send(em.SetParams(changes))
+
     def stop(self, timeout: float = 3.0) -> None:
         """Fade out and stop the engine (killed if it does not go), and stop the generator."""
         if self.proc is not None:
@@ -357,6 +434,7 @@ class Supervisor:
                     self.send(m.Stop())      # the fade starts now, while the generator stops
             except (OSError, EOFError):
                 pass
+        self._gen_wanted = False
         if self.generator is not None:
             self.generator.stop()
             self.generator = None

@@ -1,0 +1,206 @@
+"""`promptsynth doctor`: every part checked, each with pass, warn or fail and the fix.
+
+Runs on a laptop too: what is missing there is reported as what the simulator stands in for.
+It never changes anything.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import resource
+import shutil
+import sys
+from dataclasses import asdict, dataclass
+from typing import List, Optional
+
+from promptsynth import config as config_mod
+
+PASS, WARN, FAIL = "pass", "warn", "fail"
+
+# newest diffusers that imports with the Jetson torch wheels (shared/reference/pipelines.md)
+DIFFUSERS_FOR_TORCH = {"2.0": "0.31.0", "2.1": "0.35.2"}
+
+
+@dataclass
+class Check:
+    part: str
+    status: str
+    detail: str
+    fix: str = ""
+
+
+def _version_tuple(v: str):
+    out = []
+    for piece in v.split("+")[0].split("."):
+        digits = "".join(ch for ch in piece if ch.isdigit())
+        out.append(int(digits) if digits else 0)
+    return tuple(out)
+
+
+def check_audio(cfg) -> List[Check]:
+    out = []
+    try:
+        import alsaaudio
+    except ImportError as e:
+        return [Check("audio", FAIL, "pyalsaaudio missing (%s)" % e, "pip install pyalsaaudio (needs libasound2-dev)")]
+    cards = alsaaudio.cards()
+    if cards:
+        out.append(Check("alsa cards", PASS, ", ".join(cards)))
+    else:
+        out.append(Check("alsa cards", WARN, "no sound card found",
+                         "plug in the USB audio interface (`aplay -l` lists cards); `run --sim` uses a JACK dummy "
+                         "server instead"))
+    from promptsynth.hw.alsa_out import AlsaOutput
+    a = cfg.audio
+    o = AlsaOutput(a.device, a.rate, a.period, a.periods, a.format)
+    if o.try_open():
+        out.append(Check("audio device", PASS, "%s opens: %s, %d Hz, period %d, buffer %d" % (
+            a.device, o.format, a.rate, a.period, o.buffer_frames)))
+        o.close()
+    else:
+        out.append(Check("audio device", FAIL, "%s does not open: %s" % (a.device, o.error),
+                         "set [audio] device to a PCM from `aplay -L` (e.g. plughw:CARD=Device); the instrument "
+                         "retries every second meanwhile"))
+    return out
+
+
+def check_midi(cfg) -> List[Check]:
+    try:
+        import rtmidi
+    except ImportError as e:
+        return [Check("midi", FAIL, "python-rtmidi missing (%s)" % e, "pip install python-rtmidi")]
+    api = rtmidi.API_LINUX_ALSA if cfg.midi.api == "alsa" else rtmidi.API_UNIX_JACK
+    if cfg.midi.api == "alsa" and not os.path.exists("/dev/snd/seq"):
+        return [Check("midi", WARN, "no ALSA sequencer (/dev/snd/seq)",
+                      "load snd-seq (`modprobe snd-seq`); `run --sim` uses JACK MIDI instead")]
+    try:
+        m = rtmidi.MidiIn(api, name="promptsynth-doctor")
+        ports = m.get_ports()
+        m.delete()
+    except Exception as e:
+        return [Check("midi", FAIL, "%s MIDI unavailable: %s" % (cfg.midi.api, e), "check [midi] api")]
+    match = [p for p in ports if cfg.midi.port.lower() in p.lower() and "Midi Through" not in p]
+    if match:
+        return [Check("midi ports", PASS, ", ".join(match))]
+    return [Check("midi ports", WARN, "no input port matches %r (ports: %s)" % (cfg.midi.port, ", ".join(ports) or
+                                                                             "none"),
+                  "plug in the keyboard; it is picked up within 2 s while the instrument runs")]
+
+
+def check_panel(cfg) -> List[Check]:
+    p = cfg.panel
+    out = []
+    if p.display in ("ssd1306", "sh1106"):
+        node = "/dev/i2c-%d" % p.i2c_bus
+        if not os.path.exists(node):
+            out.append(Check("display", WARN, "%s missing" % node,
+                             "enable I2C bus %d (header pins 3/5 on AGX Xavier are bus 8); without it the panel "
+                             "stays dark and the sound is unaffected" % p.i2c_bus))
+        elif not os.access(node, os.R_OK | os.W_OK):
+            out.append(Check("display", FAIL, "%s not accessible" % node, "add the user to the i2c group"))
+        else:
+            out.append(Check("display", PASS, "%s present (address 0x%02X)" % (node, p.i2c_address)))
+    else:
+        out.append(Check("display", PASS, "%s (simulated or off)" % p.display))
+    if p.gpio == "jetson":
+        chip = "/dev/gpiochip0"
+        if not os.path.exists(chip):
+            out.append(Check("gpio", WARN, "%s missing: not a Jetson" % chip, "on a laptop set [panel] gpio = \"none\""))
+        elif not os.access(chip, os.R_OK | os.W_OK):
+            out.append(Check("gpio", FAIL, "%s not accessible" % chip, "add the user to the gpio group (udev rules)"))
+        else:
+            out.append(Check("gpio", PASS, "%s accessible" % chip))
+    return out
+
+
+def check_model(cfg) -> List[Check]:
+    out = []
+    if importlib.util.find_spec("torch") is None:
+        return [Check("torch", FAIL, "torch is not installed: no generator (the sampler still plays)",
+                      "install NVIDIA's JetPack torch wheel (scripts/install-jetson.sh does)")]
+    import torch
+    tv = torch.__version__
+    cuda = torch.cuda.is_available()
+    out.append(Check("torch", PASS if cuda or cfg.model.device == "cpu" else WARN,
+                     "torch %s, CUDA %s" % (tv, "available: " + torch.cuda.get_device_name(0) if cuda else "absent"),
+                     "" if cuda else "on the Jetson use NVIDIA's torch wheel; elsewhere generation runs on the CPU"))
+    try:
+        import diffusers
+        import transformers
+        dv, trv = diffusers.__version__, transformers.__version__
+        major_minor = ".".join(tv.split(".")[:2])
+        limit = DIFFUSERS_FOR_TORCH.get(major_minor)
+        if limit and _version_tuple(dv) > _version_tuple(limit):
+            out.append(Check("diffusers", FAIL, "diffusers %s does not import with torch %s (newest: %s)" % (
+                dv, tv, limit), "pip install 'diffusers<=%s'" % limit))
+        elif sys.version_info < (3, 9) and _version_tuple(trv) > (4, 46, 3):
+            out.append(Check("transformers", FAIL, "transformers %s on Python 3.8" % trv,
+                             "pip install transformers==4.46.3"))
+        else:
+            out.append(Check("diffusers", PASS, "diffusers %s, transformers %s fit torch %s" % (dv, trv, tv)))
+    except ImportError as e:
+        out.append(Check("diffusers", FAIL, "missing: %s" % e, "pip install diffusers transformers"))
+    from promptsynth.generator.models import is_installed, model_dir, not_installed_message
+    try:
+        path = model_dir(cfg.model.id, config_mod.state_dir(cfg))
+    except Exception as e:
+        return out + [Check("model", FAIL, str(e), "set [model] id")]
+    if cfg.model.id == "tiny":
+        out.append(Check("model", PASS, "tiny (built on first use, random weights)"))
+    elif is_installed(path):
+        out.append(Check("model", PASS, "%s installed in %s" % (cfg.model.id, path)))
+    else:
+        out.append(Check("model", FAIL, "%s not installed" % cfg.model.id, not_installed_message(cfg.model.id)))
+    return out
+
+
+def check_system(cfg) -> List[Check]:
+    out = []
+    state = config_mod.state_dir(cfg)
+    probe = state
+    while not os.path.exists(probe):
+        probe = os.path.dirname(probe) or "/"
+    if not os.access(probe, os.W_OK):
+        out.append(Check("state dir", FAIL, "%s is not writable" % state,
+                         "StateDirectory= in the unit creates it; or set [paths] state"))
+    else:
+        free = shutil.disk_usage(probe).free / 2 ** 30
+        out.append(Check("state dir", PASS if free >= 2 else WARN, "%s writable, %.1f GiB free" % (state, free),
+                         "" if free >= 2 else "free some space: a model takes 4-6 GiB, a sound up to 11 MB"))
+    rt = resource.getrlimit(resource.RLIMIT_RTPRIO)[0]
+    if os.geteuid() == 0 or rt == resource.RLIM_INFINITY or rt >= cfg.audio.rt_priority:
+        out.append(Check("real-time", PASS, "SCHED_FIFO %d allowed" % cfg.audio.rt_priority))
+    else:
+        out.append(Check("real-time", WARN, "RLIMIT_RTPRIO %d < %d" % (rt, cfg.audio.rt_priority),
+                         "LimitRTPRIO=95 in the unit, or the audio group's limits"))
+    ml = resource.getrlimit(resource.RLIMIT_MEMLOCK)[0]
+    if os.geteuid() == 0 or ml == resource.RLIM_INFINITY:
+        out.append(Check("memory lock", PASS, "unlimited"))
+    else:
+        out.append(Check("memory lock", WARN, "RLIMIT_MEMLOCK %d kB" % (ml // 1024), "LimitMEMLOCK=infinity in the unit"))
+    gov = "/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"
+    try:
+        g = open(gov).read().strip()
+        out.append(Check("cpu governor", PASS if g == "performance" else WARN, g,
+                         "" if g == "performance" else "sudo jetson_clocks (or set the governor to performance)"))
+    except OSError:
+        out.append(Check("cpu governor", WARN, "not readable (a VM or container?)", "nothing to do off the device"))
+    return out
+
+
+def run(cfg_path: Optional[str] = None) -> List[Check]:
+    try:
+        cfg, where = config_mod.load(cfg_path)
+    except config_mod.ConfigError as e:
+        return [Check("config", FAIL, str(e), "fix the key named; `promptsynth config example` shows every key")]
+    checks = [Check("config", PASS, where)]
+    for part in (check_audio, check_midi, check_panel, check_model, check_system):
+        try:
+            checks.extend(part(cfg))
+        except Exception as e:              # a check that breaks is itself a finding
+            checks.append(Check(part.__name__[6:], FAIL, "check failed: %s" % e))
+    return checks
+
+
+def as_json(checks: List[Check]) -> List[dict]:
+    return [asdict(c) for c in checks]

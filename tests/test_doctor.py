@@ -1,0 +1,42 @@
+"""`promptsynth doctor`: each part checked; failures say the fix; exit 1 on any failure."""
+import json
+import subprocess
+import sys
+
+from promptsynth import doctor
+
+
+def by_part(checks):
+    return {c.part: c for c in checks}
+
+
+def test_missing_audio_device_fails_with_the_fix(rig, tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[paths]\nstate = "%s"\n[audio]\ndevice = "hw:7,0"\n[model]\nid = "tiny"\n' % (tmp_path / "s"))
+    c = by_part(doctor.run(str(cfg)))
+    assert c["config"].status == "pass"
+    assert c["audio device"].status == "fail" and "hw:7,0" in c["audio device"].detail
+    assert "aplay -L" in c["audio device"].fix
+    assert c["state dir"].status == "pass"
+
+
+def test_a_working_pcm_passes_and_a_broken_config_fails(rig, tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[paths]\nstate = "%s"\n[audio]\ndevice = "tap_raw"\nformat = "FLOAT_LE"\n' % (tmp_path / "s"))
+    c = by_part(doctor.run(str(cfg)))
+    assert c["audio device"].status == "pass" and "FLOAT_LE" in c["audio device"].detail
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[audio]\nrate = 1\n")
+    checks = doctor.run(str(bad))
+    assert checks[0].status == "fail" and "[audio] rate" in checks[0].detail
+
+
+def test_cli_json_and_exit_code(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[paths]\nstate = "%s"\n[audio]\ndevice = "hw:7,0"\n' % (tmp_path / "s"))
+    r = subprocess.run([sys.executable, "-m", "promptsynth", "doctor", "--json", "--config", str(cfg)],
+                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, timeout=120)
+    assert r.returncode == 1
+    rows = json.loads(r.stdout)
+    assert {"part", "status", "detail", "fix"} <= set(rows[0])
+    assert any(row["part"] == "audio device" and row["status"] == "fail" for row in rows)

@@ -1,0 +1,188 @@
+"""Faults the instrument survives by itself, each through the real processes."""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from conftest import RATE
+from promptsynth.bench.rig import wait_for
+from promptsynth.engine import messages as m
+from promptsynth.supervisor import Supervisor
+
+
+def test_sigkill_engine_is_restored_with_the_same_sound_within_2s(rig, tmp_path):
+    from promptsynth import config
+    cfg = config.replace(rig.config("tap_jack"), "paths", state=str(tmp_path / "state"))
+    sup = Supervisor(cfg, rig.env)
+    try:
+        sup.start()
+        sup.restore()
+        assert sup.wait_ready(20.0)
+        sound_before = sup.loaded[-1] if sup.loaded else sup.current.sound
+        old_pid = sup.proc.pid
+        os.kill(old_pid, signal.SIGKILL)
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 5.0:
+            sup.poll(0.02)
+            sup.check()
+            if sup.engine_restarts and sup.ready is not None and sup.engine_healthy():
+                break
+        took = time.monotonic() - t0
+        assert sup.proc.pid != old_pid and sup.engine_healthy() and took < 2.0, took
+        assert sup.engine_restarts == 1
+        assert (sup.loaded[-1] if sup.loaded else sup.current.sound) == sound_before
+        sup.send(m.Midi(bytes([0x90, 60, 100])))
+        assert wait_for(lambda: sup.stats["voices"] == 1, 3.0)     # and it plays
+    finally:
+        sup.stop()
+
+
+@pytest.mark.torch
+def test_sigkill_generator_mid_job_leaves_no_gap_and_the_next_job_works(rig, tmp_path, tiny_models):
+    import shutil
+
+    from promptsynth import config
+    from promptsynth.generator import protocol as gm
+    state = tmp_path / "state"
+    os.makedirs(state / "models")
+    shutil.copytree(tiny_models["tiny"], state / "models" / "tiny")
+    cfg = config.replace(rig.config("tap_jack"), "paths", state=str(state))
+    cfg = config.replace(cfg, "model", id="tiny", device="cpu", threads=1)
+    cfg = config.replace(cfg, "generate", seconds=2.0, steps=300)
+    path = rig.tap_path("tap_jack")
+    if os.path.exists(path):
+        os.unlink(path)
+    sup = Supervisor(cfg, rig.env)
+    try:
+        sup.start()
+        sup.restore()
+        assert sup.wait_ready(20.0)
+        sup.start_generator()
+        sup.send(m.Midi(bytes([0x90, 60, 100])))             # a held note, sounding throughout
+        end = time.monotonic() + 120
+        while sup.generator.model_state != "ready" and time.monotonic() < end:
+            sup.poll(0.05)
+        job = sup.generate("a long job")
+        while time.monotonic() < end:
+            sup.poll(0.02)
+            if sup.generator.running and any(isinstance(e, gm.Progress) for e in sup.take_panel_events()):
+                break
+        f0, t0 = rig.tap_frames(), time.monotonic()
+        os.kill(sup.generator.proc.pid, signal.SIGKILL)
+        lost = False
+        while time.monotonic() - t0 < 2.0:
+            sup.poll(0.02)
+            sup.check()
+            lost |= any(isinstance(e, gm.Failed) and e.job_id == job and e.kind == "lost"
+                        for e in sup.take_panel_events())
+        f1, t1 = rig.tap_frames(), time.monotonic()
+        assert lost
+        # the audio went on in real time: no gap (frames written match the time passed)
+        assert abs((f1 - f0) - (t1 - t0) * RATE) < 0.05 * RATE
+        x = rig.read_tap()[f0:f1]
+        assert np.abs(x).max() > 0.01 and sup.stats["voices"] == 1
+        frames = np.abs(x).max(axis=1)
+        assert (frames.reshape(-1, 128)[:len(frames) // 128].max(axis=1) > 0).all()   # no silent period
+        # the next generation works (the generator was restarted)
+        job2 = sup.generate("after the crash", steps=3)
+        got = None
+        while got is None and time.monotonic() < end:
+            sup.poll(0.05)
+            sup.check()
+            got = next((e for e in sup.take_panel_events() if isinstance(e, (gm.Result, gm.Failed))
+                        and e.job_id == job2), None)
+        assert isinstance(got, gm.Result), got
+    finally:
+        sup.stop()
+
+
+def test_systemd_notify_ready_watchdog_stopping(tmp_path):
+    sock_path = str(tmp_path / "notify.sock")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind(sock_path)
+    s.settimeout(0.5)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[paths]\nstate = "%s"\n[audio]\nrt_priority = 0\nlock_memory = false\n' % (tmp_path / "state"))
+    env = dict(os.environ, NOTIFY_SOCKET=sock_path, WATCHDOG_USEC="3000000")
+    proc = subprocess.Popen([sys.executable, "-m", "promptsynth", "run", "--sim", "--config", str(cfg)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    got = []
+    try:
+        end = time.monotonic() + 60
+        while time.monotonic() < end and not (any("READY=1" in g for g in got)
+                                               and any("WATCHDOG=1" in g for g in got)):
+            try:
+                got.append(s.recv(4096).decode())
+            except socket.timeout:
+                pass
+        assert any("READY=1" in g and "STATUS=playing" in g for g in got), got
+        assert any("WATCHDOG=1" in g for g in got)
+        proc.send_signal(signal.SIGTERM)
+        end = time.monotonic() + 10
+        while time.monotonic() < end and not any("STOPPING=1" in g for g in got):
+            try:
+                got.append(s.recv(4096).decode())
+            except socket.timeout:
+                pass
+        assert any("STOPPING=1" in g for g in got)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        s.close()
+
+
+def _rss_kb(pid):
+    with open("/proc/%d/status" % pid) as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def test_midi_flood_of_10000_messages_a_second_for_10_s(rig, tmp_path):
+    from promptsynth import config
+    cfg = config.replace(rig.config("tap_jack"), "paths", state=str(tmp_path / "state"))
+    sup = Supervisor(cfg, rig.env)
+    kbd = rig.keyboard()
+    try:
+        sup.start()
+        sup.restore()
+        assert sup.wait_ready(20.0)
+        assert wait_for(lambda: sup.stats["midi_ports"] >= 1, 5.0)
+        time.sleep(1.0)
+        rss0 = _rss_kb(sup.proc.pid)
+        x0 = sup.stats["xruns"]
+        sent = 0
+        t0 = time.monotonic()
+        rng = np.random.default_rng(0)
+        while time.monotonic() - t0 < 10.0:
+            for _ in range(100):               # 100 messages every 10 ms
+                k = sent % 4
+                note = int(rng.integers(36, 96))
+                msg = ([0x90, note, 100], [0x80, note, 0], [0xB0, 1, int(rng.integers(0, 128))],
+                       [0xE0, 0, int(rng.integers(0, 128))])[k]
+                kbd.send_message(msg)
+                sent += 1
+            time.sleep(max(0.0, t0 + sent / 10000.0 - time.monotonic()))
+        assert sent >= 95000
+        time.sleep(1.0)
+        sup.send(m.Panic())
+        time.sleep(0.5)
+        assert sup.alive() and sup.engine_healthy()
+        assert sup.stats["midi_events"] > 0.5 * sent          # JACK's own queue may drop some
+        rss1 = _rss_kb(sup.proc.pid)
+        assert rss1 - rss0 < 8 * 1024, (rss0, rss1)           # memory back to where it was (within 8 MB)
+        sup.send(m.Midi(bytes([0x90, 60, 100])))
+        assert wait_for(lambda: sup.stats["voices"] >= 1, 3.0)
+        print("flood: %d sent, %d events, xruns %d, rss %d -> %d kB" % (
+            sent, sup.stats["midi_events"], sup.stats["xruns"] - x0, rss0, rss1))
+    finally:
+        kbd.close_port()
+        kbd.delete()
+        sup.stop()
