@@ -3,7 +3,7 @@
 # ALSA headers (pyalsaaudio), ALSA tools and plugins (file/jack taps), jackd2 (paced audio and
 # MIDI without hardware), libsndfile (soundfile). Installs only what is missing.
 set -euo pipefail
-pkgs=(gcc libasound2-dev alsa-utils libasound2-plugins jackd2 libsndfile1 linux-libc-dev systemd)
+pkgs=(gcc libasound2-dev alsa-utils libasound2-plugins jackd2 libsndfile1 linux-libc-dev systemd shellcheck)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

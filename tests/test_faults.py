@@ -186,3 +186,52 @@ def test_midi_flood_of_10000_messages_a_second_for_10_s(rig, tmp_path):
         kbd.close_port()
         kbd.delete()
         sup.stop()
+
+
+@pytest.mark.torch
+def test_sigkill_the_daemon_after_a_save_children_exit_and_restart_restores(tmp_path):
+    import re
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[paths]\nstate = "%s"\n[audio]\nrt_priority = 0\nlock_memory = false\n'
+                   '[generate]\nseconds = 1.0\nsteps = 3\n' % (tmp_path / "state"))
+    proc = subprocess.Popen([sys.executable, "-m", "promptsynth", "run", "--sim", "--config", str(cfg),
+                             "--prompt", "a dusty tape loop"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    from test_cli import read_until
+    try:
+        lines = read_until(proc, lambda ln: "kept: root" in ln, 180)
+        text = "".join(lines)
+        assert "kept: root" in text, text
+        engine_pid = int(re.search(r"engine started \(pid (\d+)\)", text).group(1))
+        time.sleep(0.5)                                  # the state is written right after that line
+        proc.send_signal(signal.SIGKILL)                 # no goodbye, no fade
+        proc.wait(5)
+
+        def gone(pid):
+            try:
+                os.kill(pid, 0)
+                with open("/proc/%d/status" % pid) as fh:
+                    return "zombie" in fh.read()
+            except (OSError, ProcessLookupError):
+                return True
+
+        assert wait_for(lambda: gone(engine_pid), 5.0), "the engine outlived its supervisor"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    from promptsynth.library.presets import PresetStore
+    from promptsynth.library.sounds import SoundLibrary
+    entries, problems = SoundLibrary(str(tmp_path / "state")).entries()
+    assert problems == [] and len(entries) == 1
+    state, problem = PresetStore(str(tmp_path / "state")).load_state()
+    assert problem is None and state.sound == entries[0].id
+    proc = subprocess.Popen([sys.executable, "-m", "promptsynth", "run", "--sim", "--config", str(cfg)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines = read_until(proc, lambda ln: "playable:" in ln, 60)
+        assert any("restored the last state" in ln for ln in lines), "".join(lines)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()

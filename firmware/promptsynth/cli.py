@@ -372,6 +372,9 @@ def cmd_bench(args) -> int:
     if args.part == "engine":
         from promptsynth.bench.engine import run as bench_engine
         result = bench_engine(quick=args.quick)
+    elif args.part == "boot":
+        from promptsynth.bench.boot import run as bench_boot
+        result = bench_boot(quick=args.quick)
     elif args.part == "panel":
         from promptsynth.bench.panel import run as bench_panel
         result = bench_panel(quick=args.quick)
@@ -412,7 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--prompt", help="generate this sound once the model is ready, and play it")
     r.set_defaults(func=cmd_run)
     b = sub.add_parser("bench", help="benchmarks")
-    b.add_argument("part", choices=["engine", "generate", "shape", "panel"])
+    b.add_argument("part", choices=["engine", "generate", "shape", "panel", "boot"])
     b.add_argument("--model", default="audioldm2", help="bench generate: the full-size model to time")
     b.add_argument("--json", action="store_true", help="print JSON")
     b.add_argument("--quick", action="store_true", help="fewer runs, no full-size model (for smoke tests)")

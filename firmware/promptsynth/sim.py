@@ -34,6 +34,17 @@ def has_alsa_seq() -> bool:
     return os.path.exists("/dev/snd/seq")
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the process that started us dies (even by SIGKILL),
+    so a killed simulator leaves no JACK server behind."""
+    import ctypes
+    import signal
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)   # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
 class JackServer:
     """A `jackd --no-realtime -d dummy` server, started and stopped by us."""
 
@@ -54,7 +65,7 @@ class JackServer:
         env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1")
         self._log = open(self.log_path, "w")
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env,
-                                     start_new_session=True)
+                                     start_new_session=True, preexec_fn=_die_with_parent)
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             if self.proc.poll() is not None:
