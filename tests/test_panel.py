@@ -433,3 +433,34 @@ def test_simulator_window_shows_frames_headless(monkeypatch, panel):
         assert w.events() == []
     finally:
         w.close()
+
+
+def test_kiosk_keeps_saving_and_deleting_behind_a_long_press(tmp_path):
+    cfg = config.replace(config.Config(), "paths", state=str(tmp_path / "state"))
+    sup = Supervisor(cfg)
+    p = Panel(sup, Display(None), kiosk=True)
+    p.page = 5
+    lib = p.pages[5]
+    lib.sel = len(p.presets())                 # the "save current as" row
+    p.handle(Press(0, "short"))
+    assert lib.mode == "" and p.model.error == "hold to save"
+    p.handle(Press(0, "long"))
+    assert lib.mode == "save"
+    lib.mode = ""
+    lib.sel = 0                                # a factory preset: never deletable
+    p.handle(Press(0, "long"))
+    assert lib.mode == ""
+
+
+def test_rows_pages_take_arrow_keys(panel):
+    panel.page = 3
+    guidance = panel.gen["guidance"]
+    panel.handle(Key(name="down"))
+    panel.handle(Key(name="down"))               # the guidance row
+    panel.handle(Key(name="right"))
+    assert panel.gen["guidance"] == guidance + 0.5
+    panel.handle(Key(name="up"))
+    panel.handle(Key(name="up"))
+    panel.handle(Key(name="up"))                 # wraps to the last row
+    assert panel.pages[3].sel == len(panel.pages[3].__class__.__dict__.get("rows", [0]) and
+                                     range(panel.pages[3].rows)) - 1

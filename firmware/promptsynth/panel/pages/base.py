@@ -57,6 +57,20 @@ class Page:
         return False
 
 
+class RowsPage(Page):
+    """A page of selectable rows: up/down move the selection, left/right change the value
+    (as turning the value encoder does)."""
+    rows = 0                        # how many rows (set by the page)
+
+    def key(self, ui, key):
+        if key.name in ("up", "down"):
+            self.sel = (self.sel + (1 if key.name == "down" else -1)) % self.rows
+            return True
+        if key.name in ("left", "right"):
+            return self.turn(ui, 1, 1 if key.name == "right" else -1)
+        return False
+
+
 def clamp(v, lo, hi):
     return lo if v < lo else hi if v > hi else v
 

@@ -1,12 +1,13 @@
 """Generation settings: model, steps, guidance, length, seed (locked or random), scheduler,
 candidates, negative prompt."""
-from promptsynth.panel.pages.base import Page, clamp, menu
+from promptsynth.panel.pages.base import RowsPage, clamp, menu
 
 KEYS = ("model", "steps", "guidance", "seconds", "seed", "scheduler", "candidates", "negative")
 
 
-class GenSettingsPage(Page):
+class GenSettingsPage(RowsPage):
     title = "SETTINGS"
+    rows = len(KEYS)
 
     def __init__(self):
         self.sel = 0
@@ -47,12 +48,4 @@ class GenSettingsPage(Page):
         if kind == "long" and KEYS[self.sel] == "seed":   # lock the last seed / go back to random
             ui.gen["seed"] = None if ui.gen["seed"] is not None else ui.last_seed
             return True
-        return False
-
-    def key(self, ui, key):
-        if key.name in ("up", "down"):
-            self.sel = (self.sel + (1 if key.name == "down" else -1)) % len(KEYS)
-            return True
-        if key.name in ("left", "right"):
-            return self.turn(ui, 1, 1 if key.name == "right" else -1)
         return False

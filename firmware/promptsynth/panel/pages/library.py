@@ -47,6 +47,9 @@ class LibraryPage(Page):
         if self.mode:
             return False
         if p is None:                                 # the "save current as" row
+            if ui.kiosk and kind != "long":           # kiosk: editing sits behind a long press
+                ui.flash("hold to save")
+                return True
             self.mode = "save"
             ui.name.clear()
             ui.name.insert(ui.suggest_name())
@@ -82,7 +85,8 @@ class LibraryPage(Page):
         if key.name == "esc" and self.mode == "confirm":
             self.mode = ""
             return True
-        if key.name == "tab" and self._selected(ui) is not None and self._selected(ui).bank != "factory":
+        if key.name == "tab" and not ui.kiosk and self._selected(ui) is not None \
+                and self._selected(ui).bank != "factory":
             self.mode = "rename"
             ui.name.clear()
             ui.name.insert(self._selected(ui).name)

@@ -1,5 +1,5 @@
 """Sound: the waveform with start, end and loop markers; every sampler setting, edited live."""
-from promptsynth.panel.pages.base import Page, menu
+from promptsynth.panel.pages.base import RowsPage, menu
 
 # (key, step, low, high, unit)
 PARAMS = (("start", 0.01, 0.0, 3600.0, "s"), ("end", 0.01, 0.0, 3600.0, "s"), ("loop_mode", None, None, None, ""),
@@ -11,8 +11,9 @@ PARAMS = (("start", 0.01, 0.0, 3600.0, "s"), ("end", 0.01, 0.0, 3600.0, "s"), ("
 MODES = ("off", "forward", "pingpong")
 
 
-class SoundPage(Page):
+class SoundPage(RowsPage):
     title = "SOUND"
+    rows = len(PARAMS)
 
     def __init__(self):
         self.sel = 0
@@ -63,12 +64,4 @@ class SoundPage(Page):
         if kind == "long":                    # MIDI learn: the next knob moved controls this row
             ui.learn(PARAMS[self.sel][0])
             return True
-        return False
-
-    def key(self, ui, key):
-        if key.name in ("up", "down"):
-            self.sel = (self.sel + (1 if key.name == "down" else -1)) % len(PARAMS)
-            return True
-        if key.name in ("left", "right"):
-            return self.turn(ui, 1, 1 if key.name == "right" else -1)
         return False
