@@ -462,5 +462,4 @@ def test_rows_pages_take_arrow_keys(panel):
     panel.handle(Key(name="up"))
     panel.handle(Key(name="up"))
     panel.handle(Key(name="up"))                 # wraps to the last row
-    assert panel.pages[3].sel == len(panel.pages[3].__class__.__dict__.get("rows", [0]) and
-                                     range(panel.pages[3].rows)) - 1
+    assert panel.pages[3].sel == panel.pages[3].rows - 1
