@@ -16,7 +16,7 @@ import numpy as np
 from promptsynth.config import Config
 from promptsynth.engine import messages as m
 from promptsynth.engine.shm import publish
-from promptsynth.engine.sound import PlayableSound, init_sound, prepare, resolve_points
+from promptsynth.engine.sound import PlayableSound, init_sound
 from promptsynth.engine.stats import EngineStats
 
 log = logging.getLogger("supervisor")
@@ -25,13 +25,12 @@ log = logging.getLogger("supervisor")
 def build_sound(cfg: Config, audio: np.ndarray, sound_id: int, name: str = "", root: Optional[int] = None,
                 own_loop: Optional[Tuple[int, int]] = None) -> PlayableSound:
     """A playable sound from audio at the engine rate, with the [sampler] settings applied."""
-    s = cfg.sampler
-    rate = cfg.audio.rate
-    start, end, mode, ls, le = resolve_points(len(audio), rate, s.start, s.end, s.loop_mode, s.loop_start,
-                                              s.loop_end, own_loop)
-    return prepare(audio, root=s.root if root is None else root, tune=s.tune, start=start, end=end, loop_mode=mode,
-                   loop_start=ls, loop_end=le, crossfade=int(round(s.crossfade * rate / 1000.0)),
-                   sound_id=sound_id, name=name)
+    from promptsynth.library.intake import playable
+    from promptsynth.library.presets import sampler_settings
+    s = sampler_settings(cfg.sampler)
+    if root is not None:
+        s["root"] = root
+    return playable(audio, cfg.audio.rate, s, sound_id, name=name, own_loop=own_loop)
 
 
 def startup_sound(cfg: Config, sound_id: int = 1) -> Tuple[PlayableSound, Optional[str]]:
@@ -74,7 +73,6 @@ class Supervisor:
         self.model_override = model_override
         self.engine_crashes: List[float] = []
         self.engine_restarts = 0
-        self.generator_restarts = 0
         self._engine_retry = 0.0
         self._gen_retry = 0.0
         self._gen_wanted = False
@@ -210,7 +208,6 @@ class Supervisor:
     def load_preset(self, preset, generate: bool = True) -> bool:
         """Play a preset: its sound from the library (made first if it is a recipe), its settings
         in the engine, and remember it as the current state. False if its sound is missing."""
-        from promptsynth.engine import messages as em
         from promptsynth.library.intake import playable
         from promptsynth.library.sounds import LibraryError
         sid = preset.sound
@@ -243,9 +240,7 @@ class Supervisor:
             return False
         sound = playable(audio, self.cfg.audio.rate, settings, self.new_id(), name=str(meta.get("name", sid)))
         self.load(sound)
-        changes = {VOICE_KEYS[k]: settings[k] for k in VOICE_KEYS if k in settings}
-        if changes:
-            self.send(em.SetParams(changes))
+        self._send_voice_settings(settings)
         preset.sound, preset.sampler = sid, settings
         self.current = preset
         self.loaded.append(str(sid))
@@ -390,15 +385,13 @@ class Supervisor:
                 msg = "engine restarted"
         if self.generator is not None and self.generator.proc is None and now >= self._gen_retry \
                 and self._gen_wanted:
-            self.generator_restarts += 1
-            self._gen_retry = now + min(2.0 ** min(self.generator_restarts, 6), 60.0)
-            log.error("generator process died: restarting it (restart %d)", self.generator_restarts)
             self.generator.start()
+            self._gen_retry = now + min(2.0 ** min(self.generator.restarts, 6), 60.0)
+            log.error("generator process died: restarted it (restart %d)", self.generator.restarts)
             msg = "generator restarted"
         return msg
 
     def _restart_engine(self) -> None:
-        from promptsynth.engine import messages as em
         old = dict(self._shm)
         self._shm.clear()
         try:
@@ -416,13 +409,13 @@ class Supervisor:
                 shm.unlink()
             except (OSError, BufferError):
                 pass
-        if self.current.sound not in (None, "init") and self.load_preset(self.current, generate=False):
-            return
-        if self.current.sound == "init":
-            self.load_preset(self.current, generate=False)
-        else:
+        if not self.load_preset(self.current, generate=False):   # it sends the voice settings too
             self.load_startup_sound()
-        changes = {VOICE_KEYS[k]: v for k, v in self.current.sampler.items() if k in VOICE_KEYS}
+            self._send_voice_settings(self.current.sampler)
+
+    def _send_voice_settings(self, settings: Dict[str, object]) -> None:
+        from promptsynth.engine import messages as em
+        changes = {VOICE_KEYS[k]: settings[k] for k in VOICE_KEYS if k in settings}
         if changes:
             self.send(em.SetParams(changes))
 

@@ -114,8 +114,8 @@ def full_size(model: str = "audioldm2", seconds: float = 5.12, steps_timed: int 
     warm_s = time.monotonic() - t0
     timer.reset()
     t0 = time.monotonic()
-    out = runner.generate(validate(GenerationParams(prompt, negative=negative, seconds=seconds, steps=steps_timed,
-                                                    seed=1, **{k: v for k, v in DEFAULT.items() if k != "steps"})))
+    runner.generate(validate(GenerationParams(prompt, negative=negative, seconds=seconds, steps=steps_timed,
+                                                seed=1, **{k: v for k, v in DEFAULT.items() if k != "steps"})))
     run_s = time.monotonic() - t0
     t = dict(timer.total)
     unet_step = statistics.median(timer.each["unet"])

@@ -2,13 +2,10 @@
 supervisor moves the engine's render time (it runs in another process: it must not)."""
 from __future__ import annotations
 
-import statistics
 import tempfile
 import threading
 import time
 from typing import Dict
-
-import numpy as np
 
 from promptsynth.bench.stats import summary_us
 

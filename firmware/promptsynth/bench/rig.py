@@ -6,7 +6,6 @@ pacing) or `jack` (paced in real time by the dummy server), and python-rtmidi on
 """
 from __future__ import annotations
 
-import dataclasses
 import os
 import tempfile
 import time

@@ -210,7 +210,7 @@ class Engine:
         written = 0
         ready_sent = False
         errors = 0
-        iw = {name: INDEX[name] for name in INDEX}
+        iw = INDEX                                  # a local name: looked up every period
         from promptsynth.hw.alsa_out import FORMAT_CODES, LOST, XRUN
         gc.collect()
         gc.freeze()

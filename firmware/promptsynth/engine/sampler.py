@@ -91,7 +91,6 @@ class Sampler:
         self.s_root = np.zeros(s, np.float64)
         self.s_tune = np.zeros(s, np.float64)
         self.s_start = np.zeros(s, np.float64)
-        self.s_end = np.zeros(s, np.float64)
         self.s_fade_end = np.zeros(s, np.float64)
         # controllers
         self.bend = 0.0                           # -1..1
@@ -170,7 +169,6 @@ class Sampler:
         self.s_root[i] = sound.root
         self.s_tune[i] = sound.tune
         self.s_start[i] = sound.start
-        self.s_end[i] = sound.end
         # the de-click before the end point is only needed where the sound was trimmed
         self.s_fade_end[i] = sound.end if sound.end < sound.frames else FAR
         self.current = i

@@ -61,6 +61,8 @@ class GeneratorClient:
                                      args=(child, self.model, path, self.device, self.threads, self.cancel_flag,
                                            self.env))
         self.proc.start()
+        if self._started:                        # counted here, whoever restarts it
+            self.restarts += 1
         self._started = True
         child.close()
         self.conn = parent
@@ -143,8 +145,6 @@ class GeneratorClient:
         if not self.alive():
             if self.proc is not None:
                 self._lost("died")
-            if self._started:
-                self.restarts += 1
             self.start()
         job = self.queue.popleft()
         try:

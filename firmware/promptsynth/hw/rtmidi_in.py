@@ -11,7 +11,7 @@ is closed one rescan after it left that tuple, so the two never touch the same p
 from __future__ import annotations
 
 import re
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Tuple
 
 CLIENT = "promptsynth"
 _NUMBERS = re.compile(r"\s+\d+:\d+$")

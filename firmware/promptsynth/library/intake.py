@@ -94,11 +94,13 @@ def settings_for(meta: Dict[str, object], base: Dict[str, object]) -> Dict[str, 
     return s
 
 
-def playable(audio: np.ndarray, rate: int, s: Dict[str, object], sound_id: int, name: str = "") -> PlayableSound:
-    """A PlayableSound from audio at the engine rate and sampler settings (points in seconds)."""
+def playable(audio: np.ndarray, rate: int, s: Dict[str, object], sound_id: int, name: str = "",
+             own_loop: Optional[Tuple[int, int]] = None) -> PlayableSound:
+    """A PlayableSound from audio at the engine rate and sampler settings (points in seconds);
+    ``own_loop`` (frames) is what loop mode `auto` uses when the settings name no loop."""
     start, end, mode, ls, le = resolve_points(len(audio), rate, float(s.get("start", 0.0)), float(s.get("end", 0.0)),
                                               str(s.get("loop_mode", "off")), float(s.get("loop_start", 0.0)),
-                                              float(s.get("loop_end", 0.0)))
+                                              float(s.get("loop_end", 0.0)), own_loop)
     return prepare(audio, root=int(s.get("root", 60)), tune=float(s.get("tune", 0.0)), start=start, end=end,
                    loop_mode=mode, loop_start=ls, loop_end=le,
                    crossfade=int(round(float(s.get("crossfade", 10.0)) * rate / 1000.0)), sound_id=sound_id, name=name)
