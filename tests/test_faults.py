@@ -33,7 +33,7 @@ def test_sigkill_engine_is_restored_with_the_same_sound_within_2s(rig, tmp_path)
             if sup.engine_restarts and sup.ready is not None and sup.engine_healthy():
                 break
         took = time.monotonic() - t0
-        assert sup.proc.pid != old_pid and sup.engine_healthy() and took < 2.0, took
+        assert sup.proc.pid != old_pid and sup.engine_healthy() and took < 2.0, (took, [n.text for n in sup.notices])
         assert sup.engine_restarts == 1
         assert (sup.loaded[-1] if sup.loaded else sup.current.sound) == sound_before
         sup.send(m.Midi(bytes([0x90, 60, 100])))
