@@ -22,13 +22,42 @@ def test_shell_scripts_pass_shellcheck():
     assert r.returncode == 0, r.stdout
 
 
+# what a real install writes on the system, for the dry run to leave as it found it
+SYSTEM_PATHS = ("/opt/promptsynth", "/opt/promptsynth/venv", "/etc/promptsynth/constraints.txt",
+                "/etc/promptsynth/config.toml", "/etc/systemd/system/promptsynth.service",
+                "/etc/udev/rules.d/99-promptsynth.rules")
+
+
+def _state(path):
+    try:
+        st = os.stat(path)
+        return st.st_mtime_ns, st.st_size, st.st_mode
+    except FileNotFoundError:
+        return None
+
+
 def test_dry_run_prints_every_step_and_changes_nothing(tmp_path):
-    r = sh("bash", SCRIPT, "--dry-run", "--no-fetch")
+    tmp = tmp_path / "tmp"          # the script's own temporary files must not be left behind either
+    tmp.mkdir()
+    env = dict(os.environ, TMPDIR=str(tmp))
+    before = {p: _state(p) for p in SYSTEM_PATHS}
+    r = sh("bash", SCRIPT, "--dry-run", "--no-fetch", env=env)
     assert r.returncode == 0, r.stdout
     for needle in ("apt-get install", "useradd --system", "udevadm trigger", "venv --system-site-packages",
                    "constraints.txt", "promptsynth.service", "systemctl enable"):
         assert needle in r.stdout, needle
-    assert not os.path.exists("/opt/promptsynth/venv") or True     # (a dry run writes nothing)
+    assert {p: _state(p) for p in SYSTEM_PATHS} == before
+    assert os.listdir(str(tmp)) == []
+    # into a prefix: every file is announced and none is written, not even the folder
+    prefix = tmp_path / "root"
+    r = sh("bash", SCRIPT, "--dry-run", "--prefix", str(prefix), "--no-fetch", env=env)
+    assert r.returncode == 0, r.stdout
+    for rel in ("etc/systemd/system/promptsynth.service", "etc/promptsynth/config.toml",
+                "etc/udev/rules.d/99-promptsynth.rules"):
+        assert "+ write %s" % os.path.join(str(prefix), rel) in r.stdout, rel
+    assert "venv --system-site-packages %s" % os.path.join(str(prefix), "opt/promptsynth/venv") in r.stdout
+    assert not prefix.exists(), sorted(str(p) for p in prefix.rglob("*"))
+    assert os.listdir(str(tmp)) == []
 
 
 def test_prefix_install_is_idempotent(tmp_path):
