@@ -9,11 +9,38 @@ import errno
 import json
 import os
 import tempfile
-from typing import Any, Callable, IO
+from typing import IO, Any, Callable, Optional
 
 
 class DiskFullError(OSError):
     pass
+
+
+_umask: Optional[int] = None
+
+
+def _read_umask() -> int:
+    """The process umask, read without changing it where Linux reports it (4.7+); elsewhere set
+    and put back, which another thread creating a file at that instant could notice."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def file_mode() -> int:
+    """The mode a plain new file gets (0644 under umask 022): mkstemp's 0600 would keep other
+    users of a stick or share from reading what the instrument wrote. The umask is read once."""
+    global _umask
+    if _umask is None:
+        _umask = _read_umask()
+    return 0o666 & ~_umask
 
 
 def _fsync_dir(path: str) -> None:
@@ -29,6 +56,10 @@ def write_with(path: str, writer: Callable[[IO[bytes]], None]) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
     try:
+        try:
+            os.fchmod(fd, file_mode())
+        except OSError:
+            pass            # a file system without Unix modes (some shares) sets its own
         with os.fdopen(fd, "wb") as fh:
             writer(fh)
             fh.flush()
