@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from promptsynth.config import SoundSettings
 from promptsynth.library import export
 from promptsynth.library.atomic import DiskFullError, write_bytes
 from promptsynth.library.intake import import_file, import_folder, settings_for, shape_and_store
@@ -94,13 +95,14 @@ import sys, numpy as np
 sys.path.insert(0, sys.argv[2])
 from promptsynth.library.sounds import SoundLibrary
 from promptsynth.library.presets import Preset, PresetStore
+from promptsynth.config import SoundSettings
 lib = SoundLibrary(sys.argv[1]); store = PresetStore(sys.argv[1])
 a = (np.random.default_rng(int(sys.argv[3])).standard_normal((96000, 2)) * 0.1).astype(np.float32)
 print("ready", flush=True)
 i = 0
 while True:
     sid = lib.add(a, 48000, {"kind": "test", "n": i})
-    store.save(Preset(name="p%d" % (i % 5), sound=sid, sampler={"root": 60 + i % 12}))
+    store.save(Preset(name="p%d" % (i % 5), sound=sid, sampler=SoundSettings(root=60 + i % 12)))
     store.save_state(Preset(name="p%d" % (i % 5), sound=sid))
     i += 1
 """
@@ -143,7 +145,7 @@ def test_presets_banks_factory_and_state(tmp_path):
     with pytest.raises(LibraryError, match="read-only"):
         store.save(Preset(name="x", bank=FACTORY))
     p = Preset(name="Warm pad", bank="live set", sound="20261125-000000-abcdef",
-               sampler={"root": 57, "tune": -12.5, "attack": 300.0, "loop_mode": "forward"},
+               sampler=SoundSettings(root=57, tune=-12.5, attack=300.0, loop_mode="forward"),
                generation={"prompt": "a warm pad", "seed": 42})
     store.save(p)
     back = store.get("live set", "Warm pad")
@@ -168,9 +170,9 @@ def test_presets_banks_factory_and_state(tmp_path):
 
 def test_export_wav_smpl_and_sfz_parse_back(tmp_path):
     a = np.concatenate([tone(220.0, 2.0), tone(220.0, 2.0)], axis=1)
-    s = {"root": 57, "tune": -30.0, "loop_mode": "forward", "loop_start_frames": 24000, "loop_end_frames": 72000,
-         "crossfade": 20.0, "start": 0.01, "end": 0.0, "attack": 5.0, "decay": 100.0, "sustain": 0.8, "release": 250.0,
-         "gain": -6.0, "velocity_track": 100.0, "polyphony": 12, "bend_range": 2.0}
+    s = SoundSettings(root=57, tune=-30.0, loop_mode="forward", loop_start=0.5, loop_end=1.5, crossfade=20.0,
+                      start=0.01, end=0.0, attack=5.0, decay=100.0, sustain=0.8, release=250.0, gain=-6.0,
+                      velocity_track=100.0, polyphony=12, bend_range=2.0)
     wav, sfz = export.export(str(tmp_path), "pad", a, RATE, s)
     data, rate = sf.read(wav)
     assert rate == RATE and data.shape == a.shape and np.abs(data - a).max() < 1e-6   # 24-bit PCM
@@ -189,8 +191,7 @@ def test_import_reads_smpl_loops_and_analyses_the_rest(tmp_path):
     usb = tmp_path / "usb"
     usb.mkdir()
     export.export(str(usb), "looped", tone(440.0, 1.0, 44100), 44100,
-                  {"root": 69, "tune": 0.0, "loop_mode": "pingpong", "loop_start_frames": 11025,
-                   "loop_end_frames": 33075})
+                  SoundSettings(root=69, tune=0.0, loop_mode="pingpong", loop_start=0.25, loop_end=0.75))
     sf.write(str(usb / "plain.flac"), tone(261.6256, 1.0, 22050)[:, 0], 22050)
     (usb / "broken.wav").write_bytes(b"RIFFxxxxWAVEjunk")
     (usb / "notes.txt").write_text("not audio")
@@ -203,8 +204,8 @@ def test_import_reads_smpl_loops_and_analyses_the_rest(tmp_path):
     assert looped["analysis"]["loop"]["mode"] == "pingpong" and looped["analysis"]["pitch"]["note"] == 69
     plain = metas["plain.flac"]
     assert plain["analysis"]["pitch"]["note"] == 60 and plain["frames"] == RATE
-    s = settings_for(looped, {"loop_mode": "auto", "root": 60, "tune": 0.0})
-    assert s["loop_mode"] == "pingpong" and s["root"] == 69 and abs(s["loop_start"] - 0.25) < 1e-9
+    s = settings_for(looped, SoundSettings(loop_mode="auto", root=60, tune=0.0))
+    assert s.loop_mode == "pingpong" and s.root == 69 and abs(s.loop_start - 0.25) < 1e-9
 
 
 def test_generated_output_is_shaped_stored_and_tuned(tmp_path):
@@ -214,5 +215,5 @@ def test_generated_output_is_shaped_stored_and_tuned(tmp_path):
     sid, meta = shape_and_store(lib, raw, 16000, {"prompt": "a sine organ", "seed": 1, "model": "tiny"}, RATE)
     assert meta["kind"] == "generated" and meta["rate"] == RATE and meta["name"] == "a sine organ"
     assert [s["step"] for s in meta["shaping"]][:2] == ["dc", "resample"]
-    s = settings_for(meta, {"loop_mode": "auto"})
-    assert s["root"] == 69 and abs(s["tune"] + 25.0) < 5.0 and s["loop_mode"] == "forward"
+    s = settings_for(meta, SoundSettings(loop_mode="auto"))
+    assert s.root == 69 and abs(s.tune + 25.0) < 5.0 and s.loop_mode == "forward"

@@ -50,8 +50,12 @@ class MidiConfig:
 
 
 @dataclass(frozen=True)
-class SamplerConfig:
-    sound: str = _key("", "WAV or FLAC file to play at start-up (\"\" = the built-in init sound).")
+class SoundSettings:
+    """How a sound plays: the [sampler] keys every preset carries (points in seconds).
+
+    The one schema for these settings: the config file, presets, the panel's pages and the
+    engine all take their names, defaults, ranges and choices from here.
+    """
     root: int = _key(60, "MIDI note at which the sound plays at its recorded pitch.", 0, 127)
     tune: float = _key(0.0, "Fine tune in cents.", -1200.0, 1200.0)
     polyphony: int = _key(16, "Voices that can sound at once.", 1, 64)
@@ -74,6 +78,11 @@ class SamplerConfig:
                                  0.0, 100.0)
     vibrato_rate: float = _key(5.5, "Vibrato (mod wheel) rate in Hz.", 0.1, 20.0)
     vibrato_depth: float = _key(50.0, "Vibrato depth in cents with the mod wheel fully up.", 0.0, 1200.0)
+
+
+@dataclass(frozen=True)
+class SamplerConfig(SoundSettings):
+    sound: str = _key("", "WAV or FLAC file to play at start-up (\"\" = the built-in init sound).")
 
 
 @dataclass(frozen=True)
@@ -229,13 +238,51 @@ def load(path: Optional[str] = None) -> Tuple[Config, str]:
 
 def replace(cfg: Config, section: str, **changes: Any) -> Config:
     """A copy of ``cfg`` with keys of one section changed (validated like the file)."""
-    cls = SECTIONS[section]
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    for key, value in changes.items():
-        if key not in fields:
-            raise ConfigError("[%s] %s: unknown key" % (section, key))
-        changes[key] = _check_value(section, fields[key], value)
-    return dataclasses.replace(cfg, **{section: dataclasses.replace(getattr(cfg, section), **changes)})
+    return dataclasses.replace(cfg, **{section: updated(getattr(cfg, section), **changes)})
+
+
+def _section_of(cls: type) -> str:
+    for name, c in SECTIONS.items():
+        if issubclass(c, cls):
+            return name
+    raise KeyError(cls)
+
+
+def _field(cls: type, key: str) -> dataclasses.Field:
+    for f in dataclasses.fields(cls):
+        if f.name == key:
+            return f
+    raise ConfigError("[%s] %s: unknown key" % (_section_of(cls), key))
+
+
+def bounds(cls: type, key: str) -> Tuple[Any, Any]:
+    """A key's (min, max) from the schema (None where it has none)."""
+    meta = _field(cls, key).metadata
+    return meta.get("min"), meta.get("max")
+
+
+def choices(cls: type, key: str) -> Tuple[str, ...]:
+    """A key's choices from the schema (empty where it takes any text or number)."""
+    return tuple(_field(cls, key).metadata.get("choices") or ())
+
+
+def check(cls: type, key: str, value: Any) -> Any:
+    """``value`` checked against the schema of one key (a number made float where the key is);
+    raises ConfigError naming the key, as for the config file."""
+    return _check_value(_section_of(cls), _field(cls, key), value)
+
+
+def updated(obj: Any, **changes: Any) -> Any:
+    """A copy of a settings dataclass with keys changed, each checked against the schema."""
+    cls = type(obj)
+    return dataclasses.replace(obj, **{k: check(cls, k, v) for k, v in changes.items()})
+
+
+def from_mapping(cls: type, values: Dict[str, Any]) -> Any:
+    """A settings dataclass from a mapping (a preset file): unknown keys are dropped (a newer or
+    older file), known ones are checked; missing ones take their defaults."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: check(cls, k, v) for k, v in values.items() if k in names})
 
 
 def _toml_value(value: Any) -> str:

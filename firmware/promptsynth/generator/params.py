@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 import unicodedata
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Optional
 
 NEGATIVE = "low quality, average quality, noise, high pitch, artefacts"
@@ -34,6 +34,10 @@ class GenerationParams:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+# what a sound's recipe records, in presets and sidecars alike: the model and every parameter
+RECIPE_KEYS = ("model",) + tuple(f.name for f in fields(GenerationParams))
 
 
 def clean_text(text, what: str = "prompt", max_chars: int = MAX_PROMPT_CHARS, allow_empty: bool = False) -> str:

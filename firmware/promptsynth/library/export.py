@@ -15,6 +15,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
+from promptsynth.config import SoundSettings
 from promptsynth.library import atomic
 
 LOOP_TYPES = {"forward": 0, "pingpong": 1}
@@ -78,32 +79,33 @@ def read_smpl(path: str) -> Optional[Dict[str, object]]:
             return {"unity": unity, "cents": cents, "loops": loops}
 
 
-def sfz_text(sample: str, s: Dict[str, object], frames: int, rate: int) -> str:
-    """An SFZ region for one sample with the preset's sampler settings (``s``: SamplerConfig keys)."""
-    start = int(round(float(s.get("start", 0.0)) * rate))
-    end = int(round(float(s.get("end", 0.0)) * rate)) or frames
+def loop_frames(s: SoundSettings, rate: int, frames: int) -> Optional[Tuple[str, int, int]]:
+    """(mode, start, end) of the loop in frames (end exclusive; 0 = the whole sound), or None."""
+    if s.loop_mode not in ("forward", "pingpong"):
+        return None
+    return s.loop_mode, int(round(s.loop_start * rate)), int(round(s.loop_end * rate)) or frames
+
+
+def sfz_text(sample: str, s: SoundSettings, frames: int, rate: int) -> str:
+    """An SFZ region for one sample with a preset's sound settings."""
+    start = int(round(s.start * rate))
+    end = int(round(s.end * rate)) or frames
+    bend = int(round(s.bend_range * 100))
     lines = ["// made by promptsynth", "<control>", "default_path=", "", "<region>",
-             "sample=%s" % sample, "lokey=0", "hikey=127", "pitch_keycenter=%d" % int(s.get("root", 60)),
-             "tune=%d" % int(round(float(s.get("tune", 0.0)))), "offset=%d" % start, "end=%d" % (min(end, frames) - 1)]
-    mode = s.get("loop_mode", "off")
-    if mode in ("forward", "pingpong"):
-        lines += ["loop_mode=loop_continuous", "loop_start=%d" % int(s["loop_start_frames"]),
-                  "loop_end=%d" % (int(s["loop_end_frames"]) - 1),
-                  "loop_crossfade=%.4f" % (float(s.get("crossfade", 0.0)) / 1000.0)]
-        if mode == "pingpong":
+             "sample=%s" % sample, "lokey=0", "hikey=127", "pitch_keycenter=%d" % s.root,
+             "tune=%d" % int(round(s.tune)), "offset=%d" % start, "end=%d" % (min(end, frames) - 1)]
+    loop = loop_frames(s, rate, frames)
+    if loop is not None:
+        lines += ["loop_mode=loop_continuous", "loop_start=%d" % loop[1], "loop_end=%d" % (loop[2] - 1),
+                  "loop_crossfade=%.4f" % (s.crossfade / 1000.0)]
+        if loop[0] == "pingpong":
             lines.append("loop_type=alternate")
     else:
         lines.append("loop_mode=no_loop")
-    sus = float(s.get("sustain", 1.0))
-    lines += ["ampeg_attack=%.4f" % (float(s.get("attack", 0.0)) / 1000.0),
-              "ampeg_decay=%.4f" % (float(s.get("decay", 0.0)) / 1000.0),
-              "ampeg_sustain=%.2f" % (sus * 100.0),
-              "ampeg_release=%.4f" % (float(s.get("release", 0.0)) / 1000.0),
-              "amp_veltrack=%.1f" % float(s.get("velocity_track", 100.0)),
-              "volume=%.2f" % float(s.get("gain", 0.0)),
-              "bend_up=%d" % int(round(float(s.get("bend_range", 2.0)) * 100)),
-              "bend_down=%d" % -int(round(float(s.get("bend_range", 2.0)) * 100)),
-              "polyphony=%d" % int(s.get("polyphony", 16))]
+    lines += ["ampeg_attack=%.4f" % (s.attack / 1000.0), "ampeg_decay=%.4f" % (s.decay / 1000.0),
+              "ampeg_sustain=%.2f" % (s.sustain * 100.0), "ampeg_release=%.4f" % (s.release / 1000.0),
+              "amp_veltrack=%.1f" % s.velocity_track, "volume=%.2f" % s.gain, "bend_up=%d" % bend,
+              "bend_down=%d" % -bend, "polyphony=%d" % s.polyphony]
     return "\n".join(lines) + "\n"
 
 
@@ -118,16 +120,11 @@ def parse_sfz(text: str) -> Dict[str, str]:
     return out
 
 
-def export(folder: str, stem: str, audio: np.ndarray, rate: int, sampler: Dict[str, object]) -> Tuple[str, str]:
+def export(folder: str, stem: str, audio: np.ndarray, rate: int, s: SoundSettings) -> Tuple[str, str]:
     """Write ``stem``.wav (with `smpl`) and ``stem``.sfz into ``folder``; returns both paths."""
     os.makedirs(folder, exist_ok=True)
-    mode = sampler.get("loop_mode", "off")
-    loop = None
-    if mode in ("forward", "pingpong"):
-        loop = (mode, int(sampler["loop_start_frames"]), int(sampler["loop_end_frames"]))
     wav = os.path.join(folder, stem + ".wav")
     sfz = os.path.join(folder, stem + ".sfz")
-    atomic.write_bytes(wav, wav_with_smpl(audio, rate, int(sampler.get("root", 60)), float(sampler.get("tune", 0.0)),
-                                          loop))
-    atomic.write_bytes(sfz, sfz_text(stem + ".wav", sampler, len(audio), rate).encode("utf-8"))
+    atomic.write_bytes(wav, wav_with_smpl(audio, rate, s.root, s.tune, loop_frames(s, rate, len(audio))))
+    atomic.write_bytes(sfz, sfz_text(stem + ".wav", s, len(audio), rate).encode("utf-8"))
     return wav, sfz

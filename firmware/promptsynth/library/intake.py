@@ -1,12 +1,14 @@
 """Sounds into the library (generated results, imported files) and out of it into the engine."""
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import os
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
+from promptsynth.config import SoundSettings
 from promptsynth.engine.sound import PlayableSound, prepare, resolve_points
 from promptsynth.library.shaping import ShapeOptions, detect_pitch, shape
 from promptsynth.library.sounds import LibraryError, SoundLibrary, safe_name
@@ -72,35 +74,31 @@ def import_folder(lib: SoundLibrary, folder: str, out_rate: int) -> Tuple[List[s
     return ids, problems
 
 
-def settings_for(meta: Dict[str, object], base: Dict[str, object]) -> Dict[str, object]:
-    """Sampler settings for a sound: ``base`` (a preset's or the config's), with root, tune and
-    loop taken from the sound's analysis where the base leaves them to the sound."""
-    s = dict(base)
+def settings_for(meta: Dict[str, object], base: SoundSettings) -> SoundSettings:
+    """Sound settings for a sound: ``base`` (a preset's or the config's), with root and tune from
+    the sound's pitch analysis, and its loop where the base leaves the loop to the sound."""
     a = meta.get("analysis") or {}
     rate = int(meta.get("rate", 48000))
+    changes: Dict[str, object] = {}
     pitch = a.get("pitch") or {}
-    if pitch.get("pitched") and s.get("root_from_sound", True):
-        s["root"] = int(pitch["note"])
-        s["tune"] = round(-float(pitch.get("cents") or 0.0), 2)   # play the note's own pitch
+    if pitch.get("pitched"):
+        changes["root"] = int(pitch["note"])
+        changes["tune"] = round(-float(pitch.get("cents") or 0.0), 2)   # play the note's own pitch
     loop = a.get("loop")
-    if loop and s.get("loop_mode", "auto") == "auto" and not s.get("loop_end"):
-        s["loop_mode"] = loop.get("mode", "forward")
-        s["loop_start"] = loop["start"] / rate
-        s["loop_end"] = loop["end"] / rate
-        s["crossfade"] = loop.get("crossfade", 0) * 1000.0 / rate
-    elif s.get("loop_mode", "auto") == "auto" and not s.get("loop_end"):
-        s["loop_mode"] = "off"
-    s.pop("root_from_sound", None)
-    return s
+    if base.loop_mode == "auto" and not base.loop_end:
+        if loop:
+            changes.update(loop_mode=loop.get("mode", "forward"), loop_start=loop["start"] / rate,
+                           loop_end=loop["end"] / rate, crossfade=loop.get("crossfade", 0) * 1000.0 / rate)
+        else:
+            changes["loop_mode"] = "off"
+    return dataclasses.replace(base, **changes)
 
 
-def playable(audio: np.ndarray, rate: int, s: Dict[str, object], sound_id: int, name: str = "",
+def playable(audio: np.ndarray, rate: int, s: SoundSettings, sound_id: int, name: str = "",
              own_loop: Optional[Tuple[int, int]] = None) -> PlayableSound:
-    """A PlayableSound from audio at the engine rate and sampler settings (points in seconds);
+    """A PlayableSound from audio at the engine rate and sound settings (points in seconds);
     ``own_loop`` (frames) is what loop mode `auto` uses when the settings name no loop."""
-    start, end, mode, ls, le = resolve_points(len(audio), rate, float(s.get("start", 0.0)), float(s.get("end", 0.0)),
-                                              str(s.get("loop_mode", "off")), float(s.get("loop_start", 0.0)),
-                                              float(s.get("loop_end", 0.0)), own_loop)
-    return prepare(audio, root=int(s.get("root", 60)), tune=float(s.get("tune", 0.0)), start=start, end=end,
-                   loop_mode=mode, loop_start=ls, loop_end=le,
-                   crossfade=int(round(float(s.get("crossfade", 10.0)) * rate / 1000.0)), sound_id=sound_id, name=name)
+    start, end, mode, ls, le = resolve_points(len(audio), rate, s.start, s.end, s.loop_mode, s.loop_start,
+                                              s.loop_end, own_loop)
+    return prepare(audio, root=s.root, tune=s.tune, start=start, end=end, loop_mode=mode, loop_start=ls,
+                   loop_end=le, crossfade=int(round(s.crossfade * rate / 1000.0)), sound_id=sound_id, name=name)

@@ -14,18 +14,14 @@ import os
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
+from promptsynth.config import ConfigError, SamplerConfig, SoundSettings, from_mapping
+from promptsynth.generator.params import RECIPE_KEYS
 from promptsynth.library import atomic
-from promptsynth.library.sounds import LibraryError, file_stem, safe_name
+from promptsynth.library.sounds import LibraryError, file_stem, make_folder, safe_name
 
 SCHEMA = 1
 FACTORY = "factory"
 FACTORY_FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "factory_bank.json")
-
-# every sampler setting a preset carries (names as in [sampler] of the config; points in seconds)
-SAMPLER_KEYS = ("start", "end", "loop_mode", "loop_start", "loop_end", "crossfade", "root", "tune", "attack", "decay",
-                "sustain", "release", "gain", "velocity_track", "polyphony", "bend_range", "vibrato_rate",
-                "vibrato_depth")
-GENERATION_KEYS = ("prompt", "negative", "model", "seconds", "steps", "guidance", "scheduler", "seed", "candidates")
 
 
 @dataclass
@@ -33,8 +29,8 @@ class Preset:
     name: str
     bank: str = "user"
     sound: Optional[str] = None                       # library id; None: generate from the recipe
-    sampler: Dict[str, object] = field(default_factory=dict)
-    generation: Dict[str, object] = field(default_factory=dict)
+    sampler: SoundSettings = field(default_factory=SoundSettings)
+    generation: Dict[str, object] = field(default_factory=dict)   # the recipe (RECIPE_KEYS)
 
     def to_json(self) -> Dict[str, object]:
         d = dataclasses.asdict(self)
@@ -45,31 +41,37 @@ class Preset:
     def from_json(cls, d: Dict[str, object]) -> "Preset":
         if not isinstance(d, dict) or d.get("schema") != SCHEMA:
             raise LibraryError("unknown preset schema %r" % (d.get("schema") if isinstance(d, dict) else None))
-        sampler = {k: v for k, v in dict(d.get("sampler") or {}).items() if k in SAMPLER_KEYS}
-        gen = {k: v for k, v in dict(d.get("generation") or {}).items() if k in GENERATION_KEYS}
+        try:
+            sampler = from_mapping(SoundSettings, dict(d.get("sampler") or {}))
+        except ConfigError as e:
+            raise LibraryError("bad setting: %s" % e) from None
+        gen = {k: v for k, v in dict(d.get("generation") or {}).items() if k in RECIPE_KEYS}
         return cls(name=safe_name(str(d.get("name", "")), "preset name"), bank=str(d.get("bank", "user")),
                    sound=d.get("sound"), sampler=sampler, generation=gen)
 
     def recipe_key(self) -> str:
         """Identifies the sound a recipe makes (for the generate-once cache of factory presets)."""
-        g = {k: self.generation.get(k) for k in GENERATION_KEYS if k != "candidates"}
+        g = {k: self.generation.get(k) for k in RECIPE_KEYS if k != "candidates"}
         return hashlib.sha256(json.dumps(g, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def sampler_settings(cfg_sampler) -> Dict[str, object]:
-    """The sampler part of a preset from a [sampler] config section."""
-    return {k: getattr(cfg_sampler, k) for k in SAMPLER_KEYS}
+def sampler_settings(cfg_sampler: SamplerConfig) -> SoundSettings:
+    """The sound settings of a [sampler] config section (everything but its start-up file)."""
+    return SoundSettings(**{f.name: getattr(cfg_sampler, f.name) for f in dataclasses.fields(SoundSettings)})
 
 
 class PresetStore:
     def __init__(self, state_dir: str):
         self.dir = os.path.join(state_dir, "presets")
         self.state_path = os.path.join(state_dir, "state.json")
-        os.makedirs(self.dir, exist_ok=True)
+        make_folder(self.dir)
 
     def banks(self) -> List[str]:
-        user = sorted(b for b in os.listdir(self.dir) if os.path.isdir(os.path.join(self.dir, b))
-                      and not b.startswith("."))
+        try:
+            names = os.listdir(self.dir)
+        except OSError:                          # a missing or unreadable disk: the factory bank still works
+            names = []
+        user = sorted(b for b in names if os.path.isdir(os.path.join(self.dir, b)) and not b.startswith("."))
         return [FACTORY] + [b for b in user if b != FACTORY]
 
     @staticmethod
@@ -99,7 +101,12 @@ class PresetStore:
                 out.extend(self.factory())
                 continue
             folder = os.path.join(self.dir, b)
-            for fn in sorted(os.listdir(folder)):
+            try:
+                names = sorted(os.listdir(folder))
+            except OSError as e:
+                problems.append("bank %s unreadable: %s" % (b, e))
+                continue
+            for fn in names:
                 if fn.startswith(".") or not fn.endswith(".json"):
                     continue
                 try:
@@ -133,6 +140,7 @@ class PresetStore:
 
     # ---- the current state ----------------------------------------------------------------------
     def save_state(self, preset: Preset) -> None:
+        os.makedirs(os.path.dirname(self.state_path), exist_ok=True)
         atomic.write_json(self.state_path, {"schema": SCHEMA, "current": preset.to_json()})
 
     def load_state(self) -> Tuple[Optional[Preset], Optional[str]]:

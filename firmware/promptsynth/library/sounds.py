@@ -65,10 +65,20 @@ class SoundEntry:
         return str(self.meta.get("name") or self.id)
 
 
+def make_folder(path: str) -> bool:
+    """Create a library folder if it can be; False on a read-only or missing disk (the write
+    that needs it reports that, and the instrument plays on meanwhile)."""
+    try:
+        os.makedirs(path, exist_ok=True)
+        return True
+    except OSError:
+        return False
+
+
 class SoundLibrary:
     def __init__(self, state_dir: str):
         self.dir = os.path.join(state_dir, "sounds")
-        os.makedirs(self.dir, exist_ok=True)
+        make_folder(self.dir)
 
     def _paths(self, sound_id: str) -> Tuple[str, str]:
         if not _ID.match(sound_id or ""):
@@ -86,6 +96,7 @@ class SoundLibrary:
         now = datetime.datetime.utcnow()
         sound_id = "%s-%s" % (now.strftime("%Y%m%d-%H%M%S"), secrets.token_hex(3))
         wav, js = self._paths(sound_id)
+        os.makedirs(self.dir, exist_ok=True)
         full = dict(meta)
         full.update({"schema": SCHEMA, "id": sound_id, "rate": int(rate), "frames": int(len(a)),
                      "channels": int(a.shape[1]), "name": safe_name(name) if name else full.get("name") or sound_id,
@@ -132,7 +143,13 @@ class SoundLibrary:
         """Every readable sound, newest first, and a report line for each one skipped."""
         import soundfile as sf
         found, problems = [], []
-        for fn in sorted(os.listdir(self.dir), reverse=True):
+        try:
+            names = os.listdir(self.dir)
+        except FileNotFoundError:
+            return [], []
+        except OSError as e:
+            return [], ["the sounds folder %s is unreadable: %s" % (self.dir, e)]
+        for fn in sorted(names, reverse=True):
             if fn.startswith("."):
                 if fn.endswith(".tmp"):          # left by a save that a power cut interrupted
                     try:
