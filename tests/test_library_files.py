@@ -1,9 +1,16 @@
-"""Files the library writes get the usual umask-respecting mode."""
+"""Files the library writes get the usual umask-respecting mode; a start-up WAV's own `smpl`
+loop and root note are used."""
 import json
 import os
 import stat
+import struct
 import subprocess
 import sys
+
+import numpy as np
+import soundfile as sf
+
+from conftest import PERIOD, RATE, freq_of, make_sampler, render
 
 WRITE_FILES = r"""
 import json, os, sys
@@ -48,3 +55,48 @@ def test_exported_and_library_files_follow_the_umask(tmp_path):
             assert stat.S_ISREG(mode) and stat.S_IMODE(mode) == want, (path, oct(mode), oct(want))
         left = [f for f in os.listdir(str(tmp_path / ("u%o" % umask) / "exports")) if f.endswith(".tmp")]
         assert left == []
+
+
+def _wav_with_own_smpl(path, audio, sr, unity, loop_start, loop_end_inclusive):
+    """A WAV whose `smpl` chunk is packed here by hand from the RIFF layout (not by our own writer)."""
+    sf.write(str(path), audio, sr, subtype="PCM_16")
+    data = bytearray(open(str(path), "rb").read())
+    period_ns = int(round(1e9 / sr))
+    head = struct.pack("<9I", 0, 0, period_ns, unity, 0, 0, 0, 1, 0)
+    loop = struct.pack("<6I", 0, 0, loop_start, loop_end_inclusive, 0, 0)     # type 0 = forward
+    body = head + loop
+    data += b"smpl" + struct.pack("<I", len(body)) + body
+    struct.pack_into("<I", data, 4, len(data) - 8)
+    open(str(path), "wb").write(bytes(data))
+
+
+def test_start_up_wav_loops_at_its_own_smpl_points_with_its_root(tmp_path):
+    from promptsynth.daemon.instrument import startup_sound     # one line to change if it moves
+    from promptsynth import config
+    sr = 44100
+    t = np.arange(2 * sr) / sr
+    tone = (0.5 * np.sin(2 * np.pi * 220.0 * t)).astype(np.float32)   # A3 = MIDI 57
+    wav = tmp_path / "pad.wav"
+    # loop the second second: 22050 .. 66149 inclusive at 44.1 kHz = 24000 .. 72000 at 48 kHz
+    _wav_with_own_smpl(wav, tone, sr, unity=57, loop_start=22050, loop_end_inclusive=66149)
+    cfg = config.replace(config.Config(), "sampler", sound=str(wav))     # loop_mode auto, root 60
+    snd, problem = startup_sound(cfg)
+    assert problem is None and snd.frames == 2 * RATE
+    assert (snd.loop_mode, snd.loop_start, snd.loop_end, snd.root) == ("forward", 24000, 72000, 57)
+    # through the sampler: the key of the root plays the recorded pitch, and holds past the end
+    s = make_sampler()
+    s.load(snd)
+    s.note_on(57, 127)
+    out = render(s, int(3.5 * RATE) // PERIOD)[:, 0]     # 3.5 s of a 2 s sound
+    tail = out[3 * RATE:int(3.5 * RATE)]
+    assert np.sqrt(np.mean(tail ** 2)) > 0.1, "silent after the sound's end: the loop was not used"
+    assert abs(freq_of(tail) / 220.0 - 1) < 1e-3
+
+
+def test_a_broken_smpl_loop_is_ignored_and_the_file_still_plays(tmp_path):
+    from promptsynth.library.audiofile import read
+    sr = 48000
+    wav = tmp_path / "odd.wav"
+    _wav_with_own_smpl(wav, np.zeros(sr, np.float32), sr, unity=60, loop_start=40000, loop_end_inclusive=90000)
+    data = read(str(wav), RATE)
+    assert data.loop is None and data.root == 60 and data.audio.shape == (sr, 1)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import struct
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
@@ -58,4 +59,29 @@ def read(path: str, rate: int) -> AudioData:
     if data.shape[1] > 2:  # more than stereo: keep the first two channels (front left/right)
         data = data[:, :2]
     out = resample(data, sr, rate)
-    return AudioData(audio=out, rate=rate, source_rate=sr)
+    root, loop = _smpl(path, data.shape[0], sr, out.shape[0], rate)
+    return AudioData(audio=out, rate=rate, source_rate=sr, loop=loop, root=root)
+
+
+def _smpl(path: str, frames: int, sr: int, out_frames: int,
+          rate: int) -> Tuple[Optional[int], Optional[Tuple[int, int]]]:
+    """Root note and first loop (in frames at ``rate``) from a WAV's `smpl` chunk, where it has a
+    sane one: a broken chunk costs the sound its loop, never its place as the start-up sound."""
+    from promptsynth.library.export import read_smpl
+    try:
+        smpl = read_smpl(path)
+    except (OSError, ValueError, struct.error):
+        return None, None
+    if not smpl:
+        return None, None
+    root = int(smpl["unity"]) if 0 <= int(smpl["unity"]) <= 127 else None
+    loop = None
+    loops = smpl.get("loops") or []
+    if loops:
+        start, end = int(loops[0]["start"]), int(loops[0]["end"])
+        if 0 <= start < end <= frames:
+            scale = rate / sr
+            ls, le = int(round(start * scale)), min(int(round(end * scale)), out_frames)
+            if le - ls >= 2:
+                loop = (ls, le)
+    return root, loop
