@@ -1,4 +1,3 @@
-import os
 import shutil
 
 import numpy as np
@@ -110,3 +109,119 @@ def tiny_models(tmp_path_factory):
     paths["published"] = str(root / "published")
     p2.save_pretrained(paths["published"], safe_serialization=True)
     return paths
+
+
+# ---- shared scaffolding: config files, the running daemon, `run --sim` -------------------------
+
+def write_config(path, **sections):
+    """A TOML config at ``path``: a state dir beside it, no real-time requests (a test machine
+    refuses them), plus ``sections`` ({"generate": {"steps": 3}}, ...)."""
+    from promptsynth.config import _toml_value
+    base = {"paths": {"state": str(path.parent / "state")}, "audio": {"rt_priority": 0, "lock_memory": False}}
+    for name, values in sections.items():
+        base.setdefault(name, {}).update(values)
+    lines = []
+    for name, values in base.items():
+        lines.append("[%s]" % name)
+        lines += ["%s = %s" % (k, _toml_value(v)) for k, v in values.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def config_file(tmp_path):
+    """``config_file(**sections)``: a config file in tmp_path (see write_config)."""
+    return lambda **sections: write_config(tmp_path / "c.toml", **sections)
+
+
+def step_until(d, pred, timeout):
+    """Run the daemon's loop until ``pred()`` holds (True) or ``timeout`` passes (False): a wait
+    for behaviour, with a bound generous enough for a busy machine."""
+    import time
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        d.step()
+        if pred():
+            return True
+    return bool(pred())
+
+
+def step_for(d, seconds):
+    import time
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        d.step()
+
+
+class Instrument:
+    """`promptsynth run` as a user starts it: a subprocess whose log lines a test reads."""
+
+    def __init__(self, args, env=None):
+        import subprocess
+        import sys
+        self.proc = subprocess.Popen([sys.executable, "-m", "promptsynth", "run"] + list(args),
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        self.lines = []
+
+    def read_until(self, pred, timeout):
+        """Log lines until one satisfies ``pred``, the process ends, or ``timeout`` passes."""
+        from test_cli import read_until
+        got = read_until(self.proc, pred, timeout)
+        self.lines += got
+        return got
+
+    @property
+    def text(self):
+        return "".join(self.lines)
+
+    def stop(self, sig=None, timeout=30):
+        """Signal it (SIGTERM by default) and wait; returns the exit code."""
+        import signal
+        self.proc.send_signal(sig or signal.SIGTERM)
+        self.read_until(lambda ln: False, timeout)
+        return self.proc.wait(timeout=5)
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+@pytest.fixture
+def run_instrument():
+    """``run_instrument(*args, env=None)``: start `promptsynth run ARGS`; killed after the test."""
+    started = []
+
+    def start(*args, env=None):
+        i = Instrument(args, env)
+        started.append(i)
+        return i
+    yield start
+    for i in started:
+        i.kill()
+
+
+class AudioWatch:
+    """Watches the rig's paced ALSA tap from now on, under a note held throughout.
+
+    ``check()``: the engine kept writing (at least half the frames real time allows: a dead or
+    blocked engine writes none, while a busy machine's jackd may run a little slow) and no
+    period of it was silent (a crash, a restart or a cut-off note would show as silence), and
+    it is still the same engine process.
+    """
+
+    def __init__(self, rig, host):
+        import time
+        self.rig, self.host = rig, host
+        self.pid, self.restarts = host.proc.pid, host.restarts
+        self.f0, self.t0 = rig.tap_frames(), time.monotonic()
+
+    def check(self):
+        import time
+        f1, t1 = self.rig.tap_frames(), time.monotonic()
+        assert f1 - self.f0 >= 0.5 * (t1 - self.t0) * RATE, (f1 - self.f0, t1 - self.t0)
+        x = self.rig.read_tap()[self.f0:f1]
+        loud = np.abs(x).max(axis=1)
+        periods = loud[:len(loud) // PERIOD * PERIOD].reshape(-1, PERIOD).max(axis=1)
+        assert periods.size > 0 and (periods > 0.01).all(), "silent periods: %d" % int((periods <= 0.01).sum())
+        assert (self.host.proc.pid, self.host.restarts) == (self.pid, self.restarts)

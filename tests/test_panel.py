@@ -1,31 +1,41 @@
 """The front panel: pixels of every page, exact bytes through the real OLED drivers, encoders,
 buttons, the keyboard, a failing I2C bus, and a scripted session through the menus."""
-import os
 import time
 
 import numpy as np
 import pytest
 from evdev import InputEvent, ecodes
 
+from conftest import step_until
 from promptsynth import config
 from promptsynth.generator import protocol as gm
 from promptsynth.panel.display import Display, RecordingSerial, factory
 from promptsynth.panel.encoder import Acceleration, Button, QuadratureDecoder, quadrature_edges
 from promptsynth.panel.gpio import Controls, jetson
-from promptsynth.panel.keyboard import Key, KeyDecoder
-from promptsynth.panel.panel import Panel, Press, Turn
+from promptsynth.daemon.run import Daemon
+from promptsynth.engine.stats import INDEX
+from promptsynth.panel.events import Key, Press, Turn
+from promptsynth.panel.keyboard import KeyDecoder
+from promptsynth.panel.panel import Panel
 from promptsynth.panel.textedit import TextBuffer
-from promptsynth.supervisor import Supervisor
+
+
+def instrument(tmp_path, clock=None):
+    """An instrument whose engine is not started: the pages need none to draw."""
+    cfg = config.replace(config.Config(), "paths", state=str(tmp_path / "state"))
+    return Daemon(cfg, clock=clock or (lambda: 100.0)).inst
 
 
 @pytest.fixture
 def panel(tmp_path):
-    cfg = config.replace(config.Config(), "paths", state=str(tmp_path / "state"))
-    sup = Supervisor(cfg)                      # not started: the pages need no engine to draw
     t = [100.0]
-    p = Panel(sup, Display(factory("dummy")), clock=lambda: t[0])
+    p = Panel(instrument(tmp_path, lambda: t[0]), Display(factory("dummy")), clock=lambda: t[0])
     p.now = t
     return p
+
+
+def stats(panel):
+    return panel.inst.host.stats.values
 
 
 def pixels(panel):
@@ -33,8 +43,8 @@ def pixels(panel):
 
 
 def test_every_page_draws_its_status_bar_and_title(panel):
-    for i in range(len(panel.pages)):
-        panel.page = i
+    for name in panel.order:
+        panel.set_page(name)
         panel.refresh(panel.clock())
         px = pixels(panel)
         assert px.shape == (64, 128)
@@ -44,8 +54,7 @@ def test_every_page_draws_its_status_bar_and_title(panel):
 
 
 def test_play_page_level_meter_follows_the_peak(panel):
-    from promptsynth.engine.stats import INDEX
-    panel.sup.stats.values[INDEX["peak"]] = 0.5
+    stats(panel)[INDEX["peak"]] = 0.5
     panel.refresh(panel.clock())
     px = pixels(panel)
     row = px[59]
@@ -56,7 +65,7 @@ def test_prompt_page_shows_text_and_cursor(panel):
     panel.handle(Key(char="h"))                  # typing anywhere goes to the prompt page
     for ch in "ello":
         panel.handle(Key(char=ch))
-    assert panel.page == 1 and panel.prompt.text == "hello"
+    assert panel.page == "prompt" and panel.prompt.text == "hello"
     px = pixels(panel)
     assert px[21, 30:36].all()                   # the cursor underline after 5 characters
     panel.handle(Key(name="home"))
@@ -65,47 +74,47 @@ def test_prompt_page_shows_text_and_cursor(panel):
 
 
 def test_generate_page_progress_bar_and_status_flag(panel):
-    panel.page = 2
+    panel.set_page("generate")
     panel.job = 7
-    panel.sup._panel_events.append(gm.Progress(7, 12, 25, 1.0, 2.0))
+    panel.inst.gen.record(gm.Progress(7, 12, 25, 1.0, 2.0))
     panel.refresh(panel.clock())
     px = pixels(panel)
     fill = int(round(124 * 12 / 25))
     assert px[41, 2:2 + fill].all() and not px[41, 2 + fill:126].any()
     assert panel.flags() == "GEN 48%"
-    panel.sup._panel_events.append(gm.Failed(7, "cancelled by you", "cancelled"))
+    panel.inst.gen.record(gm.Failed(7, "cancelled by you", "cancelled"))
     panel.refresh(panel.clock())
     assert panel.flags() == "ERR" and panel.model.progress is None
     assert pixels(panel)[53:64, :].mean() > 0.5     # the error line is shown over the page
 
 
 def test_settings_page_selection_and_values(panel):
-    panel.page = 3
+    panel.set_page("settings")
     px = pixels(panel)
     assert px[12:21, :].mean() > 0.5             # the selected row is inverted
-    steps = panel.gen["steps"]
+    steps = panel.gen.steps
     panel.handle(Press(0, "short"))              # next row: steps
     panel.handle(Turn(1, 3))
-    assert panel.gen["steps"] == steps + 3
+    assert panel.gen.steps == steps + 3
     assert pixels(panel)[22:31, :].mean() > 0.5
 
 
 def test_sound_page_waveform_and_loop_markers(panel):
-    panel.page = 4
-    s = panel.sup.current.sampler
-    s.update(loop_mode="forward", loop_start=1.0, loop_end=2.0)
+    panel.set_page("sound")
+    for key, value in (("loop_mode", "forward"), ("loop_start", 1.0), ("loop_end", 2.0)):
+        panel.inst.set_sound(key, value)
     panel.refresh(panel.clock())
     px = pixels(panel)
     wave = px[11:42, :]
     assert wave.sum(axis=0).min() > 0            # every column of the init sound has signal
-    n = len(panel.sup.current_audio())
+    n = len(panel.inst.current_audio())
     x = int(1.0 * 48000 / n * 127)
     assert panel.model.markers["loop_start"] == x
     assert px[11:42:2, x].all()                  # a dotted loop marker
 
 
 def test_library_page_lists_factory_presets(panel):
-    panel.page = 5
+    panel.set_page("library")
     px = pixels(panel)
     assert px[12:21, :].mean() > 0.5
     assert len(panel.presets()) >= 34
@@ -122,8 +131,8 @@ def decode_frame(data):
 
 
 def test_ssd1306_and_sh1106_frames_decode_to_the_image(panel):
-    panel.page = 0
-    panel.sup.stats.values[:] = 0
+    panel.set_page("play")
+    stats(panel)[:] = 0
     img = panel.render()
     want = np.array(img, dtype=np.uint8)
     for kind in ("ssd1306", "sh1106"):
@@ -146,7 +155,7 @@ def test_failing_i2c_is_retried_and_drawing_recovers(panel):
     for i in range(200):
         t += 0.05
         panel.now[0] = t
-        panel.sup.stats.values[6] = (i % 10) / 10.0      # the meter moves: frames differ
+        stats(panel)[INDEX["peak"]] = (i % 10) / 10.0      # the meter moves: frames differ
         panel.tick(t)
     assert panel.display.errors >= 3 and panel.display.frames > 20     # failed, and kept drawing
     # the last frame sent is whole and is the panel's last image
@@ -306,47 +315,40 @@ def test_scripted_session_type_generate_loop_save_reload(rig, tmp_path):
     cfg = config.replace(cfg, "paths", state=str(tmp_path / "state"))
     cfg = config.replace(cfg, "generate", seconds=2.0, steps=4)
     cfg = config.replace(cfg, "model", id="tiny", device="cpu", threads=1)
-    sup = Supervisor(cfg, rig.env, model_override="tiny")
+    d = Daemon(cfg, rig.env, model_override="tiny")
     try:
-        sup.start()
-        sup.restore()
-        assert sup.start_generator()
-        p = Panel(sup, Display(factory("dummy")))
+        d.start()
+        p, inst = d.front.panel, d.inst
         for ch in "a warm organ":
             p.handle(Key(char=ch))
-        end = time.monotonic() + 120
-        while sup.generator.model_state != "ready" and time.monotonic() < end:
-            sup.poll(0.05)
-            p.tick()
+        assert step_until(d, lambda: inst.model_state() == "ready", 120)
         p.handle(Key(name="enter"))
-        assert p.page == 2 and p.job is not None
-        while p.job is not None and time.monotonic() < end:
-            sup.poll(0.05)
-            p.tick()
+        assert p.page == "generate" and p.job is not None
+        assert step_until(d, lambda: p.job is None, 120)
         assert p.model.error == "", p.model.error
-        sid = sup.current.sound
-        assert sid and sid != "init" and sup.current.generation["prompt"] == "a warm organ"
+        sid = inst.current.sound
+        assert sid and sid != "init" and inst.current.generation["prompt"] == "a warm organ"
         # Sound page: loop mode forward, loop start later by 0.2 s
         p.handle(Key(name="f5"))
         for _ in range(2):
             p.handle(Press(0, "short"))          # rows: start, end, loop_mode
-        modes = ["off", "forward", "pingpong"]
-        for _ in range(3):
-            if sup.current.sampler["loop_mode"] == "forward":
+        modes = ["auto", "off", "forward", "pingpong"]
+        for _ in range(4):
+            if inst.current.sampler.loop_mode == "forward":
                 break
-            before_mode = sup.current.sampler["loop_mode"]
+            before_mode = inst.current.sampler.loop_mode
             p.handle(Turn(1, 1))
-            assert sup.current.sampler["loop_mode"] == modes[(modes.index(before_mode) + 1) % 3]
-        assert sup.current.sampler["loop_mode"] == "forward"
+            assert inst.current.sampler.loop_mode == modes[(modes.index(before_mode) + 1) % 4]
+        assert inst.current.sampler.loop_mode == "forward"
         p.handle(Press(0, "short"))              # loop_start
-        before = float(sup.current.sampler.get("loop_start") or 0.0)
+        before = inst.current.sampler.loop_start
+        sound_before = d.host.stats["sound_id"]
         p.handle(Turn(1, 20))
-        assert abs(float(sup.current.sampler["loop_start"]) - (before + 0.2)) < 1e-6
-        time.sleep(0.25)
-        p.tick()                                 # the new loop reaches the engine
+        assert abs(inst.current.sampler.loop_start - (before + 0.2)) < 1e-6
+        assert step_until(d, lambda: d.host.stats["sound_id"] != sound_before, 10)   # the new loop reached the engine
         # Library: save as "Organ one"
         p.handle(Key(name="f6"))
-        p.pages[5].sel = len(p.presets())        # the "save current as" row
+        p.pages["library"].sel = len(p.presets())   # the "save current as" row
         p.handle(Press(0, "short"))
         p.name.clear()
         for ch in "Organ one":
@@ -359,32 +361,32 @@ def test_scripted_session_type_generate_loop_save_reload(rig, tmp_path):
         assert saved["sound"] == sid and saved["sampler"]["loop_mode"] == "forward"
         assert abs(saved["sampler"]["loop_start"] - (before + 0.2)) < 1e-6
     finally:
-        sup.stop()
-    # reload: a new supervisor restores exactly that state
-    sup2 = Supervisor(cfg, rig.env)
-    state, problem = sup2.presets.load_state()
-    assert problem is None and state.sound == sid and state.sampler["loop_mode"] == "forward"
+        d.stop()
+    # reload: the state on disk is exactly that sound and loop
+    from promptsynth.library.presets import PresetStore
+    state, problem = PresetStore(str(tmp_path / "state")).load_state()
+    assert problem is None and state.sound == sid and state.sampler.loop_mode == "forward"
 
 
-def test_cc_learn_binds_a_knob_to_a_sound_parameter(panel):
-    from promptsynth.engine.stats import INDEX
-    v = panel.sup.stats.values
-    sent = []
-    panel.sup.apply_setting = lambda k, val: sent.append((k, val))   # the engine is not running here
-    panel.page = 4
+def test_cc_learn_binds_a_knob_to_a_sound_parameter(panel, tmp_path):
+    v = stats(panel)
+    panel.set_page("sound")
     for _ in range(8):                           # the 'attack' row
         panel.handle(Press(0, "short"))
     panel.handle(Press(0, "long"))
-    assert panel.learning == "attack"
+    assert panel.cc.learning == "attack"
     v[INDEX["cc_number"]], v[INDEX["cc_value"]], v[INDEX["cc_count"]] = 74, 10, 1
     panel.refresh(panel.clock())
-    assert panel.cc_map == {74: "attack"} and panel.learning is None
+    assert panel.cc.map == {74: "attack"} and panel.cc.learning is None
     v[INDEX["cc_value"]], v[INDEX["cc_count"]] = 127, 2
     panel.refresh(panel.clock())
-    assert panel.sup.current.sampler["attack"] == 20000.0 and sent[-1] == ("attack", 20000.0)
+    assert panel.inst.current.sampler.attack == 20000.0      # the top of [sampler] attack's range
+    v[INDEX["cc_value"]], v[INDEX["cc_count"]] = 0, 3
+    panel.refresh(panel.clock())
+    assert panel.inst.current.sampler.attack == 0.0
     # the map survives a restart
-    p2 = Panel(panel.sup, Display(None))
-    assert p2.cc_map == {74: "attack"}
+    p2 = Panel(panel.inst, Display(None))
+    assert p2.cc.map == {74: "attack"}
 
 
 def test_unused_controllers_reach_the_cc_learn_callback():
@@ -402,23 +404,20 @@ def test_unused_controllers_reach_the_cc_learn_callback():
 
 
 def test_kiosk_idle_timeout_returns_to_the_attract_preset(tmp_path):
-    cfg = config.replace(config.Config(), "paths", state=str(tmp_path / "state"))
-    sup = Supervisor(cfg)
-    loaded = []
-    sup.load_preset = lambda p, generate=True: loaded.append(p.name) or True
     t = [0.0]
-    p = Panel(sup, Display(None), kiosk=True, prompt_limit=20, idle_timeout=60.0, attract="factory/Init pad",
+    inst = instrument(tmp_path, lambda: t[0])
+    p = Panel(inst, Display(None), kiosk=True, prompt_limit=20, idle_timeout=60.0, attract="factory/Init pad",
               clock=lambda: t[0])
     for ch in "a very long prompt that goes on\x00\x1b":
         p.handle(Key(char=ch))
     assert p.prompt.text == "a very long prompt t" and p.prompt.refused > 0
-    p.page = 4
+    p.set_page("sound")
     t[0] = 59.0
     p.refresh(t[0])
-    assert loaded == []
+    assert inst.current.name == "Init"
     t[0] = 61.0
     p.refresh(t[0])
-    assert loaded == ["Init pad"] and p.page == 0
+    assert inst.current.name == "Init pad" and inst.current.sampler.attack == 400.0 and p.page == "play"
 
 
 def test_simulator_window_shows_frames_headless(monkeypatch, panel):
@@ -436,11 +435,9 @@ def test_simulator_window_shows_frames_headless(monkeypatch, panel):
 
 
 def test_kiosk_keeps_saving_and_deleting_behind_a_long_press(tmp_path):
-    cfg = config.replace(config.Config(), "paths", state=str(tmp_path / "state"))
-    sup = Supervisor(cfg)
-    p = Panel(sup, Display(None), kiosk=True)
-    p.page = 5
-    lib = p.pages[5]
+    p = Panel(instrument(tmp_path), Display(None), kiosk=True)
+    p.set_page("library")
+    lib = p.pages["library"]
     lib.sel = len(p.presets())                 # the "save current as" row
     p.handle(Press(0, "short"))
     assert lib.mode == "" and p.model.error == "hold to save"
@@ -453,13 +450,13 @@ def test_kiosk_keeps_saving_and_deleting_behind_a_long_press(tmp_path):
 
 
 def test_rows_pages_take_arrow_keys(panel):
-    panel.page = 3
-    guidance = panel.gen["guidance"]
+    panel.set_page("settings")
+    guidance = panel.gen.guidance
     panel.handle(Key(name="down"))
     panel.handle(Key(name="down"))               # the guidance row
     panel.handle(Key(name="right"))
-    assert panel.gen["guidance"] == guidance + 0.5
+    assert panel.gen.guidance == guidance + 0.5
     panel.handle(Key(name="up"))
     panel.handle(Key(name="up"))
     panel.handle(Key(name="up"))                 # wraps to the last row
-    assert panel.pages[3].sel == panel.pages[3].rows - 1
+    assert panel.pages["settings"].sel == panel.pages["settings"].rows - 1

@@ -4,7 +4,7 @@ import soundfile as sf
 
 from conftest import RATE, freq_of
 from promptsynth import config
-from promptsynth.supervisor import startup_sound
+from promptsynth.daemon.instrument import startup_sound
 
 
 def _cfg(**sampler):

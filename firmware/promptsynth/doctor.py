@@ -17,7 +17,7 @@ from promptsynth import config as config_mod
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
 
-# newest diffusers that imports with the Jetson torch wheels (shared/reference/pipelines.md)
+# newest diffusers that imports with the Jetson torch wheels (0.32 needs torch.float8_e4m3fn, 0.36 torch.xpu)
 DIFFUSERS_FOR_TORCH = {"2.0": "0.31.0", "2.1": "0.35.2"}
 
 
@@ -113,6 +113,61 @@ def check_panel(cfg) -> List[Check]:
     return out
 
 
+def check_keyboard(cfg) -> List[Check]:
+    """The USB keyboard the panel grabs (optional unless [panel] keyboard names one)."""
+    want = cfg.panel.keyboard
+    try:
+        import evdev
+    except ImportError as e:
+        return [Check("keyboard", FAIL if want else WARN, "evdev missing (%s)" % e, "pip install evdev")]
+    found, refused = [], []
+    for path in evdev.list_devices():
+        try:
+            d = evdev.InputDevice(path)
+        except OSError as e:
+            refused.append("%s (%s)" % (path, e.strerror))
+            continue
+        if evdev.ecodes.KEY_A in d.capabilities().get(evdev.ecodes.EV_KEY, []):
+            found.append(d.name)
+        d.close()
+    match = [n for n in found if want.lower() in n.lower()]
+    if match:
+        return [Check("keyboard", PASS, ", ".join(match))]
+    if refused:
+        return [Check("keyboard", FAIL, "input devices not readable: %s" % ", ".join(refused[:3]),
+                      "add the user to the input group (the service's SupplementaryGroups has it)")]
+    status = FAIL if want else WARN
+    return [Check("keyboard", status, "no keyboard%s found (keyboards: %s)" % (" matching %r" % want if want else "",
+                                                                             ", ".join(found) or "none"),
+                  "plug in the USB keyboard (it is picked up within 2 s while the instrument runs)%s; without one "
+                  "the encoders spell prompts" % ("" if not want else ", or change [panel] keyboard"))]
+
+
+def check_running(cfg) -> List[Check]:
+    """What the running instrument says of its parts (the health file it keeps up to date)."""
+    import json
+    import time
+
+    from promptsynth.daemon.health import health_path
+    paths = [health_path(config_mod.state_dir(cfg)), "/run/promptsynth/health.json"]
+    for path in paths:
+        try:
+            with open(path) as fh:
+                data = json.load(fh)
+        except (OSError, ValueError):
+            continue
+        age = time.time() - float(data.get("time", 0))
+        if not os.path.exists("/proc/%d" % int(data.get("pid", 0) or 0)):
+            return [Check("running", PASS, "the instrument is not running (it last wrote %s %.0f s ago)" % (path, age))]
+        bad = {k: v for k, v in data.get("parts", {}).items() if v.get("state") in ("failed", "absent")}
+        if not bad:
+            return [Check("running", PASS, "every part working (last change %.0f s ago)" % age)]
+        return [Check("running", WARN, "%s (last change %.0f s ago)" % ("; ".join(
+            "%s %s: %s" % (k, v["state"], v["detail"]) for k, v in bad.items()), age),
+            "see the checks above for each part's fix; the instrument retries each by itself")]
+    return [Check("running", PASS, "the instrument is not running (no health file)")]
+
+
 def check_model(cfg) -> List[Check]:
     out = []
     if importlib.util.find_spec("torch") is None:
@@ -194,7 +249,7 @@ def run(cfg_path: Optional[str] = None) -> List[Check]:
     except config_mod.ConfigError as e:
         return [Check("config", FAIL, str(e), "fix the key named; `promptsynth config example` shows every key")]
     checks = [Check("config", PASS, where)]
-    for part in (check_audio, check_midi, check_panel, check_model, check_system):
+    for part in (check_audio, check_midi, check_panel, check_keyboard, check_model, check_system, check_running):
         try:
             checks.extend(part(cfg))
         except Exception as e:              # a check that breaks is itself a finding

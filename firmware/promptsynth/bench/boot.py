@@ -66,7 +66,7 @@ def boot(runs: int = 3) -> Dict[str, object]:
                 break
         time.sleep(0.5)
         kids = _children(p.pid)
-        peaks["supervisor_kb"] = max(peaks.get("supervisor_kb", 0), _status_kb(p.pid, "VmHWM"))
+        peaks["daemon_kb"] = max(peaks.get("daemon_kb", 0), _status_kb(p.pid, "VmHWM"))
         for k in kids:
             name = open("/proc/%d/cmdline" % k).read()
             key = "engine_kb" if "engine" in name or len(peaks) < 2 else "generator_kb"
@@ -89,55 +89,56 @@ def boot(runs: int = 3) -> Dict[str, object]:
 def soak(seconds: float = 60.0) -> Dict[str, object]:
     from promptsynth import config
     from promptsynth.bench.rig import Rig
+    from promptsynth.daemon.run import Daemon
     from promptsynth.engine import messages as m
     from promptsynth.generator import protocol as gm
-    from promptsynth.supervisor import Supervisor
     rig = Rig()
     cfg = config.replace(rig.config("tap_jack"), "model", id="tiny", device="cpu", threads=1)
     cfg = config.replace(cfg, "generate", seconds=2.0, steps=10)
-    sup = Supervisor(cfg, rig.env)
+    d = Daemon(cfg, rig.env)
     try:
-        sup.start()
-        sup.restore()
-        sup.wait_ready(20.0)
-        sup.start_generator()
-        while sup.generator.model_state != "ready":
-            sup.poll(0.05)
+        d.start()
+        d.host.wait_ready(20.0)
+        while d.gen.model_state != "ready":
+            d.step()
         for i in range(16):
-            sup.send(m.Midi(bytes([0x90, 40 + 2 * i, 90])))
+            d.host.send(m.Midi(bytes([0x90, 40 + 2 * i, 90])))
         time.sleep(1.0)
-        pids = {"engine": sup.proc.pid, "generator": sup.generator.proc.pid, "supervisor": os.getpid()}
+        stats = d.host.stats
+        pids = {"engine": d.host.proc.pid, "generator": d.gen.client.proc.pid, "daemon": os.getpid()}
         rss0 = {k: _status_kb(v, "VmRSS") for k, v in pids.items()}
-        x0, p0 = sup.stats["xruns"], sup.stats["periods"]
+        x0, p0 = stats["xruns"], stats["periods"]
         renders: List[np.ndarray] = []
-        last_pos = sup.stats._pos.value
+        last_pos = stats._pos.value
         done = failed = 0
+        seq = d.inst.events_since(0)[0]
         t0 = time.monotonic()
-        job = sup.generate("soak %d" % done)
+        job = d.inst.generate("soak %d" % done)
         while time.monotonic() - t0 < seconds:
-            sup.poll(0.05)
-            for ev in sup.take_panel_events():
+            d.step()
+            seq, events = d.inst.events_since(seq)
+            for ev in events:
                 if isinstance(ev, (gm.Result, gm.Failed)) and ev.job_id == job:
                     done += isinstance(ev, gm.Result)
                     failed += isinstance(ev, gm.Failed)
-                    job = sup.generate("soak %d" % (done + failed))
-            pos = sup.stats._pos.value
+                    job = d.inst.generate("soak %d" % (done + failed))
+            pos = stats._pos.value
             if pos - last_pos > 4000:                 # collect before the ring wraps
-                renders.append(sup.stats.render_times()[-(pos - last_pos):])
+                renders.append(stats.render_times()[-(pos - last_pos):])
                 last_pos = pos
-        pos = sup.stats._pos.value
-        renders.append(sup.stats.render_times()[-(pos - last_pos):])
+        pos = stats._pos.value
+        renders.append(stats.render_times()[-(pos - last_pos):])
         elapsed = time.monotonic() - t0
         rss1 = {k: _status_kb(v, "VmRSS") for k, v in pids.items()}
         all_r = np.concatenate(renders) / 1e6
         return {"seconds": round(elapsed, 1), "sounds_generated": done, "failed": failed,
-                "voices": int(sup.stats["voices"]), "xruns": int(sup.stats["xruns"] - x0),
-                "periods": int(sup.stats["periods"] - p0), "periods_expected": int(elapsed * 48000 / 128),
+                "voices": int(stats["voices"]), "xruns": int(stats["xruns"] - x0),
+                "periods": int(stats["periods"] - p0), "periods_expected": int(elapsed * 48000 / 128),
                 "render": summary_us(all_r, 128 / 48000),
                 "rss_kb_start": rss0, "rss_kb_end": rss1,
                 "rss_growth_kb": {k: rss1[k] - rss0[k] for k in rss0}}
     finally:
-        sup.stop()
+        d.stop()
         rig.close()
 
 

@@ -57,14 +57,15 @@ def render_cost(voices: int, periods: int = 3000, rate: int = 48000, period: int
 
 
 def _engine_rig(sampler_settings: dict):
-    """Start a rig and an engine process on its paced tap; return (rig, supervisor, keyboard)."""
+    """Start a rig and an engine process on its paced tap; return (rig, engine host, keyboard)."""
     from promptsynth.bench.rig import Rig, wait_for
-    from promptsynth.supervisor import Supervisor
+    from promptsynth.daemon.engine_host import EngineHost
+    from promptsynth.daemon.instrument import startup_sound
     rig = Rig()
     cfg = rig.config("tap_jack", **sampler_settings)
-    sup = Supervisor(cfg, rig.env)
+    sup = EngineHost(cfg, rig.env)
     sup.start()
-    sup.load_startup_sound()
+    sup.play(startup_sound(cfg, sup.new_id())[0])
     kbd = rig.keyboard()
     if not sup.wait_ready(15.0):
         raise RuntimeError("engine never became ready: %s" % [n.text for n in sup.notices])

@@ -8,29 +8,34 @@ import time
 from typing import Dict
 
 from promptsynth.bench.stats import summary_us
+from promptsynth.engine.stats import INDEX
 
 
-def _panel(state_dir: str, sup=None):
+def _panel(state_dir: str, host=None):
+    """A panel on an instrument (on ``host``'s running engine, or on none: the pages need no engine
+    to draw), drawing through the real SSD1306 driver into a recording bus."""
     from promptsynth import config
+    from promptsynth.daemon.run import Daemon
     from promptsynth.panel.display import Display, RecordingSerial, factory
     from promptsynth.panel.panel import Panel
-    from promptsynth.supervisor import Supervisor
-    if sup is None:
-        sup = Supervisor(config.replace(config.Config(), "paths", state=state_dir))
+    d = Daemon(config.replace(config.Config(), "paths", state=state_dir or tempfile.mkdtemp(prefix="psynth-panel-")))
+    if host is not None:
+        d.inst.host = host
     serial = RecordingSerial()
-    return Panel(sup, Display(factory("ssd1306", serial=serial)), fps=1000.0), serial
+    return Panel(d.inst, Display(factory("ssd1306", serial=serial)), fps=1000.0), serial
 
 
 def page_costs(draws: int = 200) -> Dict[str, object]:
     p, serial = _panel(tempfile.mkdtemp(prefix="psynth-panel-"))
     out = {}
-    for i, page in enumerate(p.pages):
-        p.page = i
+    host = p.inst.host
+    for name, page in p.pages.items():
+        p.set_page(name)
         p.refresh(time.monotonic())
         p.tick(0.0)                                   # first draw: device init
         render, total = [], []
         for k in range(draws):
-            p.sup.stats.values[6] = (k % 20) / 20.0    # the meter moves: every frame differs
+            host.stats.values[INDEX["peak"]] = (k % 20) / 20.0    # the meter moves: every frame differs
             t0 = time.perf_counter()
             img = p.render()
             t1 = time.perf_counter()
@@ -62,7 +67,7 @@ def engine_effect(seconds: float = 5.0) -> Dict[str, object]:
                 def loop():
                     k = 0
                     while not stop.is_set():
-                        p.page = k % len(p.pages)
+                        p.set_page(p.order[k % len(p.order)])
                         p.refresh(time.monotonic())
                         p.display.show(p.render(), time.monotonic())
                         serial.log.clear()

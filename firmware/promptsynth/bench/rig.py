@@ -52,6 +52,7 @@ class Rig:
                                  format="FLOAT_LE", rt_priority=0, lock_memory=False)
         cfg = config_mod.replace(cfg, "midi", api="jack", port="psynthkbd", virtual=True)
         cfg = config_mod.replace(cfg, "paths", state=os.path.join(self.dir, "state"))
+        cfg = config_mod.replace(cfg, "panel", display="dummy", gpio="none")    # no panel hardware here
         if sampler:
             cfg = config_mod.replace(cfg, "sampler", **sampler)
         return cfg

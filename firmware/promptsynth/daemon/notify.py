@@ -19,8 +19,6 @@ class Notifier:
         self.sock = None
         if self.address:
             self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        usec = os.environ.get("WATCHDOG_USEC", "")
-        self.watchdog_s = int(usec) / 1e6 if usec.isdigit() else 0.0
 
     def send(self, *fields: str) -> bool:
         if self.sock is None:

@@ -31,3 +31,16 @@ def attach(msg: LoadSound) -> Tuple[shared_memory.SharedMemory, PlayableSound]:
     planar = np.ndarray(tuple(msg.shape), dtype=np.float32, buffer=shm.buf)
     fields = {f.name: getattr(msg, f.name) for f in dataclasses.fields(msg) if f.name not in ("shm_name", "shape")}
     return shm, PlayableSound(planar=planar, **fields)
+
+
+def release(shm: shared_memory.SharedMemory, unlink: bool = True) -> bool:
+    """Close (and by default unlink) a block; False while a view of it still exists."""
+    try:
+        shm.close()
+        if unlink:
+            shm.unlink()
+    except BufferError:
+        return False
+    except OSError:                         # already unlinked (a restart raced us): nothing left to do
+        pass
+    return True

@@ -3,16 +3,22 @@
 luma.core separates the device (ssd1306, sh1106) from the serial interface it talks through;
 the same split lets the real drivers run here over :class:`RecordingSerial`, which keeps every
 command and data byte (tests decode frames from it; the benchmark times the driver's encoding).
-An I2C error (a loose cable) marks the display broken; it is re-created (init sequence
-included) after a backoff that grows from 0.1 s to 5 s, and the sound never notices.
+Any error at all (a display that is not there, a loose cable, a wrong bus or address, a driver
+bug) marks the display broken; it is re-created (init sequence included) after a backoff that
+grows from 0.1 s to 1 s, so a replugged display shows frames again within about a second, and
+the sound never notices.
 """
 from __future__ import annotations
 
 import os
 from typing import Callable, List, Optional, Tuple
 
+from promptsynth.backoff import Backoff
+from promptsynth.config import PanelConfig, choices
+from promptsynth.log import describe
+
 WIDTH, HEIGHT = 128, 64
-KINDS = ("none", "dummy", "ssd1306", "sh1106", "pygame", "capture", "gif")
+KINDS = tuple(k for k in choices(PanelConfig, "display") if k != "window")   # the window is the simulator's
 
 
 class RecordingSerial:
@@ -77,32 +83,52 @@ def factory(kind: str, i2c_bus: int = 8, i2c_address: int = 0x3C, capture_dir: s
     raise ValueError("unknown display %r (known: %s)" % (kind, ", ".join(KINDS)))
 
 
+def _absent(e: BaseException) -> bool:
+    """A display that is not there (no bus node, nothing at the address, no driver library),
+    as opposed to one that is there and failing."""
+    if isinstance(e, (FileNotFoundError, ImportError)):
+        return True
+    return type(e).__name__ in ("DeviceNotFoundError", "DeviceAddressError") or getattr(e, "errno", None) in (6, 19)
+
+
 class Display:
     def __init__(self, make: Optional[Callable[[], object]]):
         self.make = make
         self.device = None
         self.errors = 0
-        self.failures_in_a_row = 0
-        self.next_try = 0.0
         self.frames = 0
         self.last_error = ""
+        self.absent = False
+        self.backoff = Backoff(first=0.1, limit=1.0)
+
+    @property
+    def failures_in_a_row(self) -> int:
+        return self.backoff.failures
+
+    def status(self) -> Tuple[str, str]:
+        """("ok" | "absent" | "failed" | "off", detail) for the instrument's health."""
+        if self.make is None:
+            return "off", "no display configured"
+        if self.backoff.failures:
+            return ("absent" if self.absent else "failed"), self.last_error
+        return "ok", ""
 
     def show(self, image, now: float) -> bool:
         """Send a frame; False (and a retry later) when the display is absent or failing."""
-        if self.make is None or now < self.next_try:
+        if self.make is None or not self.backoff.due(now):
             return False
         try:
             if self.device is None:
                 self.device = self.make()
             self.device.display(image)
-        except (OSError, IOError, RuntimeError) as e:
+        except Exception as e:           # whatever luma, smbus or a driver raises: never the sound's problem
             self.errors += 1
-            self.failures_in_a_row += 1
-            self.last_error = str(e)
+            self.last_error = describe(e)
+            self.absent = _absent(e)
             self.device = None
-            self.next_try = now + min(0.1 * 2 ** (self.failures_in_a_row - 1), 5.0)
+            self.backoff.failed(now)
             return False
-        self.failures_in_a_row = 0
+        self.backoff.succeeded()
         self.frames += 1
         return True
 
@@ -110,6 +136,6 @@ class Display:
         if self.device is not None:
             try:
                 self.device.cleanup()
-            except Exception:
+            except Exception:            # a display that is gone cannot be cleaned up: nothing to do
                 pass
             self.device = None

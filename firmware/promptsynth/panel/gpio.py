@@ -2,11 +2,15 @@
 append (pin, level, time) to a deque; the panel's loop decodes them (panel/encoder.py)."""
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from typing import Deque, Dict, List, Sequence, Tuple
 
+from promptsynth.backoff import Backoff
+from promptsynth.log import describe
 from promptsynth.panel.encoder import Acceleration, Button, QuadratureDecoder
+from promptsynth.panel.events import Press, Turn
 
 
 class Controls:
@@ -18,6 +22,7 @@ class Controls:
         self.levels: Dict[int, int] = {pin: 1 for pair in encoders for pin in pair}
         self.levels.update({pin: 1 for pin in buttons})
         self.edges: Deque[Tuple[int, int, float]] = deque(maxlen=4096)
+        self.error = ""                  # set when reading a pin failed on the GPIO thread
 
     def edge(self, pin: int, level: int, t: float) -> None:
         self.edges.append((pin, level, t))
@@ -52,6 +57,70 @@ def jetson(controls: Controls, gpio=None) -> object:
     gpio.setmode(gpio.BOARD)
     for pin in controls.levels:
         gpio.setup(pin, gpio.IN)             # pull-ups are external: Jetson ignores pull_up_down
-        gpio.add_event_detect(pin, gpio.BOTH,
-                              callback=lambda ch: controls.edge(ch, gpio.input(ch), time.monotonic()))
+        gpio.add_event_detect(pin, gpio.BOTH, callback=lambda ch: _edge(controls, gpio, ch))
     return gpio
+
+
+def _edge(controls: Controls, gpio, ch: int) -> None:
+    """On Jetson.GPIO's thread: read the level and queue the edge; never raise there (it would
+    end that thread, and with it every later edge)."""
+    try:
+        controls.edge(ch, gpio.input(ch), time.monotonic())
+        controls.error = ""
+    except Exception as e:
+        controls.error = describe(e)
+
+
+class GpioControls:
+    """The encoders and buttons as a part that can be absent or fail: Jetson.GPIO is set up on a
+    thread (each add_event_detect sleeps a second, the panel's loop must not), and a setup that
+    fails (not a Jetson, no permission, a pin in use) is tried again with a backoff."""
+
+    def __init__(self, controls: Controls, gpio=None):
+        self.controls = controls
+        self.gpio_module = gpio
+        self.gpio = None
+        self.state, self.error = "absent", "not set up yet"
+        self.backoff = Backoff(first=0.5, limit=30.0)     # a failed set-up is quick to try again
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="panel-gpio", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            gpio = self.gpio_module
+            try:
+                if gpio is None:
+                    import Jetson.GPIO as gpio      # raises RuntimeError on anything but a Jetson
+                self.gpio = jetson(self.controls, gpio)
+                self.state, self.error = "ok", ""
+                return
+            except Exception as e:     # RuntimeError (not a Jetson, no access), ValueError (a pin), ...
+                _cleanup(gpio)
+                absent = isinstance(e, (ImportError, FileNotFoundError)) or "not a jetson" in str(e).lower() \
+                    or "could not determine" in str(e).lower()
+                self.state, self.error = ("absent" if absent else "failed"), describe(e)
+            self._stop.wait(self.backoff.failed(0.0))
+
+    def status(self) -> Tuple[str, str]:
+        if self.state == "ok" and self.controls.error:
+            return "failed", self.controls.error
+        return self.state, self.error
+
+    def events(self, now: float) -> List[object]:
+        return [Turn(i, d) if kind == "turn" else Press(i, d) for kind, i, d in self.controls.events(now)]
+
+    def stop(self) -> None:
+        self._stop.set()
+        _cleanup(self.gpio)
+        self.gpio = None
+
+
+def _cleanup(gpio) -> None:
+    try:
+        if gpio is not None:
+            gpio.cleanup()
+    except Exception:                  # a half-set-up chip: nothing more to release
+        pass

@@ -1,11 +1,14 @@
 """A USB keyboard through evdev: key events to panel keys, grabbed so nothing reaches a console."""
 from __future__ import annotations
 
+import select
 import threading
-import time
 from collections import deque
-from dataclasses import dataclass
-from typing import Deque, Dict, Optional, Tuple
+from typing import Deque, Dict, List, Optional, Tuple
+
+from promptsynth.backoff import Backoff
+from promptsynth.log import describe
+from promptsynth.panel.events import Key
 
 NAMED = {"KEY_ENTER": "enter", "KEY_KPENTER": "enter", "KEY_ESC": "esc", "KEY_LEFT": "left", "KEY_RIGHT": "right",
          "KEY_UP": "up", "KEY_DOWN": "down", "KEY_HOME": "home", "KEY_END": "end", "KEY_BACKSPACE": "backspace",
@@ -21,12 +24,6 @@ US.update({"KEY_1": ("1", "!"), "KEY_2": ("2", "@"), "KEY_3": ("3", "#"), "KEY_4
            "KEY_BACKSLASH": ("\\", "|"), "KEY_COMMA": (",", "<"), "KEY_DOT": (".", ">"), "KEY_SLASH": ("/", "?"),
            "KEY_SPACE": (" ", " ")})
 KEYMAPS = {"us": US}
-
-
-@dataclass(frozen=True)
-class Key:
-    name: str = ""          # a named key ("enter", "left"...), or "" for text
-    char: str = ""          # the character typed, for text
 
 
 class KeyDecoder:
@@ -65,55 +62,96 @@ class KeyDecoder:
 
 class EvdevKeyboard:
     """Finds a keyboard (by name substring, "" = the first one with letter keys), grabs it, and
-    reads it on a thread into a queue; replugging is picked up by a rescan every 2 s."""
+    reads it on a thread into a queue.
 
-    def __init__(self, match: str = "", keymap: str = "us"):
+    Whatever evdev raises (no device, permission denied, busy grab, unplugged mid-typing) is
+    caught on that thread: the keyboard is marked absent or failed, closed, and looked for again
+    after a short backoff (0.5 s growing to 2 s), so a replugged keyboard types again within 2 s.
+    """
+
+    def __init__(self, match: str = "", keymap: str = "us", evdev=None):
+        """``evdev``: the module (tests pass one that raises what the real one can raise)."""
+        if evdev is None:
+            import evdev
+        self.evdev = evdev
         self.match = match
         self.decoder = KeyDecoder(keymap)
         self.keys: Deque[Key] = deque(maxlen=256)
         self.device = None
-        self.error = ""
+        self.state, self.error = "absent", "not looked for yet"
+        self.backoff = Backoff(first=0.5, limit=2.0)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="panel-keyboard", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
+    def status(self) -> Tuple[str, str]:
+        return self.state, self.error
+
+    def events(self) -> List[Key]:
+        out = []
+        while self.keys:
+            out.append(self.keys.popleft())
+        return out
+
     def _find(self):
-        import evdev
-        for path in evdev.list_devices():
-            try:
-                d = evdev.InputDevice(path)
-            except OSError:
-                continue
-            caps = d.capabilities().get(evdev.ecodes.EV_KEY, [])
-            if evdev.ecodes.KEY_A in caps and (not self.match or self.match.lower() in d.name.lower()):
+        ev = self.evdev
+        for path in ev.list_devices():
+            d = ev.InputDevice(path)
+            if ev.ecodes.KEY_A in d.capabilities().get(ev.ecodes.EV_KEY, []) and \
+                    (not self.match or self.match.lower() in d.name.lower()):
                 return d
             d.close()
         return None
 
+    def _open(self) -> None:
+        d = self._find()
+        if d is None:
+            self.state, self.error = "absent", "no keyboard%s found" % (" matching %r" % self.match if self.match else "")
+            return
+        try:
+            d.grab()                                # keystrokes never reach a console
+        except BaseException:
+            d.close()
+            raise
+        self.device, self.state, self.error = d, "ok", d.name
+
+    def _read(self) -> None:
+        ready, _, _ = select.select([self.device.fd], [], [], 0.5)
+        if not ready:
+            return
+        try:
+            for ev in self.device.read():
+                k = self.decoder.feed(ev)
+                if k is not None:
+                    self.keys.append(k)
+        except BlockingIOError:
+            pass
+
+    def _close(self) -> None:
+        if self.device is not None:
+            try:
+                self.device.close()
+            except Exception:                      # an unplugged device: its fd is gone already
+                pass
+            self.device = None
+
     def _run(self) -> None:
         while not self._stop.is_set():
-            if self.device is None:
-                try:
-                    self.device = self._find()
-                    if self.device is not None:
-                        self.device.grab()          # keystrokes never reach a console
-                except OSError as e:
-                    self.error = str(e)
-                    self.device = None
-                if self.device is None:
-                    time.sleep(2.0)
-                    continue
             try:
-                for ev in self.device.read_loop():
-                    k = self.decoder.feed(ev)
-                    if k is not None:
-                        self.keys.append(k)
-                    if self._stop.is_set():
-                        break
-            except OSError:                          # unplugged
-                self.device = None
+                if self.device is None:
+                    self._open()
+                if self.device is not None:
+                    self._read()
+                    self.backoff.succeeded()
+                    continue
+            except Exception as e:                  # permission, busy, unplugged: look again later
+                self._close()
+                self.state, self.error = ("absent" if isinstance(e, FileNotFoundError) else "failed"), describe(e)
+            self._stop.wait(self.backoff.failed(0.0))
 
     def stop(self) -> None:
         self._stop.set()
+        self._thread.join(2.0)
+        self._close()

@@ -1,19 +1,23 @@
-"""The panel: pages, input routing, the view model, and redraws on change at a capped rate."""
+"""The panel: pages by name, input routing, the view model, and redraws on change at a capped rate.
+
+It talks to the instrument through its API only (``promptsynth.daemon.instrument``): what it
+shows comes from there, and every change it makes goes back through it.
+"""
 from __future__ import annotations
 
-import dataclasses
+import os
 import time
-from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional
 
-import numpy as np
 from PIL import Image, ImageDraw
 
-from promptsynth import __version__
-from promptsynth.panel import sysinfo
+from promptsynth.config import ConfigError, state_dir
+from promptsynth.generator import protocol as gm
+from promptsynth.library.presets import Preset
+from promptsynth.panel.cclearn import CCLearn
 from promptsynth.panel.display import HEIGHT, WIDTH, Display
-from promptsynth.panel.keyboard import Key
-from promptsynth.panel.pages.base import status_bar
+from promptsynth.panel.events import Key, Press, Turn
+from promptsynth.panel.pages.base import Page, status_bar, text
 from promptsynth.panel.pages.generate import GeneratePage
 from promptsynth.panel.pages.gensettings import GenSettingsPage
 from promptsynth.panel.pages.library import LibraryPage
@@ -22,61 +26,32 @@ from promptsynth.panel.pages.prompt import PromptPage
 from promptsynth.panel.pages.sound import SoundPage
 from promptsynth.panel.pages.system import SystemPage
 from promptsynth.panel.textedit import CharWheel, TextBuffer
+from promptsynth.panel.view import Model, refresh, waveform
 
-POINT_KEYS = ("start", "end", "loop_mode", "loop_start", "loop_end", "crossfade")
-
-
-@dataclass(frozen=True)
-class Turn:
-    encoder: int             # 0: select (pages, rows), 1: value
-    delta: int
+PRESETS_EVERY_S = 2.0      # the preset list is re-read at most this often (no disk reads per redraw)
 
 
-@dataclass(frozen=True)
-class Press:
-    button: int
-    kind: str                # "short" or "long"
-
-
-@dataclass
-class Model:
-    """Everything the pages show, taken from the supervisor once per tick."""
-    preset: str = ""
-    prompt: str = ""
-    model: str = ""
-    model_state: str = ""
-    root: Optional[int] = None
-    tune: float = 0.0
-    voices: int = 0
-    peak: float = 0.0
-    progress: Optional[Tuple[int, int, float]] = None
-    queued: int = 0
-    last_result: str = ""
-    error: str = ""
-    wave: Optional[Tuple[np.ndarray, np.ndarray]] = None
-    markers: Dict[str, int] = field(default_factory=dict)
-    system: List[str] = field(default_factory=list)
+def make_pages() -> Dict[str, Page]:
+    """The pages in their order on the panel (F1-F7, the select encoder), by name."""
+    return {"play": PlayPage(), "prompt": PromptPage(), "generate": GeneratePage(), "settings": GenSettingsPage(),
+            "sound": SoundPage(), "library": LibraryPage(), "system": SystemPage()}
 
 
 class Panel:
-    def __init__(self, sup, display: Optional[Display] = None, fps: float = 20.0, kiosk: bool = False,
+    def __init__(self, inst, display: Optional[Display] = None, fps: float = 20.0, kiosk: bool = False,
                  prompt_limit: int = 1000, idle_timeout: float = 0.0, attract: str = "", clock=time.monotonic):
-        self.sup = sup
+        self.inst = inst
         self.display = display or Display(None)
         self.min_interval = 1.0 / fps
         self.kiosk, self.idle_timeout, self.attract = kiosk, idle_timeout, attract
         self.clock = clock
-        self.pages = [PlayPage(), PromptPage(), GeneratePage(), GenSettingsPage(), SoundPage(), LibraryPage(),
-                      SystemPage()]
-        self.page = 0
+        self.pages = make_pages()
+        self.order: List[str] = list(self.pages)
+        self.page = "play"
         self.prompt = TextBuffer("", limit=prompt_limit, refuse_control=True)
         self.name = TextBuffer("", limit=64)
         self.wheel = CharWheel()
         self.spelling = False
-        g = sup.cfg.generate
-        self.gen = {"model": sup.model_override or sup.cfg.model.id, "steps": g.steps, "guidance": g.guidance,
-                    "seconds": g.seconds, "seed": None, "scheduler": g.scheduler, "candidates": g.candidates,
-                    "negative": g.negative}
         self.last_seed = None
         self.job: Optional[int] = None
         self.model = Model()
@@ -85,14 +60,22 @@ class Panel:
         self.last_draw = -1e9
         self.last_image: Optional[bytes] = None
         self.draws = 0
+        self._seen_problems: List[str] = []
+        self._event_seq = inst.events_since(0)[0]
         self._wave_for = None
-        self._pending_points: Dict[str, object] = {}
-        self._points_due = 0.0
         self._presets = None
-        # CC learn: controller number -> Sound page parameter; "learn" waits for the next CC
-        self.cc_map: Dict[int, str] = self._load_cc_map()
-        self.learning: Optional[str] = None
-        self._cc_seen = float(sup.stats["cc_count"])
+        self.cc = CCLearn(os.path.join(state_dir(inst.cfg), "ccmap.json"), inst.meters().cc_count)
+
+    # ---- pages -----------------------------------------------------------------------------------
+    def set_page(self, name: str) -> None:
+        """Show the page called ``name`` (norns' set_page)."""
+        if name not in self.pages:
+            raise KeyError("no page %r (pages: %s)" % (name, ", ".join(self.order)))
+        self.page = name
+
+    @property
+    def current_page(self) -> Page:
+        return self.pages[self.page]
 
     # ---- actions the pages call ----------------------------------------------------------------
     def flash(self, message: str, seconds: float = 4.0) -> None:
@@ -100,162 +83,110 @@ class Panel:
         self.error_until = self.clock() + seconds
 
     def generate(self) -> bool:
-        if self.sup.generator is None:
-            self.flash("no generator")
-            return False
-        g = dict(self.gen)
         try:
-            self.job = self.sup.generate(self.prompt.text, model=g.pop("model"), **g)
-        except Exception as e:        # a refused prompt, a full queue, a missing model: shown, not raised
+            self.job = self.inst.generate(self.prompt.text)
+        except Exception as e:        # a refused prompt, a full queue, no generator: shown, not raised
             self.flash(str(e))
             return False
-        self.page = 2
+        self.set_page("generate")
         return True
 
     def cancel(self) -> bool:
-        if self.job is not None and self.sup.generator is not None:
-            return self.sup.generator.cancel(self.job)
-        return False
+        return self.job is not None and self.inst.cancel(self.job) > 0
 
-    def sampler(self) -> Dict[str, object]:
-        return self.sup.current.sampler
+    @property
+    def gen(self):
+        return self.inst.gen_settings
+
+    def set_gen(self, key: str, value) -> None:
+        try:
+            self.inst.set_generation(key, value)
+        except ConfigError as e:
+            self.flash(str(e))
+
+    def sampler(self):
+        return self.inst.current.sampler
 
     def set_sampler(self, key: str, value) -> None:
         """Change one setting of the sound being played, live."""
-        self.sup.current.sampler[key] = value
-        if key in POINT_KEYS:                  # a new prepared sound, at most 5 times a second
-            self._pending_points[key] = value
-            self._points_due = self.clock() + 0.2
-        else:
-            self.sup.apply_setting(key, value)
+        try:
+            self.inst.set_sound(key, value)
+        except ConfigError as e:
+            self.flash(str(e))
 
     def model_ids(self) -> List[str]:
-        from promptsynth.generator.models import MODELS
-        return list(MODELS)
+        return self.inst.model_ids()
 
-    def presets(self):
-        """The preset list, re-read at most every 2 s (and after our own changes): no disk reads
-        in every redraw."""
+    def presets(self) -> List[Preset]:
         now = self.clock()
-        if self._presets is None or now - self._presets[0] > 2.0:
-            self._presets = (now, self.sup.presets.list()[0])
+        if self._presets is None or now - self._presets[0] > PRESETS_EVERY_S:
+            self._presets = (now, self.inst.presets())
         return self._presets[1]
 
     def suggest_name(self) -> str:
-        return self.sup.current.name
+        return self.inst.current.name
 
-    def load_preset(self, p) -> None:
-        if not self.sup.load_preset(dataclasses.replace(p, sampler=dict(p.sampler))):
+    def load_preset(self, p: Preset) -> None:
+        if not self.inst.load_preset(p):
             self.flash("cannot load %s" % p.name)
 
+    def _library_action(self, action, *args) -> bool:
+        self._presets = None
+        try:
+            action(*args)
+            return True
+        except Exception as e:        # a refused name, a full or read-only disk: shown, not raised
+            self.flash(str(e))
+            return False
+
     def save_preset(self, name: str) -> bool:
-        try:
-            self._presets = None
-            self.sup.save_preset(name)
-            return True
-        except Exception as e:
-            self.flash(str(e))
-            return False
+        return self._library_action(self.inst.save_preset, name)
 
-    def rename_preset(self, p, name: str) -> bool:
-        try:
-            self._presets = None
-            new = dataclasses.replace(p, name=name)
-            self.sup.presets.save(new)
-            self.sup.presets.delete(p.bank, p.name)
-            return True
-        except Exception as e:
-            self.flash(str(e))
-            return False
+    def rename_preset(self, p: Preset, name: str) -> bool:
+        return self._library_action(self.inst.rename_preset, p, name)
 
-    def delete_preset(self, p) -> None:
-        try:
-            self._presets = None
-            self.sup.presets.delete(p.bank, p.name)
-        except Exception as e:
-            self.flash(str(e))
-
-    # ---- MIDI CC learn ---------------------------------------------------------------------------
-    def _cc_path(self) -> str:
-        import os
-        return os.path.join(self.sup.presets.dir, "..", "ccmap.json")
-
-    def _load_cc_map(self) -> Dict[int, str]:
-        import json
-        try:
-            with open(self._cc_path()) as fh:
-                return {int(k): str(v) for k, v in json.load(fh).items()}
-        except (OSError, ValueError, AttributeError):
-            return {}
+    def delete_preset(self, p: Preset) -> None:
+        self._library_action(self.inst.delete_preset, p)
 
     def learn(self, key: str) -> None:
-        """The next controller that moves controls ``key`` (a Sound page parameter)."""
-        self.learning = key
+        """MIDI learn: the next controller that moves controls ``key``."""
+        self.cc.learn(key)
         self.flash("move a knob for %s" % key, 10.0)
-
-    def _cc(self) -> None:
-        count = float(self.sup.stats["cc_count"])
-        if count == self._cc_seen:
-            return
-        self._cc_seen = count
-        number, value = int(self.sup.stats["cc_number"]), int(self.sup.stats["cc_value"])
-        if self.learning is not None:
-            self.cc_map = {n: k for n, k in self.cc_map.items() if k != self.learning}
-            self.cc_map[number] = self.learning
-            self.flash("CC%d -> %s" % (number, self.learning))
-            self.learning = None
-            from promptsynth.library import atomic
-            try:
-                atomic.write_json(self._cc_path(), {str(n): k for n, k in self.cc_map.items()})
-            except OSError as e:
-                self.flash("cc map not saved: %s" % e)
-            return
-        key = self.cc_map.get(number)
-        if key is None:
-            return
-        from promptsynth.panel.pages.sound import MODES, PARAMS
-        for k, step, lo, hi, unit in PARAMS:
-            if k == key:
-                if k == "loop_mode":
-                    self.set_sampler(k, MODES[min(value * len(MODES) // 128, len(MODES) - 1)])
-                else:
-                    span = min(hi, 30.0) - lo if unit == "s" else hi - lo     # points: the first 30 s
-                    v = lo + span * value / 127.0
-                    self.set_sampler(k, int(round(v)) if isinstance(step, int) else round(v, 4))
 
     # ---- input -----------------------------------------------------------------------------------
     def handle(self, ev) -> None:
         self.last_input = self.clock()
-        page = self.pages[self.page]
+        page = self.current_page
         if isinstance(ev, Key):
-            if ev.name.startswith("f") and ev.name[1:].isdigit() and 1 <= int(ev.name[1:]) <= len(self.pages):
-                self.page = int(ev.name[1:]) - 1
+            if ev.name.startswith("f") and ev.name[1:].isdigit() and 1 <= int(ev.name[1:]) <= len(self.order):
+                self.set_page(self.order[int(ev.name[1:]) - 1])
                 return
-            if ev.name == "esc" and self.job is not None and self.page != 5:
+            if ev.name == "esc" and self.job is not None and self.page != "library":
                 self.cancel()
                 return
             if page.key(self, ev):
                 return
-            if ev.char and not isinstance(page, PromptPage):    # typing goes to the prompt
-                self.page = 1
-                self.pages[1].key(self, ev)
+            if ev.char and self.page != "prompt":        # typing anywhere goes to the prompt
+                self.set_page("prompt")
+                self.current_page.key(self, ev)
             return
         if isinstance(ev, Turn):
             if page.turn(self, ev.encoder, ev.delta):
                 return
             if ev.encoder == 0:
-                self.page = (self.page + ev.delta) % len(self.pages)
+                i = self.order.index(self.page)
+                self.set_page(self.order[(i + ev.delta) % len(self.order)])
             return
         if isinstance(ev, Press):
-            if ev.button == 1 and ev.kind == "long" and self.page != 0:
-                self.page = 0                                     # a long press on select: home
+            if ev.button == 1 and ev.kind == "long" and self.page != "play":
+                self.set_page("play")                    # a long press on select: home
                 return
             page.press(self, ev.kind)
 
     # ---- refresh and drawing ---------------------------------------------------------------------
     def _events(self) -> None:
-        from promptsynth.generator import protocol as gm
-        for ev in self.sup.take_panel_events():
+        self._event_seq, events = self.inst.events_since(self._event_seq)
+        for ev in events:
             if isinstance(ev, gm.Progress) and ev.job_id == self.job:
                 self.model.progress = (ev.step, ev.total, ev.remaining)
             elif isinstance(ev, gm.Result):
@@ -270,71 +201,45 @@ class Panel:
                     self.job = None
                 self.flash("%s: %s" % (ev.kind, ev.reason))
             elif isinstance(ev, gm.Queued) and ev.job_id == self.job:
-                self.model.progress = (0, self.gen["steps"], 0.0)
+                self.model.progress = (0, self.gen.steps, 0.0)
+
+    def _cc(self) -> None:
+        m = self.inst.meters()
+        try:
+            key, value = self.cc.feed(m.cc_count, m.cc_number, m.cc_value)
+        except OSError as e:
+            self.flash("cc map not saved: %s" % e)
+            return
+        if key == "learned":
+            self.flash("CC%d -> %s" % (m.cc_number, value))
+        elif key is not None:
+            self.set_sampler(key, value)
 
     def refresh(self, now: float) -> None:
-        sup = self.sup
-        m = self.model
         self._events()
         self._cc()
-        cur = sup.current
-        m.preset = cur.name
-        m.prompt = str(cur.generation.get("prompt", "")) if cur.generation else ""
-        m.model = self.gen["model"]
-        m.model_state = sup.generator.model_state if sup.generator is not None else "off"
-        m.root = cur.sampler.get("root")
-        m.tune = float(cur.sampler.get("tune", 0.0) or 0.0)
-        m.voices = int(sup.stats["voices"])
-        m.peak = float(sup.stats["peak"])
-        m.queued = len(sup.generator.queue) if sup.generator is not None else 0
-        if now > self.error_until:
-            m.error = ""
-        if self._pending_points and now >= self._points_due:
-            sup.reload_current()
-            self._pending_points = {}
-        if self.page == 4:
-            self._wave(cur)
-        if self.page == 6:
-            m.system = [sysinfo.ip_address(), *sysinfo.temperatures()[:2], sysinfo.memory(),
-                        "model %s" % m.model_state, "audio %s" % sup.cfg.audio.device,
-                        "midi ports %d" % int(sup.stats["midi_ports"]), "xruns %d" % int(sup.stats["xruns"]),
-                        "promptsynth %s" % __version__]
+        refresh(self.model, self.inst, self.page)
+        new = [p for p in self.model.problems if p not in self._seen_problems]
+        self._seen_problems = list(self.model.problems)
+        if new:
+            self.flash(new[0])                           # a part just stopped working: say so once
+        elif now > self.error_until:
+            self.model.error = ""
+        if self.page == "sound":
+            cur = self.inst.current
+            key = (cur.sound, cur.sampler)
+            if key != self._wave_for:
+                self._wave_for = key
+                self.model.wave, self.model.markers = waveform(self.inst.current_audio(), cur.sampler,
+                                                               self.inst.cfg.audio.rate)
         if self.idle_timeout and self.attract and now - self.last_input > self.idle_timeout:
             self.last_input = now
             try:
                 bank, _, name = self.attract.rpartition("/")
-                self.load_preset(sup.presets.get(bank or "factory", name))
-                self.page = 0
+                self.load_preset(self.inst.preset(bank or "factory", name))
+                self.set_page("play")
             except Exception as e:
                 self.flash(str(e))
-
-    def _wave(self, cur) -> None:
-        """Min/max columns of the sound, and the marker positions, for the Sound page."""
-        key = (cur.sound, tuple(sorted((k, str(v)) for k, v in cur.sampler.items())))
-        if key == self._wave_for:
-            return
-        self._wave_for = key
-        audio = self.sup.current_audio()
-        if audio is None or len(audio) == 0:
-            self.model.wave, self.model.markers = None, {}
-            return
-        mono = audio.mean(axis=1) if audio.ndim == 2 else audio
-        n = len(mono)
-        cols = np.array_split(mono, WIDTH)
-        peak = max(float(np.abs(mono).max()), 1e-9)
-        self.model.wave = (np.array([c.min() if len(c) else 0.0 for c in cols]) / peak,
-                           np.array([c.max() if len(c) else 0.0 for c in cols]) / peak)
-        rate = self.sup.cfg.audio.rate
-        s = cur.sampler
-        marks = {}
-        for k in ("start", "end", "loop_start", "loop_end"):
-            v = float(s.get(k, 0.0) or 0.0)
-            if v > 0 or k == "start":
-                marks[k] = min(int(v * rate / n * (WIDTH - 1)), WIDTH - 1)
-        if s.get("loop_mode") in (None, "off"):
-            marks.pop("loop_start", None)
-            marks.pop("loop_end", None)
-        self.model.markers = marks
 
     def flags(self) -> str:
         m = self.model
@@ -345,16 +250,17 @@ class Panel:
             return "GEN %d%%" % (100 * step // max(total, 1))
         if m.model_state in ("starting", "loading"):
             return "LOAD"
+        if m.problems:
+            return "!" + m.problems[0].split()[0][:6].upper()     # e.g. !KEYBOA: see the System page
         return ""
 
     def render(self) -> Image.Image:
         img = Image.new("1", (WIDTH, HEIGHT), 0)
         d = ImageDraw.Draw(img)
-        page = self.pages[self.page]
+        page = self.current_page
         status_bar(d, page.title, self.flags())
         page.draw(d, self.model, self)
         if self.model.error:                         # an error is shown over any page
-            from promptsynth.panel.pages.base import text
             d.rectangle((0, 53, 127, 63), fill=1)
             text(d, 1, 52, self.model.error[:21], fill=0)
         return img

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import List
 
-from promptsynth.panel.keyboard import Key
+from promptsynth.panel.events import Key, Press, Turn
 
 
 class Window:
@@ -22,6 +22,9 @@ class Window:
         self.failures_in_a_row = 0
         self.closed = False
 
+    def status(self):
+        return "ok", "simulator window"
+
     def show(self, image, now) -> bool:
         pg = self.pg
         from PIL import Image
@@ -32,7 +35,6 @@ class Window:
         return True
 
     def events(self) -> List[object]:
-        from promptsynth.panel.panel import Press, Turn
         pg = self.pg
         out = []
         names = {pg.K_RETURN: "enter", pg.K_ESCAPE: "esc", pg.K_LEFT: "left", pg.K_RIGHT: "right", pg.K_UP: "up",

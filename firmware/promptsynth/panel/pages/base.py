@@ -42,7 +42,6 @@ def menu(d, rows: Sequence[str], selected: int, top: int = 12, lines: int = 5) -
 
 class Page:
     title = ""
-    captures_turns = False          # True while the page uses the select encoder itself
 
     def draw(self, d, m, ui) -> None:
         raise NotImplementedError

@@ -4,7 +4,6 @@ from promptsynth.panel.pages.base import COLS, Page, ascii_only, text
 
 class PromptPage(Page):
     title = "PROMPT"
-    captures_turns = False
 
     def draw(self, d, m, ui):
         buf = ui.prompt

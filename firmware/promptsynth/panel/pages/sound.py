@@ -1,14 +1,13 @@
-"""Sound: the waveform with start, end and loop markers; every sampler setting, edited live."""
+"""Sound: the waveform with start, end and loop markers; every sound setting, edited live.
+Ranges and choices come from the config's [sampler] schema; a page only adds its step sizes."""
+from promptsynth.config import SoundSettings, bounds, choices
 from promptsynth.panel.pages.base import RowsPage, menu
 
-# (key, step, low, high, unit)
-PARAMS = (("start", 0.01, 0.0, 3600.0, "s"), ("end", 0.01, 0.0, 3600.0, "s"), ("loop_mode", None, None, None, ""),
-          ("loop_start", 0.01, 0.0, 3600.0, "s"), ("loop_end", 0.01, 0.0, 3600.0, "s"),
-          ("crossfade", 5.0, 0.0, 1000.0, "ms"), ("root", 1, 0, 127, ""), ("tune", 1.0, -1200.0, 1200.0, "c"),
-          ("attack", 5.0, 0.0, 20000.0, "ms"), ("decay", 10.0, 0.0, 20000.0, "ms"), ("sustain", 0.05, 0.0, 1.0, ""),
-          ("release", 10.0, 0.0, 20000.0, "ms"), ("gain", 0.5, -60.0, 12.0, "dB"),
-          ("velocity_track", 5.0, 0.0, 100.0, "%"), ("bend_range", 1.0, 0.0, 24.0, "st"))
-MODES = ("off", "forward", "pingpong")
+# (key, one detent, unit shown)
+PARAMS = (("start", 0.01, "s"), ("end", 0.01, "s"), ("loop_mode", None, ""), ("loop_start", 0.01, "s"),
+          ("loop_end", 0.01, "s"), ("crossfade", 5.0, "ms"), ("root", 1, ""), ("tune", 1.0, "c"),
+          ("attack", 5.0, "ms"), ("decay", 10.0, "ms"), ("sustain", 0.05, ""), ("release", 10.0, "ms"),
+          ("gain", 0.5, "dB"), ("velocity_track", 5.0, "%"), ("bend_range", 1.0, "st"))
 
 
 class SoundPage(RowsPage):
@@ -36,8 +35,8 @@ class SoundPage(RowsPage):
                 d.point((x, y), fill=1)
         s = ui.sampler()
         rows = []
-        for key, step, lo, hi, unit in PARAMS:
-            v = s.get(key)
+        for key, step, unit in PARAMS:
+            v = getattr(s, key)
             rows.append("%-9s %s%s" % (key.replace("velocity_track", "veltrack").replace("loop_", "loop")[:9],
                                       ("%.3g" % v) if isinstance(v, float) else v, unit))
         menu(d, rows, self.sel, top=44, lines=2)
@@ -45,14 +44,13 @@ class SoundPage(RowsPage):
     def turn(self, ui, encoder, delta):
         if encoder != 1:
             return False
-        key, step, lo, hi, unit = PARAMS[self.sel]
-        s = ui.sampler()
-        if key == "loop_mode":
-            cur = s.get("loop_mode", "off")
-            cur = cur if cur in MODES else "off"
-            ui.set_sampler(key, MODES[(MODES.index(cur) + delta) % len(MODES)])
+        key, step, unit = PARAMS[self.sel]
+        v = getattr(ui.sampler(), key)
+        options = choices(SoundSettings, key)
+        if options:
+            ui.set_sampler(key, options[(options.index(v) + delta) % len(options)])
             return True
-        v = s.get(key, 0) or 0
+        lo, hi = bounds(SoundSettings, key)
         new = min(max(v + step * delta, lo), hi)
         ui.set_sampler(key, int(new) if isinstance(step, int) else round(new, 4))
         return True

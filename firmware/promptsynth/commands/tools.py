@@ -1,0 +1,43 @@
+"""`promptsynth doctor`, `promptsynth bench` and `promptsynth config`."""
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+
+BENCHES = ("engine", "generate", "shape", "panel", "boot", "faults")
+
+
+def cmd_doctor(args) -> int:
+    from promptsynth import doctor
+    checks = doctor.run(args.config)
+    if args.json:
+        print(json.dumps(doctor.as_json(checks), indent=2))
+    else:
+        for c in checks:
+            print("%-4s  %-13s %s" % (c.status.upper(), c.part, c.detail))
+            if c.fix and c.status != "pass":
+                print("      %-13s fix: %s" % ("", c.fix))
+    return 1 if any(c.status == "fail" for c in checks) else 0
+
+
+def cmd_bench(args) -> int:
+    bench = importlib.import_module("promptsynth.bench." + args.part)
+    kwargs = {"full_model": args.model} if args.part == "generate" else {}
+    result = bench.run(quick=args.quick, **kwargs)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        for key, value in result.items():
+            print("%s: %s" % (key, value))
+    return 0
+
+
+def cmd_config(args) -> int:
+    from promptsynth import config as config_mod
+    if args.action == "example":
+        sys.stdout.write(config_mod.example_toml())
+        return 0
+    cfg, where = config_mod.load(args.config)
+    print("ok: %s" % where)
+    return 0

@@ -1,0 +1,318 @@
+"""The instrument: what a user plays and edits, behind one small API.
+
+It holds the current preset (a sound and its settings), reads and writes the library and the
+presets, applies edits live, and takes generated sounds in. The front panel, the command line
+and any later input (web page, network control) use these methods and nothing behind them.
+
+Every method that touches the disk reports a failure (full or read-only disk) as the
+`library` part's health and returns normally: the sound keeps playing whatever the disk does.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass
+from typing import Callable, List, Optional, Tuple
+
+import numpy as np
+
+from promptsynth import config as config_mod
+from promptsynth.config import Config, SoundSettings
+from promptsynth.daemon.engine_host import EngineHost
+from promptsynth.daemon.generation import Generation
+from promptsynth.backoff import Backoff
+from promptsynth.daemon.health import FAILED, OK, Health
+from promptsynth.engine import messages as em
+from promptsynth.engine.params import VOICE_KEYS, voice_changes
+from promptsynth.engine.sound import PlayableSound, init_sound
+from promptsynth.library.presets import Preset, PresetStore, sampler_settings
+from promptsynth.library.sounds import LibraryError, SoundLibrary
+from promptsynth.log import describe
+
+log = logging.getLogger("instrument")
+
+POINT_KEYS = ("start", "end", "loop_mode", "loop_start", "loop_end", "crossfade")
+POINTS_EVERY_S = 0.2      # start/loop edits prepare the sound again at most 5 times a second
+SAVE_EVERY_S = 0.5        # an encoder spin saves the state once, not at every detent
+
+
+@dataclass(frozen=True)
+class Meters:
+    """What the engine reports, for display: taken from its shared stats, never waiting."""
+    voices: int
+    peak: float
+    xruns: int
+    midi_ports: int
+    audio_ok: bool
+    cc_count: int
+    cc_number: int
+    cc_value: int
+
+
+def startup_sound(cfg: Config, sound_id: int = 1) -> Tuple[PlayableSound, Optional[str]]:
+    """The configured sound file, or the init sound (also when the file cannot be used).
+
+    Returns the sound and, if the file was refused, why: the instrument must make a sound.
+    """
+    from promptsynth.library.intake import playable
+    rate, s = cfg.audio.rate, sampler_settings(cfg.sampler)
+    problem = None
+    if cfg.sampler.sound:
+        from promptsynth.library.audiofile import AudioFileError, read
+        try:
+            data = read(cfg.sampler.sound, rate)
+            if data.root is not None:
+                s = dataclasses.replace(s, root=data.root)
+            return playable(data.audio, rate, s, sound_id, name=cfg.sampler.sound, own_loop=data.loop), None
+        except AudioFileError as e:
+            problem = "%s; playing the init sound instead" % e
+    audio, loop = init_sound(rate)
+    return playable(audio, rate, dataclasses.replace(s, root=60), sound_id, name="init", own_loop=loop), problem
+
+
+class Instrument:
+    def __init__(self, cfg: Config, host: EngineHost, gen: Generation, health: Health,
+                 clock: Callable[[], float] = time.monotonic):
+        state = config_mod.state_dir(cfg)
+        self.cfg, self.host, self.gen, self.health, self.clock = cfg, host, gen, health, clock
+        self.library = SoundLibrary(state)
+        self.store = PresetStore(state)
+        self.current = Preset(name="Init", sound="init", sampler=sampler_settings(cfg.sampler))
+        self._awaiting = {}                      # job id -> the preset whose sound it makes
+        self._points_due: Optional[float] = None
+        self._save_due: Optional[float] = None
+        self._save_backoff = Backoff(first=1.0, limit=60.0)
+        self._audio: Tuple[Optional[str], Optional[np.ndarray]] = (None, None)
+
+    # ---- reading --------------------------------------------------------------------------------
+    def meters(self) -> Meters:
+        v = self.host.stats
+        return Meters(int(v["voices"]), float(v["peak"]), int(v["xruns"]), int(v["midi_ports"]), v["audio_ok"] > 0,
+                      int(v["cc_count"]), int(v["cc_number"]), int(v["cc_value"]))
+
+    def presets(self) -> List[Preset]:
+        """Every preset (factory first); unreadable files are skipped and logged."""
+        presets, problems = self.store.list()
+        for p in problems:
+            log.warning("%s", p)
+        return presets
+
+    def preset(self, bank: str, name: str) -> Preset:
+        """A preset by bank and name (raises LibraryError naming what is missing)."""
+        return self.store.get(bank, name)
+
+    def current_audio(self) -> Optional[np.ndarray]:
+        """The audio of the sound being played (for the waveform), cached by sound id."""
+        sid = self.current.sound
+        if self._audio[0] != sid:
+            try:
+                audio = init_sound(self.cfg.audio.rate)[0] if sid in (None, "init") else self.library.load(sid)[0]
+            except (LibraryError, OSError) as e:
+                log.error("sound %s unreadable: %s", sid, e)
+                audio = None
+            self._audio = (sid, audio)
+        return self._audio[1]
+
+    # ---- playing --------------------------------------------------------------------------------
+    def restore(self) -> bool:
+        """Play what was played last (the state on disk), else the configured start-up sound."""
+        preset, problem = self.store.load_state()
+        if problem:
+            log.error("%s", problem)
+        if preset is not None and preset.sound not in (None, "init") and self.load_preset(preset, generate=False):
+            log.info("restored the last state: %s", preset.name)
+            return True
+        self.play_startup_sound()
+        return True
+
+    def play_startup_sound(self) -> None:
+        sound, problem = startup_sound(self.cfg, self.host.new_id())
+        if problem:
+            log.error("%s", problem)
+        self.host.play(sound)
+        self.host.send(em.SetParams(voice_changes(self.current.sampler)))
+        log.info("sound: %s (%.2f s, root %d, loop %s)", sound.name, sound.frames / self.cfg.audio.rate, sound.root,
+                 sound.loop_mode)
+
+    def engine_restarted(self) -> None:
+        """A new engine process knows nothing: hand it the current sound and settings again."""
+        if not self.load_preset(self.current, generate=False):
+            self.play_startup_sound()
+
+    def load_preset(self, preset: Preset, generate: bool = True) -> bool:
+        """Play a preset: its sound from the library (generated first if it is only a recipe), its
+        settings in the engine; it becomes the current state. False if its sound is missing."""
+        from promptsynth.library.intake import playable, settings_for
+        preset = dataclasses.replace(preset)
+        sid = preset.sound
+        if sid is None and preset.generation:
+            sid = self._cached_sound(preset)
+            if sid is None:
+                if generate and self.gen.client is not None:
+                    g = dict(preset.generation)
+                    self._awaiting[self.gen.submit(g.pop("prompt"), **g)] = preset
+                    return True
+                log.error("preset %s: its sound has not been generated yet", preset.name)
+                return False
+        try:
+            if sid in (None, "init"):
+                sid = "init"
+                audio, loop = init_sound(self.cfg.audio.rate)
+                meta = {"rate": self.cfg.audio.rate,
+                        "analysis": {"pitch": {"pitched": True, "note": 60, "cents": 0.0},
+                                     "loop": {"start": loop[0], "end": loop[1], "crossfade": 0}}}
+                settings = settings_for(meta, preset.sampler)
+            else:
+                audio, rate, meta = self.library.load(sid)
+                settings = preset.sampler
+        except (LibraryError, OSError) as e:
+            log.error("preset %s: %s", preset.name, e)
+            return False
+        self.host.play(playable(audio, self.cfg.audio.rate, settings, self.host.new_id(),
+                                name=str(meta.get("name", sid))))
+        self.host.send(em.SetParams(voice_changes(settings)))
+        preset.sound, preset.sampler = sid, settings
+        self.current = preset
+        self.save_state()
+        return True
+
+    def _cached_sound(self, preset: Preset) -> Optional[str]:
+        key = preset.recipe_key()
+        for e in self.library.entries()[0]:
+            if (e.meta.get("recipe") or {}).get("recipe_key") == key:
+                return e.id
+        return None
+
+    # ---- editing --------------------------------------------------------------------------------
+    def set_sound(self, key: str, value) -> SoundSettings:
+        """Change one setting of the sound being played, live (checked against the [sampler]
+        schema: raises ConfigError). Tune and root follow sounding notes; start and loop points
+        prepare the sound again (notes already sounding play on with the old points)."""
+        s = self.current.sampler = config_mod.updated(self.current.sampler, **{key: value})
+        if key in ("root", "tune"):
+            self.host.send(em.SetTune(s.root, s.tune))
+        elif key in VOICE_KEYS:
+            self.host.send(em.SetParams({VOICE_KEYS[key]: getattr(s, key)}))
+        elif key in POINT_KEYS and self._points_due is None:
+            self._points_due = self.clock() + POINTS_EVERY_S
+        if self._save_due is None:
+            self._save_due = self.clock() + SAVE_EVERY_S
+        return s
+
+    def save_state(self) -> bool:
+        """Save the current state now; False when the disk refuses (full, read-only): reported,
+        nothing raised, and tried again later with a backoff until it works."""
+        self._save_due = None
+        try:
+            self.store.save_state(self.current)
+        except OSError as e:
+            delay = self._save_backoff.failed(self.clock())
+            self._save_due = self.clock() + delay
+            self.health.sync("library", FAILED, "the state was not saved: %s" % describe(e))
+            return False
+        self._save_backoff.succeeded()
+        self.health.sync("library", OK)
+        return True
+
+    def save_preset(self, name: str, bank: str = "user") -> str:
+        """Save the current sound and settings as a preset; returns its path (raises LibraryError
+        or OSError with a message for the user)."""
+        return self.store.save(dataclasses.replace(self.current, name=name, bank=bank))
+
+    def rename_preset(self, preset: Preset, name: str) -> None:
+        self.store.save(dataclasses.replace(preset, name=name))
+        self.store.delete(preset.bank, preset.name)
+
+    def delete_preset(self, preset: Preset) -> None:
+        self.store.delete(preset.bank, preset.name)
+        log.info("preset %s/%s deleted", preset.bank, preset.name)
+
+    # ---- generation -----------------------------------------------------------------------------
+    def generate(self, prompt: str, **overrides) -> int:
+        """Queue a sound from a prompt with the current generation settings; returns the job id
+        (raises with a message for the user: a refused prompt, a full queue, no model)."""
+        return self.gen.submit(prompt, **overrides)
+
+    @property
+    def gen_settings(self):
+        """The generation settings (GenSettings) new jobs use."""
+        return self.gen.settings
+
+    def set_generation(self, key: str, value):
+        """Change one generation setting (checked against the schema: raises ConfigError)."""
+        return self.gen.set(key, value)
+
+    def cancel(self, job: Optional[int] = None) -> int:
+        """Cancel a job, or every queued and running job; returns how many were cancelled."""
+        return self.gen.cancel(job)
+
+    def model_state(self) -> str:
+        return self.gen.model_state
+
+    def queued(self) -> int:
+        return self.gen.queued()
+
+    def events_since(self, seq: int):
+        """Generator events (Queued, Progress, Result, Failed...) after ``seq``; and the new seq."""
+        return self.gen.events_since(seq)
+
+    @staticmethod
+    def model_ids() -> List[str]:
+        from promptsynth.generator.models import MODELS
+        return list(MODELS)
+
+    def problems(self) -> List[str]:
+        """One line per part that does not work, for the panel and the web page."""
+        return ["%s %s" % (p.name, p.state) for p in self.health.problems()]
+
+    def _take_result(self, ev) -> None:
+        """Shape the best candidate, keep it in the library, play it, make it the current state."""
+        import soundfile as sf
+
+        from promptsynth.library.intake import name_from_prompt, settings_for, shape_and_store
+        from promptsynth.generator.params import RECIPE_KEYS
+        preset = self._awaiting.pop(ev.job_id, None)
+        recipe = dict(ev.recipe)
+        if preset is not None:
+            recipe["recipe_key"] = preset.recipe_key()
+        try:
+            raw, rate = sf.read(ev.paths[0], dtype="float32")
+            sid, meta = shape_and_store(self.library, raw, rate, recipe, self.cfg.audio.rate)
+        except (OSError, RuntimeError, ValueError, LibraryError) as e:   # play on, say why
+            self.health.sync("library", FAILED, "generation %d could not be kept: %s" % (ev.job_id, describe(e)))
+            return
+        base = preset.sampler if preset is not None else dataclasses.replace(
+            self.current.sampler, loop_mode="auto", loop_start=0.0, loop_end=0.0, start=0.0, end=0.0)
+        name = preset.name if preset is not None else name_from_prompt(str(recipe.get("prompt", "")))
+        new = Preset(name=name, bank=preset.bank if preset is not None else "user", sound=sid,
+                     sampler=settings_for(meta, base), generation={k: v for k, v in recipe.items() if k in RECIPE_KEYS})
+        pitch = (meta.get("analysis") or {}).get("pitch") or {}
+        log.info("sound %s kept: root %s%s, loop %s", sid, new.sampler.root,
+                 " (%+.0f cents)" % pitch["cents"] if pitch.get("pitched") else " (unpitched)", new.sampler.loop_mode)
+        self.load_preset(new, generate=False)
+
+    # ---- the loop's share -----------------------------------------------------------------------
+    def poll(self, now: float) -> List[object]:
+        """Take generated sounds in and apply edits that were held back; returns the generator's
+        events (for the inputs that show progress)."""
+        from promptsynth.generator import protocol as gm
+        events = self.gen.poll()
+        for ev in events:
+            if isinstance(ev, gm.Result):
+                self._take_result(ev)
+            elif isinstance(ev, gm.Failed):
+                self._awaiting.pop(ev.job_id, None)
+        if self._points_due is not None and now >= self._points_due:
+            self._points_due = None
+            self._reload_current()
+        if self._save_due is not None and now >= self._save_due:
+            self.save_state()
+        return events
+
+    def _reload_current(self) -> None:
+        from promptsynth.library.intake import playable
+        audio = self.current_audio()
+        if audio is not None:
+            self.host.play(playable(audio, self.cfg.audio.rate, self.current.sampler, self.host.new_id(),
+                                    name=self.current.name))

@@ -1,0 +1,72 @@
+"""The view model: everything the pages show, taken from the instrument once per tick."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+
+from promptsynth import __version__
+from promptsynth.panel import sysinfo
+from promptsynth.panel.display import WIDTH
+
+
+@dataclass
+class Model:
+    preset: str = ""
+    prompt: str = ""
+    model: str = ""
+    model_state: str = ""
+    root: Optional[int] = None
+    tune: float = 0.0
+    voices: int = 0
+    peak: float = 0.0
+    progress: Optional[Tuple[int, int, float]] = None
+    queued: int = 0
+    last_result: str = ""
+    error: str = ""
+    problems: List[str] = field(default_factory=list)      # parts that do not work: "display absent"
+    wave: Optional[Tuple[np.ndarray, np.ndarray]] = None
+    markers: Dict[str, int] = field(default_factory=dict)
+    system: List[str] = field(default_factory=list)
+
+
+def refresh(m: Model, inst, page: str) -> None:
+    """Fill ``m`` from the instrument (the System page's facts only while it is shown)."""
+    cur = inst.current
+    meters = inst.meters()
+    m.preset = cur.name
+    m.prompt = str(cur.generation.get("prompt", "")) if cur.generation else ""
+    m.model = inst.gen_settings.model
+    m.model_state = inst.model_state()
+    m.root, m.tune = cur.sampler.root, cur.sampler.tune
+    m.voices, m.peak = meters.voices, meters.peak
+    m.queued = inst.queued()
+    m.problems = inst.problems()
+    if page == "system":
+        m.system = [sysinfo.ip_address(), *sysinfo.temperatures()[:2], sysinfo.memory(),
+                    "model %s" % m.model_state, "audio %s" % inst.cfg.audio.device,
+                    "midi ports %d" % meters.midi_ports, "xruns %d" % meters.xruns] + \
+            (m.problems or ["all parts working"]) + ["promptsynth %s" % __version__]
+
+
+def waveform(audio: Optional[np.ndarray], sampler, rate: int) -> Tuple[Optional[Tuple[np.ndarray, np.ndarray]],
+                                                                         Dict[str, int]]:
+    """Min/max columns of a sound (scaled to its peak) and its marker columns, for the Sound page."""
+    if audio is None or len(audio) == 0:
+        return None, {}
+    mono = audio.mean(axis=1) if audio.ndim == 2 else audio
+    n = len(mono)
+    cols = np.array_split(mono, WIDTH)
+    peak = max(float(np.abs(mono).max()), 1e-9)
+    wave = (np.array([c.min() if len(c) else 0.0 for c in cols]) / peak,
+            np.array([c.max() if len(c) else 0.0 for c in cols]) / peak)
+    marks = {}
+    for k in ("start", "end", "loop_start", "loop_end"):
+        v = float(getattr(sampler, k))
+        if v > 0 or k == "start":
+            marks[k] = min(int(v * rate / n * (WIDTH - 1)), WIDTH - 1)
+    if sampler.loop_mode == "off":
+        marks.pop("loop_start", None)
+        marks.pop("loop_end", None)
+    return wave, marks
