@@ -108,7 +108,34 @@ def tiny_models(tmp_path_factory):
         p2.register_modules(language_model=base)
     paths["published"] = str(root / "published")
     p2.save_pretrained(paths["published"], safe_serialization=True)
+    import os
+    lanes = os.environ.get("PROMPTSYNTH_LANE_MODELS")
+    if lanes:          # scripts/test.sh: the other torch lanes load this folder (tests/test_generator.py)
+        share = os.path.join(lanes, stack_name())
+        shutil.rmtree(share, ignore_errors=True)
+        shutil.copytree(paths["tiny"], os.path.join(share, "tiny"))
+        np.save(os.path.join(share, "reference.npy"), lane_reference(os.path.join(share, "tiny")))
     return paths
+
+
+def stack_name():
+    """The Python and library versions of this lane, e.g. py3.8-torch2.1.0-diffusers0.35.2-transformers4.46.3."""
+    import sys
+
+    import diffusers
+    import torch
+    import transformers
+    return "py%d.%d-torch%s-diffusers%s-transformers%s" % (sys.version_info[:2] + (
+        torch.__version__.split("+")[0], diffusers.__version__, transformers.__version__))
+
+
+def lane_reference(path):
+    """The sound every lane makes from a folder: 0.5 s, 3 steps, seed 7."""
+    from promptsynth.generator.params import GenerationParams, validate
+    from promptsynth.generator.pipeline import load
+    from promptsynth.generator.runner import Runner
+    p = validate(GenerationParams("a lane check", seconds=0.5, steps=3, seed=7))
+    return Runner(load(path, "cpu"), "lane").generate(p).audio
 
 
 # ---- shared scaffolding: config files, the running daemon, `run --sim` -------------------------

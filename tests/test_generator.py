@@ -107,7 +107,7 @@ def test_nan_from_the_model_is_an_error_and_nothing_is_written(tiny_models, tmp_
     w = load_file(str(f))
     key = [k for k in w if k.startswith("conv_post") and k.endswith("bias")][0]
     w[key] = torch.full_like(w[key], float("nan"))
-    save_file(w, str(f))
+    save_file(w, str(f), metadata={"format": "pt"})
     c = GeneratorClient("tiny", str(tmp_path / "state"), "cpu", threads=1)
     try:
         with pytest.raises(JobFailed, match="NaN"):
@@ -242,3 +242,121 @@ def test_calls_per_sound_default_and_study_recipes(runner):
     again = runner.generate(validate(quick("calls", steps=100, scheduler="ddim", guidance=3.0, seed=2)))
     assert again.calls["unet"] == 100
     assert again.calls["clap_text"] == again.calls["t5"] == again.calls["gpt2"] == 0       # embeddings re-used
+
+
+# ---- folders written by other stacks ------------------------------------------------------------
+# The device runs transformers 4.46 with diffusers 0.31 or 0.35; CI and the simulator run
+# transformers 5. A folder saved by any of them must load on all. What differs (seen by saving the
+# tiny model on each stack): transformers 5 writes tokenizers as tokenizer.json only and records
+# them as "RobertaTokenizer"/"T5Tokenizer" (on 4.46 those are the slow classes, needing vocab.json +
+# merges.txt or a sentencepiece model); 4.46 writes the RoBERTa tokenizer as vocab.json + merges.txt
+# only; diffusers < 0.33 records the language model as GPT2Model; files written by
+# safetensors.save_file alone have no {"format": "pt"} metadata, which 4.46 refuses.
+
+def _index(path):
+    with open(os.path.join(path, "model_index.json")) as fh:
+        return json.load(fh)
+
+
+def _write_index(path, index):
+    with open(os.path.join(path, "model_index.json"), "w") as fh:
+        json.dump(index, fh, indent=2)
+
+
+def _roberta_files(tok_dir):
+    """Both forms of the byte-level RoBERTa tokenizer in ``tok_dir``: tokenizer.json and
+    vocab.json + merges.txt, whichever this stack saved, the other made from it."""
+    if not os.path.exists(os.path.join(tok_dir, "tokenizer.json")):
+        from transformers import RobertaTokenizerFast
+        RobertaTokenizerFast.from_pretrained(tok_dir).backend_tokenizer.save(os.path.join(tok_dir, "tokenizer.json"))
+    if not os.path.exists(os.path.join(tok_dir, "vocab.json")):
+        with open(os.path.join(tok_dir, "tokenizer.json")) as fh:
+            bpe = json.load(fh)["model"]
+        with open(os.path.join(tok_dir, "vocab.json"), "w") as fh:
+            json.dump(bpe["vocab"], fh)
+        with open(os.path.join(tok_dir, "merges.txt"), "w") as fh:
+            fh.write("#version: 0.2\n" + "".join((m if isinstance(m, str) else " ".join(m)) + "\n"
+                                                for m in bpe["merges"]))
+
+
+def saved_like(src, dst, stack):
+    """A copy of the folder ``src`` laid out as ``stack`` saves it ("transformers4" or "transformers5")."""
+    shutil.copytree(src, dst)
+    tok = os.path.join(dst, "tokenizer")
+    _roberta_files(tok)
+    index = _index(dst)
+    index["tokenizer"] = ["transformers", "RobertaTokenizer"]
+    if stack == "transformers4":
+        os.unlink(os.path.join(tok, "tokenizer.json"))
+        index["tokenizer_2"] = ["transformers", "T5TokenizerFast"]
+    else:
+        for name in ("vocab.json", "merges.txt"):
+            os.unlink(os.path.join(tok, name))
+        index["tokenizer_2"] = ["transformers", "T5Tokenizer"]
+    _write_index(dst, index)
+    return dst
+
+
+def sound_of(path):
+    from promptsynth.generator.pipeline import load
+    from promptsynth.generator.runner import Runner
+    return Runner(load(path, "cpu"), "x").generate(validate(quick("a folder test", seed=4))).audio
+
+
+def test_the_tiny_folder_is_already_portable(tiny_models, tmp_path):
+    from promptsynth.generator import models
+    copy = shutil.copytree(tiny_models["tiny"], str(tmp_path / "tiny"))
+    assert models.make_portable(copy) == []                 # nothing left to fix
+    index = _index(copy)
+    assert index["tokenizer_2"][1] == "T5TokenizerFast"     # the name both transformers load from tokenizer.json
+    assert models.missing_format(copy) == []
+
+
+@pytest.mark.parametrize("base", ["tiny", "published"])
+@pytest.mark.parametrize("stack", ["transformers4", "transformers5"])
+def test_folders_in_every_stacks_layout_load_and_sound_the_same(tiny_models, tmp_path, base, stack):
+    want = sound_of(tiny_models[base])
+    other = saved_like(tiny_models[base], str(tmp_path / stack), stack)
+    got = sound_of(other)
+    assert got.shape == (1, 8000) and np.abs(got).max() > 0
+    np.testing.assert_array_equal(got, want)
+
+
+def test_weights_without_format_metadata_are_refused_and_fetch_repairs_them(tiny_models, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    from promptsynth.generator import models
+    from promptsynth.generator.models import ModelError
+    from promptsynth.generator.pipeline import load
+    bare = shutil.copytree(tiny_models["tiny"], str(tmp_path / "bare"))
+    for sub in ("vae", "vocoder"):
+        f = os.path.join(bare, sub, [n for n in os.listdir(os.path.join(bare, sub)) if n.endswith(".safetensors")][0])
+        save_file(load_file(f), f)                            # as other tools write them: no metadata
+    assert models.missing_format(bare) == [os.path.join("vae", "diffusion_pytorch_model.safetensors"),
+                                           os.path.join("vocoder", "model.safetensors")]
+    with pytest.raises(ModelError, match="format metadata"):
+        load(bare, "cpu")                                  # refused on every stack, as 4.46 refuses it
+    fixed = models.fetch("audioldm2", str(tmp_path / "state"), source=bare)
+    assert models.missing_format(fixed) == [] and models.missing_format(bare) != []   # the source is untouched
+    np.testing.assert_array_equal(sound_of(fixed), sound_of(tiny_models["tiny"]))
+
+
+# scripts/test.sh runs each torch lane with PROMPTSYNTH_LANE_MODELS: every lane saves its tiny model
+# and the sound it made there (conftest.py), and loads the folders the other lanes saved
+LANE_MODELS = os.environ.get("PROMPTSYNTH_LANE_MODELS")
+OTHER_LANES = []
+if LANE_MODELS and os.path.isdir(LANE_MODELS):
+    from conftest import stack_name
+    OTHER_LANES = sorted(d for d in os.listdir(LANE_MODELS)
+                         if d != stack_name() and os.path.exists(os.path.join(LANE_MODELS, d, "reference.npy")))
+
+if OTHER_LANES:
+    @pytest.mark.parametrize("lane", OTHER_LANES)
+    def test_a_folder_saved_by_another_lane_loads_here_and_sounds_the_same(lane):
+        folder = os.path.join(LANE_MODELS, lane)
+        from conftest import lane_reference
+        got = lane_reference(os.path.join(folder, "tiny"))
+        want = np.load(os.path.join(folder, "reference.npy"))
+        assert got.shape == want.shape and np.abs(got).max() > 0
+        # the same weights and seed on another torch: equal to float rounding
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-4)

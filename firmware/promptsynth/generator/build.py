@@ -12,7 +12,7 @@ import tempfile
 
 import torch
 
-from promptsynth.generator.models import CONFIGS, MODELS
+from promptsynth.generator.models import CONFIGS, MODELS, make_portable
 
 TINY_VERSION = "2"           # bump when the tiny model changes: cached copies are rebuilt
 
@@ -140,6 +140,7 @@ def save_tiny(dest: str) -> str:
         p = os.path.join(tmp, name)
         if os.path.exists(p):
             os.unlink(p)
+    make_portable(tmp)                                # loadable by every supported stack
     with open(os.path.join(tmp, "tiny_version.txt"), "w") as fh:
         fh.write(TINY_VERSION)
     if os.path.exists(dest):

@@ -140,6 +140,80 @@ def _wanted(rel: str) -> bool:
         or "merges" in base
 
 
+# ---- folders every supported stack loads -----------------------------------------------------
+# transformers 5 records its tokenizers as RobertaTokenizer / T5Tokenizer (one class, tokenizer.json);
+# on transformers 4 those names are the slow classes, which need vocab.json + merges.txt or a
+# sentencepiece model. The *Fast names mean the tokenizer.json class on both.
+FAST_TOKENIZERS = {"RobertaTokenizer": "RobertaTokenizerFast", "T5Tokenizer": "T5TokenizerFast"}
+
+
+def _safetensors_header(path: str) -> dict:
+    with open(path, "rb") as fh:
+        n = int.from_bytes(fh.read(8), "little")
+        return json.loads(fh.read(n))
+
+
+def missing_format(path: str) -> List[str]:
+    """Weight files without safetensors' ``{"format": "pt"}`` metadata, which transformers 4.46
+    (the device's) requires; files written by ``safetensors.save_file`` alone lack it."""
+    bad = []
+    for root, _, names in os.walk(path):
+        for n in sorted(names):
+            if n.endswith(".safetensors"):
+                f = os.path.join(root, n)
+                if (_safetensors_header(f).get("__metadata__") or {}).get("format") is None:
+                    bad.append(os.path.relpath(f, path))
+    return bad
+
+
+def _add_format(path: str) -> None:
+    """Rewrite one safetensors file's header with format "pt"; the tensor bytes are copied as they are."""
+    with open(path, "rb") as src:
+        n = int.from_bytes(src.read(8), "little")
+        header = json.loads(src.read(n))
+        header["__metadata__"] = dict(header.get("__metadata__") or {}, format="pt")
+        raw = json.dumps(header, separators=(",", ":")).encode()
+        raw += b" " * (-len(raw) % 8)                # keep the tensor data 8-byte aligned
+        tmp = path + ".tmp"
+        with open(tmp, "wb") as dst:
+            dst.write(len(raw).to_bytes(8, "little"))
+            dst.write(raw)
+            shutil.copyfileobj(src, dst, 1 << 20)
+    os.replace(tmp, path)
+
+
+def fast_tokenizer_index(path: str):
+    """``path``'s model_index with each tokenizer that has a tokenizer.json recorded by its *Fast
+    name, and a list of the renames (empty: the index is fine as it is)."""
+    with open(os.path.join(path, "model_index.json")) as fh:
+        index = json.load(fh)
+    renamed = []
+    for name, value in index.items():
+        if isinstance(value, list) and len(value) == 2 and value[1] in FAST_TOKENIZERS \
+                and os.path.exists(os.path.join(path, name, "tokenizer.json")):
+            index[name] = [value[0], FAST_TOKENIZERS[value[1]]]
+            renamed.append("%s: %s -> %s" % (name, value[1], index[name][1]))
+    return index, renamed
+
+
+def make_portable(path: str) -> List[str]:
+    """Make a diffusers-layout folder load on every supported stack (transformers 4.46 and 5,
+    diffusers 0.31 to today): tokenizers that have a tokenizer.json are recorded by their *Fast
+    name, and every safetensors file gets the format metadata. Returns what was changed."""
+    changed = []
+    index_path = os.path.join(path, "model_index.json")
+    index, renamed = fast_tokenizer_index(path)
+    if renamed:
+        with open(index_path + ".tmp", "w") as fh:
+            json.dump(index, fh, indent=2)
+        os.replace(index_path + ".tmp", index_path)
+        changed.extend(renamed)
+    for rel in missing_format(path):
+        _add_format(os.path.join(path, rel))
+        changed.append("%s: format metadata added" % rel)
+    return changed
+
+
 def fetch(model: str, state_dir: str, source: Optional[str] = None,
           progress: Optional[Callable[[int, int], None]] = None) -> str:
     """Put a model's weights into the cache; returns its directory.
@@ -188,6 +262,7 @@ def fetch(model: str, state_dir: str, source: Optional[str] = None,
     if not is_installed(tmp):
         shutil.rmtree(tmp, ignore_errors=True)
         raise ModelError("the fetched files do not form a complete model")
+    make_portable(tmp)
     if os.path.exists(dest):
         shutil.rmtree(dest)
     os.rename(tmp, dest)
