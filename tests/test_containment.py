@@ -16,6 +16,7 @@ from evdev import InputEvent, ecodes
 
 from conftest import AudioWatch, step_for, step_until
 from promptsynth import config
+from promptsynth.bench.rig import I2CBus
 from promptsynth.daemon.run import Daemon
 from promptsynth.engine import messages as m
 
@@ -52,32 +53,6 @@ def state_of(d, part):
 
 # ---- the display: luma's i2c interface and SSD1306 driver over a faulty kernel bus ---------------
 
-class FakeBus:
-    """Stands for the kernel's /dev/i2c-N under smbus2: records frames, raises what it is told."""
-
-    def __init__(self):
-        self.open_fault = self.io_fault = None
-        self.frames = 0
-
-    def SMBus(self, port):                     # noqa: N802 (smbus2's name)
-        if self.open_fault is not None:
-            raise self.open_fault
-        return self
-
-    def write_i2c_block_data(self, addr, register, data, force=None):
-        if self.io_fault is not None:
-            raise self.io_fault
-
-    def i2c_rdwr(self, *msgs):
-        if self.io_fault is not None:
-            raise self.io_fault
-        if sum(len(list(msg)) for msg in msgs) >= 1024:       # a whole frame of page data
-            self.frames += 1
-
-    def close(self):
-        pass
-
-
 DISPLAY_FAULTS = [  # (where, what the kernel answers, the type the daemon reports)
     ("open", OSError(errno.ENOENT, "No such file or directory", "/dev/i2c-8"), "DeviceNotFoundError"),
     ("open", PermissionError(errno.EACCES, "Permission denied", "/dev/i2c-8"), "DevicePermissionError"),
@@ -92,7 +67,7 @@ DISPLAY_FAULTS = [  # (where, what the kernel answers, the type the daemon repor
 
 def test_display_faults_at_open_and_mid_run_never_touch_the_sound(playing, monkeypatch):
     import smbus2
-    bus = FakeBus()
+    bus = I2CBus()
     monkeypatch.setattr(smbus2, "SMBus", bus.SMBus)
     bus.open_fault = DISPLAY_FAULTS[0][1]                     # absent at start-up
     d, audio = playing(display="ssd1306", gpio="none")
