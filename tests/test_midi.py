@@ -103,3 +103,80 @@ def test_full_bend_maps_to_plus_and_minus_one():
     h(BEND, -8192, 0)
     h(BEND, 0, 0)
     assert calls == [1.0, -1.0, 0.0]
+
+
+# ---- notes belong to the input they came from --------------------------------------------------
+
+def _tone_sampler(release=10.0, attack=0.0):
+    import numpy as np
+
+    from conftest import RATE, make_sampler
+    from promptsynth.engine.sound import prepare
+    s = make_sampler(release=release, attack=attack)
+    s.load(prepare(np.full(RATE * 4, 0.25, np.float32)))     # a steady level: one voice = 0.25
+    return s
+
+
+def _level(s, periods=2):
+    out = None
+    for _ in range(periods):
+        out = s.render()
+    return float(abs(out[-1, 0]))
+
+
+def test_each_input_has_its_own_notes_and_pedal():
+    s = _tone_sampler()
+    a = MidiDecoder(midi.apply_to_sampler(s, source=2), counters=midi.MidiCounters())
+    b = MidiDecoder(midi.apply_to_sampler(s, source=3), counters=a.counters)
+    a.feed([0x90, 60, 100])
+    b.feed([0x90, 60, 100])                     # the same key on two keyboards: two voices
+    assert _level(s) == 0.5
+    a.feed([0x80, 60, 0])                       # ends A's, not B's
+    assert _level(s, 10) == 0.25
+    a.feed([0xB0, 64, 127])                     # A's pedal holds nothing of B's
+    b.feed([0x90, 62, 100])
+    b.feed([0x80, 62, 0])
+    b.feed([0x80, 60, 0])
+    assert _level(s, 10) == 0.0
+    b.feed([0xB0, 64, 127])                     # B's own pedal does
+    b.feed([0x90, 64, 100, 0x80, 64, 0])
+    assert _level(s, 10) == 0.25
+    a.feed([0xB0, 123, 0])                      # all notes off from A: B's note sounds on
+    assert _level(s, 10) == 0.25
+    b.feed([0xB0, 123, 0])
+    assert _level(s, 10) == 0.0 and not s.pedals.any()
+    assert a.counters.events == b.counters.events and a.counters.events > 10   # one shared count
+
+
+def test_a_lost_input_releases_only_its_notes_and_pedal():
+    s = _tone_sampler()
+    s.sustain_pedal(True, 2)
+    s.note_on(60, 100, 2)
+    s.note_off(60, 2)                           # held by input 2's pedal
+    s.note_on(64, 100, 3)
+    s.sustain_pedal(True, 3)
+    assert _level(s) == 0.5
+    s.all_notes_off(2)                          # input 2 unplugged
+    assert _level(s, 10) == 0.25 and s.pedals[3] and not s.pedals[2]
+
+
+def test_a_note_released_in_the_period_it_started_still_sounds():
+    # (a release begun before the first render started from the attack's level 0: no sound)
+    s = _tone_sampler(release=10.0, attack=2.0)
+    s.note_on(60, 100)
+    s.note_off(60)                              # both before the next render
+    first = s.render()[:, 0].copy()
+    assert abs(first[-1]) == 0.25               # a full period: the 2 ms attack, then the level
+    assert s.released.any()                     # then the release
+    rel = [s.render()[:, 0].copy() for _ in range(5)]
+    assert 0 < abs(rel[0][0]) <= 0.25 and abs(rel[-1][-1]) == 0.0
+
+
+def test_a_quick_note_under_the_pedal_is_held_not_released():
+    s = _tone_sampler()
+    s.sustain_pedal(True)
+    s.note_on(60, 100)
+    s.note_off(60)
+    assert _level(s, 10) == 0.25
+    s.sustain_pedal(False)
+    assert _level(s, 10) == 0.0

@@ -5,6 +5,9 @@ anything in it: stray data bytes, truncated messages, running status, SysEx, rea
 the middle.  :class:`MidiDecoder` walks the bytes as a stream, so one broken message never hides
 a good one that follows.  mido's Parser does the same job but drops errors silently (we count
 them) and builds a Message object per event (the engine's loop avoids that).
+
+Each MIDI input has its own decoder (and so its own stream state and handler, which tags its
+notes with the input's source number); the decoders of one engine share one set of counters.
 """
 from __future__ import annotations
 
@@ -34,10 +37,11 @@ class MidiDecoder:
     value - 8192, 0), PROGRAM (program, 0), RESET (0, 0) for System Reset.
     """
 
-    def __init__(self, handler: Callable[[int, int, int], None], channel: int = 0):
+    def __init__(self, handler: Callable[[int, int, int], None], channel: int = 0,
+                 counters: Optional[MidiCounters] = None):
         self.handler = handler
         self.channel = channel
-        self.counters = MidiCounters()
+        self.counters = counters if counters is not None else MidiCounters()
 
     def feed(self, msg) -> None:
         c = self.counters
@@ -133,20 +137,24 @@ class MidiDecoder:
             self.handler(PROGRAM, d1, 0)
 
 
-def apply_to_sampler(sampler, other_cc: Optional[Callable[[int, int], None]] = None) -> Callable[[int, int, int], None]:
+def apply_to_sampler(sampler, other_cc: Optional[Callable[[int, int], None]] = None,
+                     source: int = 0) -> Callable[[int, int, int], None]:
     """The handler that plays decoded events on a :class:`~promptsynth.engine.sampler.Sampler`.
 
+    Notes, the sustain pedal, all-notes-off (CC123-127) and reset-controllers' pedal belong to
+    ``source`` (the input they came from), so one input can never end another's notes; pitch
+    bend, mod wheel, volume, all-sound-off (CC120) and System Reset act on the whole instrument.
     Controllers the sampler does not use go to ``other_cc(number, value)`` (for CC learn).
     """
 
     def handle(kind: int, a: int, b: int) -> None:
         if kind == NOTE_ON:
-            sampler.note_on(a, b)
+            sampler.note_on(a, b, source)
         elif kind == NOTE_OFF:
-            sampler.note_off(a)
+            sampler.note_off(a, source)
         elif kind == CONTROL:
             if a == 64:
-                sampler.sustain_pedal(b >= 64)
+                sampler.sustain_pedal(b >= 64, source)
             elif a == 1:
                 sampler.mod_wheel(b / 127.0)
             elif a == 7:
@@ -154,9 +162,9 @@ def apply_to_sampler(sampler, other_cc: Optional[Callable[[int, int], None]] = N
             elif a == 120:
                 sampler.all_sound_off()
             elif a == 121:
-                sampler.reset_controllers()
+                sampler.reset_controllers(source)
             elif a >= 123:                     # all notes off, and the mode changes that imply it
-                sampler.all_notes_off()
+                sampler.all_notes_off(source)
             elif other_cc is not None:
                 other_cc(a, b)
         elif kind == BEND:

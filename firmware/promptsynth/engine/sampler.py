@@ -25,6 +25,7 @@ import numpy as np
 from promptsynth.engine.limiter import SoftLimiter
 from promptsynth.engine.sound import PAD, PlayableSound
 
+SOURCES = 16              # MIDI inputs whose notes and pedal are kept apart (0: the engine's own)
 SPARE_VOICES = 8          # extra voices so a stolen note can fade while its successor starts
 STEAL_MS = 6.0            # fade of a stolen voice (sfizz uses the same)
 MIN_RELEASE_MS = 2.0      # a release of 0 still de-clicks
@@ -68,8 +69,11 @@ class Sampler:
         self.active = np.zeros(v, bool)
         self.slot = np.zeros(v, np.intp)
         self.note = np.zeros(v, np.int16)
+        self.source = np.zeros(v, np.int16)       # the MIDI input the note came from
         self.key_down = np.zeros(v, bool)
         self.sustained = np.zeros(v, bool)      # key released while the pedal was down
+        self.off_pending = np.zeros(v, bool)    # key released before the voice made a sound
+        self._pending = 0
         self.released = np.zeros(v, bool)
         self.stealing = np.zeros(v, bool)
         self.phase = np.zeros(v, np.float64)
@@ -96,7 +100,7 @@ class Sampler:
         self.bend = 0.0                           # -1..1
         self.mod = 0.0                            # 0..1
         self.volume = 1.0                         # CC7 as 0..1
-        self.pedal = False
+        self.pedals = np.zeros(SOURCES, bool)     # each input's sustain pedal
         self._lfo = 0.0
         self._pitch_offset = 0.0
         self._mod_smooth = 0.0
@@ -202,6 +206,7 @@ class Sampler:
         self.released[i] = True
         self.key_down[i] = False
         self.sustained[i] = False
+        self.off_pending[i] = False
         self.t[i] = 0.0
         self.rel[i] = max(frames, 1.0)
         row = self.vp[i]
@@ -217,9 +222,14 @@ class Sampler:
         self.stealing[i] = True
         self.steals += 1
 
-    def note_on(self, note: int, velocity: int) -> None:
+    @property
+    def pedal(self) -> bool:
+        """The engine's own pedal (source 0)."""
+        return bool(self.pedals[0])
+
+    def note_on(self, note: int, velocity: int, source: int = 0) -> None:
         if velocity <= 0:
-            self.note_off(note)
+            self.note_off(note, source)
             return
         if self.current < 0:
             return
@@ -239,8 +249,10 @@ class Sampler:
         self.active[i] = True
         self.slot[i] = self.current
         self.note[i] = note
+        self.source[i] = source
         self.key_down[i] = True
         self.sustained[i] = False
+        self.off_pending[i] = False
         self.released[i] = False
         self.stealing[i] = False
         self.phase[i] = self.s_start[self.current]
@@ -278,38 +290,60 @@ class Sampler:
         # the first period starts at the current pitch (no ramp from nowhere)
         self.inc[i] = 2.0 ** ((row[BASE] + self._pitch_offset) / 12.0)
 
-    def note_off(self, note: int) -> None:
-        held = np.flatnonzero(self.active & self.key_down & (self.note == note) & ~self.released)
+    def _release_time(self) -> float:
+        return self._ms(max(self.params.release, MIN_RELEASE_MS))
+
+    def note_off(self, note: int, source: int = 0) -> None:
+        """Release ``note`` as started from ``source`` (another input's same note plays on)."""
+        held = np.flatnonzero(self.active & self.key_down & (self.note == note) & (self.source == source)
+                              & ~self.released)
         for i in held:
-            if self.pedal:
-                self.key_down[i] = False
+            self.key_down[i] = False
+            if self.pedals[source]:
                 self.sustained[i] = True
+            elif self.t[i] == 0.0:
+                # on and off in one period (a stalled loop, a zero-length sequencer note): a release
+                # from here would start at the attack's level 0 and the note would make no sound,
+                # so it sounds for one period first
+                self.off_pending[i] = True
+                self._pending += 1
             else:
-                self._release(int(i), self._ms(max(self.params.release, MIN_RELEASE_MS)))
+                self._release(int(i), self._release_time())
 
-    def sustain_pedal(self, down: bool) -> None:
-        self.pedal = bool(down)
+    def sustain_pedal(self, down: bool, source: int = 0) -> None:
+        self.pedals[source] = bool(down)
         if not down:
-            for i in np.flatnonzero(self.active & self.sustained & ~self.released):
-                self._release(int(i), self._ms(max(self.params.release, MIN_RELEASE_MS)))
+            for i in np.flatnonzero(self.active & self.sustained & (self.source == source) & ~self.released):
+                self._release(int(i), self._release_time())
 
-    def all_notes_off(self) -> None:
-        """CC123: release every held note (the pedal too), with the normal release."""
-        self.pedal = False
-        for i in np.flatnonzero(self.active & ~self.released):
-            self._release(int(i), self._ms(max(self.params.release, MIN_RELEASE_MS)))
+    def all_notes_off(self, source: Optional[int] = None) -> None:
+        """CC123: release the held notes (and the pedal) of ``source``, or of every input."""
+        if source is None:
+            self.pedals[:] = False
+            mine = self.active & ~self.released
+        else:
+            self.pedals[source] = False
+            mine = self.active & ~self.released & (self.source == source)
+        for i in np.flatnonzero(mine):
+            self._release(int(i), self._release_time())
 
     def all_sound_off(self) -> None:
         """CC120 and panic: every voice fades out within a few milliseconds."""
-        self.pedal = False
+        self.pedals[:] = False
         for i in np.flatnonzero(self.active & ~self.stealing):
             self._steal(int(i))
 
-    def reset_controllers(self) -> None:
+    def reset_controllers(self, source: Optional[int] = None) -> None:
+        """CC121: bend, mod wheel and volume (shared by every input) and the pedal of ``source``
+        (of every input when None)."""
         self.bend = 0.0
         self.mod = 0.0
         self.volume = 1.0
-        self.sustain_pedal(False)
+        if source is None:
+            for src in np.flatnonzero(self.pedals):
+                self.sustain_pedal(False, int(src))
+        else:
+            self.sustain_pedal(False, source)
 
     def pitch_bend(self, value: float) -> None:
         self.bend = min(max(float(value), -1.0), 1.0)
@@ -357,6 +391,10 @@ class Sampler:
         else:
             self.voices_sounding = 0
             out.fill(0.0)
+        if self._pending:                     # notes released before they sounded have now sounded
+            self._pending = 0
+            for i in np.flatnonzero(self.off_pending & self.active):
+                self._release(int(i), self._release_time())
         self.peak = self.limiter.process(out)
         return out
 
