@@ -1,4 +1,5 @@
 """The command line: config errors, a run in the simulator ended by SIGTERM, the benchmark."""
+import importlib.util
 import json
 import os
 import signal
@@ -35,25 +36,40 @@ def read_until(proc, pred, timeout):
 
 
 def cli(*args, **kw):
+    """Run a command; stdout (results) and stderr (log lines, errors) are kept apart."""
     return subprocess.run([sys.executable, "-m", "promptsynth"] + list(args), stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, timeout=kw.pop("timeout", 120), **kw)
+                          stderr=subprocess.PIPE, text=True, timeout=kw.pop("timeout", 120), **kw)
 
 
-def test_config_check_names_the_bad_key(tmp_path):
+def test_config_check_names_the_bad_key_on_stderr_with_exit_code_2(tmp_path):
     p = tmp_path / "c.toml"
     p.write_text("[sampler]\npolyphny = 8\n")
     r = cli("config", "check", "--config", str(p))
     assert r.returncode == 2
-    assert "[sampler] polyphny: unknown key" in r.stdout
+    assert "[sampler] polyphny: unknown key" in r.stderr and r.stdout == ""
 
 
-def test_run_with_a_broken_config_exits_non_zero_at_once(tmp_path):
+def test_run_with_a_broken_config_exits_with_2_before_starting_anything(tmp_path):
     p = tmp_path / "c.toml"
     p.write_text("[audio]\nperiod = 7\n")
-    t0 = time.monotonic()
     r = cli("run", "--config", str(p))
-    assert r.returncode == 2 and "[audio] period: must be between" in r.stdout
-    assert time.monotonic() - t0 < 30
+    assert r.returncode == 2 and "[audio] period: must be between" in r.stderr
+    assert "engine started" not in r.stderr
+
+
+def test_results_on_stdout_log_on_stderr_quiet_and_verbose(tmp_path, config_file):
+    cfg = str(config_file())
+    r = cli("presets", "list", "--config", cfg)
+    assert r.returncode == 0 and "FM synthesis bells" in r.stdout        # the result
+    assert "INFO promptsynth: config:" in r.stderr and "INFO" not in r.stdout
+    r = cli("presets", "list", "--quiet", "--config", cfg)
+    assert r.returncode == 0 and "FM synthesis bells" in r.stdout and r.stderr == ""
+    r = cli("--verbose", "presets", "show", "factory/nope", "--config", cfg)
+    assert r.returncode == 1 and r.stdout == "" and "no preset 'nope'" in r.stderr
+    r = cli("generate", "   ", "--model", "tiny", "--config", cfg)      # a refused prompt: a usage error
+    assert r.returncode == 2 and r.stdout == "" and "prompt is empty" in r.stderr
+    r = cli("bogus")
+    assert r.returncode == 2 and "invalid choice" in r.stderr
 
 
 def test_config_example_parses(tmp_path):
@@ -71,12 +87,10 @@ def test_run_in_the_simulator_plays_and_stops_on_sigterm(tmp_path):
     try:
         lines = read_until(proc, lambda ln: "playable:" in ln, 60)
         assert any("playable:" in ln for ln in lines), "".join(lines)
-        t0 = time.monotonic()
         proc.send_signal(signal.SIGTERM)
-        lines += read_until(proc, lambda ln: False, 30)
+        lines += read_until(proc, lambda ln: False, 60)
         proc.wait(timeout=5)
         assert proc.returncode == 0, "".join(lines)
-        assert time.monotonic() - t0 < 5.0
         assert "stopping (signal 15)" in "".join(lines)
     finally:
         if proc.poll() is None:
@@ -136,7 +150,7 @@ def test_sounds_and_presets_commands(tmp_path):
     t = np.arange(44100) / 44100
     sf.write(str(usb / "Sine A.wav"), 0.3 * np.sin(2 * np.pi * 440 * t), 44100)
     r = cli("sounds", "import", str(usb), "--config", str(cfgp))
-    assert r.returncode == 0 and "imported" in r.stdout, r.stdout
+    assert r.returncode == 0 and "imported" in r.stdout, r.stderr
     r = cli("sounds", "list", "--config", str(cfgp))
     assert "Sine A" in r.stdout and "note 69" in r.stdout
     r = cli("presets", "save", "My A", "--sound", "Sine A", "--bank", "gig", "--config", str(cfgp))
@@ -148,7 +162,7 @@ def test_sounds_and_presets_commands(tmp_path):
     r = cli("presets", "list", "--config", str(cfgp))
     assert "FM synthesis bells" in r.stdout and "My A" in r.stdout
     r = cli("presets", "save", "../../x", "--sound", "Sine A", "--config", str(cfgp))
-    assert r.returncode == 1 and "not allowed" in r.stdout
+    assert r.returncode == 1 and "not allowed" in r.stderr
     r = cli("presets", "load", "gig/My A", "--config", str(cfgp))
     assert r.returncode == 0 and (tmp_path / "state" / "state.json").exists()
     r = cli("sounds", "delete", "Sine A", "--config", str(cfgp))
@@ -157,15 +171,15 @@ def test_sounds_and_presets_commands(tmp_path):
 
 def test_bench_shape_quick_json():
     r = cli("bench", "shape", "--quick", "--json", timeout=300)
-    assert r.returncode == 0, r.stdout
-    data = json.loads(r.stdout[r.stdout.index("{"):])
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
     assert data["5s"]["median_ms"] > 0 and data["30s"]["loop_found"] is True
 
 
 def test_bench_engine_quick_json():
     r = cli("bench", "engine", "--quick", "--json", timeout=300)
-    assert r.returncode == 0, r.stdout
-    data = json.loads(r.stdout[r.stdout.index("{"):])
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
     for v in ("8", "16", "32", "64"):
         assert data["render"][v]["p99_us"] > 0
     assert data["note_on_latency"]["to_output_ms"]["n"] == 5
@@ -175,9 +189,19 @@ def test_bench_engine_quick_json():
 @pytest.mark.torch
 def test_bench_generate_quick_json():
     r = cli("bench", "generate", "--quick", "--json", timeout=600)
-    assert r.returncode == 0, r.stdout
-    data = json.loads(r.stdout[r.stdout.index("{"):])
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
     t = data["tiny"]
     assert t["unet_calls_default_recipe"] == 25 and t["unet_calls_study_recipe"] == 100
     assert t["repeat_same_prompt_new_seed"]["repeat_encoder_calls"] == 0
     assert 0 < t["job_5_12s_default"]["model_s"] < t["job_5_12s_default"]["wall_s"]
+
+
+def test_bench_faults_quick_json():
+    r = cli("bench", "faults", "--quick", "--json", timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    data = json.loads(r.stdout)
+    for key in ("engine_sigkill_to_playing", "keyboard_replug_to_playing", "display_unplug_to_frames"):
+        assert data[key]["n"] == 3 and 0 < data[key]["median_s"] <= data[key]["max_s"], (key, data[key])
+    gen = data["generator_sigkill_to_next_job"]
+    assert isinstance(gen, str) and "torch" in gen if importlib.util.find_spec("torch") is None else gen["n"] == 3
