@@ -57,3 +57,22 @@ def test_missing_device_is_an_error_not_a_crash():
     assert not out.try_open()
     assert out.error
     assert out.write(np.zeros((PERIOD, 2), np.float32)) == LOST
+
+
+def test_libasound_prints_nothing_of_its_own_once_quieted():
+    """A missing card is retried every second: libasound's own stderr lines would fill a kiosk's
+    journal. Our notice (from the exception) says why, once."""
+    import subprocess
+    import sys
+    code = ("import alsaaudio\n"
+            "from promptsynth.hw.alsa_out import AlsaOutput, quiet_alsa_lib\n"
+            "import sys\n"
+            "quiet = sys.argv[1] == 'quiet'\n"
+            "if quiet: assert quiet_alsa_lib()\n"
+            "for _ in range(3):\n"
+            "    try: alsaaudio.PCM(type=alsaaudio.PCM_PLAYBACK, device='hw:9,0')\n"
+            "    except alsaaudio.ALSAAudioError as e: print('refused:', e)\n")
+    loud = subprocess.run([sys.executable, "-c", code, "loud"], capture_output=True, text=True, timeout=60)
+    quiet = subprocess.run([sys.executable, "-c", code, "quiet"], capture_output=True, text=True, timeout=60)
+    assert "ALSA lib" in loud.stderr                   # what libasound prints by itself
+    assert quiet.returncode == 0 and quiet.stderr == "" and quiet.stdout.count("refused:") == 3

@@ -21,10 +21,38 @@ FORMATS = ("S16_LE", "S32_LE", "FLOAT_LE")
 FORMAT_CODES = {name: i + 1 for i, name in enumerate(FORMATS)}
 
 
+_quiet_handler = None
+
+
+def quiet_alsa_lib() -> bool:
+    """Stop libasound printing its own error lines to stderr. A missing card is retried every
+    second, and each try made libasound print a dozen lines: weeks of them in a kiosk's journal.
+    The reason is still reported, once, from the exception pyalsaaudio raises."""
+    global _quiet_handler
+    if _quiet_handler is not None:
+        return True
+    import ctypes
+    import ctypes.util
+    name = ctypes.util.find_library("asound")
+    if not name:
+        return False
+    try:
+        lib = ctypes.CDLL(name)
+        # void handler(const char *file, int line, const char *function, int err, const char *fmt, ...)
+        proto = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p)
+        handler = proto(lambda *args: None)
+        lib.snd_lib_error_set_handler(handler)
+    except (OSError, AttributeError):
+        return False
+    _quiet_handler = handler                # kept alive: libasound holds a pointer to it
+    return True
+
+
 class AlsaOutput:
     def __init__(self, device: str, rate: int, period: int, periods: int, fmt: str = "S16_LE"):
         import alsaaudio  # only here: the core must import on machines without ALSA
 
+        quiet_alsa_lib()
         self._alsa = alsaaudio
         self.device = device
         self.rate = rate
