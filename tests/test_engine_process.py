@@ -1,20 +1,19 @@
 """The engine process end to end: JACK MIDI in, sampler, pyalsaaudio out, captured by the tap.
 
 Pacing comes from a `jackd -d dummy` server; expectations are in frames of the captured
-stream, never in wall-clock speed (waits only bound how long a test may take).
+stream, never in wall-clock speed (waits only bound how long a test may take). The engine
+process is driven directly (tests/engine_harness.py), the way its host drives it.
 """
 import os
-import time
 
 import numpy as np
 import pytest
 
 from conftest import PERIOD, RATE, freq_of
-from promptsynth import config
+from engine_harness import EngineProc, fresh_tap, startup_sound
 from promptsynth.bench.rig import onset_after, wait_for
 from promptsynth.engine import messages as m
 from promptsynth.engine.sound import prepare
-from promptsynth.supervisor import Supervisor
 
 
 @pytest.fixture
@@ -22,14 +21,10 @@ def engine(rig):
     started = []
 
     def start(device="tap_jack", **sampler):
-        path = rig.tap_path(device)
-        if os.path.exists(path):
-            os.unlink(path)
-        cfg = rig.config(device, **sampler)
-        sup = Supervisor(cfg, rig.env)
-        sup.start()
+        fresh_tap(rig, device)
+        sup = EngineProc(rig.config(device, **sampler), rig.env)
         started.append(sup)
-        sup.load_startup_sound()
+        sup.load(startup_sound(RATE, sup.new_id()))
         return sup
 
     yield start
@@ -45,19 +40,25 @@ def keyboard(rig):
     kbd.delete()
 
 
+def _audio_for(rig, frames):
+    """Wait until ``frames`` more frames have been written (audio time, not wall-clock time)."""
+    start = rig.tap_frames()
+    assert wait_for(lambda: rig.tap_frames() > start + frames, 30.0)
+
+
 def _ready(sup, ports=1):
-    assert sup.wait_ready(20.0), [n.text for n in sup.notices]
-    assert wait_for(lambda: sup.stats["midi_ports"] >= ports, 5.0), [n.text for n in sup.notices]
+    assert sup.wait_ready(30.0), sup.texts()
+    assert wait_for(lambda: sup.stats["midi_ports"] >= ports, 10.0), sup.texts()
 
 
 def test_note_from_a_midi_keyboard_plays_the_init_sound_at_its_pitch(engine, keyboard, rig):
     sup = engine(release=5.0)
     _ready(sup)
     keyboard.send_message([0x90, 72, 127])           # an octave above the root (C4)
-    assert wait_for(lambda: sup.stats["voices"] >= 1, 3.0)
-    time.sleep(0.6)
+    assert wait_for(lambda: sup.stats["voices"] >= 1, 10.0)
+    _audio_for(rig, RATE * 6 // 10)
     keyboard.send_message([0x80, 72, 0])
-    assert wait_for(lambda: sup.stats["voices"] == 0, 3.0)
+    assert wait_for(lambda: sup.stats["voices"] == 0, 10.0)
     x = rig.read_tap()
     on = onset_after(x, 0)
     assert on >= 0 and (on - 1) % PERIOD == 0          # starts on a period boundary (first sample is 0)
@@ -74,37 +75,35 @@ def test_garbage_midi_bytes_are_counted_and_change_nothing(engine, keyboard, rig
     for junk in ([0x3C, 0x40], [0xF0, 1, 2, 3], [0x90, 60], [0xF7], [0xF4, 1], [0x80], [0xB0, 7]):
         keyboard.send_message(junk)
     keyboard.send_message([0xB0, 1, 0])               # a harmless sentinel: mod wheel to 0
-    assert wait_for(lambda: sup.stats["midi_events"] >= 1, 3.0)
-    time.sleep(0.3)
+    assert wait_for(lambda: sup.stats["midi_events"] >= 1, 10.0)
+    _audio_for(rig, RATE // 4)
     assert sup.alive()
     assert sup.stats["midi_malformed"] >= 4 and sup.stats["midi_sysex"] == 1
     assert sup.stats["midi_events"] == 1
     x = rig.read_tap()
     assert np.all(x[before:] == 0)                    # no note was started by any of it
     keyboard.send_message([0x90, 60, 100])            # and the keyboard still plays
-    assert wait_for(lambda: sup.stats["voices"] == 1, 3.0)
+    assert wait_for(lambda: sup.stats["voices"] == 1, 10.0)
 
 
-def test_keyboard_unplugged_and_plugged_back_plays_again_within_two_seconds(engine, rig):
+def test_keyboard_unplugged_and_plugged_back_plays_again(engine, rig):
     sup = engine()
     kbd = rig.keyboard()
     _ready(sup)
     kbd.send_message([0x90, 60, 100])
     kbd.send_message([0xB0, 64, 127])                 # pedal down, then the cable is pulled
-    assert wait_for(lambda: sup.stats["voices"] == 1, 3.0)
+    assert wait_for(lambda: sup.stats["voices"] == 1, 10.0)
     kbd.close_port()
     kbd.delete()
-    assert wait_for(lambda: sup.stats["midi_ports"] == 0, 3.0)
+    assert wait_for(lambda: sup.stats["midi_ports"] == 0, 10.0)
     # on loss every note and the pedal are released: nothing hangs
-    assert wait_for(lambda: sup.stats["voices"] == 0, 3.0)
+    assert wait_for(lambda: sup.stats["voices"] == 0, 10.0)
     kbd = rig.keyboard()
-    t0 = time.monotonic()
-    assert wait_for(lambda: sup.stats["midi_ports"] == 1, 3.0)
+    assert wait_for(lambda: sup.stats["midi_ports"] == 1, 10.0)
     count = sup.stats["note_on_count"]
-    while time.monotonic() - t0 < 3.0 and sup.stats["note_on_count"] == count:
-        kbd.send_message([0x90, 64, 100])
-        time.sleep(0.05)
-    assert sup.stats["note_on_count"] > count and time.monotonic() - t0 < 2.0
+    kbd.send_message([0x90, 64, 100])                 # the replugged port is heard again
+    assert wait_for(lambda: sup.stats["note_on_count"] == count + 1, 10.0)
+    assert wait_for(lambda: sup.stats["voices"] == 1, 10.0)
     kbd.close_port()
     kbd.delete()
 
@@ -113,35 +112,34 @@ def test_new_sound_by_shared_memory_while_a_note_holds_the_old_one(engine, keybo
     sup = engine(release=5.0)
     _ready(sup)
     keyboard.send_message([0x90, 60, 127])           # holds the looping init sound (261.6 Hz)
-    assert wait_for(lambda: sup.stats["voices"] == 1, 3.0)
+    assert wait_for(lambda: sup.stats["voices"] == 1, 10.0)
     t = np.arange(RATE) / RATE
     new = prepare((0.4 * np.sin(2 * np.pi * 1000.0 * t)).astype(np.float32), sound_id=sup.new_id())
     sup.load(new)
-    assert wait_for(lambda: sup.stats["sound_id"] == new.sound_id, 3.0)
-    time.sleep(0.5)
+    assert wait_for(lambda: sup.stats["sound_id"] == new.sound_id, 10.0)
+    _audio_for(rig, RATE // 2)
     x = rig.read_tap()
     assert abs(freq_of(x[-RATE // 4:, 0]) / 261.6256 - 1) < 2e-3   # the held note goes on unchanged
     keyboard.send_message([0x80, 60, 0])
-    assert wait_for(lambda: sup.stats["voices"] == 0, 3.0)
+    assert wait_for(lambda: sup.stats["voices"] == 0, 10.0)
     # the old sound is released once silent, and its shared memory unlinked
-    assert wait_for(lambda: (sup.poll(0.05) or True) and 1 not in sup._shm, 5.0)
+    assert wait_for(lambda: (sup.poll(0.05) or True) and 1 not in sup._shm, 10.0)
     keyboard.send_message([0x90, 60, 127])
-    time.sleep(0.3)
+    assert wait_for(lambda: sup.stats["voices"] == 1, 10.0)
+    _audio_for(rig, RATE // 4)
     x = rig.read_tap()
     assert abs(freq_of(x[-RATE // 8:, 0]) / 1000.0 - 1) < 2e-3
 
 
 def test_missing_audio_device_at_start_does_not_crash(engine, keyboard):
     sup = engine(device="hw:7,0")
-    assert wait_for(lambda: any("unavailable" in n.text for n in sup.notices) or not sup.poll(0.1) and False, 5.0) \
-        or any("unavailable" in n.text for n in sup.notices)
+    assert wait_for(lambda: sup.noticed("unavailable"), 10.0), sup.texts()
     assert sup.alive() and sup.stats["audio_ok"] == 0
-    assert wait_for(lambda: sup.stats["midi_ports"] >= 1, 5.0)
+    assert wait_for(lambda: sup.stats["midi_ports"] >= 1, 10.0)
     keyboard.send_message([0x90, 60, 100])            # MIDI still works; voices run on, paced
-    assert wait_for(lambda: sup.stats["note_on_count"] >= 1, 3.0)
+    assert wait_for(lambda: sup.stats["note_on_count"] >= 1, 10.0)
     p0 = sup.stats["periods"]
-    time.sleep(1.0)
-    assert sup.stats["periods"] - p0 > 100
+    assert wait_for(lambda: sup.stats["periods"] - p0 > 100, 10.0)
     assert sup.alive()
 
 
@@ -150,12 +148,12 @@ def test_panic_and_stop_fade_out_cleanly(engine, keyboard, rig):
     _ready(sup)
     for n in (48, 55, 60, 64):
         keyboard.send_message([0x90, n, 127])
-    assert wait_for(lambda: sup.stats["voices"] == 4, 3.0)
-    time.sleep(0.5)
+    assert wait_for(lambda: sup.stats["voices"] == 4, 10.0)
+    _audio_for(rig, RATE // 2)
     mark = rig.tap_frames()
     sup.send(m.Panic())
-    assert wait_for(lambda: sup.stats["voices"] == 0, 2.0)
-    time.sleep(0.1)
+    assert wait_for(lambda: sup.stats["voices"] == 0, 10.0)
+    _audio_for(rig, RATE // 10)
     x = rig.read_tap()
     cut = mark - 2 * 384                              # well before the panic reached the stream
     music = np.abs(np.diff(x[cut - RATE // 4:cut], axis=0)).max()
@@ -171,21 +169,18 @@ def test_audio_device_that_vanishes_is_retried_and_comes_back(tmp_path):
     """The whole sound server dies under the engine (a yanked card); it comes back; so does sound."""
     from promptsynth.bench.rig import Rig
     own = Rig(RATE, PERIOD, name="psynth-vanish-%d" % os.getpid(), export=False)
-    sup = Supervisor(own.config("tap_jack", release=5.0), own.env)
+    sup = EngineProc(own.config("tap_jack", release=5.0), own.env)
     try:
-        sup.start()
-        sup.load_startup_sound()
-        assert sup.wait_ready(20.0), [n.text for n in sup.notices]
+        sup.load(startup_sound(RATE, sup.new_id()))
+        assert sup.wait_ready(30.0), sup.texts()
         own.jack.stop()                                 # the device disappears mid-run
-        assert wait_for(lambda: sup.poll(0.05) is not None and sup.stats["audio_ok"] == 0, 10.0), \
-            [n.text for n in sup.notices]
+        assert wait_for(lambda: (sup.poll(0.05) or True) and sup.stats["audio_ok"] == 0, 10.0), sup.texts()
         assert sup.alive()
-        assert wait_for(lambda: sup.poll(0.05) is not None and any("lost" in n.text for n in sup.notices), 3.0)
+        assert wait_for(lambda: sup.noticed("audio: tap_jack lost"), 10.0), sup.texts()
         own.jack.start()                                # and is plugged back in
-        assert wait_for(lambda: sup.poll(0.05) is not None and sup.stats["audio_opens"] >= 2, 15.0), \
-            [n.text for n in sup.notices]
+        assert wait_for(lambda: (sup.poll(0.05) or True) and sup.stats["audio_opens"] >= 2, 15.0), sup.texts()
         sup.send(m.Midi(bytes([0x90, 60, 100])))
-        assert wait_for(lambda: sup.stats["voices"] == 1, 3.0)
+        assert wait_for(lambda: sup.stats["voices"] == 1, 10.0)
         assert sup.alive()
     finally:
         sup.stop()

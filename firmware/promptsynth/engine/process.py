@@ -6,7 +6,11 @@ Two threads, so that the audio loop never waits on anything but the sound card:
   control thread (normal priority, blocked most of the time) receives messages from the
                  supervisor, maps new sounds' shared memory, rescans MIDI ports, releases
                  unused sounds and forwards notices from the audio loop.
-They share two deques (appends and pops are atomic) and the MIDI input tuple.
+They share deques (appends and pops are atomic) and the MIDI input tuple. What the control
+thread hands the audio loop are typed commands (the supervisor's messages and the two internal
+ones below); the loop dispatches on their type.
+Every MIDI input has its own decoder, whose handler tags notes with the input's source number
+(see hw/rtmidi_in.py), so a port that vanishes releases only its own notes and pedal.
 This module never imports torch: a full garbage collection with torch loaded stops every
 thread for 100+ ms, so the collector is frozen after start-up as well.
 """
@@ -22,14 +26,30 @@ from typing import Dict, Optional
 
 from promptsynth.config import Config
 from promptsynth.engine import messages as m
-from promptsynth.engine.midi import MidiDecoder, apply_to_sampler
-from promptsynth.engine.sampler import Sampler, VoiceParams
+from promptsynth.engine.midi import MidiCounters, MidiDecoder, apply_to_sampler
+from promptsynth.engine.sampler import SOURCES, Sampler, VoiceParams
 from promptsynth.engine.shm import attach
 from promptsynth.engine.stats import INDEX, EngineStats
 
 RESCAN_S = 0.5            # MIDI hotplug: a replugged keyboard plays again within 2 s
 AUDIO_RETRY_S = 1.0
 STOP_FADE_PERIODS = 8     # about 20 ms of fade after Stop (all voices fade in 6 ms)
+
+
+class SoundMapped:
+    """Internal: a sound the control thread has mapped from shared memory, to play."""
+    __slots__ = ("sound",)
+
+    def __init__(self, sound) -> None:
+        self.sound = sound
+
+
+class PortLost:
+    """Internal: a MIDI input has gone; release its notes and pedal (no other input's)."""
+    __slots__ = ("source",)
+
+    def __init__(self, source: int) -> None:
+        self.source = source
 
 
 def voice_params(cfg: Config) -> VoiceParams:
@@ -46,18 +66,27 @@ class Engine:
         self.stats = stats
         a = cfg.audio
         self.sampler = Sampler(a.rate, a.period, voice_params(cfg), max_polyphony=64)
-        self.decoder = MidiDecoder(self._stamped(apply_to_sampler(self.sampler, self._other_cc)), cfg.midi.channel)
+        # one decoder per MIDI input (source), made here so the audio loop never allocates one
+        self.counters = MidiCounters()
+        self.decoders = [MidiDecoder(self._stamped(apply_to_sampler(self.sampler, self._other_cc, src)),
+                                     cfg.midi.channel, self.counters) for src in range(SOURCES)]
+        self.feeds = [d.feed for d in self.decoders]
+        self.decoder = self.decoders[0]           # the engine's own: Midi messages
         if audio is None:
             from promptsynth.hw.alsa_out import AlsaOutput
             audio = AlsaOutput(a.device, a.rate, a.period, a.periods, a.format)
         self.audio = audio
         if midi is None:
             from promptsynth.hw.rtmidi_in import MidiInput
-            midi = MidiInput(cfg.midi.api, cfg.midi.port, cfg.midi.virtual)
+            midi = MidiInput(cfg.midi.api, cfg.midi.port, cfg.midi.virtual, sources=SOURCES)
         self.midi = midi
         self.commands: collections.deque = collections.deque()   # control thread -> audio loop
         self.outbox: collections.deque = collections.deque()     # audio loop -> control thread
         self.freed: collections.deque = collections.deque()      # sound ids no voice uses
+        self.sources_freed: collections.deque = collections.deque()   # lost inputs' notes released
+        self._dispatch = {SoundMapped: self._load, PortLost: self._port_lost, m.Midi: self._midi,
+                          m.SetParams: self._set_params, m.SetTune: self._set_tune, m.Panic: self._panic,
+                          m.Stop: self._stop_fade}
         self._shm: Dict[int, object] = {}
         self._stop = threading.Event()
         self._audio_tried = threading.Event()   # the audio loop has made its first open attempt
@@ -96,6 +125,7 @@ class Engine:
     def _control(self) -> None:
         next_scan = 0.0
         midi_ok = False
+        midi_error = ""
         # Open the sound card before any MIDI client: after a crash a sound server (JACK) can take a
         # second to answer the first client that talks to it, and rtmidi's calls hold the GIL, so a
         # MIDI client first made the audio wait twice (measured: 2.6 s to sound, 1.1-1.6 s now)
@@ -123,13 +153,18 @@ class Engine:
                         self.outbox.append(m.Notice("warning", self.midi.error))
                         next_scan = now + 5.0
                 if midi_ok:
+                    while self.sources_freed:
+                        self.midi.free_source(self.sources_freed.popleft())
                     opened, lost = self.midi.rescan()
                     for name in opened:
                         self.outbox.append(m.Notice("info", "MIDI port opened: %s" % name))
-                    for name in lost:
-                        self.outbox.append(m.Notice("warning", "MIDI port lost: %s (notes released)" % name))
-                    if lost:
-                        self.commands.append(("port_lost", None))
+                    for name, source in lost:
+                        self.outbox.append(m.Notice("warning", "MIDI port lost: %s (its notes released)" % name))
+                        self.commands.append(PortLost(source))
+                    if self.midi.error != midi_error:
+                        midi_error = self.midi.error
+                        if midi_error:
+                            self.outbox.append(m.Notice("warning", midi_error))
                     self.stats.values[INDEX["midi_ports"]] = len(self.midi.port_names)
             self._release_sounds()
             while self.outbox:
@@ -143,7 +178,7 @@ class Engine:
                 self.outbox.append(m.Notice("error", "cannot map sound %d: %s" % (msg.sound_id, e)))
                 return
             self._shm[msg.sound_id] = shm
-            self.commands.append(("load", sound))
+            self.commands.append(SoundMapped(sound))
         else:
             self.commands.append(msg)
 
@@ -166,31 +201,41 @@ class Engine:
 
     # ---- audio loop --------------------------------------------------------------------------
     def _command(self, cmd) -> None:
-        s = self.sampler
-        if isinstance(cmd, tuple):
-            kind, arg = cmd
-            if kind == "load":
-                self.freed.extend(s.load(arg))
-                self.stats.values[INDEX["sound_id"]] = arg.sound_id
-            elif kind == "port_lost":
-                s.all_notes_off()
-        elif isinstance(cmd, m.Midi):
-            self.decoder.feed(cmd.data)
-        elif isinstance(cmd, m.SetParams):
-            for key, value in cmd.changes.items():
-                try:
-                    s.set_params(**{key: value})
-                except KeyError:
-                    self.outbox.append(m.Notice("error", "unknown engine parameter %r" % key))
-        elif isinstance(cmd, m.SetTune):
-            s.set_tune(cmd.root, cmd.tune)
-        elif isinstance(cmd, m.Panic):
-            s.reset_controllers()
-            s.all_sound_off()
-        elif isinstance(cmd, m.Stop):
-            if not self._stopping:
-                s.all_sound_off()
-                self._stopping = STOP_FADE_PERIODS
+        handler = self._dispatch.get(type(cmd))
+        if handler is not None:
+            handler(cmd)
+        else:
+            self.outbox.append(m.Notice("error", "engine: unknown command %s" % type(cmd).__name__))
+
+    def _load(self, cmd: SoundMapped) -> None:
+        self.freed.extend(self.sampler.load(cmd.sound))
+        self.stats.values[INDEX["sound_id"]] = cmd.sound.sound_id
+
+    def _port_lost(self, cmd: PortLost) -> None:
+        self.sampler.all_notes_off(cmd.source)
+        self.sources_freed.append(cmd.source)     # its number may now be given to a new port
+
+    def _midi(self, cmd: m.Midi) -> None:
+        self.decoder.feed(cmd.data)
+
+    def _set_params(self, cmd: m.SetParams) -> None:
+        for key, value in cmd.changes.items():
+            try:
+                self.sampler.set_params(**{key: value})
+            except KeyError:
+                self.outbox.append(m.Notice("error", "unknown engine parameter %r" % key))
+
+    def _set_tune(self, cmd: m.SetTune) -> None:
+        self.sampler.set_tune(cmd.root, cmd.tune)
+
+    def _panic(self, cmd: m.Panic) -> None:
+        self.sampler.reset_controllers()
+        self.sampler.all_sound_off()
+
+    def _stop_fade(self, cmd: m.Stop) -> None:
+        if not self._stopping:
+            self.sampler.all_sound_off()
+            self._stopping = STOP_FADE_PERIODS
 
     def run(self) -> None:
         cfg = self.cfg.audio
@@ -205,9 +250,9 @@ class Engine:
         v[INDEX["memory_locked"]] = locked
         v[INDEX["rate"]] = cfg.rate
         period_s = cfg.period / cfg.rate
-        sampler, audio, midi, decoder = self.sampler, self.audio, self.midi, self.decoder
+        sampler, audio, midi, feeds = self.sampler, self.audio, self.midi, self.feeds
         commands, stats = self.commands, self.stats
-        counters = decoder.counters
+        counters = self.counters
         clock = time.monotonic
         perf = time.perf_counter
         next_open = next_warn = 0.0
@@ -231,7 +276,7 @@ class Engine:
                         self._stopping -= 1
                         if self._stopping == 0:
                             break
-                    midi.poll(decoder.feed)
+                    midi.poll(feeds)
                     t0 = perf()
                     buf = sampler.render()
                     dt = (perf() - t0) * 1e6
