@@ -44,7 +44,9 @@ class AudioConfig:
 @dataclass(frozen=True)
 class MidiConfig:
     api: str = _key("alsa", "rtmidi API: `alsa` (sequencer, the device) or `jack`.", choices=("alsa", "jack"))
-    port: str = _key("", "Open every input port whose name contains this text (\"\" = every hardware port).")
+    port: str = _key("", "Open every input port whose name contains this text (\"\" = every hardware port: ALSA "
+                         "kernel clients, JACK physical ports); software plays through the virtual port, and a port "
+                         "already connected to it is never opened too.")
     virtual: bool = _key(True, "Also open a virtual input port named `promptsynth`.")
     channel: int = _key(0, "MIDI channel to listen to, 1-16 (0 = omni).", 0, 16)
 
