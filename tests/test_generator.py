@@ -132,6 +132,7 @@ def test_progress_counts_the_steps_and_the_result_is_on_disk(client):
         assert key in recipe
     import torch
     assert recipe["seed"] == 5 and recipe["steps"] == 7 and recipe["versions"]["torch"] == torch.__version__
+    assert recipe["decode"] == "fp32"                        # the CPU's own dtype, first time
 
 
 def test_cancel_takes_effect_within_a_step_and_the_next_job_works(client):
@@ -360,3 +361,134 @@ if OTHER_LANES:
         assert got.shape == want.shape and np.abs(got).max() > 0
         # the same weights and seed on another torch: equal to float rounding
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-4)
+
+
+# ---- decoding that fails on the device ---------------------------------------------------------
+
+@pytest.fixture
+def own_runner(tiny_models):
+    """A runner of its own: these tests change its VAE."""
+    from promptsynth.generator.pipeline import load
+    from promptsynth.generator.runner import Runner
+    return Runner(load(tiny_models["tiny"], "cpu"), "tiny", chunk_frames=24, overlap_frames=8)
+
+
+def rms_error(got, want):
+    return float(np.sqrt(np.mean((got - want) ** 2)) / np.sqrt(np.mean(want ** 2)))
+
+
+def test_an_fp16_vae_that_overflows_is_decoded_again_in_fp32(own_runner):
+    import torch
+
+    from promptsynth.bench.generate import fp16_overflow
+    vae = own_runner.pipe.vae
+    vae.to(torch.float16).to(torch.float32)       # the weights as the GPU holds them (fp16), in fp32
+    p = validate(quick(seconds=1.0))
+    clean = own_runner.generate(p)
+    assert clean.decode == "fp32"
+    with fp16_overflow(vae) as overflowed:
+        out = own_runner.generate(p)
+        assert vae.dtype == torch.float16          # cast back after the retry
+    assert overflowed == [(1, 8, 25, 16)] and out.decode == "fp32-retry"
+    assert out.audio.shape == (1, 16000) and np.all(np.isfinite(out.audio))
+    np.testing.assert_array_equal(out.audio, clean.audio)       # fp32 from fp16 weights: the same sound
+    assert out.seconds["decode_fp16"] >= 0 and out.seconds["decode_fp32_retry"] > 0
+
+
+def test_a_latent_past_the_vaes_limit_is_decoded_in_crossfaded_chunks(own_runner):
+    from promptsynth.bench.generate import nan_past
+    p = validate(quick(seconds=2.56, seed=3))              # 64 latent frames
+    clean = own_runner.generate(p)
+    with nan_past(own_runner.pipe.vae, 32) as asked:
+        out = own_runner.generate(p)
+    assert out.decode == "chunked"
+    assert asked == [64, 24, 24, 24, 16]                   # whole, then windows of 24 overlapping by 8
+    assert out.audio.shape == (1, 40960) and np.all(np.isfinite(out.audio))
+    # each window sees less context than the whole (the VAE's middle attends over all of it), so
+    # the sound is close to the whole decode, not equal
+    assert rms_error(out.audio[0], clean.audio[0]) < 0.15
+
+
+def test_chunks_at_the_real_sizes_cover_a_30_s_latent(runner):
+    import torch
+
+    from promptsynth.bench.generate import nan_past
+    from promptsynth.generator.runner import CHUNK_FRAMES, OVERLAP_FRAMES
+    assert (runner.chunk_frames, runner.overlap_frames) == (CHUNK_FRAMES, OVERLAP_FRAMES) == (256, 32)
+    latents = torch.randn(1, 8, 750, 16, generator=torch.Generator().manual_seed(0))   # 30 s
+    clean, path = runner.decode(latents, 480000)
+    assert path == "fp32"
+    with nan_past(runner.pipe.vae, 500) as asked:          # AudioLDM's VAE fails past about 20 s
+        audio, path = runner.decode(latents, 480000)
+    assert path == "chunked" and asked == [750, 256, 256, 256, 78]      # starts 0, 224, 448, 672
+    assert audio.shape == (1, 480000) and np.all(np.isfinite(audio))
+    assert rms_error(audio[0], clean[0]) < 0.15
+
+
+def test_a_decode_that_fails_every_way_is_an_error(own_runner):
+    from promptsynth.bench.generate import fp16_overflow, nan_past
+    from promptsynth.generator.runner import ModelOutputError
+    vae = own_runner.pipe.vae
+    with nan_past(vae, 0), fp16_overflow(vae):
+        with pytest.raises(ModelOutputError, match="NaN or infinite.*fp16, then fp32-retry, then chunked"):
+            own_runner.generate(validate(quick(seconds=1.28)))     # 32 frames: longer than a chunk
+
+
+def test_the_decode_path_is_in_the_recipe(tmp_path):
+    from promptsynth.generator import protocol as msg
+    from promptsynth.generator.runner import Output
+    from promptsynth.generator.worker import write_result
+    out = Output(audio=np.zeros((1, 800), np.float32), seeds=[1], rate=16000, decode="fp32-retry")
+    job = msg.Job(1, "tiny", "", validate(quick()), str(tmp_path))
+    paths, recipe = write_result(job, out, "cuda", "float16", {})
+    assert recipe["decode"] == "fp32-retry"
+    assert json.load(open(paths[0][:-4] + ".json"))["decode"] == "fp32-retry"
+
+
+# ---- the benchmark's per-model path, for every registered model ------------------------------------
+BENCH_MODELS = ["audioldm2", "audioldm2-large", "audioldm2-music", "audioldm-s-full-v2", "audioldm-m-full",
+                "audioldm-l-full"]
+
+
+def test_the_benchmark_covers_every_registered_model():
+    from promptsynth.generator.models import MODELS
+    assert sorted(BENCH_MODELS) == sorted(m for m in MODELS if MODELS[m].repo)
+
+
+@pytest.mark.parametrize("model", BENCH_MODELS)
+def test_a_narrow_build_has_every_layer_of_the_real_model(model):
+    import collections
+
+    import torch
+    from accelerate import init_empty_weights
+
+    from promptsynth.generator.build import real_size
+
+    def kinds(pipe):
+        return {name: collections.Counter(type(m).__name__ for m in comp.modules())
+                for name, comp in pipe.components.items() if isinstance(comp, torch.nn.Module)}
+    with init_empty_weights():                    # the real size, without its memory
+        full = real_size(model)
+    assert kinds(real_size(model, narrow=True)) == kinds(full)
+
+
+@pytest.mark.parametrize("model", BENCH_MODELS)
+def test_every_registered_model_goes_through_the_full_size_benchmark(model):
+    from promptsynth.bench.generate import full_size
+    r = full_size(model, seconds=0.64, steps_timed=1, narrow=True)
+    c = r["components_s"]
+    assert min(c["unet_per_step_cfg"], c["vae_decode"], c["vocoder"], c["clap_text_ours"], c["clap_text_padded_512"]) > 0
+    if model.startswith("audioldm2"):
+        assert c["t5"] > 0 and c["gpt2_8_tokens_x2"] > 0
+    assert r["clap_unpadded_max_abs_diff"] < 1e-4
+    fb = r["decode_fp32_fallback"]
+    assert (fb["normal_path"], fb["fallback_path"]) == ("fp32", "fp32-retry") and fb["fallback_s"] > 0
+
+
+def test_load_memory_is_measured_with_and_without_accelerate():
+    from promptsynth.bench.generate import load_memory
+    r = load_memory("audioldm2", narrow=True)
+    for way in ("with_accelerate", "without_accelerate"):
+        assert "error" not in r[way], r[way]
+        assert r[way]["peak_mib"] >= r[way]["baseline_mib"] > 100      # torch alone is over 100 MiB
+    assert r["bytes_on_disk"] > 4 * 4_000_000                            # about 4.9 M parameters in fp32

@@ -6,14 +6,20 @@
 * A full-size random-weight model (default audioldm2) in this process: every component timed
   with forward hooks, a few denoising steps timed and scaled, so the benchmark stays within
   minutes. Weights are touched by a warm-up first (fresh memory on these machines costs about
-  2.5 s per GiB on first use).
+  2.5 s per GiB on first use). The same model's decode, normal and as the fp32 retry after an fp16
+  overflow, in one run.
+* The peak memory (RSS high-water mark) of loading that model from disk through the instrument's
+  loader with accelerate and without, each in a fresh process.
 """
 from __future__ import annotations
 
 import collections
+import contextlib
 import statistics
 import tempfile
+import os
 import time
+import types
 from typing import Dict
 
 DEFAULT = dict(steps=25, scheduler="dpm", guidance=3.5)
@@ -69,6 +75,65 @@ def tiny(runs: int = 3) -> Dict[str, object]:
         c.stop()
 
 
+# ---- VAEs that fail as they do on the device (for the fallback figures and the tests) -----------
+
+def _mel_shape(vae, z):
+    f = 2 ** (len(vae.config.block_out_channels) - 1)
+    return (z.shape[0], vae.config.out_channels, z.shape[2] * f, z.shape[3] * f)
+
+
+@contextlib.contextmanager
+def _decode_replaced(vae, decode):
+    before = vae.__dict__.get("decode")
+    vae.decode = decode
+    try:
+        yield
+    finally:
+        if before is None:
+            del vae.decode
+        else:
+            vae.decode = before
+
+
+@contextlib.contextmanager
+def fp16_overflow(vae):
+    """``vae`` as an fp16 VAE whose decode overflows: its weights in float16, and decoding a float16
+    latent gives inf. Only the overflow is simulated (CPU torch has no usable fp16 to overflow in);
+    a float32 decode is the real one. Yields the list of overflowed calls."""
+    import torch
+    dtype, real, overflowed = vae.dtype, vae.decode, []
+
+    def decode(z, *args, **kwargs):
+        if z.dtype == torch.float16:
+            overflowed.append(tuple(z.shape))
+            return types.SimpleNamespace(sample=torch.full(_mel_shape(vae, z), float("inf"), dtype=z.dtype))
+        return real(z, *args, **kwargs)
+
+    vae.to(torch.float16)
+    try:
+        with _decode_replaced(vae, decode):
+            yield overflowed
+    finally:
+        vae.to(dtype)
+
+
+@contextlib.contextmanager
+def nan_past(vae, frames: int):
+    """``vae`` returning NaN for latents longer than ``frames`` (AudioLDM's VAE does past about 20 s).
+    Yields the lengths it was asked to decode."""
+    real, asked = vae.decode, []
+
+    def decode(z, *args, **kwargs):
+        asked.append(int(z.shape[2]))
+        out = real(z, *args, **kwargs)
+        if z.shape[2] > frames:
+            out.sample = out.sample * float("nan")
+        return out
+
+    with _decode_replaced(vae, decode):
+        yield asked
+
+
 class _Timer:
     """Accumulates the wall time of each named module's forward calls."""
 
@@ -93,8 +158,116 @@ class _Timer:
         self.each.clear()
 
 
+def _clap_text_embeds(encoder, ids, mask):
+    """The CLAP text embedding of either pipeline's text encoder: AudioLDM 2's ClapModel has
+    get_text_features, AudioLDM 1's ClapTextModelWithProjection returns text_embeds."""
+    if hasattr(encoder, "get_text_features"):
+        out = encoder.get_text_features(ids, attention_mask=mask)
+        return getattr(out, "pooler_output", out)         # an output object on transformers 5
+    return encoder(ids, attention_mask=mask).text_embeds
+
+
+def decode_fallback(runner, seconds: float) -> Dict[str, object]:
+    """The decode as it runs here, against the fp32 retry after an fp16 VAE overflowed (VAE and
+    vocoder held in fp16 as on the GPU, cast to fp32 for the retry and back), in one run. The
+    overflowing fp16 attempt itself is simulated at no cost: on the GPU it costs about one fp16
+    VAE decode more."""
+    import torch
+    pipe = runner.pipe
+    samples = int(round(seconds * runner.rate))
+    frames = -(-samples // 640)                 # 640 samples a latent frame (160 a mel frame, 4 a latent)
+    latents = torch.randn(1, pipe.vae.config.latent_channels, frames, 16,
+                          generator=torch.Generator().manual_seed(0)).to(runner.device)
+    normal: Dict[str, float] = {}
+    _, path = runner.decode(latents, samples, normal)
+    retry: Dict[str, float] = {}
+    vocoder_dtype = pipe.vocoder.dtype
+    pipe.vocoder.to(torch.float16)
+    try:
+        with fp16_overflow(pipe.vae):
+            _, retry_path = runner.decode(latents, samples, retry)
+    finally:
+        pipe.vocoder.to(vocoder_dtype)
+    return {"normal_path": path, "normal_s": round(normal["decode"], 3), "fallback_path": retry_path,
+            "fallback_s": round(retry["decode"], 3),
+            "fallback_cast_and_fp32_decode_s": round(retry["decode_fp32_retry"], 3),
+            "ratio": round(retry["decode"] / normal["decode"], 2)}
+
+
+def _load_peak(path: str, low_cpu_mem_usage: bool, conn) -> None:
+    """In a child process: load ``path`` and send back the RSS high-water mark before and after."""
+    import resource
+
+    from promptsynth.generator.pipeline import load
+
+    def hwm_mib():
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0      # KiB on Linux
+    try:
+        import diffusers  # noqa: F401  (imports count in the baseline, not in the load)
+        import torch  # noqa: F401
+        import transformers  # noqa: F401
+        before = hwm_mib()
+        t0 = time.monotonic()
+        load(path, "cpu", low_cpu_mem_usage=low_cpu_mem_usage)
+        conn.send({"baseline_mib": round(before), "peak_mib": round(hwm_mib()), "load_s": round(time.monotonic() - t0, 1)})
+    except Exception as e:                    # reported, not raised: the parent says which way failed
+        conn.send({"error": "%s: %s" % (type(e).__name__, e)})
+
+
+def _in_child(fn, *args) -> dict:
+    import multiprocessing
+    ctx = multiprocessing.get_context("spawn")
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=fn, args=args + (child,))
+    proc.start()
+    child.close()
+    try:
+        return parent.recv()
+    except EOFError:
+        return {"error": "the child process died (exit code %s)" % proc.exitcode}
+    finally:
+        proc.join()
+
+
+def _save_random(model: str, dest: str, narrow: bool, conn) -> None:
+    from promptsynth.generator.build import real_size
+    from promptsynth.generator.models import make_portable
+    try:
+        real_size(model, narrow=narrow).save_pretrained(dest, safe_serialization=True)
+        make_portable(dest)
+        conn.send({})
+    except Exception as e:
+        conn.send({"error": "%s: %s" % (type(e).__name__, e)})
+
+
+def load_memory(model: str = "audioldm2", narrow: bool = False) -> Dict[str, object]:
+    """Peak memory of loading ``model`` (random weights, saved in diffusers layout) through the
+    instrument's loader, with accelerate (weights put straight into place) and without (a random
+    model first, then the weights over it), each in a fresh process so the high-water marks are
+    the loads' own."""
+    import shutil
+    folder = tempfile.mkdtemp(prefix="psynth-mem-")
+    try:
+        saved = _in_child(_save_random, model, os.path.join(folder, model), narrow)
+        if "error" in saved:
+            return {"model": model, "error": saved["error"]}
+        found = {"model": model, "bytes_on_disk": _dir_bytes(os.path.join(folder, model))}
+        for key, low in (("with_accelerate", True), ("without_accelerate", False)):
+            found[key] = _in_child(_load_peak, os.path.join(folder, model), low)
+            if "peak_mib" in found[key]:
+                found[key]["load_mib"] = found[key]["peak_mib"] - found[key]["baseline_mib"]
+        return found
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _dir_bytes(path: str) -> int:
+    return sum(os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(path) for f in files)
+
+
 def full_size(model: str = "audioldm2", seconds: float = 5.12, steps_timed: int = 3,
-              threads: int = 0) -> Dict[str, object]:
+              threads: int = 0, narrow: bool = False) -> Dict[str, object]:
+    """``narrow``: the model's layers at narrow widths (build.NARROW), for a quick test of this path."""
     import torch
 
     from promptsynth.generator.build import parameter_count, real_size
@@ -103,7 +276,7 @@ def full_size(model: str = "audioldm2", seconds: float = 5.12, steps_timed: int 
     if threads:
         torch.set_num_threads(threads)
     t0 = time.monotonic()
-    pipe = real_size(model)
+    pipe = real_size(model, narrow=narrow)
     build_s = time.monotonic() - t0
     runner = Runner(pipe, model)
     timer = _Timer(runner.components())
@@ -129,13 +302,11 @@ def full_size(model: str = "audioldm2", seconds: float = 5.12, steps_timed: int 
         short = tok(texts, padding="longest", return_tensors="pt")
         timer.reset()
         t1 = time.perf_counter()
-        e_pad = clap.get_text_features(pad.input_ids, attention_mask=pad.attention_mask)
+        e_pad = _clap_text_embeds(clap, pad.input_ids, pad.attention_mask)
         clap_pad_s = time.perf_counter() - t1
         t1 = time.perf_counter()
-        e_short = clap.get_text_features(short.input_ids, attention_mask=short.attention_mask)
+        e_short = _clap_text_embeds(clap, short.input_ids, short.attention_mask)
         clap_short_s = time.perf_counter() - t1
-    e_pad = getattr(e_pad, "pooler_output", e_pad)
-    e_short = getattr(e_short, "pooler_output", e_short)
     clap_diff = float((e_pad - e_short).abs().max())
     fixed_ours = encoders_ours + t.get("vae_decoder", 0) + t.get("vocoder", 0)
     fixed_stock = fixed_ours - t.get("clap_text", 0) + clap_pad_s
@@ -143,8 +314,9 @@ def full_size(model: str = "audioldm2", seconds: float = 5.12, steps_timed: int 
     timer.reset()
     runner.generate(validate(GenerationParams(prompt, negative=negative, seconds=seconds, steps=1, seed=2)))
     repeat_encoder_s = sum(timer.total.get(k, 0.0) for k in ("clap_text", "t5", "gpt2", "projection"))
+    fallback = decode_fallback(runner, seconds)
     return {
-        "model": model, "parameters": parameter_count(pipe), "seconds_of_audio": seconds,
+        "model": model, "narrow": narrow, "parameters": parameter_count(pipe), "seconds_of_audio": seconds,
         "torch_threads": torch.get_num_threads(), "build_s": round(build_s, 1), "warm_up_s": round(warm_s, 1),
         "timed_run": {"steps": steps_timed, "wall_s": round(run_s, 2)},
         "components_s": {
@@ -160,6 +332,7 @@ def full_size(model: str = "audioldm2", seconds: float = 5.12, steps_timed: int 
             "ratio_study_to_default": round((fixed_stock + 100 * unet_step) / (fixed_ours + 25 * unet_step), 2),
             "fixed_ours": round(fixed_ours, 2), "fixed_stock": round(fixed_stock, 2)},
         "reused_embeddings": {"saving_s": round(encoders_ours, 3), "encoder_s_on_repeat": round(repeat_encoder_s, 4)},
+        "decode_fp32_fallback": fallback,
         "device": "cpu (no GPU lent to this task)",
     }
 
@@ -167,6 +340,7 @@ def full_size(model: str = "audioldm2", seconds: float = 5.12, steps_timed: int 
 def run(quick: bool = False, full_model: str = "audioldm2") -> Dict[str, object]:
     result: Dict[str, object] = {"tiny": tiny(1 if quick else 3)}
     if not quick:
+        result["load_memory"] = load_memory(full_model)      # first: this process holds no big model yet
         result["full_size"] = full_size(full_model)
     t = result["tiny"]
     result["aims"] = {
@@ -176,4 +350,8 @@ def run(quick: bool = False, full_model: str = "audioldm2") -> Dict[str, object]
     }
     if "full_size" in result:
         result["aims"]["clap_unpadded_same_within_1e-4"] = result["full_size"]["clap_unpadded_max_abs_diff"] < 1e-4
+        mem = result["load_memory"]
+        if "load_mib" in mem.get("with_accelerate", {}) and "load_mib" in mem.get("without_accelerate", {}):
+            result["aims"]["accelerate_loads_in_less_memory"] = \
+                mem["with_accelerate"]["load_mib"] < mem["without_accelerate"]["load_mib"]
     return result

@@ -158,10 +158,57 @@ def tiny_is_current(path: str) -> bool:
         return False
 
 
-def real_size(model: str):
+# narrow widths for real_size(shrink=True): every layer, block and class of the real model, at a
+# cost of seconds (for a test of everything that runs per model)
+NARROW = {"clap": 16, "clap_proj": 8, "t5": 32, "gpt2": 16, "unet_base": 8, "vae": [8, 16, 32], "vocoder": 32}
+
+
+def _narrowed(sub: str, cfg: dict) -> dict:
+    """``cfg`` of component ``sub`` with its widths narrowed (NARROW); depths and types unchanged."""
+    cfg = json.loads(json.dumps(cfg))
+    n = NARROW
+    clap_text = dict(hidden_size=n["clap"], intermediate_size=2 * n["clap"], num_attention_heads=2,
+                     projection_dim=n["clap_proj"], projection_hidden_size=n["clap"], fusion_hidden_size=n["clap"])
+    if sub == "unet":
+        base = cfg["block_out_channels"][0]
+        narrow = [c * n["unet_base"] // base for c in cfg["block_out_channels"]]
+        if cfg.get("cross_attention_dim") == cfg["block_out_channels"]:          # AudioLDM 1
+            cfg["cross_attention_dim"] = narrow
+        elif isinstance(cfg.get("cross_attention_dim"), list):                     # AudioLDM 2: GPT-2 and T5 slots
+            width = {768: n["gpt2"], 1024: n["t5"]}
+            cfg["cross_attention_dim"] = [[width.get(d, d) for d in block] for block in cfg["cross_attention_dim"]]
+        if cfg.get("projection_class_embeddings_input_dim"):                         # CLAP's projection
+            cfg["projection_class_embeddings_input_dim"] = n["clap_proj"]
+        cfg.update(block_out_channels=narrow, norm_num_groups=n["unet_base"])
+    elif sub == "vae":
+        cfg.update(block_out_channels=n["vae"][:len(cfg["block_out_channels"])], norm_num_groups=n["vae"][0])
+    elif sub == "vocoder":
+        cfg.update(upsample_initial_channel=n["vocoder"])
+    elif sub == "text_encoder" and "text_config" in cfg:                            # ClapModel
+        cfg["text_config"].update(clap_text)
+        audio = cfg["audio_config"]
+        embed = n["clap_proj"]
+        audio.update(patch_embeds_hidden_size=embed, hidden_size=embed * 2 ** (len(audio["depths"]) - 1),
+                     num_attention_heads=[2 ** i for i in range(len(audio["depths"]))],
+                     projection_dim=n["clap_proj"], projection_hidden_size=n["clap"])
+        cfg.update(hidden_size=n["clap"], projection_dim=n["clap_proj"])
+    elif sub == "text_encoder":                                                     # ClapTextModelWithProjection
+        cfg.update(clap_text)
+    elif sub == "text_encoder_2":
+        cfg.update(d_model=n["t5"], d_ff=2 * n["t5"], d_kv=8, num_heads=n["t5"] // 8)
+    elif sub == "language_model":
+        cfg.update(n_embd=n["gpt2"], n_head=2)
+    elif sub == "projection_model":
+        cfg.update(text_encoder_dim=n["clap_proj"], text_encoder_1_dim=n["t5"], langauge_model_dim=n["gpt2"])
+    return cfg
+
+
+def real_size(model: str, narrow: bool = False):
     """A pipeline of ``model``'s real architecture with random weights, from the shipped configs.
 
     The sound is noise; the cost of every component is the real one. Modules are in eval mode.
+    ``narrow``: the same layers, blocks and classes with narrow widths (see NARROW): seconds to
+    build and run, for testing what runs per model.
     """
     import diffusers
     import transformers
@@ -170,7 +217,8 @@ def real_size(model: str):
 
     def cfg(sub):
         with open(os.path.join(cfg_dir, sub, "config.json")) as fh:
-            return json.load(fh)
+            found = json.load(fh)
+        return _narrowed(sub, found) if narrow else found
 
     tmp = tempfile.mkdtemp(prefix="psynth-tok-")
     sched = diffusers.DDIMScheduler.from_config(

@@ -60,7 +60,7 @@ def write_result(job: msg.Job, out, device: str, dtype: str, vers: dict):
                   "seed": seed, "steps": p.steps, "guidance": p.guidance, "scheduler": p.scheduler,
                   "seconds": p.seconds, "candidates": p.candidates, "rank": rank,
                   "score": out.scores[rank] if out.scores else None, "rate": out.rate, "samples": int(row.size),
-                  "device": device, "dtype": dtype, "versions": vers,
+                  "device": device, "dtype": dtype, "decode": out.decode, "versions": vers,
                   "created": datetime.datetime.utcnow().isoformat(timespec="seconds") + "Z",
                   "warnings": [w for w in out.warnings if w.startswith("candidate %d " % rank)]}
 
