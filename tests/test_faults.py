@@ -13,6 +13,7 @@ from conftest import AudioWatch, step_for, step_until
 from promptsynth.bench.rig import wait_for
 from promptsynth.daemon.run import Daemon
 from promptsynth.engine import messages as m
+from promptsynth.library.presets import Preset
 
 
 def test_sigkill_engine_is_restored_with_the_same_sound(rig, tmp_path):
@@ -187,7 +188,10 @@ def test_sigkill_the_daemon_after_a_save_children_exit_and_restart_restores(tmp_
         text = "".join(lines)
         assert "kept: root" in text, text
         engine_pid = int(re.search(r"engine started \(pid (\d+)\)", text).group(1))
-        time.sleep(0.5)                                  # the state is written right after that line
+        from promptsynth.library.presets import PresetStore
+        store = PresetStore(str(tmp_path / "state"))
+        assert wait_for(lambda: (store.load_state()[0] or Preset("x", sound="init")).sound not in (None, "init"),
+                        30.0)                            # the state names the new sound
         proc.send_signal(signal.SIGKILL)                 # no goodbye, no fade
         proc.wait(5)
 

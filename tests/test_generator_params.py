@@ -2,7 +2,7 @@
 import pytest
 
 from promptsynth.generator import models
-from promptsynth.generator.params import MAX_SEED, GenerationParams, ParamError, clean_text, validate
+from promptsynth.generator.params import MAX_SEED, GenerationParams, ParamError, validate
 
 
 @pytest.mark.parametrize("prompt,want", [

@@ -1,5 +1,4 @@
 """The sound library, presets, state, export and import: files on disk, read back."""
-import json
 import os
 import signal
 import subprocess
@@ -13,7 +12,7 @@ import soundfile as sf
 from promptsynth.config import SoundSettings
 from promptsynth.library import export
 from promptsynth.library.atomic import DiskFullError, write_bytes
-from promptsynth.library.intake import import_file, import_folder, settings_for, shape_and_store
+from promptsynth.library.intake import import_folder, settings_for, shape_and_store
 from promptsynth.library.presets import FACTORY, Preset, PresetStore
 from promptsynth.library.sounds import LibraryError, SoundLibrary, safe_name
 

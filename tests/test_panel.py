@@ -1,6 +1,5 @@
 """The front panel: pixels of every page, exact bytes through the real OLED drivers, encoders,
 buttons, the keyboard, a failing I2C bus, and a scripted session through the menus."""
-import time
 
 import numpy as np
 import pytest
@@ -219,7 +218,7 @@ def test_buttons_debounce_short_and_long():
     assert ev == ["long"]                        # a long press does not also send a short
 
 
-def test_jetson_gpio_backend_with_a_fake_module():
+def test_jetson_gpio_backend_with_a_fake_module(monkeypatch):
     class FakeGPIO:
         BOARD, IN, BOTH = "board", "in", "both"
 
@@ -242,6 +241,9 @@ def test_jetson_gpio_backend_with_a_fake_module():
             self.lv[pin] = v
             self.cb[pin](pin)
 
+    import promptsynth.panel.gpio as gpio_mod
+    t = [10.0]
+    monkeypatch.setattr(gpio_mod.time, "monotonic", lambda: t[0])     # the edges' own time stamps
     g = FakeGPIO()
     c = Controls([(29, 31), (33, 35)], [37, 38], accelerate=False)
     jetson(c, gpio=g)
@@ -252,10 +254,9 @@ def test_jetson_gpio_backend_with_a_fake_module():
         if g.lv[35] != b:
             g.set(35, b)
     g.set(37, 0)
-    time.sleep(0.05)
+    t[0] += 0.05                                 # held 50 ms: a short press after the debounce
     g.set(37, 1)
-    now = time.monotonic()
-    events = c.events(now + 0.05)
+    events = c.events(t[0] + 0.05)
     assert ("turn", 1, 1) in events and sum(d for k, i, d in events if k == "turn") == 3
     assert ("press", 0, "short") in events
 

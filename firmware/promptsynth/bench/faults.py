@@ -53,9 +53,13 @@ def _daemon(rig: Rig, **sections):
 
 
 def engine_kill(rig: Rig, trials: int) -> Dict[str, object]:
+    """SIGKILL to audio again, and where the time goes: noticing the death and spawning a new
+    process, that process starting (Python, imports), and opening the sound card (on the rig
+    that is JACK registering a client while it still clears the dead one away)."""
     from promptsynth.engine import messages as m
     d = _daemon(rig)
-    times = []
+    times: List[float] = []
+    parts: Dict[str, List[float]] = {"to_spawned": [], "to_loop_running": [], "to_audio_open": []}
     try:
         d.start(generator=False)
         _until(d, lambda: d.host.ready is not None, 60.0)
@@ -64,16 +68,30 @@ def engine_kill(rig: Rig, trials: int) -> Dict[str, object]:
             restarts = d.host.restarts
             t0 = time.monotonic()
             os.kill(d.host.proc.pid, signal.SIGKILL)
-            _until(d, lambda: d.host.restarts > restarts and d.host.ready is not None
-                   and d.host.stats["sound_id"] > 0, 30.0)
+            marks: Dict[str, float] = {}
+
+            def back() -> bool:
+                now = time.monotonic() - t0
+                if d.host.restarts > restarts:
+                    marks.setdefault("to_spawned", now)
+                    if d.host.stats["heartbeat"] > 0:
+                        marks.setdefault("to_loop_running", now)
+                    if d.host.stats["audio_opens"] > 0:
+                        marks.setdefault("to_audio_open", now)
+                return d.host.restarts > restarts and d.host.ready is not None and d.host.stats["sound_id"] > 0
+            _until(d, back, 30.0)
             times.append(time.monotonic() - t0)
+            for k in parts:
+                parts[k].append(marks.get(k, times[-1]))
             d.host.send(m.Midi(bytes([0x90, 60, 100])))          # and it plays
             _until(d, lambda: d.host.stats["voices"] >= 1, 10.0)
             d.host.send(m.Midi(bytes([0x80, 60, 0])))
             time.sleep(0.3)
     finally:
         d.stop()
-    return _summary(times, AIM_S)
+    out = _summary(times, AIM_S)
+    out["where_the_time_goes_median_s"] = {k: _summary(v)["median_s"] for k, v in parts.items()}
+    return out
 
 
 def keyboard_replug(rig: Rig, trials: int) -> Dict[str, object]:
