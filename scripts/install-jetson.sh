@@ -5,7 +5,8 @@
 #
 # Detects the JetPack release and Python, installs system packages, creates the unprivileged
 # user `promptsynth` and udev rules for GPIO and I2C, builds a virtual environment that uses
-# NVIDIA's torch (system site packages) with diffusers/transformers pinned for that torch,
+# NVIDIA's torch (system site packages) with diffusers/transformers/accelerate pinned for that
+# torch (constraints/jetpack-*.txt, copied to /etc/promptsynth/constraints.txt),
 # installs the service and a default config (an existing config is kept), fetches the default
 # model when online, and enables the service. Running it again changes nothing that is already
 # right. --dry-run prints every step instead of doing it; --prefix installs the files under DIR
@@ -84,19 +85,15 @@ if [ -z "$TORCH" ]; then
 fi
 
 step "pinning the generator's libraries for torch ${TORCH:-none}"
+# constraints/ holds one file per JetPack torch; CI tests each of them (scripts/test.sh)
 case "$TORCH" in
-  2.0.*) DIFFUSERS="diffusers<=0.31.0" ;;          # 0.32 needs torch.float8_e4m3fn
-  2.1.*) DIFFUSERS="diffusers<=0.35.2" ;;          # 0.36 needs torch.xpu
-  *) DIFFUSERS="diffusers<=0.35.2" ;;
+  2.0.*) CONSTRAINTS=jetpack-5.1.1.txt ;;        # diffusers <= 0.31: 0.32 needs torch.float8_e4m3fn
+  2.1.*) CONSTRAINTS=jetpack-5.1.2.txt ;;        # diffusers <= 0.35.2: 0.36 needs torch.xpu
+  *) CONSTRAINTS=jetpack-5.1.2.txt
+     echo "   no constraints made for torch ${TORCH:-none}: using those for torch 2.1" ;;
 esac
-TRANSFORMERS="transformers==4.46.3"                # the last with Python 3.8; works with GPT2Model
-put_file "$ETC/constraints.txt" 0644 <<EOF
-# written by install-jetson.sh for torch ${TORCH:-none} on Python $PYV
-$DIFFUSERS
-$TRANSFORMERS
-huggingface_hub<=0.36.2
-numpy<2; python_version < "3.9"
-EOF
+echo "   constraints/$CONSTRAINTS"
+put_file "$ETC/constraints.txt" 0644 <"$SRC/constraints/$CONSTRAINTS"
 
 if [ -z "$PREFIX" ]; then
   step "system packages"

@@ -68,6 +68,9 @@ def test_prefix_install_is_idempotent(tmp_path):
                 "etc/systemd/system/promptsynth.service", "etc/udev/rules.d/99-promptsynth.rules",
                 "opt/promptsynth/venv/bin/promptsynth"):
         assert os.path.exists(os.path.join(prefix, rel)), rel
+    with open(os.path.join(prefix, "etc/promptsynth/constraints.txt")) as a, \
+            open(os.path.join(ROOT, "constraints/jetpack-5.1.2.txt")) as b:
+        assert a.read() == b.read()      # no JetPack torch on this python3: the torch 2.1 pins
     cfg = os.path.join(prefix, "etc/promptsynth/config.toml")
     with open(cfg, "a") as fh:
         fh.write("# edited by the user\n")
@@ -77,3 +80,21 @@ def test_prefix_install_is_idempotent(tmp_path):
     assert open(cfg).read().endswith("# edited by the user\n")   # the user's config is kept
     r = sh(os.path.join(prefix, "opt/promptsynth/venv/bin/promptsynth"), "--version")
     assert r.returncode == 0 and "promptsynth" in r.stdout
+
+
+@pytest.mark.parametrize("torch_version,constraints", [("2.0.0+nv23.05", "jetpack-5.1.1.txt"),
+                                                       ("2.1.0a0+41361538.nv23.06", "jetpack-5.1.2.txt")])
+def test_the_constraints_follow_the_installed_torch(tmp_path, torch_version, constraints):
+    # a python3 whose torch is NVIDIA's wheel of that JetPack (the versions those wheels report)
+    shim = tmp_path / "bin" / "python3"
+    shim.parent.mkdir()
+    shim.write_text('#!/bin/sh\ncase "$*" in *"import torch"*) echo "%s"; exit 0 ;; esac\nexec "%s" "$@"\n'
+                    % (torch_version, shutil.which("python3")))
+    shim.chmod(0o755)
+    env = dict(os.environ, PATH="%s:%s" % (shim.parent, os.environ["PATH"]))
+    r = sh("bash", SCRIPT, "--dry-run", "--prefix", str(tmp_path / "root"), "--no-fetch", env=env)
+    assert r.returncode == 0, r.stdout
+    assert "torch %s" % torch_version in r.stdout and "constraints/%s\n" % constraints in r.stdout
+    with open(os.path.join(ROOT, "constraints", constraints)) as fh:
+        pins = fh.read()
+    assert "accelerate==" in pins and "transformers==4.46.3" in pins
