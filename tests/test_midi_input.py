@@ -84,7 +84,7 @@ Client 128 : "promptsynth" [User Legacy]
 """
 
 # names as rtmidi's ALSA API lists readable ports ("client:port N:P")
-ALSA_NAMES = ["Midi Through:Midi Through Port-0 14:0", "Keystation 49 MK3:Keystation 49 MK3 MIDI 1 20:0",
+ALSA_NAMES = ["System:Announce 0:1", "Midi Through:Midi Through Port-0 14:0", "Keystation 49 MK3:Keystation 49 MK3 MIDI 1 20:0",
               "nanoPAD2:nanoPAD2 MIDI 1 24:0", "seq24:[1] seq24 1 130:0", "seq24:[2] seq24 2 130:1",
               "FLUID Synth (1234):Synth input port (1234:0) 131:0"]
 
@@ -111,6 +111,7 @@ def test_proc_seq_clients_text_is_parsed_with_kinds_and_connections():
 def test_alsa_ports_are_hardware_when_kernel_clients_and_peers_when_connected_to_our_virtual_port():
     kinds = _kinds(classify_alsa(ALSA_NAMES, parse_seq_clients(PROC_5_10)))
     assert kinds == {
+        "System:0:1": (False, False),             # the sequencer's own kernel client: no device
         "Midi Through:14:0": (False, False),      # a kernel client, but a software loopback
         "Keystation 49 MK3:20:0": (True, False),  # hardware: opened (it is, by client 129)
         "nanoPAD2:24:0": (True, True),            # hardware, but already connected to the virtual port
@@ -119,14 +120,14 @@ def test_alsa_ports_are_hardware_when_kernel_clients_and_peers_when_connected_to
         "FLUID Synth (1234):131:0": (False, False),
     }
     # Linux 6.8's text: the keyboard is connected to the virtual port there
-    assert _kinds(classify_alsa(ALSA_NAMES[:2], parse_seq_clients(PROC_6_8))) == {
-        "Midi Through:14:0": (False, False), "Keystation 49 MK3:20:0": (True, True)}
+    assert _kinds(classify_alsa(ALSA_NAMES[:3], parse_seq_clients(PROC_6_8))) == {
+        "System:0:1": (False, False), "Midi Through:14:0": (False, False), "Keystation 49 MK3:20:0": (True, True)}
 
 
 def test_alsa_without_proc_falls_back_to_client_numbers():
     kinds = _kinds(classify_alsa(ALSA_NAMES, None))
     assert kinds["Keystation 49 MK3:20:0"] == (True, False) and kinds["seq24:130:0"] == (False, False)
-    assert kinds["Midi Through:14:0"] == (False, False)
+    assert kinds["Midi Through:14:0"] == (False, False) and kinds["System:0:1"] == (False, False)
     assert parse_seq_clients("") == {} and parse_seq_clients("garbage\n  Port 3 : \"x\"\n") == {}
 
 

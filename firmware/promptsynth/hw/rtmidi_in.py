@@ -121,7 +121,9 @@ def classify_alsa(names: Sequence[str], seq: Optional[Dict[Tuple[int, int], SeqP
     for name in names:
         addr = alsa_address(name)
         info = seq.get(addr) if addr is not None else None
-        if info is not None:
+        if addr is not None and addr[0] == 0:
+            hardware = peer = False               # "System" (timer, announcements): no device
+        elif info is not None:
             hardware = info.kernel and info.client_name != "Midi Through"
             peer = bool(ours.intersection(info.connecting_to)) or any(addr in seq[o].connected_from for o in ours)
         else:
