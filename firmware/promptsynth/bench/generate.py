@@ -194,22 +194,42 @@ def decode_fallback(runner, seconds: float) -> Dict[str, object]:
             "ratio": round(retry["decode"] / normal["decode"], 2)}
 
 
-def _load_peak(path: str, low_cpu_mem_usage: bool, conn) -> None:
-    """In a child process: load ``path`` and send back the RSS high-water mark before and after."""
+def _memory_mib() -> Dict[str, int]:
+    """This process's RSS high-water mark and its resident memory now, split into anonymous
+    memory (copies) and file pages (weights still mapped from their safetensors files)."""
     import resource
+    found = {"peak_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)}   # KiB on Linux
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                key, _, value = line.partition(":")
+                if key in ("RssAnon", "RssFile"):
+                    found[key.lower() + "_mib"] = round(int(value.split()[0]) / 1024.0)
+    except OSError:
+        pass
+    return found
 
+
+def _load_peak(path: str, low_cpu_mem_usage: bool, conn) -> None:
+    """In a child process: load ``path``, then read every weight once (mapped files count only
+    when read); send back the memory before, after the load and after the read."""
     from promptsynth.generator.pipeline import load
-
-    def hwm_mib():
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0      # KiB on Linux
     try:
         import diffusers  # noqa: F401  (imports count in the baseline, not in the load)
-        import torch  # noqa: F401
+        import torch
         import transformers  # noqa: F401
-        before = hwm_mib()
+        found = {"baseline_mib": _memory_mib()["peak_mib"]}
         t0 = time.monotonic()
-        load(path, "cpu", low_cpu_mem_usage=low_cpu_mem_usage)
-        conn.send({"baseline_mib": round(before), "peak_mib": round(hwm_mib()), "load_s": round(time.monotonic() - t0, 1)})
+        pipe = load(path, "cpu", low_cpu_mem_usage=low_cpu_mem_usage)
+        found["load_s"] = round(time.monotonic() - t0, 1)
+        found["after_load"] = _memory_mib()
+        with torch.inference_mode():
+            for comp in pipe.components.values():
+                if isinstance(comp, torch.nn.Module):
+                    for p in comp.parameters():
+                        p.float().sum()
+        found["after_reading_weights"] = _memory_mib()
+        conn.send(found)
     except Exception as e:                    # reported, not raised: the parent says which way failed
         conn.send({"error": "%s: %s" % (type(e).__name__, e)})
 
@@ -254,8 +274,8 @@ def load_memory(model: str = "audioldm2", narrow: bool = False) -> Dict[str, obj
         found = {"model": model, "bytes_on_disk": _dir_bytes(os.path.join(folder, model))}
         for key, low in (("with_accelerate", True), ("without_accelerate", False)):
             found[key] = _in_child(_load_peak, os.path.join(folder, model), low)
-            if "peak_mib" in found[key]:
-                found[key]["load_mib"] = found[key]["peak_mib"] - found[key]["baseline_mib"]
+            if "after_reading_weights" in found[key]:
+                found[key]["load_mib"] = found[key]["after_reading_weights"]["peak_mib"] - found[key]["baseline_mib"]
         return found
     finally:
         shutil.rmtree(folder, ignore_errors=True)
