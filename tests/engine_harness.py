@@ -1,21 +1,15 @@
-"""The engine process on its own, as the tests drive it: spawned like the daemon spawns it, with
-sounds handed over in shared memory, notices collected, stopped with a fade.
-
-Only engine-level parts are used (engine_main, shm.publish, messages, EngineStats), so these
-tests follow the engine, not whichever process hosts it.
-"""
+"""The engine process on its own, as the tests drive it: through the daemon's own engine host
+(spawned, sounds in shared memory, notices collected, stopped with a fade), plus test sounds
+and JACK MIDI clients that stand for keyboards and software."""
 import collections
-import multiprocessing
 import os
 from typing import Dict, List, Optional
 
 import numpy as np
 
 from promptsynth.bench.rig import wait_for
-from promptsynth.engine import messages as m
-from promptsynth.engine.shm import publish
-from promptsynth.engine.sound import PlayableSound, init_sound, prepare
-from promptsynth.engine.stats import EngineStats
+from promptsynth.daemon.engine_host import EngineHost
+from promptsynth.engine.sound import PlayableSound, prepare
 
 
 def tone_sound(rate: int, freq: float = 300.0, amp: float = 0.25, sound_id: int = 1) -> PlayableSound:
@@ -28,67 +22,15 @@ def tone_sound(rate: int, freq: float = 300.0, amp: float = 0.25, sound_id: int 
     return prepare(audio, root=60, loop_mode="forward", loop_start=0, loop_end=n, sound_id=sound_id, name="tone")
 
 
-def startup_sound(rate: int, sound_id: int = 1) -> PlayableSound:
-    """The instrument's init sound (a looping C4 tone), as the daemon plays it at start-up."""
-    audio, loop = init_sound(rate)
-    return prepare(audio, root=60, loop_mode="forward", loop_start=loop[0], loop_end=loop[1], crossfade=480,
-                   sound_id=sound_id, name="init")
+class EngineProc(EngineHost):
+    """The daemon's engine host, started at once, with a few conveniences for tests."""
 
-
-class EngineProc:
     def __init__(self, cfg, env: Optional[Dict[str, str]] = None):
-        from promptsynth.engine.process import engine_main
-        self.cfg = cfg
-        ctx = multiprocessing.get_context("spawn")
-        self.stats = EngineStats(ctx)
-        parent, child = ctx.Pipe(duplex=True)
-        self.proc = ctx.Process(target=engine_main, args=(cfg, child, self.stats, dict(env or {})),
-                                name="promptsynth-engine", daemon=True)
-        self.proc.start()
-        child.close()
-        self.conn = parent
-        self.notices: List[m.Notice] = []
-        self.ready: Optional[m.Ready] = None
-        self._shm: Dict[int, object] = {}
-        self._next_id = 1
-
-    def new_id(self) -> int:
-        i = self._next_id
-        self._next_id += 1
-        return i
+        super().__init__(cfg, env)
+        self.start()
 
     def load(self, sound: PlayableSound) -> None:
-        shm, msg = publish(sound)
-        self._shm[sound.sound_id] = shm
-        self.send(msg)
-
-    def send(self, msg) -> None:
-        self.conn.send(msg)
-
-    def poll(self, timeout: float = 0.0) -> bool:
-        """Take what the engine sent; True if anything came."""
-        got = False
-        try:
-            while self.conn.poll(timeout):
-                timeout = 0.0
-                msg = self.conn.recv()
-                got = True
-                if isinstance(msg, m.Notice):
-                    self.notices.append(msg)
-                elif isinstance(msg, m.Ready):
-                    self.ready = msg
-                elif isinstance(msg, m.SoundsReleased):
-                    for sid in msg.sound_ids:
-                        shm = self._shm.pop(sid, None)
-                        if shm is not None:
-                            shm.close()
-                            shm.unlink()
-        except (EOFError, OSError):
-            pass
-        return got
-
-    def wait_ready(self, timeout: float) -> bool:
-        return wait_for(lambda: self.poll(0.02) and False or self.ready is not None, timeout)
+        self.play(sound)
 
     def noticed(self, text: str) -> bool:
         self.poll()
@@ -101,31 +43,11 @@ class EngineProc:
     def __getitem__(self, name: str) -> float:
         return self.stats[name]
 
-    def alive(self) -> bool:
-        return self.proc.is_alive()
 
-    def stop(self) -> None:
-        if self.proc.is_alive():
-            try:
-                self.send(m.Stop())
-            except (OSError, BrokenPipeError):
-                pass
-            self.proc.join(10.0)
-            if self.proc.is_alive():
-                self.proc.kill()
-                self.proc.join(5.0)
-        self.poll()
-        for shm in self._shm.values():
-            try:
-                shm.close()
-                shm.unlink()
-            except (OSError, BufferError):
-                pass
-        self._shm.clear()
-        try:
-            self.conn.close()
-        except OSError:
-            pass
+def startup_sound(cfg, sound_id: int = 1) -> PlayableSound:
+    """The instrument's init sound (a looping C4 tone), as the daemon plays it at start-up."""
+    from promptsynth.daemon.instrument import startup_sound as made
+    return made(cfg, sound_id)[0]
 
 
 def fresh_tap(rig, device: str = "tap_jack") -> None:

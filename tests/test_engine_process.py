@@ -24,7 +24,7 @@ def engine(rig):
         fresh_tap(rig, device)
         sup = EngineProc(rig.config(device, **sampler), rig.env)
         started.append(sup)
-        sup.load(startup_sound(RATE, sup.new_id()))
+        sup.load(startup_sound(sup.cfg, sup.new_id()))
         return sup
 
     yield start
@@ -123,7 +123,7 @@ def test_new_sound_by_shared_memory_while_a_note_holds_the_old_one(engine, keybo
     keyboard.send_message([0x80, 60, 0])
     assert wait_for(lambda: sup.stats["voices"] == 0, 10.0)
     # the old sound is released once silent, and its shared memory unlinked
-    assert wait_for(lambda: (sup.poll(0.05) or True) and 1 not in sup._shm, 10.0)
+    assert wait_for(lambda: (sup.poll(0.05) or True) and 1 not in sup.published(), 10.0)
     keyboard.send_message([0x90, 60, 127])
     assert wait_for(lambda: sup.stats["voices"] == 1, 10.0)
     _audio_for(rig, RATE // 4)
@@ -171,7 +171,7 @@ def test_audio_device_that_vanishes_is_retried_and_comes_back(tmp_path):
     own = Rig(RATE, PERIOD, name="psynth-vanish-%d" % os.getpid(), export=False)
     sup = EngineProc(own.config("tap_jack", release=5.0), own.env)
     try:
-        sup.load(startup_sound(RATE, sup.new_id()))
+        sup.load(startup_sound(sup.cfg, sup.new_id()))
         assert sup.wait_ready(30.0), sup.texts()
         own.jack.stop()                                 # the device disappears mid-run
         assert wait_for(lambda: (sup.poll(0.05) or True) and sup.stats["audio_ok"] == 0, 10.0), sup.texts()
