@@ -40,3 +40,21 @@ def test_cli_json_and_exit_code(tmp_path):
     rows = json.loads(r.stdout)
     assert {"part", "status", "detail", "fix"} <= set(rows[0])
     assert any(row["part"] == "audio device" and row["status"] == "fail" for row in rows)
+
+
+def test_midi_ports_are_judged_by_the_rule_the_instrument_uses(rig, tmp_path):
+    from engine_harness import JackMidiPort
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[paths]\nstate = "%s"\n[midi]\napi = "jack"\nport = ""\n' % (tmp_path / "s"))
+    software = JackMidiPort("seqapp")                       # a sequencer: plays through the virtual port
+    try:
+        c = by_part(doctor.run(str(cfg)))["midi ports"]
+        assert c.status == "warn" and "no hardware MIDI port" in c.detail and "seqapp:out" in c.detail
+        keys = JackMidiPort("usbkeys", physical=True)       # flagged physical, as JACK's ALSA backend does
+        try:
+            c = by_part(doctor.run(str(cfg)))["midi ports"]
+            assert c.status == "pass" and c.detail == "usbkeys:out"
+        finally:
+            keys.close()
+    finally:
+        software.close()

@@ -65,26 +65,30 @@ def check_audio(cfg) -> List[Check]:
 
 
 def check_midi(cfg) -> List[Check]:
+    """The ports the instrument would open, by the same rule it uses ([midi] port "" = every
+    hardware port; software reaches it through its virtual port)."""
     try:
-        import rtmidi
+        from promptsynth.hw.rtmidi_in import MidiInput
+        m = MidiInput(cfg.midi.api, cfg.midi.port, virtual=False, client="promptsynth-doctor")
     except ImportError as e:
         return [Check("midi", FAIL, "python-rtmidi missing (%s)" % e, "pip install python-rtmidi")]
-    api = rtmidi.API_LINUX_ALSA if cfg.midi.api == "alsa" else rtmidi.API_UNIX_JACK
     if cfg.midi.api == "alsa" and not os.path.exists("/dev/snd/seq"):
         return [Check("midi", WARN, "no ALSA sequencer (/dev/snd/seq)",
                       "load snd-seq (`modprobe snd-seq`); `run --sim` uses JACK MIDI instead")]
     try:
-        m = rtmidi.MidiIn(api, name="promptsynth-doctor")
-        ports = m.get_ports()
-        m.delete()
-    except Exception as e:
+        if not m.start():
+            return [Check("midi", FAIL, m.error, "check [midi] api")]
+        wanted, others = m.ports()
+    except Exception as e:                    # rtmidi, JACK-Client: whatever they raise is the finding
         return [Check("midi", FAIL, "%s MIDI unavailable: %s" % (cfg.midi.api, e), "check [midi] api")]
-    match = [p for p in ports if cfg.midi.port.lower() in p.lower() and "Midi Through" not in p]
-    if match:
-        return [Check("midi ports", PASS, ", ".join(match))]
-    return [Check("midi ports", WARN, "no input port matches %r (ports: %s)" % (cfg.midi.port, ", ".join(ports) or
-                                                                             "none"),
-                  "plug in the keyboard; it is picked up within 2 s while the instrument runs")]
+    finally:
+        m.close()
+    if wanted:
+        return [Check("midi ports", PASS, ", ".join(wanted))]
+    what = "no port matches %r" % cfg.midi.port if cfg.midi.port else "no hardware MIDI port"
+    return [Check("midi ports", WARN, "%s (other ports: %s)" % (what, ", ".join(others) or "none"),
+                  "plug in the keyboard (picked up within 2 s while the instrument runs); software plays "
+                  "through the virtual port `promptsynth`")]
 
 
 def check_panel(cfg) -> List[Check]:

@@ -223,6 +223,12 @@ class MidiInput:
             return self.match.lower() in name.lower()
         return c.hardware
 
+    def ports(self) -> Tuple[List[str], List[str]]:
+        """(the ports a rescan would open now, every other port seen), by base name: for `doctor`."""
+        found = self._scan()
+        return ([base_name(c.name) for c in found if self._wanted(c)],
+                [base_name(c.name) for c in found if not self._wanted(c)])
+
     def rescan(self) -> Tuple[List[str], List[Tuple[str, int]]]:
         """Open new wanted ports, drop vanished (or no longer wanted) ones.
 
