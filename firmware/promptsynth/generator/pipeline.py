@@ -44,15 +44,17 @@ def _fast_tokenizer_view(path: str):
         shutil.rmtree(view)          # removes the links, never what they point to
 
 
-def load(path: str, device: str = "auto", low_cpu_mem_usage: Optional[bool] = None):
+def load(path: str, device: str = "auto", low_cpu_mem_usage: Optional[bool] = None,
+         dtype: Optional[torch.dtype] = None):
     """Load an AudioLDM 2 / AudioLDM pipeline from a diffusers-layout directory.
 
     Never touches a hub and never unpickles weights (``use_safetensors=True``). On transformers
     >= 4.50 the published GPT2Model language model fails inside the pipeline; diffusers >= 0.33
     works with GPT2LMHeadModel (same weights), so that is what is loaded there; diffusers <= 0.32
     reads ``last_hidden_state`` and needs GPT2Model. ``low_cpu_mem_usage`` None is diffusers'
-    default: True when accelerate is installed (weights go straight into place), else False (a
-    random model is built first, then overwritten: about twice the memory).
+    default: True when accelerate is installed (weights go straight into place), else False (the
+    model is built first, then the weights loaded into it). ``dtype`` overrides the device's (for
+    measuring the GPU's fp16 load on a CPU).
     """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -67,7 +69,8 @@ def load(path: str, device: str = "auto", low_cpu_mem_usage: Optional[bool] = No
     cls_name = pipeline_class(path)
     import diffusers
     from packaging.version import Version
-    dev, dtype = pick_device(device)
+    dev, dev_dtype = pick_device(device)
+    dtype = dtype or dev_dtype
     kwargs = dict(local_files_only=True, use_safetensors=True, torch_dtype=dtype)
     if low_cpu_mem_usage is not None:
         kwargs["low_cpu_mem_usage"] = low_cpu_mem_usage
