@@ -1,0 +1,247 @@
+"""The render path: one period of every active voice, vectorised over voices, into a stereo mix.
+
+Per period and per active voice it computes, as (voices x frames) arrays:
+  phase    read position, with the per-frame increment ramped from the last period's pitch to
+           this period's (bend and vibrato never step);
+  position phase folded into the loop (forward or ping-pong) with one closed formula;
+  gain     one closed-form ADSR for held and released voices alike, times velocity, times a
+           de-click ramp before a trimmed end point;
+  sample   4-point, 3rd-order Hermite interpolation (exact at integer positions);
+and sums the weighted voices of each sound into the (2, frames) ``mix``. The per-voice
+parameters come from the matrix the note events wrote (engine/voices.py); the master gain and
+the limiter are the sampler's (engine/sampler.py).
+
+Real-time rules: the work arrays are allocated once, here; a period allocates only the few
+(voices,) vectors of gathered parameters. No locks, no logging, and no Python loop over voices
+(the one loop is over the sounds in use, at most 8, and their channels).
+"""
+from __future__ import annotations
+
+from typing import List, Optional, Tuple
+
+import numpy as np
+
+from promptsynth.engine.sound import PAD, PlayableSound
+from promptsynth.engine.voices import (A0, AR, BASE, CL, D0, DECLICK_MS, DR, END, FAR, FEND, LS, OMS, PL, REND,
+                                       STEADY, SUS, Voices)
+
+ENV_FLOOR = 1e-9          # envelope values below -180 dB are flushed to 0 (no denormals)
+T_MAX = 1.0e7             # frames since note-on are clamped here (float32 stays exact)
+
+
+class VoiceRenderer:
+    """Work arrays for ``count`` voices of ``period`` frames, and the render that uses them."""
+
+    def __init__(self, rate: int, period: int, count: int):
+        n = self.n = period
+        v = count
+        self.declick = 1.0 / (DECLICK_MS * rate / 1000.0)         # 1 / de-click length in frames
+        self.ramp = np.arange(n, dtype=np.float64)                 # frame index within the period
+        self.ramp_q = self.ramp * (self.ramp + 1) / (2 * n)        # sum of the increment ramp
+        self.ramp32 = self.ramp.astype(np.float32)
+        # (voices, frames); a period uses the first k rows, so every slice stays contiguous
+        self._p = np.empty((v, n), np.float64)
+        self._q = np.empty((v, n), np.float64)
+        self._r = np.empty((v, n), np.float64)
+        self._mask = np.empty((v, n), bool)
+        self._idx = [np.empty((v, n), np.intp) for _ in range(4)]
+        self._f = np.empty((v, n), np.float32)
+        self._g = np.empty((v, n), np.float32)
+        self._h = np.empty((v, n), np.float32)
+        # per channel count (mono or stereo sounds), so every slice [a:b] stays contiguous
+        self._y = {ch: [np.empty((ch, v, n), np.float32) for _ in range(6)] for ch in (1, 2)}
+        self._sum = {ch: np.empty((ch, n), np.float32) for ch in (1, 2)}
+        self.mix = np.empty((2, n), np.float32)
+
+    def render(self, voices: Voices, sounds: List[Optional[PlayableSound]], act: np.ndarray,
+               act_slots: np.ndarray, pitch_offset: float) -> int:
+        """Render the voices ``act`` (grouped by slot; ``act_slots`` their slots, at least one
+        voice) into ``mix``, advance them, free the finished ones; returns how many finished."""
+        vp = voices.vp[act]                                  # (k, columns) per-voice parameters
+        inc1, ph0, ph1 = self._phase(voices, act, vp, pitch_offset)
+        self._fold(vp, ph0, ph1)
+        g = self._envelope(voices, act, vp)
+        self._interpolate(sounds, act_slots, g)
+        return self._advance(voices, act, vp, inc1, ph1)
+
+    def _phase(self, voices: Voices, act: np.ndarray, vp: np.ndarray,
+               pitch_offset: float) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Unfolded read positions into ``_p``: the increment per frame ramps linearly from last
+        period's value to this one's. Returns (new increment, phase now, phase next period)."""
+        k = act.size
+        n = self.n
+        inc1 = np.exp2((vp[:, BASE] + pitch_offset) * (1.0 / 12.0))
+        inc0 = voices.inc[act]
+        ph0 = voices.phase[act]
+        p = self._p[:k]
+        q = self._q[:k]
+        np.multiply.outer(inc0, self.ramp, out=p)
+        p += ph0[:, None]
+        dinc = inc1 - inc0
+        if dinc.any():
+            np.multiply.outer(dinc, self.ramp_q, out=q)
+            p += q
+        ph1 = ph0 + inc0 * n + dinc * ((n + 1) / 2.0)       # unfolded phase at the next period
+        return inc1, ph0, ph1
+
+    def _fold(self, vp: np.ndarray, ph0: np.ndarray, ph1: np.ndarray) -> None:
+        """Fold ``_p`` into the loops, in place, and wrap ``ph1`` (in place) back into them:
+        pos = ls + |u + cL - pL*floor((u + cL)/pL) - cL|, with u = phase - ls >= 0."""
+        k = ph0.size
+        p = self._p[:k]
+        ls = vp[:, LS]
+        looping = ls < FAR
+        # folding is the identity until a voice first passes ls + L: skip it while none does
+        fold = looping & (ph1 > ls + vp[:, PL] - vp[:, CL])
+        if fold.any() and not (vp[:, CL] > 0).any() and (vp[:, PL] >= ph1 - ph0).all():
+            # forward loops only, each longer than this period's travel, and every phase wrapped
+            # into its loop at the period start: positions pass the loop end at most once
+            mask = self._mask[:k]
+            np.greater_equal(p, (ls + vp[:, PL])[:, None], out=mask)
+            np.subtract(p, vp[:, PL][:, None], out=p, where=mask)
+            u = ph1 - ls
+            wrap = looping & (u >= vp[:, PL])
+            ph1[wrap] = ls[wrap] + np.mod(u[wrap], vp[wrap, PL])
+        elif fold.any():
+            cl = vp[:, CL][:, None]
+            pl = vp[:, PL][:, None]
+            mask = self._mask[:k]
+            q = self._q[:k]
+            np.subtract(p, ls[:, None], out=q)
+            np.greater_equal(q, 0.0, out=mask)
+            q += cl
+            r = self._r[:k]
+            np.divide(q, pl, out=r)                         # exact at whole multiples (1/pL is not)
+            np.floor(r, out=r)
+            r *= pl
+            q -= r
+            q -= cl
+            np.abs(q, out=q)
+            q += ls[:, None]
+            np.copyto(p, q, where=mask)
+            # keep the stored phase small: the fold is periodic in pL
+            plv = vp[:, PL]
+            u = ph1 - ls
+            wrap = looping & (u >= plv)
+            if wrap.any():
+                ph1[wrap] = ls[wrap] + np.mod(u[wrap], plv[wrap])
+
+    def _envelope(self, voices: Voices, act: np.ndarray, vp: np.ndarray) -> np.ndarray:
+        """The (k, frames) gain into ``_g``: one closed form for held and released voices,
+        level * clip(t*ar + a0) * (sus + (1-sus) * (1 - clip(t*dr + d0))^3), times the
+        de-click before a trimmed end point."""
+        k = act.size
+        g = self._g[:k]
+        h = self._h[:k]
+        f = self._f[:k]
+        t0 = voices.t[act]
+        if (t0 >= vp[:, STEADY]).all():
+            # every voice holds its sustain level: the envelope is a constant per voice
+            np.copyto(g, vp[:, SUS].astype(np.float32)[:, None])
+        else:
+            v32 = voices.vp32[act]
+            np.add.outer(t0.astype(np.float32), self.ramp32, out=h)   # time in frames
+            np.multiply(h, v32[:, DR, None], out=g)
+            g += v32[:, D0, None]
+            np.maximum(g, 0.0, out=g)
+            np.minimum(g, 1.0, out=g)
+            np.subtract(1.0, g, out=g)
+            np.multiply(g, g, out=f)
+            g *= f                                          # (1 - x)^3
+            g *= v32[:, OMS, None]                          # level * (1 - sus)
+            g += v32[:, SUS, None]                          # level * sus
+            if (v32[:, A0] < 1.0).any():                    # some voice is still in its attack
+                h *= v32[:, AR, None]
+                h += v32[:, A0, None]
+                np.minimum(h, 1.0, out=h)                   # t >= 0, so no lower clip
+                g *= h
+            mask = self._mask[:k]
+            np.less(g, ENV_FLOOR, out=mask)
+            np.copyto(g, 0.0, where=mask)
+        # de-click before a trimmed end point (only non-looping voices reach it)
+        fade_end = vp[:, FEND]
+        if (fade_end < FAR).any():
+            q = self._q[:k]
+            np.subtract(fade_end[:, None], self._p[:k], out=q)
+            q *= self.declick
+            np.clip(q, 0.0, 1.0, out=q)
+            g *= q
+        return g
+
+    def _interpolate(self, sounds: List[Optional[PlayableSound]], act_slots: np.ndarray, g: np.ndarray) -> None:
+        """Per sound: gather 4 taps per channel at the positions ``_p``, Hermite-interpolate,
+        weight by ``g`` and sum over voices into ``mix`` (a mono sound goes to both sides)."""
+        k = act_slots.size
+        p = self._p[:k]
+        q = self._q[:k]
+        f = self._f[:k]
+        # interpolation indices and fractions (positions are never negative)
+        np.modf(p, out=(f, q), casting="same_kind")          # fraction (float32) and whole frames
+        i0, i1, i2, i3 = (x[:k] for x in self._idx)        # indices of the 4 taps
+        np.add(q, PAD - 1, out=i0, casting="unsafe")        # the sample before the position
+        np.add(i0, 1, out=i1)
+        np.add(i0, 2, out=i2)
+        np.add(i0, 3, out=i3)
+        mix = self.mix
+        first = True
+        runs: Tuple[Tuple[int, int], ...]                   # [a, b) of act playing one sound
+        if act_slots[0] == act_slots[-1]:
+            runs = ((0, k),)
+        else:
+            bounds = np.flatnonzero(np.diff(act_slots)) + 1
+            runs = tuple(zip([0] + bounds.tolist(), bounds.tolist() + [k]))
+        for a, b in runs:
+            data = sounds[int(act_slots[a])].planar          # (channels, frames): one row a channel
+            ch = data.shape[0]
+            ym1, y0, y1, y2, c, v = (y[:, a:b] for y in self._y[ch])
+            for j in range(ch):
+                row = data[j]
+                np.take(row, i0[a:b], out=ym1[j], mode="clip")
+                np.take(row, i1[a:b], out=y0[j], mode="clip")
+                np.take(row, i2[a:b], out=y1[j], mode="clip")
+                np.take(row, i3[a:b], out=y2[j], mode="clip")
+            fr = f[a:b]
+            # Hermite (Catmull-Rom), Laurent de Soras' form, in place in the six work rows:
+            #   c = (y1-ym1)/2; v = y0-y1; w = c+v; a = w+v+(y2-y0)/2; y = ((a f - (w+a)) f + c) f + y0
+            np.subtract(y1, ym1, out=c)
+            c *= 0.5
+            np.subtract(y0, y1, out=v)
+            np.subtract(y2, y0, out=y2)
+            y2 *= 0.5
+            v += c                                           # v = w
+            y2 += v
+            np.subtract(y0, y1, out=y1)                       # y1 = v again
+            y2 += y1                                          # y2 = a
+            v += y2                                           # v = w + a
+            np.multiply(y2, fr, out=ym1)
+            ym1 -= v
+            ym1 *= fr
+            ym1 += c
+            ym1 *= fr
+            ym1 += y0
+            ym1 *= g[a:b]
+            if first and ch == 2:
+                np.add.reduce(ym1, axis=1, out=mix)
+            else:
+                s = self._sum[ch]
+                np.add.reduce(ym1, axis=1, out=s)
+                if first:
+                    mix[:] = s                               # a mono sound goes to both sides
+                else:
+                    mix += s
+            first = False
+
+    def _advance(self, voices: Voices, act: np.ndarray, vp: np.ndarray, inc1: np.ndarray, ph1: np.ndarray) -> int:
+        """Store where the voices got to; free those past their release or their sound's end."""
+        voices.phase[act] = ph1
+        voices.inc[act] = inc1
+        t1 = voices.t[act] + self.n
+        voices.t[act] = np.minimum(t1, T_MAX)
+        done = t1 >= vp[:, REND]
+        done |= ph1 >= vp[:, END]
+        if done.any():
+            gone = act[done]
+            voices.active[gone] = False
+            voices.stealing[gone] = False
+            return gone.size
+        return 0

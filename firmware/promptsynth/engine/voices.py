@@ -1,0 +1,281 @@
+"""The voice pool and the note events that change it.
+
+Voice state is kept as arrays over voices (never one object a voice), so the render path
+(engine/render.py) gathers a period's parameters for every active voice at once. The events
+here (note on and off, allocation and stealing, release, the sustain pedal, per-source notes)
+are applied between two periods; they write each voice's envelope coefficients and loop points
+into the parameter matrix ``vp``, so the render never recomputes them. Nothing here does I/O,
+logs or takes locks.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Optional
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from promptsynth.engine.slots import SoundSlots
+    from promptsynth.engine.sound import PlayableSound
+
+SOURCES = 16              # MIDI inputs whose notes and pedal are kept apart (0: the engine's own)
+SPARE_VOICES = 8          # extra voices so a stolen note can fade while its successor starts
+STEAL_MS = 6.0            # fade of a stolen voice (sfizz uses the same)
+MIN_RELEASE_MS = 2.0      # a release of 0 still de-clicks
+DECLICK_MS = 2.0          # ramp before a trimmed end point, and the shortest attack mid-sound
+FAR = 1.0e15              # "loop start" of voices that do not loop, "end" of those that do
+
+# columns of the per-voice parameter matrix, written at note events and gathered once a period
+# BASE: note - root + tune in semitones; AR, A0: attack slope and offset; DR, D0: decay (or
+# release) slope and offset; SUS, OMS: level * sustain and level * (1 - sustain); LS, CL, PL:
+# loop start, fold offset and fold length (see render.py); FEND: trimmed end to de-click
+# before; END: frame where a non-looping voice ends; REND: frames after which a released voice
+# is silent; STEADY: frames after which a held voice's envelope is constant (FAR once released)
+(BASE, AR, A0, DR, D0, SUS, OMS, LS, CL, PL, FEND, END, REND, STEADY) = range(14)
+NCOLS = 14
+
+
+@dataclass
+class VoiceParams:
+    """Settings that apply to voices (times in milliseconds, levels linear unless named)."""
+    attack: float = 2.0
+    decay: float = 200.0
+    sustain: float = 1.0
+    release: float = 300.0
+    gain_db: float = -6.0
+    velocity_track: float = 100.0
+    bend_range: float = 2.0
+    vibrato_rate: float = 5.5
+    vibrato_depth: float = 50.0     # cents at full mod wheel
+    polyphony: int = 16
+
+
+class Voices:
+    """``count`` voices playing the sounds of ``slots`` (new notes play its current one)."""
+
+    def __init__(self, rate: int, count: int, params: VoiceParams, slots: SoundSlots):
+        self.rate = rate
+        self.count = v = count
+        self.params = params
+        self.slots = slots
+        self.active = np.zeros(v, bool)
+        self.slot = np.zeros(v, np.intp)
+        self.note = np.zeros(v, np.int16)
+        self.source = np.zeros(v, np.int16)       # the MIDI input the note came from
+        self.key_down = np.zeros(v, bool)
+        self.sustained = np.zeros(v, bool)      # key released while the pedal was down
+        self.off_pending = np.zeros(v, bool)    # key released before the voice made a sound
+        self.pending = 0                        # how many are: released after the next period
+        self.released = np.zeros(v, bool)
+        self.stealing = np.zeros(v, bool)
+        self.phase = np.zeros(v, np.float64)
+        self.inc = np.full(v, np.nan)             # last frame's increment (NaN: start a new voice)
+        self.t = np.zeros(v, np.float64)          # frames since note-on or since release
+        self.level = np.ones(v, np.float32)       # velocity gain x level at release
+        self.att = np.zeros(v, np.float32)        # snapshot of A/D/S (frames) at note-on
+        self.dec = np.zeros(v, np.float32)
+        self.sus = np.ones(v, np.float32)
+        self.rel = np.ones(v, np.float32)         # release length in frames (set at release)
+        self.age = np.zeros(v, np.int64)
+        self._age = 0
+        self.vp = np.zeros((v, NCOLS), np.float64)
+        self.vp32 = np.zeros((v, NCOLS), np.float32)      # float32 copy for the (voices, frames) math
+        self.pedals = np.zeros(SOURCES, bool)     # each input's sustain pedal
+        self.steals = 0
+
+    def ms(self, ms: float) -> float:
+        """Milliseconds in frames."""
+        return ms * self.rate / 1000.0
+
+    # ---- note on: allocation, stealing, the voice's parameters ------------------------------
+    def note_on(self, note: int, velocity: int, source: int = 0, pitch_offset: float = 0.0) -> None:
+        """Start ``note`` on the current sound; ``pitch_offset`` (semitones of bend and vibrato)
+        is where the controllers left the pitch, so the first period starts there."""
+        if velocity <= 0:
+            self.note_off(note, source)
+            return
+        c = self.slots.current
+        if c < 0:
+            return
+        i = self._allocate()
+        self.active[i] = True
+        self.slot[i] = c
+        self.note[i] = note
+        self.source[i] = source
+        self.key_down[i] = True
+        self.sustained[i] = False
+        self.off_pending[i] = False
+        self.released[i] = False
+        self.stealing[i] = False
+        self.phase[i] = self.slots.start[c]
+        self.t[i] = 0.0
+        self._age += 1
+        self.age[i] = self._age
+        row = self.vp[i]
+        row[BASE] = note - self.slots.root[c] + self.slots.tune[c] / 100.0
+        self._attack(i, velocity, row)
+        self._loop(row, self.slots.sounds[c])
+        row[FEND] = self.slots.fade_end[c]
+        row[REND] = FAR
+        self.vp32[i] = row
+        self.inc[i] = 2.0 ** ((row[BASE] + pitch_offset) / 12.0)
+
+    def _allocate(self) -> int:
+        """A voice for a new note: beyond the polyphony the oldest released (else oldest) note is
+        stolen and fades in its own voice while the new one starts in a free (spare) voice."""
+        playing = self.active & ~self.stealing
+        if int(playing.sum()) >= self.params.polyphony:
+            cand = np.flatnonzero(playing & self.released)
+            if cand.size == 0:
+                cand = np.flatnonzero(playing)
+            self._steal(int(cand[np.argmin(self.age[cand])]))
+        free = np.flatnonzero(~self.active)
+        if free.size:
+            return int(free[0])
+        # every voice, spares too, is busy fading: cut the quietest fading one
+        fading = np.flatnonzero(self.stealing)
+        return int(fading[np.argmax(self.t[fading] / self.rel[fading])])
+
+    def _attack(self, i: int, velocity: int, row: np.ndarray) -> None:
+        """Snapshot the envelope settings into voice ``i`` and its coefficients into ``row``."""
+        p = self.params
+        c = self.slots.current
+        vt = p.velocity_track / 100.0
+        self.level[i] = (velocity / 127.0) ** (2.0 * vt)
+        self.att[i] = self.ms(p.attack)
+        if self.slots.start[c] > 0:   # starting mid-sound: never start with a step
+            self.att[i] = max(self.att[i], self.ms(DECLICK_MS))
+        self.dec[i] = self.ms(p.decay)
+        self.sus[i] = p.sustain
+        # float() of the float32 snapshots: the coefficients are what the voice will play
+        att, dec, sus, lvl = float(self.att[i]), float(self.dec[i]), float(self.sus[i]), float(self.level[i])
+        row[STEADY] = att + dec
+        row[AR], row[A0] = (1.0 / att, 0.0) if att > 0 else (0.0, 1.0)
+        row[DR], row[D0] = (1.0 / dec, -att / dec) if dec > 0 else (0.0, 1.0)
+        row[SUS], row[OMS] = lvl * sus, lvl * (1.0 - sus)
+
+    @staticmethod
+    def _loop(row: np.ndarray, snd: PlayableSound) -> None:
+        """The loop folding's constants (forward: fold by L; ping-pong: offset L, fold by 2L)."""
+        if snd.loop_mode == "off":
+            row[LS], row[CL], row[PL] = FAR, 0.0, 1.0
+            row[END] = snd.end
+        else:
+            length = float(snd.loop_end - snd.loop_start)
+            pp = snd.loop_mode == "pingpong"
+            row[LS] = snd.loop_start
+            row[CL] = length if pp else 0.0
+            row[PL] = 2.0 * length if pp else length
+            row[END] = FAR
+
+    # ---- release ---------------------------------------------------------------------------
+    def _env_now(self, i: int) -> float:
+        """Envelope value of voice i at its current time (for the level a release starts from)."""
+        t = self.t[i]
+        if self.released[i]:
+            x = min(t / max(self.rel[i], 1.0), 1.0)
+            return float(self.level[i]) * (1.0 - x) ** 3
+        a, d, s = float(self.att[i]), float(self.dec[i]), float(self.sus[i])
+        x = 1.0 if a <= 0 else min(t / a, 1.0)
+        y = 1.0 if d <= 0 else min(max((t - a) / d, 0.0), 1.0)
+        return float(self.level[i]) * x * (s + (1.0 - s) * (1.0 - y) ** 3)
+
+    def _release(self, i: int, frames: float) -> None:
+        """Release voice ``i`` over ``frames`` from where its envelope is now: the same closed
+        form as the decay, from that level to 0, with no attack."""
+        lvl = self._env_now(i)
+        self.level[i] = lvl
+        self.released[i] = True
+        self.key_down[i] = False
+        self.sustained[i] = False
+        self.off_pending[i] = False
+        self.t[i] = 0.0
+        self.rel[i] = max(frames, 1.0)
+        row = self.vp[i]
+        row[AR], row[A0] = 0.0, 1.0
+        row[DR], row[D0] = 1.0 / self.rel[i], 0.0
+        row[SUS], row[OMS] = 0.0, lvl
+        row[REND] = self.rel[i]
+        row[STEADY] = FAR
+        self.vp32[i] = row
+
+    def _steal(self, i: int) -> None:
+        self._release(i, self.ms(STEAL_MS))
+        self.stealing[i] = True
+        self.steals += 1
+
+    def _release_time(self) -> float:
+        return self.ms(max(self.params.release, MIN_RELEASE_MS))
+
+    def note_off(self, note: int, source: int = 0) -> None:
+        """Release ``note`` as started from ``source`` (another input's same note plays on)."""
+        held = np.flatnonzero(self.active & self.key_down & (self.note == note) & (self.source == source)
+                              & ~self.released)
+        for i in held:
+            self.key_down[i] = False
+            if self.pedals[source]:
+                self.sustained[i] = True
+            elif self.t[i] == 0.0:
+                # on and off in one period (a stalled loop, a zero-length sequencer note): a release
+                # from here would start at the attack's level 0 and the note would make no sound,
+                # so it sounds for one period first
+                self.off_pending[i] = True
+                self.pending += 1
+            else:
+                self._release(int(i), self._release_time())
+
+    def release_pending(self) -> None:
+        """After a period: release the notes whose key went up before they had sounded."""
+        self.pending = 0
+        for i in np.flatnonzero(self.off_pending & self.active):
+            self._release(int(i), self._release_time())
+
+    @property
+    def pedal(self) -> bool:
+        """The engine's own pedal (source 0)."""
+        return bool(self.pedals[0])
+
+    def sustain_pedal(self, down: bool, source: int = 0) -> None:
+        self.pedals[source] = bool(down)
+        if not down:
+            for i in np.flatnonzero(self.active & self.sustained & (self.source == source) & ~self.released):
+                self._release(int(i), self._release_time())
+
+    def all_notes_off(self, source: Optional[int] = None) -> None:
+        """CC123: release the held notes (and the pedal) of ``source``, or of every input."""
+        if source is None:
+            self.pedals[:] = False
+            mine = self.active & ~self.released
+        else:
+            self.pedals[source] = False
+            mine = self.active & ~self.released & (self.source == source)
+        for i in np.flatnonzero(mine):
+            self._release(int(i), self._release_time())
+
+    def all_sound_off(self) -> None:
+        """CC120 and panic: every voice fades out within a few milliseconds."""
+        self.pedals[:] = False
+        for i in np.flatnonzero(self.active & ~self.stealing):
+            self._steal(int(i))
+
+    def release_pedals(self, source: Optional[int] = None) -> None:
+        """Lift the pedal of ``source`` (of every input whose pedal is down when None)."""
+        if source is None:
+            for src in np.flatnonzero(self.pedals):
+                self.sustain_pedal(False, int(src))
+        else:
+            self.sustain_pedal(False, source)
+
+    # ---- sounds ----------------------------------------------------------------------------
+    def slots_in_use(self) -> set:
+        return set(self.slot[self.active].tolist())
+
+    def cut_slot(self, i: int) -> None:
+        """Silence at once the voices playing slot ``i`` (its sound is being given up)."""
+        self.active[self.slot == i] = False
+
+    def retune(self, i: int) -> None:
+        """The notes sounding slot ``i`` follow its new root and tune (smoothly: the render
+        ramps the increment)."""
+        on = np.flatnonzero(self.active & (self.slot == i))
+        self.vp[on, BASE] = self.note[on] - self.slots.root[i] + self.slots.tune[i] / 100.0
