@@ -1,14 +1,13 @@
 """The engine process: MIDI in, sampler, ALSA out, one period at a time.
 
 Two threads, so that the audio loop never waits on anything but the sound card:
-  audio loop     (SCHED_FIFO where allowed) drains the command deque and the MIDI inputs,
+  audio loop     (here; SCHED_FIFO where allowed) drains the command deque and the MIDI inputs,
                  renders a period, writes it; no pipe I/O, no logging, no file access.
-  control thread (normal priority, blocked most of the time) receives messages from the
-                 supervisor, maps new sounds' shared memory, rescans MIDI ports, releases
-                 unused sounds and forwards notices from the audio loop.
-They share deques (appends and pops are atomic) and the MIDI input tuple. What the control
-thread hands the audio loop are typed commands (the supervisor's messages and the two internal
-ones below); the loop dispatches on their type.
+  control thread (engine/control.py; normal priority, blocked most of the time) receives
+                 messages from the supervisor, maps new sounds' shared memory, rescans MIDI ports,
+                 releases unused sounds and forwards notices from the audio loop.
+What the control thread hands the audio loop are typed commands (the supervisor's messages and
+two internal ones); the loop dispatches on their type.
 Every MIDI input has its own decoder, whose handler tags notes with the input's source number
 (see hw/rtmidi_in.py), so a port that vanishes releases only its own notes and pedal.
 This module never imports torch: a full garbage collection with torch loaded stops every
@@ -16,56 +15,30 @@ thread for 100+ ms, so the collector is frozen after start-up as well.
 """
 from __future__ import annotations
 
-import collections
 import gc
 import os
-import threading
 import time
 import traceback
 from typing import Dict, Optional
 
 from promptsynth.config import Config
 from promptsynth.engine import messages as m
-from promptsynth.engine.midi import MidiCounters, MidiDecoder, apply_to_sampler
-from promptsynth.engine.sampler import SOURCES, Sampler, VoiceParams
-from promptsynth.engine.shm import attach
+from promptsynth.engine.control import Control, PortLost, SoundMapped
+from promptsynth.engine.midi import NOTE_ON, MidiCounters, MidiDecoder, apply_to_sampler
+from promptsynth.engine.params import voice_params
+from promptsynth.engine.sampler import SOURCES, Sampler
 from promptsynth.engine.stats import INDEX, EngineStats
 
-RESCAN_S = 0.5            # MIDI hotplug: a replugged keyboard plays again within 2 s
 AUDIO_RETRY_S = 1.0
 STOP_FADE_PERIODS = 8     # about 20 ms of fade after Stop (all voices fade in 6 ms)
-
-
-class SoundMapped:
-    """Internal: a sound the control thread has mapped from shared memory, to play."""
-    __slots__ = ("sound",)
-
-    def __init__(self, sound) -> None:
-        self.sound = sound
-
-
-class PortLost:
-    """Internal: a MIDI input has gone; release its notes and pedal (no other input's)."""
-    __slots__ = ("source",)
-
-    def __init__(self, source: int) -> None:
-        self.source = source
-
-
-def voice_params(cfg: Config) -> VoiceParams:
-    s = cfg.sampler
-    return VoiceParams(attack=s.attack, decay=s.decay, sustain=s.sustain, release=s.release, gain_db=s.gain,
-                       velocity_track=s.velocity_track, bend_range=s.bend_range, vibrato_rate=s.vibrato_rate,
-                       vibrato_depth=s.vibrato_depth, polyphony=s.polyphony)
 
 
 class Engine:
     def __init__(self, cfg: Config, conn, stats: EngineStats, audio=None, midi=None):
         self.cfg = cfg
-        self.conn = conn
         self.stats = stats
         a = cfg.audio
-        self.sampler = Sampler(a.rate, a.period, voice_params(cfg), max_polyphony=64)
+        self.sampler = Sampler(a.rate, a.period, voice_params(cfg.sampler), max_polyphony=64)
         # one decoder per MIDI input (source), made here so the audio loop never allocates one
         self.counters = MidiCounters()
         self.decoders = [MidiDecoder(self._stamped(apply_to_sampler(self.sampler, self._other_cc, src)),
@@ -80,17 +53,15 @@ class Engine:
             from promptsynth.hw.rtmidi_in import MidiInput
             midi = MidiInput(cfg.midi.api, cfg.midi.port, cfg.midi.virtual, sources=SOURCES)
         self.midi = midi
-        self.commands: collections.deque = collections.deque()   # control thread -> audio loop
-        self.outbox: collections.deque = collections.deque()     # audio loop -> control thread
-        self.freed: collections.deque = collections.deque()      # sound ids no voice uses
-        self.sources_freed: collections.deque = collections.deque()   # lost inputs' notes released
+        self.control = Control(cfg, conn, midi, stats)
+        self.commands = self.control.commands     # from the control thread
+        self.outbox = self.control.outbox         # notices to the supervisor (sent by the control thread)
         self._dispatch = {SoundMapped: self._load, PortLost: self._port_lost, m.Midi: self._midi,
                           m.SetParams: self._set_params, m.SetTune: self._set_tune, m.Panic: self._panic,
                           m.Stop: self._stop_fade}
-        self._shm: Dict[int, object] = {}
-        self._stop = threading.Event()
-        self._audio_tried = threading.Event()   # the audio loop has made its first open attempt
         self._stopping = 0
+        self._next_open = 0.0                     # the next attempt to open a missing sound card
+        self._next_warn = 0.0                     # the next "still unavailable" notice
 
     def _other_cc(self, number: int, value: int) -> None:
         """A controller the sampler does not use: published for the panel's CC learn."""
@@ -101,7 +72,6 @@ class Engine:
 
     def _stamped(self, play):
         """Record when each note-on was picked up and how much audio was queued ahead of it."""
-        from promptsynth.engine.midi import NOTE_ON
         v = self.stats.values
         i_time, i_queued, i_count = INDEX["note_on_time"], INDEX["note_on_queued"], INDEX["note_on_count"]
         clock = time.monotonic
@@ -115,91 +85,7 @@ class Engine:
 
         return handle
 
-    # ---- control thread ----------------------------------------------------------------------
-    def _send(self, msg) -> None:
-        try:
-            self.conn.send(msg)
-        except (OSError, EOFError, BrokenPipeError):
-            self._stop.set()
-
-    def _control(self) -> None:
-        next_scan = 0.0
-        midi_ok = False
-        midi_error = ""
-        # Open the sound card before any MIDI client: after a crash a sound server (JACK) can take a
-        # second to answer the first client that talks to it, and rtmidi's calls hold the GIL, so a
-        # MIDI client first made the audio wait twice (measured: 2.6 s to sound, 1.1-1.6 s now)
-        self._audio_tried.wait(2.0)
-        while not self._stop.is_set():
-            try:
-                if self.conn.poll(0.1):
-                    msg = self.conn.recv()
-                    self._receive(msg)
-            except (EOFError, OSError):           # the supervisor is gone: stop, do not linger
-                self.commands.append(m.Stop())
-                self._stop.set()
-                break
-            except Exception as e:                # a bad message must not kill the control thread
-                self.outbox.append(m.Notice("error", "bad message to engine: %r" % e))
-            now = time.monotonic()
-            if now >= next_scan:
-                next_scan = now + RESCAN_S
-                if not midi_ok:
-                    midi_ok = self.midi.start()
-                    if midi_ok:
-                        self.outbox.append(m.Notice("info", "MIDI: virtual port ready" if self.cfg.midi.virtual
-                                                    else "MIDI: listening"))
-                    elif now > 2.0 and self.midi.error:
-                        self.outbox.append(m.Notice("warning", self.midi.error))
-                        next_scan = now + 5.0
-                if midi_ok:
-                    while self.sources_freed:
-                        self.midi.free_source(self.sources_freed.popleft())
-                    opened, lost = self.midi.rescan()
-                    for name in opened:
-                        self.outbox.append(m.Notice("info", "MIDI port opened: %s" % name))
-                    for name, source in lost:
-                        self.outbox.append(m.Notice("warning", "MIDI port lost: %s (its notes released)" % name))
-                        self.commands.append(PortLost(source))
-                    if self.midi.error != midi_error:
-                        midi_error = self.midi.error
-                        if midi_error:
-                            self.outbox.append(m.Notice("warning", midi_error))
-                    self.stats.values[INDEX["midi_ports"]] = len(self.midi.port_names)
-            self._release_sounds()
-            while self.outbox:
-                self._send(self.outbox.popleft())
-
-    def _receive(self, msg) -> None:
-        if isinstance(msg, m.LoadSound):
-            try:
-                shm, sound = attach(msg)
-            except (OSError, ValueError, TypeError) as e:
-                self.outbox.append(m.Notice("error", "cannot map sound %d: %s" % (msg.sound_id, e)))
-                return
-            self._shm[msg.sound_id] = shm
-            self.commands.append(SoundMapped(sound))
-        else:
-            self.commands.append(msg)
-
-    def _release_sounds(self) -> None:
-        ids = []
-        while self.freed:
-            sid = self.freed.popleft()
-            shm = self._shm.pop(sid, None)
-            if shm is None:
-                continue
-            try:
-                shm.close()
-            except BufferError:                   # a view still exists: try again next time
-                self._shm[sid] = shm
-                self.freed.append(sid)
-                break
-            ids.append(sid)
-        if ids:
-            self.outbox.append(m.SoundsReleased(ids))
-
-    # ---- audio loop --------------------------------------------------------------------------
+    # ---- commands, dispatched by the audio loop at the period boundary -----------------------
     def _command(self, cmd) -> None:
         handler = self._dispatch.get(type(cmd))
         if handler is not None:
@@ -208,12 +94,12 @@ class Engine:
             self.outbox.append(m.Notice("error", "engine: unknown command %s" % type(cmd).__name__))
 
     def _load(self, cmd: SoundMapped) -> None:
-        self.freed.extend(self.sampler.load(cmd.sound))
+        self.control.freed.extend(self.sampler.load(cmd.sound))
         self.stats.values[INDEX["sound_id"]] = cmd.sound.sound_id
 
     def _port_lost(self, cmd: PortLost) -> None:
         self.sampler.all_notes_off(cmd.source)
-        self.sources_freed.append(cmd.source)     # its number may now be given to a new port
+        self.control.sources_freed.append(cmd.source)     # its number may now be given to a new port
 
     def _midi(self, cmd: m.Midi) -> None:
         self.decoder.feed(cmd.data)
@@ -237,10 +123,30 @@ class Engine:
             self.sampler.all_sound_off()
             self._stopping = STOP_FADE_PERIODS
 
+    # ---- audio loop --------------------------------------------------------------------------
+    def _open_audio(self, now: float) -> None:
+        """One attempt to open the missing sound card (the loop makes one every AUDIO_RETRY_S)."""
+        from promptsynth.hw.alsa_out import FORMAT_CODES
+        audio, cfg, v = self.audio, self.cfg.audio, self.stats.values
+        self._next_open = now + AUDIO_RETRY_S
+        opened = audio.try_open()
+        self.control.audio_tried.set()
+        if opened:
+            v[INDEX["audio_ok"]] = 1
+            v[INDEX["audio_opens"]] += 1
+            v[INDEX["buffer_frames"]] = audio.buffer_frames
+            v[INDEX["format_code"]] = FORMAT_CODES.get(audio.format, 0)
+            self.outbox.append(m.Notice("info", "audio: %s open, %s, %d Hz, period %d, buffer %d" % (
+                audio.device, audio.format, cfg.rate, cfg.period, audio.buffer_frames)))
+        elif now >= self._next_warn:
+            self._next_warn = now + 30.0
+            self.outbox.append(m.Notice("warning", "audio: %s unavailable (%s), retrying every %gs"
+                                        % (audio.device, audio.error, AUDIO_RETRY_S)))
+
     def run(self) -> None:
         cfg = self.cfg.audio
-        ctl = threading.Thread(target=self._control, name="engine-control", daemon=True)
-        ctl.start()   # before SCHED_FIFO, so the control thread keeps the normal policy
+        control = self.control
+        control.start()   # before SCHED_FIFO, so the control thread keeps the normal policy
         from promptsynth.hw import realtime
         rt, locked, warnings = realtime.setup(cfg.rt_priority, cfg.lock_memory)
         for w in warnings:
@@ -255,13 +161,12 @@ class Engine:
         counters = self.counters
         clock = time.monotonic
         perf = time.perf_counter
-        next_open = next_warn = 0.0
         deadline = clock()
         written = 0
         ready_sent = False
         errors = 0
         iw = INDEX                                  # a local name: looked up every period
-        from promptsynth.hw.alsa_out import FORMAT_CODES, LOST, XRUN
+        from promptsynth.hw.alsa_out import LOST, XRUN
         gc.collect()
         gc.freeze()
         gc.disable()
@@ -293,21 +198,8 @@ class Engine:
                     buf.fill(0.0)
                 if audio.pcm is None:
                     now = clock()
-                    if now >= next_open:
-                        next_open = now + AUDIO_RETRY_S
-                        opened = audio.try_open()
-                        self._audio_tried.set()
-                        if opened:
-                            v[iw["audio_ok"]] = 1
-                            v[iw["audio_opens"]] += 1
-                            v[iw["buffer_frames"]] = audio.buffer_frames
-                            v[iw["format_code"]] = FORMAT_CODES.get(audio.format, 0)
-                            self.outbox.append(m.Notice("info", "audio: %s open, %s, %d Hz, period %d, buffer %d" % (
-                                audio.device, audio.format, cfg.rate, cfg.period, audio.buffer_frames)))
-                        elif now >= next_warn:
-                            next_warn = now + 30.0
-                            self.outbox.append(m.Notice("warning", "audio: %s unavailable (%s), retrying every %gs"
-                                                        % (audio.device, audio.error, AUDIO_RETRY_S)))
+                    if now >= self._next_open:
+                        self._open_audio(now)
                     if audio.pcm is None:
                         # no device: pace the loop ourselves so MIDI and voices run on in time
                         v[iw["audio_ok"]] = 0
@@ -323,8 +215,8 @@ class Engine:
                     v[iw["xruns"]] += 1
                 elif r == LOST:
                     v[iw["audio_ok"]] = 0
-                    next_open = clock() + AUDIO_RETRY_S
-                    next_warn = next_open + 30.0
+                    self._next_open = clock() + AUDIO_RETRY_S
+                    self._next_warn = self._next_open + 30.0
                     deadline = clock()
                     self.outbox.append(m.Notice("error", "audio: %s lost (%s), retrying every %gs"
                                                 % (audio.device, audio.error, AUDIO_RETRY_S)))
@@ -348,18 +240,17 @@ class Engine:
                 v[iw["midi_filtered"]] = counters.filtered
                 if now >= next_house:
                     next_house = now + 1.0
-                    self.freed.extend(sampler.collect_unused())
+                    control.freed.extend(sampler.collect_unused())
                     if now >= next_gc:            # cheap: everything from start-up is frozen
                         next_gc = now + 60.0
                         gc.collect(1)
         finally:
-            self._stop.set()
+            control.stop.set()
             # no drain: the fade after Stop ends periods before the buffer's last frame, so
             # closing drops only silence
             audio.close()
-            ctl.join(timeout=1.0)
-            while self.outbox:
-                self._send(self.outbox.popleft())
+            control.join(timeout=1.0)
+            control.flush()
             midi.close()
 
 
