@@ -127,7 +127,7 @@ class Control:
             if self._midi_ok:
                 self.outbox.append(m.Notice("info", "MIDI: virtual port ready" if self.cfg.midi.virtual
                                             else "MIDI: listening"))
-            elif now > MIDI_QUIET_S and self.midi.error:
+            elif now - self._started > MIDI_QUIET_S and self.midi.error:
                 self.outbox.append(m.Notice("warning", self.midi.error))
                 self._next_scan = now + MIDI_RETRY_S
         if not self._midi_ok:
