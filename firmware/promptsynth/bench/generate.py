@@ -373,8 +373,4 @@ def run(quick: bool = False, full_model: str = "audioldm2") -> Dict[str, object]
     }
     if "full_size" in result:
         result["aims"]["clap_unpadded_same_within_1e-4"] = result["full_size"]["clap_unpadded_max_abs_diff"] < 1e-4
-        mem = result["load_memory"].get("float16", {})       # the GPU's load
-        if "load_mib" in mem.get("with_accelerate", {}) and "load_mib" in mem.get("without_accelerate", {}):
-            result["aims"]["accelerate_loads_fp16_in_no_more_memory"] = \
-                mem["with_accelerate"]["load_mib"] <= mem["without_accelerate"]["load_mib"]
     return result
