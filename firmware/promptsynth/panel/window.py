@@ -15,7 +15,9 @@ class Window:
     def __init__(self, scale: int = 4):
         import pygame
         self.pg = pygame
-        pygame.init()
+        # the display only: pygame.init() would also start SDL's audio, which can wait forever
+        # on a sound server (the simulator's JACK) and has no business in the panel
+        pygame.display.init()
         self.scale = scale
         self.screen = pygame.display.set_mode((128 * scale, 64 * scale))
         pygame.display.set_caption("promptsynth")
@@ -60,4 +62,4 @@ class Window:
         return out
 
     def close(self) -> None:
-        self.pg.quit()
+        self.pg.display.quit()
