@@ -127,6 +127,7 @@ def test_run_in_the_simulator_generates_a_prompt_and_plays_it(tmp_path):
     assert [st["step"] for st in meta["shaping"]][:2] == ["dc", "resample"]
     state, problem = PresetStore(str(tmp_path / "state")).load_state()
     assert state.sound == entries[0].id and problem is None
+    assert not os.path.exists(tmp_path / "state" / "generated")     # the audio came through the pipe
     # a restart plays it again before anything else
     proc = subprocess.Popen([sys.executable, "-m", "promptsynth", "run", "--sim", "--config", str(p)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

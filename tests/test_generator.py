@@ -36,7 +36,8 @@ def client(tiny_models, tmp_path_factory):
     state = tmp_path_factory.mktemp("state")
     os.makedirs(state / "models")
     shutil.copytree(tiny_models["tiny"], state / "models" / "tiny")
-    c = GeneratorClient("tiny", str(state), "cpu", threads=1, queue_size=2, timeout=120.0)
+    c = GeneratorClient("tiny", str(state), "cpu", threads=1, queue_size=2, timeout=120.0,
+                        out_dir=str(state / "generated"))              # as `promptsynth generate` asks
     c.start()
     yield c
     c.stop()
@@ -108,7 +109,7 @@ def test_nan_from_the_model_is_an_error_and_nothing_is_written(tiny_models, tmp_
     key = [k for k in w if k.startswith("conv_post") and k.endswith("bias")][0]
     w[key] = torch.full_like(w[key], float("nan"))
     save_file(w, str(f), metadata={"format": "pt"})
-    c = GeneratorClient("tiny", str(tmp_path / "state"), "cpu", threads=1)
+    c = GeneratorClient("tiny", str(tmp_path / "state"), "cpu", threads=1, out_dir=str(tmp_path / "generated"))
     try:
         with pytest.raises(JobFailed, match="NaN"):
             c.run(quick(), timeout=120)
@@ -127,6 +128,7 @@ def test_progress_counts_the_steps_and_the_result_is_on_disk(client):
     assert isinstance(res, msg.Result)
     audio, rate = sf.read(res.paths[0], dtype="float32")
     assert rate == 16000 and audio.shape == (16000,) and np.all(np.isfinite(audio))
+    assert res.rate == rate and np.array_equal(res.audio[0], audio)     # the same audio travels in the Result
     recipe = json.load(open(res.paths[0][:-4] + ".json"))
     for key in ("model", "prompt", "negative", "seed", "steps", "guidance", "scheduler", "seconds", "versions"):
         assert key in recipe
@@ -446,9 +448,11 @@ def test_the_decode_path_is_in_the_recipe(tmp_path):
     from promptsynth.generator.worker import write_result
     out = Output(audio=np.zeros((1, 800), np.float32), seeds=[1], rate=16000, decode="fp32-retry")
     job = msg.Job(1, "tiny", "", validate(quick()), str(tmp_path))
-    paths, recipe = write_result(job, out, "cuda", "float16", {})
-    assert recipe["decode"] == "fp32-retry"
+    paths, recipes = write_result(job, out, "cuda", "float16", {})
+    assert recipes[0]["decode"] == "fp32-retry"
     assert json.load(open(paths[0][:-4] + ".json"))["decode"] == "fp32-retry"
+    paths, recipes = write_result(msg.Job(2, "tiny", "", validate(quick()), None), out, "cuda", "float16", {})
+    assert paths == [] and recipes[0]["decode"] == "fp32-retry"          # no folder: nothing written
 
 
 # ---- the benchmark's per-model path, for every registered model ------------------------------------
@@ -501,3 +505,21 @@ def test_load_memory_is_measured_with_and_without_accelerate():
             assert got["after_reading_weights"]["peak_mib"] >= got["baseline_mib"] > 100   # torch alone: > 100 MiB
             assert got["load_mib"] >= 0
     assert r["bytes_on_disk"] > 4 * 4_000_000                            # about 4.9 M parameters in fp32
+
+
+def test_without_a_folder_the_audio_travels_in_the_result_and_nothing_is_written(tiny_models, tmp_path):
+    """The daemon's way: no temporary WAV to write, read back and clean up."""
+    state = tmp_path / "state"
+    os.makedirs(state / "models")
+    shutil.copytree(tiny_models["tiny"], state / "models" / "tiny")
+    c = GeneratorClient("tiny", str(state), "cpu", threads=1)
+    try:
+        res = c.run(quick(steps=3, seconds=1.0, candidates=2), timeout=120)
+    finally:
+        c.stop()
+    assert res.paths == [] and res.rate == 16000 and len(res.audio) == 2
+    assert all(a.dtype == np.float32 and a.shape == (16000,) and np.all(np.isfinite(a)) for a in res.audio)
+    assert not np.array_equal(res.audio[0], res.audio[1])           # two candidates, two seeds
+    written = [f for _, _, files in os.walk(str(state)) for f in files if f.endswith((".wav", ".json"))
+               and "models" not in f]
+    assert not [w for w in written if w.startswith("gen-")], written

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 
 from promptsynth.config import state_dir
@@ -23,7 +24,8 @@ def cmd_generate(args, cfg) -> int:
         scheduler=args.scheduler or g.scheduler, candidates=args.candidates or g.candidates)
     g = cfg.generate
     client = GeneratorClient(args.model or cfg.model.id, state_dir(cfg), args.device or cfg.model.device,
-                             cfg.model.threads, g.queue, g.timeout, max_prompt_chars=g.max_prompt_chars)
+                             cfg.model.threads, g.queue, g.timeout, max_prompt_chars=g.max_prompt_chars,
+                             out_dir=os.path.join(state_dir(cfg), "generated"))
     try:
         job = client.submit(params)
     except (ParamError, ModelError) as e:

@@ -267,19 +267,17 @@ class Instrument:
         return ["%s %s" % (p.name, p.state) for p in self.health.problems()]
 
     def _take_result(self, ev) -> None:
-        """Shape the best candidate, keep it in the library, play it, make it the current state."""
-        import soundfile as sf
-
-        from promptsynth.library.intake import name_from_prompt, settings_for, shape_and_store
+        """Shape the best candidate (its audio came in the Result), keep it in the library, play
+        it, make it the current state."""
         from promptsynth.generator.params import RECIPE_KEYS
+        from promptsynth.library.intake import name_from_prompt, settings_for, shape_and_store
         preset = self._awaiting.pop(ev.job_id, None)
         recipe = dict(ev.recipe)
         if preset is not None:
             recipe["recipe_key"] = preset.recipe_key()
         try:
-            raw, rate = sf.read(ev.paths[0], dtype="float32")
-            sid, meta = shape_and_store(self.library, raw, rate, recipe, self.cfg.audio.rate)
-        except (OSError, RuntimeError, ValueError, LibraryError) as e:   # play on, say why
+            sid, meta = shape_and_store(self.library, ev.audio[0], ev.rate, recipe, self.cfg.audio.rate)
+        except (OSError, ValueError, LibraryError) as e:   # play on, say why
             self.health.sync("library", FAILED, "generation %d could not be kept: %s" % (ev.job_id, describe(e)))
             return
         base = preset.sampler if preset is not None else dataclasses.replace(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import collections
 import multiprocessing
-import os
 import time
 from typing import Deque, List, Optional, Tuple
 
@@ -35,7 +34,7 @@ class GeneratorClient:
         self.threads = threads
         self.queue_size = queue_size
         self.timeout = timeout
-        self.out_dir = out_dir or os.path.join(state_dir, "generated")
+        self.out_dir = out_dir           # None: results come back as audio in the Result, no files
         self.max_prompt_chars = max_prompt_chars
         self.env = env or {}
         self.ctx = multiprocessing.get_context("spawn")

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List
+from typing import Dict, List, Optional
+
+import numpy as np
 
 from promptsynth.generator.params import GenerationParams
 
@@ -13,7 +15,8 @@ class Job:
     model: str
     model_path: str
     params: GenerationParams          # validated, seed drawn
-    out_dir: str                      # where the result's WAV + JSON go
+    out_dir: Optional[str]            # where the result's WAV + JSON go (None: nowhere, the audio
+                                      # travels back in the Result only)
     timeout: float = 600.0
 
 
@@ -44,11 +47,13 @@ class Progress:
 @dataclass(frozen=True)
 class Result:
     job_id: int
-    paths: List[str]                  # WAV files, best candidate first
+    paths: List[str]                  # WAV files, best candidate first (none when the job asked for none)
     recipe: Dict[str, object]
     seconds: Dict[str, float] = field(default_factory=dict)   # timings: model, encode, write...
     warnings: List[str] = field(default_factory=list)
     calls: Dict[str, int] = field(default_factory=dict)       # forward calls of each model component
+    audio: List[np.ndarray] = field(default_factory=list)     # each candidate, best first, float32 mono
+    rate: int = 0                                             # ... at this rate (the model's, 16 kHz)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,8 @@ import time
 import traceback
 from typing import Optional
 
+import numpy as np
+
 from promptsynth.generator import protocol as msg
 
 
@@ -44,18 +46,19 @@ def versions() -> dict:
 
 
 def write_result(job: msg.Job, out, device: str, dtype: str, vers: dict):
-    """Each candidate as a float WAV at the model rate plus a JSON recipe, written atomically."""
+    """Each candidate's recipe; and, when the job names a folder, each candidate as a float WAV
+    at the model rate plus its JSON recipe there, written atomically. Returns (paths, recipes)."""
     import soundfile as sf
 
     from promptsynth.library import atomic
-    os.makedirs(job.out_dir, exist_ok=True)
+    if job.out_dir is not None:
+        os.makedirs(job.out_dir, exist_ok=True)
     stamp = datetime.datetime.utcnow().strftime("%Y%m%d-%H%M%S")
     p = job.params
     paths = []
     recipes = []
     for rank, (row, seed) in enumerate(zip(out.audio, out.seeds)):
         stem = "gen-%s-j%d-%d" % (stamp, job.job_id, rank)
-        wav = os.path.join(job.out_dir, stem + ".wav")
         recipe = {"schema": 1, "kind": "generated", "model": job.model, "prompt": p.prompt, "negative": p.negative,
                   "seed": seed, "steps": p.steps, "guidance": p.guidance, "scheduler": p.scheduler,
                   "seconds": p.seconds, "candidates": p.candidates, "rank": rank,
@@ -64,14 +67,18 @@ def write_result(job: msg.Job, out, device: str, dtype: str, vers: dict):
                   "created": datetime.datetime.utcnow().isoformat(timespec="seconds") + "Z",
                   "warnings": [w for w in out.warnings if w.startswith("candidate %d " % rank)]}
 
+        recipes.append(recipe)
+        if job.out_dir is None:
+            continue
+
         def put(fh, row=row):
             sf.write(fh, row, out.rate, subtype="FLOAT", format="WAV")
 
+        wav = os.path.join(job.out_dir, stem + ".wav")
         atomic.write_with(wav, put)
         atomic.write_json(os.path.join(job.out_dir, stem + ".json"), recipe)
         paths.append(wav)
-        recipes.append(recipe)
-    return paths, recipes[0]
+    return paths, recipes
 
 
 def worker_main(conn, model: str, path: str, device: str, threads: int, cancel, env: Optional[dict] = None) -> None:
@@ -152,11 +159,12 @@ def worker_main(conn, model: str, path: str, device: str, threads: int, cancel, 
             out = runner.generate(p, on_step, should_stop)
             t_model = time.monotonic() - start
             dev, dt = pick_device(device)
-            paths, recipe = write_result(job, out, dev, str(dt).replace("torch.", ""), vers)
+            paths, recipes = write_result(job, out, dev, str(dt).replace("torch.", ""), vers)
             seconds = dict(out.seconds)
             seconds["model"] = t_model
             seconds["write"] = time.monotonic() - start - t_model
-            conn.send(msg.Result(job.job_id, paths, recipe, seconds, out.warnings, out.calls))
+            conn.send(msg.Result(job.job_id, paths, recipes[0], seconds, out.warnings, out.calls,
+                                 [np.asarray(a, np.float32) for a in out.audio], int(out.rate)))
         except Stopped as e:
             conn.send(msg.Failed(job.job_id, str(e), e.kind))
         except (ParamError, ModelError) as e:
