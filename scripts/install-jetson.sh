@@ -101,14 +101,16 @@ if [ -z "$PREFIX" ]; then
     libsndfile1 i2c-tools linux-libc-dev
 
   step "the service user and its groups"
-  for g in gpio i2c; do
+  # the groups are the unit's SupplementaryGroups (one list): a group missing there stops the unit
+  GROUPS_CSV=$(sed -n 's/^SupplementaryGroups=//p' "$SRC/systemd/promptsynth.service" | tr ' ' ',')
+  for g in ${GROUPS_CSV//,/ }; do
     getent group "$g" >/dev/null || run groupadd --system "$g"
   done
   if ! id "$SERVICE_USER" >/dev/null 2>&1; then
     run useradd --system --home-dir /var/lib/promptsynth --shell /usr/sbin/nologin \
-      --groups audio,gpio,i2c,input,video "$SERVICE_USER"
+      --groups "$GROUPS_CSV" "$SERVICE_USER"
   else
-    run usermod -a -G audio,gpio,i2c,input,video "$SERVICE_USER"
+    run usermod -a -G "$GROUPS_CSV" "$SERVICE_USER"
   fi
 fi
 

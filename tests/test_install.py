@@ -48,6 +48,15 @@ def test_dry_run_prints_every_step_and_changes_nothing(tmp_path):
         assert needle in r.stdout, needle
     assert {p: _state(p) for p in SYSTEM_PATHS} == before
     assert os.listdir(str(tmp)) == []
+    # the service user gets every group the unit asks for (a group missing there stops the unit)
+    unit_groups = [ln.split("=", 1)[1].split() for ln in open(os.path.join(ROOT, "systemd", "promptsynth.service"))
+                   if ln.startswith("SupplementaryGroups=")][0]
+    user_line = [ln for ln in r.stdout.splitlines() if "useradd --system" in ln or "usermod -a -G" in ln][0]
+    assert set(user_line.split("--groups" if "useradd" in user_line else "-G")[1].split()[0].split(",")) \
+        == set(unit_groups), (user_line, unit_groups)
+    for g in unit_groups:                        # each one exists here, or is created
+        assert subprocess.run(["getent", "group", g], stdout=subprocess.DEVNULL).returncode == 0 \
+            or "groupadd --system %s" % g in r.stdout, g
     # into a prefix: every file is announced and none is written, not even the folder
     prefix = tmp_path / "root"
     r = sh("bash", SCRIPT, "--dry-run", "--prefix", str(prefix), "--no-fetch", env=env)
