@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Screenshots of every panel page for the README, made by the panel's own `capture` backend,
 on an instrument whose engine is not started (the pages need none to draw)."""
+
 import dataclasses
 import os
 import shutil
@@ -18,8 +19,9 @@ from promptsynth.panel.panel import Panel
 out = sys.argv[1] if len(sys.argv) > 1 else "docs/screens"
 frames = tempfile.mkdtemp()
 inst = Daemon(config.replace(config.Config(), "paths", state=tempfile.mkdtemp())).inst
-inst.current = dataclasses.replace(inst.current, name="Crystal harp",
-                                   generation={"prompt": "a fluttering harp with crystal echoes"})
+inst.current = dataclasses.replace(
+    inst.current, name="Crystal harp", generation={"prompt": "a fluttering harp with crystal echoes"}
+)
 for key, value in (("loop_mode", "forward"), ("loop_start", 1.2), ("loop_end", 2.4), ("root", 60), ("tune", -12.0)):
     inst.set_sound(key, value)
 inst.host.stats.values[INDEX["peak"]] = 0.62
@@ -37,5 +39,7 @@ for i, name in enumerate(panel.order):
     panel.tick(t)
     t += 1.0
     new = sorted(set(os.listdir(frames)) - before)
-    shutil.copy(os.path.join(frames, new[-1]), os.path.join(out, "%d-%s.png" % (i + 1, panel.pages[name].title.lower())))
+    shutil.copy(
+        os.path.join(frames, new[-1]), os.path.join(out, "%d-%s.png" % (i + 1, panel.pages[name].title.lower()))
+    )
 print("\n".join(sorted(os.listdir(out))))

@@ -16,6 +16,7 @@ def rig():
     if shutil.which("jackd") is None:
         pytest.fail("jackd is not installed: run scripts/test.sh, which installs jackd2")
     from promptsynth.bench.rig import Rig
+
     r = Rig(RATE, PERIOD)
     yield r
     r.close()
@@ -43,7 +44,7 @@ def freq_of(x, rate=RATE):
     w = np.hanning(len(x))
     spec = np.abs(np.fft.rfft(x * w, n=len(x) * 4))
     k = int(np.argmax(spec[1:])) + 1
-    a, b, c = np.log(spec[k - 1:k + 2] + 1e-30)
+    a, b, c = np.log(spec[k - 1 : k + 2] + 1e-30)
     k += 0.5 * (a - c) / (a - 2 * b + c)
     return k * rate / (len(x) * 4)
 
@@ -54,6 +55,7 @@ def sampler_with():
         s = make_sampler(polyphony, **params)
         s.load(prepare(audio, **(sound_kw or {})))
         return s
+
     return make
 
 
@@ -65,6 +67,7 @@ def tiny_models(tmp_path_factory):
     import torch  # a missing torch in the torch lane is an error, not a skip
 
     from promptsynth.generator.build import save_tiny, tiny_audioldm2
+
     root = tmp_path_factory.mktemp("models")
     paths = {"tiny": save_tiny(str(root / "tiny"))}
     # AudioLDM 1, from the configs of diffusers' former fast tests
@@ -74,32 +77,74 @@ def tiny_models(tmp_path_factory):
     from transformers import ClapTextConfig, ClapTextModelWithProjection, SpeechT5HifiGan, SpeechT5HifiGanConfig
 
     from promptsynth.generator.build import roberta_tokenizer
+
     torch.manual_seed(0)
-    unet = UNet2DConditionModel(block_out_channels=(8, 16), layers_per_block=1, norm_num_groups=8, sample_size=32,
-                                in_channels=8, out_channels=8, down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-                                up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=(8, 16),
-                                class_embed_type="simple_projection", projection_class_embeddings_input_dim=8,
-                                class_embeddings_concat=True)
-    vae = AutoencoderKL(block_out_channels=[8, 16, 16], in_channels=1, out_channels=1, norm_num_groups=8,
-                        down_block_types=["DownEncoderBlock2D"] * 3, up_block_types=["UpDecoderBlock2D"] * 3,
-                        latent_channels=8)
-    text = ClapTextModelWithProjection(ClapTextConfig(bos_token_id=0, eos_token_id=2, hidden_size=8,
-                                                      intermediate_size=37, layer_norm_eps=1e-05, num_attention_heads=1,
-                                                      num_hidden_layers=1, pad_token_id=1, vocab_size=1000,
-                                                      projection_dim=8, max_position_embeddings=514))
-    vocoder = SpeechT5HifiGan(SpeechT5HifiGanConfig(model_in_dim=64, sampling_rate=16000, upsample_initial_channel=32,
-                                                    upsample_rates=[5, 4, 2, 2, 2], upsample_kernel_sizes=[16, 16, 8, 4, 4],
-                                                    resblock_kernel_sizes=[3], resblock_dilation_sizes=[[1, 3]],
-                                                    normalize_before=False))
+    unet = UNet2DConditionModel(
+        block_out_channels=(8, 16),
+        layers_per_block=1,
+        norm_num_groups=8,
+        sample_size=32,
+        in_channels=8,
+        out_channels=8,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=(8, 16),
+        class_embed_type="simple_projection",
+        projection_class_embeddings_input_dim=8,
+        class_embeddings_concat=True,
+    )
+    vae = AutoencoderKL(
+        block_out_channels=[8, 16, 16],
+        in_channels=1,
+        out_channels=1,
+        norm_num_groups=8,
+        down_block_types=["DownEncoderBlock2D"] * 3,
+        up_block_types=["UpDecoderBlock2D"] * 3,
+        latent_channels=8,
+    )
+    text = ClapTextModelWithProjection(
+        ClapTextConfig(
+            bos_token_id=0,
+            eos_token_id=2,
+            hidden_size=8,
+            intermediate_size=37,
+            layer_norm_eps=1e-05,
+            num_attention_heads=1,
+            num_hidden_layers=1,
+            pad_token_id=1,
+            vocab_size=1000,
+            projection_dim=8,
+            max_position_embeddings=514,
+        )
+    )
+    vocoder = SpeechT5HifiGan(
+        SpeechT5HifiGanConfig(
+            model_in_dim=64,
+            sampling_rate=16000,
+            upsample_initial_channel=32,
+            upsample_rates=[5, 4, 2, 2, 2],
+            upsample_kernel_sizes=[16, 16, 8, 4, 4],
+            resblock_kernel_sizes=[3],
+            resblock_dilation_sizes=[[1, 3]],
+            normalize_before=False,
+        )
+    )
     tmp = tempfile.mkdtemp()
-    p1 = AudioLDMPipeline(vae=vae, text_encoder=text, tokenizer=roberta_tokenizer(tmp), unet=unet,
-                          scheduler=DDIMScheduler(beta_start=0.0015, beta_end=0.0195, beta_schedule="scaled_linear",
-                                                  clip_sample=False, set_alpha_to_one=False),
-                          vocoder=vocoder)
+    p1 = AudioLDMPipeline(
+        vae=vae,
+        text_encoder=text,
+        tokenizer=roberta_tokenizer(tmp),
+        unet=unet,
+        scheduler=DDIMScheduler(
+            beta_start=0.0015, beta_end=0.0195, beta_schedule="scaled_linear", clip_sample=False, set_alpha_to_one=False
+        ),
+        vocoder=vocoder,
+    )
     paths["audioldm1"] = str(root / "audioldm1")
     p1.save_pretrained(paths["audioldm1"], safe_serialization=True)
     # published layout: the language model saved as GPT2Model
     from transformers import GPT2Model
+
     p2 = tiny_audioldm2(tmp)
     lm = p2.language_model
     if not isinstance(lm, GPT2Model):
@@ -109,8 +154,9 @@ def tiny_models(tmp_path_factory):
     paths["published"] = str(root / "published")
     p2.save_pretrained(paths["published"], safe_serialization=True)
     import os
+
     lanes = os.environ.get("PROMPTSYNTH_LANE_MODELS")
-    if lanes:          # scripts/test.sh: the other torch lanes load this folder (tests/test_generator.py)
+    if lanes:  # scripts/test.sh: the other torch lanes load this folder (tests/test_generator.py)
         share = os.path.join(lanes, stack_name())
         shutil.rmtree(share, ignore_errors=True)
         shutil.copytree(paths["tiny"], os.path.join(share, "tiny"))
@@ -125,8 +171,10 @@ def stack_name():
     import diffusers
     import torch
     import transformers
-    return "py%d.%d-torch%s-diffusers%s-transformers%s" % (sys.version_info[:2] + (
-        torch.__version__.split("+")[0], diffusers.__version__, transformers.__version__))
+
+    return "py%d.%d-torch%s-diffusers%s-transformers%s" % (
+        sys.version_info[:2] + (torch.__version__.split("+")[0], diffusers.__version__, transformers.__version__)
+    )
 
 
 def lane_reference(path):
@@ -134,16 +182,19 @@ def lane_reference(path):
     from promptsynth.generator.params import GenerationParams, validate
     from promptsynth.generator.pipeline import load
     from promptsynth.generator.runner import Runner
+
     p = validate(GenerationParams("a lane check", seconds=0.5, steps=3, seed=7))
     return Runner(load(path, "cpu"), "lane").generate(p).audio
 
 
 # ---- shared scaffolding: config files, the running daemon, `run --sim` -------------------------
 
+
 def write_config(path, **sections):
     """A TOML config at ``path``: a state dir beside it, no real-time requests (a test machine
     refuses them), plus ``sections`` ({"generate": {"steps": 3}}, ...)."""
     from promptsynth.config import _toml_value
+
     base = {"paths": {"state": str(path.parent / "state")}, "audio": {"rt_priority": 0, "lock_memory": False}}
     for name, values in sections.items():
         base.setdefault(name, {}).update(values)
@@ -165,6 +216,7 @@ def step_until(d, pred, timeout):
     """Run the daemon's loop until ``pred()`` holds (True) or ``timeout`` passes (False): a wait
     for behaviour, with a bound generous enough for a busy machine."""
     import time
+
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         d.step()
@@ -175,6 +227,7 @@ def step_until(d, pred, timeout):
 
 def step_for(d, seconds):
     import time
+
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         d.step()
@@ -186,13 +239,20 @@ class Instrument:
     def __init__(self, args, env=None):
         import subprocess
         import sys
-        self.proc = subprocess.Popen([sys.executable, "-m", "promptsynth", "run"] + list(args),
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "promptsynth", "run"] + list(args),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
         self.lines = []
 
     def read_until(self, pred, timeout):
         """Log lines until one satisfies ``pred``, the process ends, or ``timeout`` passes."""
         from test_cli import read_until
+
         got = read_until(self.proc, pred, timeout)
         self.lines += got
         return got
@@ -204,6 +264,7 @@ class Instrument:
     def stop(self, sig=None, timeout=30):
         """Signal it (SIGTERM by default) and wait; returns the exit code."""
         import signal
+
         self.proc.send_signal(sig or signal.SIGTERM)
         self.read_until(lambda ln: False, timeout)
         return self.proc.wait(timeout=5)
@@ -223,6 +284,7 @@ def run_instrument():
         i = Instrument(args, env)
         started.append(i)
         return i
+
     yield start
     for i in started:
         i.kill()
@@ -239,16 +301,18 @@ class AudioWatch:
 
     def __init__(self, rig, host):
         import time
+
         self.rig, self.host = rig, host
         self.pid, self.restarts = host.proc.pid, host.restarts
         self.f0, self.t0 = rig.tap_frames(), time.monotonic()
 
     def check(self):
         import time
+
         f1, t1 = self.rig.tap_frames(), time.monotonic()
         assert f1 - self.f0 >= 0.5 * (t1 - self.t0) * RATE, (f1 - self.f0, t1 - self.t0)
-        x = self.rig.read_tap()[self.f0:f1]
+        x = self.rig.read_tap()[self.f0 : f1]
         loud = np.abs(x).max(axis=1)
-        periods = loud[:len(loud) // PERIOD * PERIOD].reshape(-1, PERIOD).max(axis=1)
+        periods = loud[: len(loud) // PERIOD * PERIOD].reshape(-1, PERIOD).max(axis=1)
         assert periods.size > 0 and (periods > 0.01).all(), "silent periods: %d" % int((periods <= 0.01).sum())
         assert (self.host.proc.pid, self.host.restarts) == (self.pid, self.restarts)

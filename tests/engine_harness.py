@@ -1,6 +1,7 @@
 """The engine process on its own, as the tests drive it: through the daemon's own engine host
 (spawned, sounds in shared memory, notices collected, stopped with a fade), plus test sounds
 and JACK MIDI clients that stand for keyboards and software."""
+
 import collections
 import os
 from typing import Dict, List, Optional
@@ -47,6 +48,7 @@ class EngineProc(EngineHost):
 def startup_sound(cfg, sound_id: int = 1) -> PlayableSound:
     """The instrument's init sound (a looping C4 tone), as the daemon plays it at start-up."""
     from promptsynth.daemon.instrument import startup_sound as made
+
     return made(cfg, sound_id)[0]
 
 
@@ -64,6 +66,7 @@ class JackMidiPort:
 
     def __init__(self, client: str, physical: bool = False, port: str = "out"):
         import jack
+
         self.client = jack.Client(client, no_start_server=True)
         self.port = self.client.midi_outports.register(port, is_physical=physical, is_terminal=physical)
         self.name = self.port.name

@@ -7,6 +7,7 @@ EPERM; tests pass an errno nothing else returns, so a refusal by the filter can 
 from one by the kernel's permission checks. libseccomp (which systemd itself links) is driven
 through ctypes so that no Python binding is needed.
 """
+
 import ctypes
 import ctypes.util
 import json
@@ -29,9 +30,9 @@ def load(names, errno_value):
         raise OSError("seccomp_init failed")
     for name in names:
         nr = lib.seccomp_syscall_resolve_name(name.encode())
-        if nr >= 0:         # names of other architectures resolve to nothing here, as in systemd
+        if nr >= 0:  # names of other architectures resolve to nothing here, as in systemd
             lib.seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0)
-    rc = lib.seccomp_load(ctx)      # also sets no_new_privs, as NoNewPrivileges= does
+    rc = lib.seccomp_load(ctx)  # also sets no_new_privs, as NoNewPrivileges= does
     if rc != 0:
         raise OSError(-rc, "seccomp_load failed: %s" % os.strerror(-rc))
 
@@ -41,7 +42,7 @@ def main(argv):
     with open(argv[1]) as fh:
         names = json.load(fh)
     load(names, int(argv[2]))
-    cmd = argv[sep + 1:]
+    cmd = argv[sep + 1 :]
     os.execvp(cmd[0], cmd)
 
 

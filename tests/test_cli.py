@@ -1,4 +1,5 @@
 """The command line: config errors, a run in the simulator ended by SIGTERM, the benchmark."""
+
 import importlib.util
 import json
 import os
@@ -16,10 +17,10 @@ def read_until(proc, pred, timeout):
     """Lines of ``proc``'s output until one satisfies ``pred``, the process ends, or time runs out."""
     import queue
     import threading
+
     if not hasattr(proc, "_lines"):
         proc._lines = queue.Queue()
-        threading.Thread(target=lambda: [proc._lines.put(ln) for ln in proc.stdout] and None,
-                         daemon=True).start()
+        threading.Thread(target=lambda: [proc._lines.put(ln) for ln in proc.stdout] and None, daemon=True).start()
     got = []
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -37,8 +38,13 @@ def read_until(proc, pred, timeout):
 
 def cli(*args, **kw):
     """Run a command; stdout (results) and stderr (log lines, errors) are kept apart."""
-    return subprocess.run([sys.executable, "-m", "promptsynth"] + list(args), stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True, timeout=kw.pop("timeout", 120), **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "promptsynth"] + list(args),
+        capture_output=True,
+        text=True,
+        timeout=kw.pop("timeout", 120),
+        **kw,
+    )
 
 
 def test_config_check_names_the_bad_key_on_stderr_with_exit_code_2(tmp_path):
@@ -60,13 +66,13 @@ def test_run_with_a_broken_config_exits_with_2_before_starting_anything(tmp_path
 def test_results_on_stdout_log_on_stderr_quiet_and_verbose(tmp_path, config_file):
     cfg = str(config_file())
     r = cli("presets", "list", "--config", cfg)
-    assert r.returncode == 0 and "FM synthesis bells" in r.stdout        # the result
+    assert r.returncode == 0 and "FM synthesis bells" in r.stdout  # the result
     assert "INFO promptsynth: config:" in r.stderr and "INFO" not in r.stdout
     r = cli("presets", "list", "--quiet", "--config", cfg)
     assert r.returncode == 0 and "FM synthesis bells" in r.stdout and r.stderr == ""
     r = cli("--verbose", "presets", "show", "factory/nope", "--config", cfg)
     assert r.returncode == 1 and r.stdout == "" and "no preset 'nope'" in r.stderr
-    r = cli("generate", "   ", "--model", "tiny", "--config", cfg)      # a refused prompt: a usage error
+    r = cli("generate", "   ", "--model", "tiny", "--config", cfg)  # a refused prompt: a usage error
     assert r.returncode == 2 and r.stdout == "" and "prompt is empty" in r.stderr
     r = cli("bogus")
     assert r.returncode == 2 and "invalid choice" in r.stderr
@@ -82,8 +88,12 @@ def test_config_example_parses(tmp_path):
 def test_run_in_the_simulator_plays_and_stops_on_sigterm(tmp_path):
     p = tmp_path / "c.toml"
     p.write_text('[paths]\nstate = "%s"\n[audio]\nrt_priority = 0\nlock_memory = false\n' % (tmp_path / "state"))
-    proc = subprocess.Popen([sys.executable, "-m", "promptsynth", "run", "--sim", "--config", str(p)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "promptsynth", "run", "--sim", "--config", str(p)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         lines = read_until(proc, lambda ln: "playable:" in ln, 60)
         assert any("playable:" in ln for ln in lines), "".join(lines)
@@ -100,16 +110,31 @@ def test_run_in_the_simulator_plays_and_stops_on_sigterm(tmp_path):
 @pytest.mark.torch
 def test_run_in_the_simulator_generates_a_prompt_and_plays_it(tmp_path):
     p = tmp_path / "c.toml"
-    p.write_text('[paths]\nstate = "%s"\n[audio]\nrt_priority = 0\nlock_memory = false\n'
-                 '[generate]\nseconds = 1.0\nsteps = 5\n' % (tmp_path / "state"))
-    proc = subprocess.Popen([sys.executable, "-m", "promptsynth", "run", "--sim", "--config", str(p),
-                             "--prompt", "a glassy \U0001F514 bell"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    p.write_text(
+        '[paths]\nstate = "%s"\n[audio]\nrt_priority = 0\nlock_memory = false\n'
+        "[generate]\nseconds = 1.0\nsteps = 5\n" % (tmp_path / "state")
+    )
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "promptsynth",
+            "run",
+            "--sim",
+            "--config",
+            str(p),
+            "--prompt",
+            "a glassy \U0001f514 bell",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         lines = read_until(proc, lambda ln: "kept: root" in ln or "could not be kept" in ln, 180)
         text = "".join(lines)
         assert "playable:" in text and "model tiny: ready" in text, text
-        assert text.index("playable:") < text.index("model tiny: ready")     # playable before the model
+        assert text.index("playable:") < text.index("model tiny: ready")  # playable before the model
         assert "generation 1 done" in text and "kept: root" in text, text
         proc.send_signal(signal.SIGTERM)
         read_until(proc, lambda ln: False, 30)
@@ -120,17 +145,22 @@ def test_run_in_the_simulator_generates_a_prompt_and_plays_it(tmp_path):
     # the sound is in the library, shaped, and the state remembers it
     from promptsynth.library.presets import PresetStore
     from promptsynth.library.sounds import SoundLibrary
+
     entries, problems = SoundLibrary(str(tmp_path / "state")).entries()
     assert len(entries) == 1 and problems == []
     meta = entries[0].meta
-    assert meta["recipe"]["prompt"] == "a glassy \U0001F514 bell" and meta["rate"] == 48000
+    assert meta["recipe"]["prompt"] == "a glassy \U0001f514 bell" and meta["rate"] == 48000
     assert [st["step"] for st in meta["shaping"]][:2] == ["dc", "resample"]
     state, problem = PresetStore(str(tmp_path / "state")).load_state()
     assert state.sound == entries[0].id and problem is None
-    assert not os.path.exists(tmp_path / "state" / "generated")     # the audio came through the pipe
+    assert not os.path.exists(tmp_path / "state" / "generated")  # the audio came through the pipe
     # a restart plays it again before anything else
-    proc = subprocess.Popen([sys.executable, "-m", "promptsynth", "run", "--sim", "--config", str(p)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "promptsynth", "run", "--sim", "--config", str(p)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         lines = read_until(proc, lambda ln: "playable:" in ln, 60)
         assert any("restored the last state" in ln for ln in lines), "".join(lines)
@@ -144,6 +174,7 @@ def test_run_in_the_simulator_generates_a_prompt_and_plays_it(tmp_path):
 def test_sounds_and_presets_commands(tmp_path):
     import numpy as np
     import soundfile as sf
+
     cfgp = tmp_path / "c.toml"
     cfgp.write_text('[paths]\nstate = "%s"\n' % (tmp_path / "state"))
     usb = tmp_path / "usb"

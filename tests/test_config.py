@@ -1,4 +1,5 @@
 """Configuration: defaults, documented example, and errors that name the key."""
+
 import os
 
 import pytest
@@ -25,24 +26,27 @@ def test_shipped_example_is_the_generated_one_and_loads_to_the_defaults():
 
 def test_every_key_is_documented():
     text = config.example_toml()
-    for section, cls in config.SECTIONS.items():
+    for _section, cls in config.SECTIONS.items():
         for f in cls.__dataclass_fields__.values():
             assert "\n%s = " % f.name in text
             assert f.metadata["doc"]
 
 
-@pytest.mark.parametrize("text,needle", [
-    ("[audio]\nrat = 48000\n", "[audio] rat: unknown key"),
-    ("[audoi]\nrate = 48000\n", "[audoi]: unknown section"),
-    ("[audio]\nrate = 1000\n", "[audio] rate: must be between"),
-    ("[audio]\nrate = \"fast\"\n", "[audio] rate: must be a whole number"),
-    ("[audio]\nformat = \"S24_LE\"\n", "[audio] format: must be one of"),
-    ("[midi]\nchannel = 17\n", "[midi] channel"),
-    ("[midi]\nvirtual = 1\n", "[midi] virtual: must be true or false"),
-    ("[sampler]\npolyphony = 65\n", "[sampler] polyphony"),
-    ("[sampler]\nsustain = nan\n", "[sampler] sustain"),
-    ("[audio\n", "not valid TOML"),
-])
+@pytest.mark.parametrize(
+    "text,needle",
+    [
+        ("[audio]\nrat = 48000\n", "[audio] rat: unknown key"),
+        ("[audoi]\nrate = 48000\n", "[audoi]: unknown section"),
+        ("[audio]\nrate = 1000\n", "[audio] rate: must be between"),
+        ('[audio]\nrate = "fast"\n', "[audio] rate: must be a whole number"),
+        ('[audio]\nformat = "S24_LE"\n', "[audio] format: must be one of"),
+        ("[midi]\nchannel = 17\n", "[midi] channel"),
+        ("[midi]\nvirtual = 1\n", "[midi] virtual: must be true or false"),
+        ("[sampler]\npolyphony = 65\n", "[sampler] polyphony"),
+        ("[sampler]\nsustain = nan\n", "[sampler] sustain"),
+        ("[audio\n", "not valid TOML"),
+    ],
+)
 def test_errors_name_the_key(text, needle):
     with pytest.raises(config.ConfigError) as e:
         config.loads(text)

@@ -7,6 +7,7 @@ the kernel's I2C device under luma's real i2c interface and SSD1306 driver (smbu
 input devices under evdev's interface, the GPIO chip under Jetson.GPIO's interface, and the
 operating system's answers to the library's writes (tempfile.mkstemp, os.makedirs).
 """
+
 import errno
 import os
 import threading
@@ -37,10 +38,11 @@ def playing(rig, tmp_path):
         made.append(d)
         d.start(generator=False)
         assert d.host.wait_ready(60.0), [n.text for n in d.host.notices]
-        d.host.send(m.Midi(bytes([0x90, 60, 100])))          # held for the whole test
+        d.host.send(m.Midi(bytes([0x90, 60, 100])))  # held for the whole test
         assert step_until(d, lambda: d.host.stats["voices"] == 1, 30.0)
         step_for(d, 0.2)
         return d, AudioWatch(rig, d.host)
+
     yield start
     for d in made:
         d.stop()
@@ -67,29 +69,35 @@ DISPLAY_FAULTS = [  # (where, what the kernel answers, the type the daemon repor
 
 def test_display_faults_at_open_and_mid_run_never_touch_the_sound(playing, monkeypatch):
     import smbus2
+
     bus = I2CBus()
     monkeypatch.setattr(smbus2, "SMBus", bus.SMBus)
-    bus.open_fault = DISPLAY_FAULTS[0][1]                     # absent at start-up
+    bus.open_fault = DISPLAY_FAULTS[0][1]  # absent at start-up
     d, audio = playing(display="ssd1306", gpio="none")
     for where, fault, reported in DISPLAY_FAULTS:
         setattr(bus, where + "_fault", fault)
-        if where == "open":                                   # unplugged: the re-open meets the fault
+        if where == "open":  # unplugged: the re-open meets the fault
             bus.io_fault = OSError(errno.EREMOTEIO, "Remote I/O error")
-        d.front.panel.flash("redraw %s" % reported)           # something new to draw
-        assert step_until(d, lambda: state_of(d, "display")[1].startswith(reported), 10.0), \
-            (where, reported, state_of(d, "display"))
+        d.front.panel.flash("redraw %s" % reported)  # something new to draw
+        assert step_until(d, lambda: state_of(d, "display")[1].startswith(reported), 10.0), (
+            where,
+            reported,
+            state_of(d, "display"),
+        )
         assert state_of(d, "display")[0] in ("absent", "failed")
-        step_for(d, 0.3)                                      # retried while broken: still no crash
+        step_for(d, 0.3)  # retried while broken: still no crash
         bus.open_fault = bus.io_fault = None
         frames = bus.frames
         d.front.panel.flash("back")
-        assert step_until(d, lambda: state_of(d, "display")[0] == "ok" and bus.frames > frames, 10.0), \
-            state_of(d, "display")
+        assert step_until(d, lambda: state_of(d, "display")[0] == "ok" and bus.frames > frames, 10.0), state_of(
+            d, "display"
+        )
     assert d.health.parts["display"].failures >= len(DISPLAY_FAULTS)
     audio.check()
 
 
 # ---- the keyboard: evdev's interface over input devices that come, go and refuse --------------
+
 
 class FakeKeyboard:
     def __init__(self, name="USB Keyboard"):
@@ -132,6 +140,7 @@ class FakeKeyboard:
 
 class FakeEvdev:
     """evdev's module interface (list_devices, InputDevice, ecodes) over devices a test plugs."""
+
     ecodes = ecodes
 
     def __init__(self):
@@ -143,7 +152,7 @@ class FakeEvdev:
             raise self.list_fault
         return list(self.devices)
 
-    def InputDevice(self, path):                # noqa: N802 (evdev's name)
+    def InputDevice(self, path):  # noqa: N802 (evdev's name)
         if self.open_fault is not None:
             raise self.open_fault
         if path not in self.devices:
@@ -155,28 +164,33 @@ def test_keyboard_absent_refused_unplugged_mid_word_and_back(playing):
     ev = FakeEvdev()
     d, audio = playing(evdev_module=ev, display="dummy", gpio="none", keyboard="USB")
     prompt = d.front.panel.prompt
-    assert step_until(d, lambda: state_of(d, "keyboard")[0] == "absent", 10.0)       # none at start-up
+    assert step_until(d, lambda: state_of(d, "keyboard")[0] == "absent", 10.0)  # none at start-up
     kb = ev.devices["/dev/input/event3"] = FakeKeyboard()
     assert step_until(d, lambda: state_of(d, "keyboard") == ("ok", "USB Keyboard"), 10.0)
     kb.type("ab")
     assert step_until(d, lambda: prompt.text == "ab", 10.0)
-    faults = [("list_fault", PermissionError(errno.EACCES, "Permission denied", "/dev/input")),
-              ("open_fault", PermissionError(errno.EACCES, "Permission denied", "/dev/input/event3")),
-              ("open_fault", OSError(errno.ENODEV, "No such device")),
-              ("grab_fault", OSError(errno.EBUSY, "Device or resource busy")),
-              ("read_fault", OSError(errno.ENODEV, "No such device")),         # unplugged mid-word
-              ("read_fault", OSError(errno.EIO, "Input/output error"))]
+    faults = [
+        ("list_fault", PermissionError(errno.EACCES, "Permission denied", "/dev/input")),
+        ("open_fault", PermissionError(errno.EACCES, "Permission denied", "/dev/input/event3")),
+        ("open_fault", OSError(errno.ENODEV, "No such device")),
+        ("grab_fault", OSError(errno.EBUSY, "Device or resource busy")),
+        ("read_fault", OSError(errno.ENODEV, "No such device")),  # unplugged mid-word
+        ("read_fault", OSError(errno.EIO, "Input/output error")),
+    ]
     for i, (where, fault) in enumerate(faults):
         target = ev if where in ("list_fault", "open_fault") else kb
-        if where != "read_fault":                   # refusals show at the next open: unplug, replug
+        if where != "read_fault":  # refusals show at the next open: unplug, replug
             kb.read_fault = OSError(errno.ENODEV, "No such device")
             kb.wake()
             assert step_until(d, lambda: state_of(d, "keyboard")[0] != "ok", 10.0)
             kb.read_fault = None
         setattr(target, where, fault)
         kb.wake()
-        assert step_until(d, lambda: state_of(d, "keyboard")[0] == "failed" and
-                          type(fault).__name__ in state_of(d, "keyboard")[1], 10.0), (where, state_of(d, "keyboard"))
+        assert step_until(
+            d,
+            lambda: state_of(d, "keyboard")[0] == "failed" and type(fault).__name__ in state_of(d, "keyboard")[1],
+            10.0,
+        ), (where, state_of(d, "keyboard"))
         step_for(d, 0.3)
         setattr(target, where, None)
         assert step_until(d, lambda: state_of(d, "keyboard")[0] == "ok", 10.0), (where, state_of(d, "keyboard"))
@@ -187,8 +201,10 @@ def test_keyboard_absent_refused_unplugged_mid_word_and_back(playing):
 
 # ---- the encoders: Jetson.GPIO's interface over a chip that refuses -----------------------------
 
+
 class FakeGPIO:
     """Jetson.GPIO's module interface; ``faults`` maps a call name to what it raises."""
+
     BOARD, IN, BOTH = "BOARD", "IN", "BOTH"
 
     def __init__(self):
@@ -222,6 +238,7 @@ class FakeGPIO:
     def turn(self, a, b, steps):
         """Quadrature edges of ``steps`` detents on pins (a, b), as the chip's thread delivers them."""
         from promptsynth.panel.encoder import quadrature_edges
+
         for la, lb in quadrature_edges(steps):
             for pin, level in ((a, la), (b, lb)):
                 if self.levels[pin] != level:
@@ -231,23 +248,28 @@ class FakeGPIO:
 
 def test_encoders_refused_at_set_up_and_mid_run_come_back(playing):
     g = FakeGPIO()
-    g.faults["setmode"] = RuntimeError("Could not determine Jetson model")      # what a non-Jetson says
+    g.faults["setmode"] = RuntimeError("Could not determine Jetson model")  # what a non-Jetson says
     d, audio = playing(gpio_module=g, display="dummy", keyboard="", gpio="jetson")
     panel = d.front.panel
     assert step_until(d, lambda: state_of(d, "encoders")[0] == "absent", 10.0), state_of(d, "encoders")
-    for call, fault in (("setup", ValueError("Channel 29 is invalid")),
-                        ("setup", PermissionError(errno.EACCES, "Permission denied", "/dev/gpiochip0")),
-                        ("add_event_detect", RuntimeError("Conflicting edge detection already enabled"))):
-        g.faults = {call: fault}                          # the next try at setting up meets this
-        assert step_until(d, lambda: state_of(d, "encoders")[0] == "failed" and
-                          str(fault.args[-1]) in state_of(d, "encoders")[1], 20.0), state_of(d, "encoders")
-        assert g.cleanups > 0                             # a half-done set-up is released each time
+    for call, fault in (
+        ("setup", ValueError("Channel 29 is invalid")),
+        ("setup", PermissionError(errno.EACCES, "Permission denied", "/dev/gpiochip0")),
+        ("add_event_detect", RuntimeError("Conflicting edge detection already enabled")),
+    ):
+        g.faults = {call: fault}  # the next try at setting up meets this
+        assert step_until(
+            d,
+            lambda: state_of(d, "encoders")[0] == "failed" and str(fault.args[-1]) in state_of(d, "encoders")[1],
+            20.0,
+        ), state_of(d, "encoders")
+        assert g.cleanups > 0  # a half-done set-up is released each time
     g.faults = {}
     assert step_until(d, lambda: state_of(d, "encoders")[0] == "ok", 30.0), state_of(d, "encoders")
     page = panel.page
-    g.turn(29, 31, 1)                                     # encoder 1: the next page
+    g.turn(29, 31, 1)  # encoder 1: the next page
     assert step_until(d, lambda: panel.page != page, 10.0)
-    g.faults["input"] = RuntimeError("GPIO channel has not been set up")    # mid-run, on the chip's thread
+    g.faults["input"] = RuntimeError("GPIO channel has not been set up")  # mid-run, on the chip's thread
     g.turn(29, 31, 1)
     assert step_until(d, lambda: state_of(d, "encoders")[0] == "failed", 10.0)
     del g.faults["input"]
@@ -259,42 +281,50 @@ def test_encoders_refused_at_set_up_and_mid_run_come_back(playing):
 
 # ---- the state disk: full, read-only, refusing, failing --------------------------------------
 
-DISK_FAULTS = [OSError(errno.ENOSPC, "No space left on device"), OSError(errno.EROFS, "Read-only file system"),
-               PermissionError(errno.EACCES, "Permission denied"), OSError(errno.EIO, "Input/output error"),
-               OSError(errno.EDQUOT, "Disk quota exceeded")]
+DISK_FAULTS = [
+    OSError(errno.ENOSPC, "No space left on device"),
+    OSError(errno.EROFS, "Read-only file system"),
+    PermissionError(errno.EACCES, "Permission denied"),
+    OSError(errno.EIO, "Input/output error"),
+    OSError(errno.EDQUOT, "Disk quota exceeded"),
+]
 
 
 def test_a_full_or_read_only_state_disk_loses_no_edit_and_no_sound(playing, monkeypatch, tmp_path):
     import tempfile as tf
 
     from promptsynth.library import atomic
+
     real_mkstemp = tf.mkstemp
-    fault = [DISK_FAULTS[1]]                                   # read-only from the start
+    fault = [DISK_FAULTS[1]]  # read-only from the start
 
     def mkstemp(*a, **kw):
         if fault[0] is not None:
             raise fault[0]
         return real_mkstemp(*a, **kw)
+
     monkeypatch.setattr(atomic.tempfile, "mkstemp", mkstemp)
     d, audio = playing(display="dummy", gpio="none")
     state = tmp_path / "state" / "state.json"
     for i, f in enumerate(DISK_FAULTS):
         fault[0] = f
         gain = -10.0 - i
-        d.inst.set_sound("gain", gain)                         # an edit while the disk refuses
+        d.inst.set_sound("gain", gain)  # an edit while the disk refuses
         assert step_until(d, lambda: state_of(d, "library")[0] == "failed", 10.0)
         assert "not saved" in state_of(d, "library")[1] and f.strerror in state_of(d, "library")[1]
-        assert d.inst.current.sampler.gain == gain             # the edit is live all the same
+        assert d.inst.current.sampler.gain == gain  # the edit is live all the same
         step_for(d, 0.3)
         fault[0] = None
         assert step_until(d, lambda: state_of(d, "library")[0] == "ok", 90.0), state_of(d, "library")
         import json
-        assert json.loads(state.read_text())["current"]["sampler"]["gain"] == gain     # saved once it could be
+
+        assert json.loads(state.read_text())["current"]["sampler"]["gain"] == gain  # saved once it could be
     audio.check()
 
 
 def test_a_page_that_raises_marks_the_panel_failed_and_is_retried(playing, monkeypatch):
     from promptsynth.panel.pages.play import PlayPage
+
     d, audio = playing(display="dummy", gpio="none")
     real = PlayPage.draw
     monkeypatch.setattr(PlayPage, "draw", lambda self, dr, mo, ui: 1 / 0)
@@ -312,6 +342,7 @@ def test_a_page_that_raises_marks_the_panel_failed_and_is_retried(playing, monke
 def test_a_generator_client_that_raises_is_contained(playing, monkeypatch, tmp_path, tiny_models):
     import pickle
     import shutil
+
     d, audio = playing(display="dummy", gpio="none")
     os.makedirs(tmp_path / "state" / "models", exist_ok=True)
     shutil.copytree(tiny_models["tiny"], tmp_path / "state" / "models" / "tiny")

@@ -1,4 +1,5 @@
 """`promptsynth doctor`: each part checked; failures say the fix; exit 1 on any failure."""
+
 import json
 import subprocess
 import sys
@@ -34,8 +35,13 @@ def test_a_working_pcm_passes_and_a_broken_config_fails(rig, tmp_path):
 def test_cli_json_and_exit_code(tmp_path):
     cfg = tmp_path / "c.toml"
     cfg.write_text('[paths]\nstate = "%s"\n[audio]\ndevice = "hw:7,0"\n' % (tmp_path / "s"))
-    r = subprocess.run([sys.executable, "-m", "promptsynth", "doctor", "--json", "--config", str(cfg)],
-                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "promptsynth", "doctor", "--json", "--config", str(cfg)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 1
     rows = json.loads(r.stdout)
     assert {"part", "status", "detail", "fix"} <= set(rows[0])
@@ -44,13 +50,14 @@ def test_cli_json_and_exit_code(tmp_path):
 
 def test_midi_ports_are_judged_by_the_rule_the_instrument_uses(rig, tmp_path):
     from engine_harness import JackMidiPort
+
     cfg = tmp_path / "c.toml"
     cfg.write_text('[paths]\nstate = "%s"\n[midi]\napi = "jack"\nport = ""\n' % (tmp_path / "s"))
-    software = JackMidiPort("seqapp")                       # a sequencer: plays through the virtual port
+    software = JackMidiPort("seqapp")  # a sequencer: plays through the virtual port
     try:
         c = by_part(doctor.run(str(cfg)))["midi ports"]
         assert c.status == "warn" and "no hardware MIDI port" in c.detail and "seqapp:out" in c.detail
-        keys = JackMidiPort("usbkeys", physical=True)       # flagged physical, as JACK's ALSA backend does
+        keys = JackMidiPort("usbkeys", physical=True)  # flagged physical, as JACK's ALSA backend does
         try:
             c = by_part(doctor.run(str(cfg)))["midi ports"]
             assert c.status == "pass" and c.detail == "usbkeys:out"

@@ -1,4 +1,5 @@
 """The engine's control thread (engine/control.py) on its own, with a stand-in pipe and MIDI."""
+
 import time
 
 from promptsynth.config import Config
@@ -22,6 +23,7 @@ class Pipe:
 
 class NoMidi:
     """MIDI that never starts (no sequencer, no JACK server)."""
+
     error = "MIDI (ALSA API) unavailable: no sequencer"
 
     def __init__(self):
@@ -49,6 +51,6 @@ def test_a_failing_midi_start_is_reported_only_after_the_quiet_time(monkeypatch)
         c.stop.set()
         c.join(1.0)
     warnings = [(t, msg) for t, msg in pipe.sent if isinstance(msg, m.Notice) and msg.level == "warning"]
-    assert [msg.text for _, msg in warnings] == [NoMidi.error]    # once: then retried every 5 s
-    assert warnings[0][0] - t0 >= 0.5                              # not at once at start-up
-    assert midi.starts >= 5                                        # retried quietly meanwhile
+    assert [msg.text for _, msg in warnings] == [NoMidi.error]  # once: then retried every 5 s
+    assert warnings[0][0] - t0 >= 0.5  # not at once at start-up
+    assert midi.starts >= 5  # retried quietly meanwhile

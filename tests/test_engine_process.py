@@ -4,6 +4,7 @@ Pacing comes from a `jackd -d dummy` server; expectations are in frames of the c
 stream, never in wall-clock speed (waits only bound how long a test may take). The engine
 process is driven directly (tests/engine_harness.py), the way its host drives it.
 """
+
 import os
 
 import numpy as np
@@ -54,17 +55,17 @@ def _ready(sup, ports=1):
 def test_note_from_a_midi_keyboard_plays_the_init_sound_at_its_pitch(engine, keyboard, rig):
     sup = engine(release=5.0)
     _ready(sup)
-    keyboard.send_message([0x90, 72, 127])           # an octave above the root (C4)
+    keyboard.send_message([0x90, 72, 127])  # an octave above the root (C4)
     assert wait_for(lambda: sup.stats["voices"] >= 1, 10.0)
     _audio_for(rig, RATE * 6 // 10)
     keyboard.send_message([0x80, 72, 0])
     assert wait_for(lambda: sup.stats["voices"] == 0, 10.0)
     x = rig.read_tap()
     on = onset_after(x, 0)
-    assert on >= 0 and (on - 1) % PERIOD == 0          # starts on a period boundary (first sample is 0)
-    seg = x[on + RATE // 10: on + RATE // 2, 0]
+    assert on >= 0 and (on - 1) % PERIOD == 0  # starts on a period boundary (first sample is 0)
+    seg = x[on + RATE // 10 : on + RATE // 2, 0]
     assert abs(freq_of(seg) / (2 * 261.6256) - 1) < 2e-3
-    assert sup.stats["audio_ok"] == 1    # (xruns are a speed figure: the benchmark reports them)
+    assert sup.stats["audio_ok"] == 1  # (xruns are a speed figure: the benchmark reports them)
 
 
 def test_garbage_midi_bytes_are_counted_and_change_nothing(engine, keyboard, rig):
@@ -74,15 +75,15 @@ def test_garbage_midi_bytes_are_counted_and_change_nothing(engine, keyboard, rig
     # (rtmidi's JACK input glues an unterminated SysEx to what follows, up to the next F7)
     for junk in ([0x3C, 0x40], [0xF0, 1, 2, 3], [0x90, 60], [0xF7], [0xF4, 1], [0x80], [0xB0, 7]):
         keyboard.send_message(junk)
-    keyboard.send_message([0xB0, 1, 0])               # a harmless sentinel: mod wheel to 0
+    keyboard.send_message([0xB0, 1, 0])  # a harmless sentinel: mod wheel to 0
     assert wait_for(lambda: sup.stats["midi_events"] >= 1, 10.0)
     _audio_for(rig, RATE // 4)
     assert sup.alive()
     assert sup.stats["midi_malformed"] >= 4 and sup.stats["midi_sysex"] == 1
     assert sup.stats["midi_events"] == 1
     x = rig.read_tap()
-    assert np.all(x[before:] == 0)                    # no note was started by any of it
-    keyboard.send_message([0x90, 60, 100])            # and the keyboard still plays
+    assert np.all(x[before:] == 0)  # no note was started by any of it
+    keyboard.send_message([0x90, 60, 100])  # and the keyboard still plays
     assert wait_for(lambda: sup.stats["voices"] == 1, 10.0)
 
 
@@ -91,7 +92,7 @@ def test_keyboard_unplugged_and_plugged_back_plays_again(engine, rig):
     kbd = rig.keyboard()
     _ready(sup)
     kbd.send_message([0x90, 60, 100])
-    kbd.send_message([0xB0, 64, 127])                 # pedal down, then the cable is pulled
+    kbd.send_message([0xB0, 64, 127])  # pedal down, then the cable is pulled
     assert wait_for(lambda: sup.stats["voices"] == 1, 10.0)
     kbd.close_port()
     kbd.delete()
@@ -101,7 +102,7 @@ def test_keyboard_unplugged_and_plugged_back_plays_again(engine, rig):
     kbd = rig.keyboard()
     assert wait_for(lambda: sup.stats["midi_ports"] == 1, 10.0)
     count = sup.stats["note_on_count"]
-    kbd.send_message([0x90, 64, 100])                 # the replugged port is heard again
+    kbd.send_message([0x90, 64, 100])  # the replugged port is heard again
     assert wait_for(lambda: sup.stats["note_on_count"] == count + 1, 10.0)
     assert wait_for(lambda: sup.stats["voices"] == 1, 10.0)
     kbd.close_port()
@@ -111,7 +112,7 @@ def test_keyboard_unplugged_and_plugged_back_plays_again(engine, rig):
 def test_new_sound_by_shared_memory_while_a_note_holds_the_old_one(engine, keyboard, rig):
     sup = engine(release=5.0)
     _ready(sup)
-    keyboard.send_message([0x90, 60, 127])           # holds the looping init sound (261.6 Hz)
+    keyboard.send_message([0x90, 60, 127])  # holds the looping init sound (261.6 Hz)
     assert wait_for(lambda: sup.stats["voices"] == 1, 10.0)
     t = np.arange(RATE) / RATE
     new = prepare((0.4 * np.sin(2 * np.pi * 1000.0 * t)).astype(np.float32), sound_id=sup.new_id())
@@ -119,7 +120,7 @@ def test_new_sound_by_shared_memory_while_a_note_holds_the_old_one(engine, keybo
     assert wait_for(lambda: sup.stats["sound_id"] == new.sound_id, 10.0)
     _audio_for(rig, RATE // 2)
     x = rig.read_tap()
-    assert abs(freq_of(x[-RATE // 4:, 0]) / 261.6256 - 1) < 2e-3   # the held note goes on unchanged
+    assert abs(freq_of(x[-RATE // 4 :, 0]) / 261.6256 - 1) < 2e-3  # the held note goes on unchanged
     keyboard.send_message([0x80, 60, 0])
     assert wait_for(lambda: sup.stats["voices"] == 0, 10.0)
     # the old sound is released once silent, and its shared memory unlinked
@@ -128,7 +129,7 @@ def test_new_sound_by_shared_memory_while_a_note_holds_the_old_one(engine, keybo
     assert wait_for(lambda: sup.stats["voices"] == 1, 10.0)
     _audio_for(rig, RATE // 4)
     x = rig.read_tap()
-    assert abs(freq_of(x[-RATE // 8:, 0]) / 1000.0 - 1) < 2e-3
+    assert abs(freq_of(x[-RATE // 8 :, 0]) / 1000.0 - 1) < 2e-3
 
 
 def test_missing_audio_device_at_start_does_not_crash(engine, keyboard):
@@ -136,7 +137,7 @@ def test_missing_audio_device_at_start_does_not_crash(engine, keyboard):
     assert wait_for(lambda: sup.noticed("unavailable"), 10.0), sup.texts()
     assert sup.alive() and sup.stats["audio_ok"] == 0
     assert wait_for(lambda: sup.stats["midi_ports"] >= 1, 10.0)
-    keyboard.send_message([0x90, 60, 100])            # MIDI still works; voices run on, paced
+    keyboard.send_message([0x90, 60, 100])  # MIDI still works; voices run on, paced
     assert wait_for(lambda: sup.stats["note_on_count"] >= 1, 10.0)
     p0 = sup.stats["periods"]
     assert wait_for(lambda: sup.stats["periods"] - p0 > 100, 10.0)
@@ -155,12 +156,12 @@ def test_panic_and_stop_fade_out_cleanly(engine, keyboard, rig):
     assert wait_for(lambda: sup.stats["voices"] == 0, 10.0)
     _audio_for(rig, RATE // 10)
     x = rig.read_tap()
-    cut = mark - 2 * 384                              # well before the panic reached the stream
-    music = np.abs(np.diff(x[cut - RATE // 4:cut], axis=0)).max()
+    cut = mark - 2 * 384  # well before the panic reached the stream
+    music = np.abs(np.diff(x[cut - RATE // 4 : cut], axis=0)).max()
     fade = np.abs(np.diff(x[cut:], axis=0)).max()
     # a 6 ms fade adds at most 1/288 of full scale per frame to the music's own steps
     assert fade <= music + 0.01, (fade, music)
-    assert np.all(x[-RATE // 20:] == 0)
+    assert np.all(x[-RATE // 20 :] == 0)
     sup.stop()
     assert not sup.alive()
 
@@ -168,16 +169,17 @@ def test_panic_and_stop_fade_out_cleanly(engine, keyboard, rig):
 def test_audio_device_that_vanishes_is_retried_and_comes_back(tmp_path):
     """The whole sound server dies under the engine (a yanked card); it comes back; so does sound."""
     from promptsynth.bench.rig import Rig
+
     own = Rig(RATE, PERIOD, name="psynth-vanish-%d" % os.getpid(), export=False)
     sup = EngineProc(own.config("tap_jack", release=5.0), own.env)
     try:
         sup.load(startup_sound(sup.cfg, sup.new_id()))
         assert sup.wait_ready(30.0), sup.texts()
-        own.jack.stop()                                 # the device disappears mid-run
+        own.jack.stop()  # the device disappears mid-run
         assert wait_for(lambda: (sup.poll(0.05) or True) and sup.stats["audio_ok"] == 0, 10.0), sup.texts()
         assert sup.alive()
         assert wait_for(lambda: sup.noticed("audio: tap_jack lost"), 10.0), sup.texts()
-        own.jack.start()                                # and is plugged back in
+        own.jack.start()  # and is plugged back in
         assert wait_for(lambda: (sup.poll(0.05) or True) and sup.stats["audio_opens"] >= 2, 15.0), sup.texts()
         sup.send(m.Midi(bytes([0x90, 60, 100])))
         assert wait_for(lambda: sup.stats["voices"] == 1, 10.0)

@@ -1,4 +1,5 @@
 """The sound library, presets, state, export and import: files on disk, read back."""
+
 import os
 import signal
 import subprocess
@@ -54,8 +55,28 @@ def test_corrupt_json_and_truncated_audio_are_skipped_and_reported(tmp_path):
         lib.load(truncated)
 
 
-@pytest.mark.parametrize("name", ["../etc/passwd", "a/b", "a\\b", "..", ".hidden", "CON", "nul.txt", "lpt1",
-                                  "x" * 65, "", "   ", "bell\x07ring", "nul\x00byte", "ends with dot.", 'a:b', 'what?', '<x>'])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../etc/passwd",
+        "a/b",
+        "a\\b",
+        "..",
+        ".hidden",
+        "CON",
+        "nul.txt",
+        "lpt1",
+        "x" * 65,
+        "",
+        "   ",
+        "bell\x07ring",
+        "nul\x00byte",
+        "ends with dot.",
+        "a:b",
+        "what?",
+        "<x>",
+    ],
+)
 def test_hostile_names_are_refused(name):
     with pytest.raises(LibraryError):
         safe_name(name)
@@ -63,7 +84,7 @@ def test_hostile_names_are_refused(name):
 
 def test_good_names_pass():
     assert safe_name("  My  pad (v2), 80% wet ") == "My pad (v2), 80% wet"
-    assert safe_name("Glöckchen \U0001F514") == "Glöckchen \U0001F514"
+    assert safe_name("Glöckchen \U0001f514") == "Glöckchen \U0001f514"
     assert safe_name("tab\there") == "tab here"
 
 
@@ -113,15 +134,16 @@ def test_sigkill_while_saving_never_leaves_a_broken_file(tmp_path):
     firmware = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "firmware")
     rng = np.random.default_rng(0)
     for run in range(25):
-        p = subprocess.Popen([sys.executable, str(script), str(tmp_path / "state"), firmware, str(run)],
-                             stdout=subprocess.PIPE)
+        p = subprocess.Popen(
+            [sys.executable, str(script), str(tmp_path / "state"), firmware, str(run)], stdout=subprocess.PIPE
+        )
         assert p.stdout.readline().strip() == b"ready"
         time.sleep(float(rng.uniform(0.02, 0.3)))
         p.send_signal(signal.SIGKILL)
         p.wait()
         lib = SoundLibrary(str(tmp_path / "state"))
         entries, problems = lib.entries()
-        assert problems == [], problems                # every sidecar present has whole audio
+        assert problems == [], problems  # every sidecar present has whole audio
         for e in entries[:3]:
             a, rate, meta = lib.load(e.id)
             assert a.shape == (96000, 2)
@@ -138,14 +160,18 @@ def test_presets_banks_factory_and_state(tmp_path):
     factory = store.list(FACTORY)[0]
     assert len(factory) >= 31 + 1
     bell = [p for p in factory if p.generation.get("prompt") == "FM synthesis bells"][0]
-    assert bell.generation["model"] == "audioldm2-music"              # 3.83 beat audioldm2's 3.67
+    assert bell.generation["model"] == "audioldm2-music"  # 3.83 beat audioldm2's 3.67
     distorted = [p for p in factory if p.generation.get("prompt") == "A distorted synth"][0]
     assert distorted.generation["model"] == "audioldm-m-full"
     with pytest.raises(LibraryError, match="read-only"):
         store.save(Preset(name="x", bank=FACTORY))
-    p = Preset(name="Warm pad", bank="live set", sound="20261125-000000-abcdef",
-               sampler=SoundSettings(root=57, tune=-12.5, attack=300.0, loop_mode="forward"),
-               generation={"prompt": "a warm pad", "seed": 42})
+    p = Preset(
+        name="Warm pad",
+        bank="live set",
+        sound="20261125-000000-abcdef",
+        sampler=SoundSettings(root=57, tune=-12.5, attack=300.0, loop_mode="forward"),
+        generation={"prompt": "a warm pad", "seed": 42},
+    )
     store.save(p)
     back = store.get("live set", "Warm pad")
     assert back == p and back.bank == "live_set" and "live_set" in store.banks()
@@ -169,12 +195,27 @@ def test_presets_banks_factory_and_state(tmp_path):
 
 def test_export_wav_smpl_and_sfz_parse_back(tmp_path):
     a = np.concatenate([tone(220.0, 2.0), tone(220.0, 2.0)], axis=1)
-    s = SoundSettings(root=57, tune=-30.0, loop_mode="forward", loop_start=0.5, loop_end=1.5, crossfade=20.0,
-                      start=0.01, end=0.0, attack=5.0, decay=100.0, sustain=0.8, release=250.0, gain=-6.0,
-                      velocity_track=100.0, polyphony=12, bend_range=2.0)
+    s = SoundSettings(
+        root=57,
+        tune=-30.0,
+        loop_mode="forward",
+        loop_start=0.5,
+        loop_end=1.5,
+        crossfade=20.0,
+        start=0.01,
+        end=0.0,
+        attack=5.0,
+        decay=100.0,
+        sustain=0.8,
+        release=250.0,
+        gain=-6.0,
+        velocity_track=100.0,
+        polyphony=12,
+        bend_range=2.0,
+    )
     wav, sfz = export.export(str(tmp_path), "pad", a, RATE, s)
     data, rate = sf.read(wav)
-    assert rate == RATE and data.shape == a.shape and np.abs(data - a).max() < 1e-6   # 24-bit PCM
+    assert rate == RATE and data.shape == a.shape and np.abs(data - a).max() < 1e-6  # 24-bit PCM
     sm = export.read_smpl(wav)
     # the recording sits 30 cents above A3 (tune -30 corrects it): unity 57, fraction 0.30
     assert sm["unity"] == 57 and abs(sm["cents"] - 30.0) < 1e-3
@@ -189,8 +230,13 @@ def test_export_wav_smpl_and_sfz_parse_back(tmp_path):
 def test_import_reads_smpl_loops_and_analyses_the_rest(tmp_path):
     usb = tmp_path / "usb"
     usb.mkdir()
-    export.export(str(usb), "looped", tone(440.0, 1.0, 44100), 44100,
-                  SoundSettings(root=69, tune=0.0, loop_mode="pingpong", loop_start=0.25, loop_end=0.75))
+    export.export(
+        str(usb),
+        "looped",
+        tone(440.0, 1.0, 44100),
+        44100,
+        SoundSettings(root=69, tune=0.0, loop_mode="pingpong", loop_start=0.25, loop_end=0.75),
+    )
     sf.write(str(usb / "plain.flac"), tone(261.6256, 1.0, 22050)[:, 0], 22050)
     (usb / "broken.wav").write_bytes(b"RIFFxxxxWAVEjunk")
     (usb / "notes.txt").write_text("not audio")
@@ -210,7 +256,7 @@ def test_import_reads_smpl_loops_and_analyses_the_rest(tmp_path):
 def test_generated_output_is_shaped_stored_and_tuned(tmp_path):
     lib = SoundLibrary(str(tmp_path))
     t = np.arange(16000 * 3) / 16000
-    raw = 0.05 * np.sin(2 * np.pi * 440 * 2 ** (0.25 / 12) * t)          # 25 cents sharp, quiet, 16 kHz
+    raw = 0.05 * np.sin(2 * np.pi * 440 * 2 ** (0.25 / 12) * t)  # 25 cents sharp, quiet, 16 kHz
     sid, meta = shape_and_store(lib, raw, 16000, {"prompt": "a sine organ", "seed": 1, "model": "tiny"}, RATE)
     assert meta["kind"] == "generated" and meta["rate"] == RATE and meta["name"] == "a sine organ"
     assert [s["step"] for s in meta["shaping"]][:2] == ["dc", "resample"]

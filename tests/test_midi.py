@@ -1,4 +1,5 @@
 """MIDI decoding: every message kind, and garbage that must be counted, never raised."""
+
 import random
 
 import mido
@@ -16,16 +17,28 @@ def decode(data, channel=0):
 
 
 def test_messages_built_by_mido_decode_to_the_right_events():
-    msgs = [mido.Message("note_on", note=60, velocity=100), mido.Message("note_off", note=60),
-            mido.Message("note_on", note=61, velocity=0), mido.Message("control_change", control=64, value=127),
-            mido.Message("pitchwheel", pitch=8191), mido.Message("pitchwheel", pitch=-8192),
-            mido.Message("program_change", program=5)]
+    msgs = [
+        mido.Message("note_on", note=60, velocity=100),
+        mido.Message("note_off", note=60),
+        mido.Message("note_on", note=61, velocity=0),
+        mido.Message("control_change", control=64, value=127),
+        mido.Message("pitchwheel", pitch=8191),
+        mido.Message("pitchwheel", pitch=-8192),
+        mido.Message("program_change", program=5),
+    ]
     got = []
     d = MidiDecoder(lambda k, a, b: got.append((k, a, b)))
     for m in msgs:
         d.feed(m.bytes())
-    assert got == [(NOTE_ON, 60, 100), (NOTE_OFF, 60, 0), (NOTE_OFF, 61, 0), (CONTROL, 64, 127),
-                   (BEND, 8191, 0), (BEND, -8192, 0), (PROGRAM, 5, 0)]
+    assert got == [
+        (NOTE_ON, 60, 100),
+        (NOTE_OFF, 60, 0),
+        (NOTE_OFF, 61, 0),
+        (CONTROL, 64, 127),
+        (BEND, 8191, 0),
+        (BEND, -8192, 0),
+        (PROGRAM, 5, 0),
+    ]
     assert d.counters.malformed == 0 and d.counters.events == 7
 
 
@@ -45,14 +58,14 @@ def test_truncated_message_is_dropped_and_the_next_one_still_plays():
 
 
 def test_a_status_byte_where_data_was_due_truncates_the_message():
-    got, c = decode([0x90, 200, 1])                     # 200 = 0xC8: a program change on channel 9
+    got, c = decode([0x90, 200, 1])  # 200 = 0xC8: a program change on channel 9
     assert got == [(PROGRAM, 1, 0)] and c.malformed == 1
 
 
 def test_sysex_is_counted_and_skipped_even_unterminated():
     got, c = decode([0xF0, 1, 2, 3, 0xF7, 0x90, 60, 1])
     assert got == [(NOTE_ON, 60, 1)] and c.sysex == 1
-    got, c = decode([0xF0, 1, 2, 0x90, 62, 1])          # no F7: ends at the next status byte
+    got, c = decode([0xF0, 1, 2, 0x90, 62, 1])  # no F7: ends at the next status byte
     assert got == [(NOTE_ON, 62, 1)] and c.sysex == 1
 
 
@@ -73,13 +86,22 @@ def test_random_garbage_never_raises_and_every_byte_is_accounted_for():
     d = MidiDecoder(lambda k, a, b: None)
     for _ in range(5000):
         d.feed([rng.randrange(256) for _ in range(rng.randrange(0, 12))])
-    d.feed([-1, 300, 0x90])                             # out-of-byte values from a broken sender
+    d.feed([-1, 300, 0x90])  # out-of-byte values from a broken sender
     c = d.counters
     assert c.messages == 5001 and c.malformed > 0 and c.events > 0
 
 
-@pytest.mark.parametrize("cc,call", [(64, "sustain_pedal"), (1, "mod_wheel"), (7, "set_volume"),
-                                     (120, "all_sound_off"), (123, "all_notes_off"), (121, "reset_controllers")])
+@pytest.mark.parametrize(
+    "cc,call",
+    [
+        (64, "sustain_pedal"),
+        (1, "mod_wheel"),
+        (7, "set_volume"),
+        (120, "all_sound_off"),
+        (123, "all_notes_off"),
+        (121, "reset_controllers"),
+    ],
+)
 def test_controllers_reach_the_sampler(cc, call):
     calls = []
 
@@ -107,13 +129,15 @@ def test_full_bend_maps_to_plus_and_minus_one():
 
 # ---- notes belong to the input they came from --------------------------------------------------
 
+
 def _tone_sampler(release=10.0, attack=0.0):
     import numpy as np
 
     from conftest import RATE, make_sampler
     from promptsynth.engine.sound import prepare
+
     s = make_sampler(release=release, attack=attack)
-    s.load(prepare(np.full(RATE * 4, 0.25, np.float32)))     # a steady level: one voice = 0.25
+    s.load(prepare(np.full(RATE * 4, 0.25, np.float32)))  # a steady level: one voice = 0.25
     return s
 
 
@@ -129,34 +153,34 @@ def test_each_input_has_its_own_notes_and_pedal():
     a = MidiDecoder(midi.apply_to_sampler(s, source=2), counters=midi.MidiCounters())
     b = MidiDecoder(midi.apply_to_sampler(s, source=3), counters=a.counters)
     a.feed([0x90, 60, 100])
-    b.feed([0x90, 60, 100])                     # the same key on two keyboards: two voices
+    b.feed([0x90, 60, 100])  # the same key on two keyboards: two voices
     assert _level(s) == 0.5
-    a.feed([0x80, 60, 0])                       # ends A's, not B's
+    a.feed([0x80, 60, 0])  # ends A's, not B's
     assert _level(s, 10) == 0.25
-    a.feed([0xB0, 64, 127])                     # A's pedal holds nothing of B's
+    a.feed([0xB0, 64, 127])  # A's pedal holds nothing of B's
     b.feed([0x90, 62, 100])
     b.feed([0x80, 62, 0])
     b.feed([0x80, 60, 0])
     assert _level(s, 10) == 0.0
-    b.feed([0xB0, 64, 127])                     # B's own pedal does
+    b.feed([0xB0, 64, 127])  # B's own pedal does
     b.feed([0x90, 64, 100, 0x80, 64, 0])
     assert _level(s, 10) == 0.25
-    a.feed([0xB0, 123, 0])                      # all notes off from A: B's note sounds on
+    a.feed([0xB0, 123, 0])  # all notes off from A: B's note sounds on
     assert _level(s, 10) == 0.25
     b.feed([0xB0, 123, 0])
     assert _level(s, 10) == 0.0 and not s.pedals.any()
-    assert a.counters.events == b.counters.events and a.counters.events > 10   # one shared count
+    assert a.counters.events == b.counters.events and a.counters.events > 10  # one shared count
 
 
 def test_a_lost_input_releases_only_its_notes_and_pedal():
     s = _tone_sampler()
     s.sustain_pedal(True, 2)
     s.note_on(60, 100, 2)
-    s.note_off(60, 2)                           # held by input 2's pedal
+    s.note_off(60, 2)  # held by input 2's pedal
     s.note_on(64, 100, 3)
     s.sustain_pedal(True, 3)
     assert _level(s) == 0.5
-    s.all_notes_off(2)                          # input 2 unplugged
+    s.all_notes_off(2)  # input 2 unplugged
     assert _level(s, 10) == 0.25 and s.pedals[3] and not s.pedals[2]
 
 
@@ -164,10 +188,10 @@ def test_a_note_released_in_the_period_it_started_still_sounds():
     # (a release begun before the first render started from the attack's level 0: no sound)
     s = _tone_sampler(release=10.0, attack=2.0)
     s.note_on(60, 100)
-    s.note_off(60)                              # both before the next render
+    s.note_off(60)  # both before the next render
     first = s.render()[:, 0].copy()
-    assert abs(first[-1]) == 0.25               # a full period: the 2 ms attack, then the level
-    assert s.released.any()                     # then the release
+    assert abs(first[-1]) == 0.25  # a full period: the 2 ms attack, then the level
+    assert s.released.any()  # then the release
     rel = [s.render()[:, 0].copy() for _ in range(5)]
     assert 0 < abs(rel[0][0]) <= 0.25 and abs(rel[-1][-1]) == 0.0
 

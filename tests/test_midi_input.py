@@ -6,6 +6,7 @@ ALSA: this machine has no /dev/snd/seq, so the ALSA side is tested where it can 
 of /proc/asound/seq/clients (captured text below) and the classification built on it; the real
 rtmidi.MidiIn on the ALSA API fails here, and that failure is tested as it comes.
 """
+
 import sys
 
 import pytest
@@ -84,9 +85,15 @@ Client 128 : "promptsynth" [User Legacy]
 """
 
 # names as rtmidi's ALSA API lists readable ports ("client:port N:P")
-ALSA_NAMES = ["System:Announce 0:1", "Midi Through:Midi Through Port-0 14:0", "Keystation 49 MK3:Keystation 49 MK3 MIDI 1 20:0",
-              "nanoPAD2:nanoPAD2 MIDI 1 24:0", "seq24:[1] seq24 1 130:0", "seq24:[2] seq24 2 130:1",
-              "FLUID Synth (1234):Synth input port (1234:0) 131:0"]
+ALSA_NAMES = [
+    "System:Announce 0:1",
+    "Midi Through:Midi Through Port-0 14:0",
+    "Keystation 49 MK3:Keystation 49 MK3 MIDI 1 20:0",
+    "nanoPAD2:nanoPAD2 MIDI 1 24:0",
+    "seq24:[1] seq24 1 130:0",
+    "seq24:[2] seq24 2 130:1",
+    "FLUID Synth (1234):Synth input port (1234:0) 131:0",
+]
 
 
 def _kinds(cands):
@@ -97,12 +104,12 @@ def test_proc_seq_clients_text_is_parsed_with_kinds_and_connections():
     ports = parse_seq_clients(PROC_5_10)
     assert ports[(20, 0)].kernel and ports[(20, 0)].client_name == "Keystation 49 MK3"
     assert ports[(20, 0)].connecting_to == ((129, 0),)
-    assert ports[(24, 0)].connecting_to == ((128, 0),)               # "[real:0]" is not an address
+    assert ports[(24, 0)].connecting_to == ((128, 0),)  # "[real:0]" is not an address
     assert ports[(128, 0)].connected_from == ((24, 0), (130, 0))
     assert not ports[(130, 0)].kernel and ports[(130, 1)].name == "[2] seq24 2"
     assert ports[(131, 0)].name == "Synth input port (1234:0)" and ports[(131, 0)].connecting_to == ()
     assert ports[(0, 1)].connecting_to == ((128, 0), (129, 0), (130, 0))
-    assert len(ports) == 10                                        # the pools are not ports
+    assert len(ports) == 10  # the pools are not ports
     new = parse_seq_clients(PROC_6_8)
     assert new[(20, 0)].kernel and new[(20, 0)].name == "Keystation 49 MK3 MIDI 1"
     assert not new[(128, 0)].kernel and new[(128, 0)].connected_from == ((20, 0),)
@@ -111,24 +118,27 @@ def test_proc_seq_clients_text_is_parsed_with_kinds_and_connections():
 def test_alsa_ports_are_hardware_when_kernel_clients_and_peers_when_connected_to_our_virtual_port():
     kinds = _kinds(classify_alsa(ALSA_NAMES, parse_seq_clients(PROC_5_10)))
     assert kinds == {
-        "System:0:1": (False, False),             # the sequencer's own kernel client: no device
-        "Midi Through:14:0": (False, False),      # a kernel client, but a software loopback
+        "System:0:1": (False, False),  # the sequencer's own kernel client: no device
+        "Midi Through:14:0": (False, False),  # a kernel client, but a software loopback
         "Keystation 49 MK3:20:0": (True, False),  # hardware: opened (it is, by client 129)
-        "nanoPAD2:24:0": (True, True),            # hardware, but already connected to the virtual port
-        "seq24:130:0": (False, True),             # software on the virtual port
+        "nanoPAD2:24:0": (True, True),  # hardware, but already connected to the virtual port
+        "seq24:130:0": (False, True),  # software on the virtual port
         "seq24:130:1": (False, False),
         "FLUID Synth (1234):131:0": (False, False),
     }
     # Linux 6.8's text: the keyboard is connected to the virtual port there
     assert _kinds(classify_alsa(ALSA_NAMES[:3], parse_seq_clients(PROC_6_8))) == {
-        "System:0:1": (False, False), "Midi Through:14:0": (False, False), "Keystation 49 MK3:20:0": (True, True)}
+        "System:0:1": (False, False),
+        "Midi Through:14:0": (False, False),
+        "Keystation 49 MK3:20:0": (True, True),
+    }
 
 
 def test_alsa_without_proc_falls_back_to_client_numbers():
     kinds = _kinds(classify_alsa(ALSA_NAMES, None))
     assert kinds["Keystation 49 MK3:20:0"] == (True, False) and kinds["seq24:130:0"] == (False, False)
     assert kinds["Midi Through:14:0"] == (False, False) and kinds["System:0:1"] == (False, False)
-    assert parse_seq_clients("") == {} and parse_seq_clients("garbage\n  Port 3 : \"x\"\n") == {}
+    assert parse_seq_clients("") == {} and parse_seq_clients('garbage\n  Port 3 : "x"\n') == {}
 
 
 def test_alsa_api_without_a_sequencer_reports_instead_of_raising(tmp_path):
@@ -215,17 +225,17 @@ def test_default_opens_hardware_ports_only_and_never_a_peer_of_the_virtual_port(
     kbd = jack_ports("psynth-hw1", physical=True)
     pad = jack_ports("psynth-hw2", physical=True)
     soft = jack_ports("psynth-soft")
-    pad.connect(CLIENT + ":" + CLIENT)                     # a hardware port patched to the virtual port
+    pad.connect(CLIENT + ":" + CLIENT)  # a hardware port patched to the virtual port
     soft.connect(CLIENT + ":" + CLIENT)
     _settle(mi, ["psynth-hw1:out"])
-    assert [s for _, s in mi.inputs] == [1, 2]             # the virtual port, then the keyboard
+    assert [s for _, s in mi.inputs] == [1, 2]  # the virtual port, then the keyboard
     # each message reaches the feed of the input it came from, once
     got = Collector(mi)
     kbd.settle()
     assert got.send(kbd, [0x90, 60, 1]) == [(2, (0x90, 60, 1))]
     assert got.send(pad, [0x90, 61, 2]) == [(1, (0x90, 61, 2))]
     assert got.send(soft, [0x90, 62, 3]) == [(1, (0x90, 62, 3))]
-    kbd.settle(64)                                          # time for a second copy to show up
+    kbd.settle(64)  # time for a second copy to show up
     assert len(got()) == 3
     # unpatched from the virtual port, the pad is an ordinary hardware port: opened
     pad.disconnect(CLIENT + ":" + CLIENT)
@@ -234,12 +244,12 @@ def test_default_opens_hardware_ports_only_and_never_a_peer_of_the_virtual_port(
 
 
 def test_a_name_match_opens_software_ports_too_but_not_peers(midi_in, jack_ports):
-    mi = midi_in(match="PSYNTH-SW")                        # case-insensitive
+    mi = midi_in(match="PSYNTH-SW")  # case-insensitive
     assert mi.start(), mi.error
     jack_ports("psynth-sw1")
     peer = jack_ports("psynth-sw2")
     peer.connect(CLIENT + ":" + CLIENT)
-    jack_ports("psynth-hw9", physical=True)                # does not match
+    jack_ports("psynth-hw9", physical=True)  # does not match
     _settle(mi, ["psynth-sw1:out"])
 
 
@@ -266,10 +276,11 @@ def test_a_lost_port_gives_its_number_back_only_when_its_notes_are_released(midi
     assert mi._open["psynth-hwD:out"][1] == numbers["psynth-hwA:out"]
 
 
-@pytest.mark.parametrize("error", [rtmidi.SystemError, rtmidi.RtMidiError, rtmidi.InvalidPortError,
-                                   rtmidi.InvalidUseError])
+@pytest.mark.parametrize(
+    "error", [rtmidi.SystemError, rtmidi.RtMidiError, rtmidi.InvalidPortError, rtmidi.InvalidUseError]
+)
 def test_a_port_the_library_refuses_to_open_is_reported_and_tried_again(monkeypatch, midi_in, jack_ports, error):
-    class Refusing(rtmidi.MidiIn):      # the real client, but open_port raises as the library can
+    class Refusing(rtmidi.MidiIn):  # the real client, but open_port raises as the library can
         failing = True
 
         def open_port(self, *args, **kwargs):
@@ -289,6 +300,7 @@ def test_a_port_the_library_refuses_to_open_is_reported_and_tried_again(monkeypa
 
 def test_scanner_failure_loses_the_ports_then_recovers(monkeypatch, midi_in, jack_ports):
     import jack
+
     mi = midi_in()
     assert mi.start(), mi.error
     jack_ports("psynth-hwF", physical=True)
@@ -300,19 +312,19 @@ def test_scanner_failure_loses_the_ports_then_recovers(monkeypatch, midi_in, jac
 
     monkeypatch.setattr(mi._scanner, "get_ports", broken)
     opened, lost = mi.rescan()
-    assert (opened, lost) == ([], [("psynth-hwF:out", src)])   # nothing can arrive from it: its notes go
+    assert (opened, lost) == ([], [("psynth-hwF:out", src)])  # nothing can arrive from it: its notes go
     assert "cannot be listed" in mi.error and mi.port_names == []
     mi.free_source(src)
-    _settle(mi, ["psynth-hwF:out"])                          # a new scanner finds it again
+    _settle(mi, ["psynth-hwF:out"])  # a new scanner finds it again
 
 
 def test_jack_without_a_server_or_without_jack_client(monkeypatch, midi_in):
     monkeypatch.setenv("JACK_DEFAULT_SERVER", "psynth-no-such-server")
     mi = midi_in()
-    assert mi.start() is False and "JACK" in mi.error        # rtmidi.SystemError, reported
+    assert mi.start() is False and "JACK" in mi.error  # rtmidi.SystemError, reported
     assert mi.rescan() == ([], [])
     monkeypatch.undo()
-    monkeypatch.setitem(sys.modules, "jack", None)           # JACK-Client not installed
+    monkeypatch.setitem(sys.modules, "jack", None)  # JACK-Client not installed
     mi = midi_in()
     assert mi.start() is True and "JACK-Client" in mi.error  # the virtual port still plays
     assert [s for _, s in mi.inputs] == [rtmidi_in.VIRTUAL_SOURCE]

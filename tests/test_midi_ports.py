@@ -12,6 +12,7 @@ captured audio, where the test sound (a 300 Hz sine at 0.25, looped over whole c
 voice a known level and pitch that no doubled voice can imitate. (A message that JACK itself
 drops, which a late client on a busy machine makes it do, is sent again: see deliver().)
 """
+
 import numpy as np
 import pytest
 
@@ -23,14 +24,14 @@ from promptsynth.bench.rig import onset_after, wait_for
 VIRTUAL = "promptsynth:promptsynth"
 LEVEL = 0.25
 TONE = 300.0
-CYCLE = int(RATE / TONE)                          # 160 frames
+CYCLE = int(RATE / TONE)  # 160 frames
 pytestmark = pytest.mark.jack
 
 
 def default_midi(rig, **sampler):
     cfg = rig.config("tap_jack", **sampler)
     d = config.MidiConfig()
-    assert d.port == "" and d.virtual                 # what a user gets without a [midi] section
+    assert d.port == "" and d.virtual  # what a user gets without a [midi] section
     return config.replace(cfg, "midi", api="jack", port=d.port, virtual=d.virtual)
 
 
@@ -82,7 +83,7 @@ def one_voice(seg: np.ndarray, note: int = 60) -> None:
     peaks = cycle_peaks(seg)
     assert peaks.size > 20
     assert np.all(np.abs(peaks - LEVEL) < 0.01 * LEVEL), (peaks.min(), peaks.max())
-    assert np.array_equal(seg[:, 0], seg[:, 1])                     # a mono sound: both sides alike
+    assert np.array_equal(seg[:, 0], seg[:, 1])  # a mono sound: both sides alike
     want = TONE * 2 ** ((note - 60) / 12)
     assert abs(freq_of(seg[:, 0]) / want - 1) < 2e-3
 
@@ -104,7 +105,7 @@ def play(eng, rig, port, note: int, hold: int = RATE // 4):
     send(eng, port, [0x80, note, 0])
     assert wait_for(lambda: eng["voices"] == 0, 10.0)
     end = rig.tap_frames()
-    assert wait_for(lambda: rig.tap_frames() > end + 4 * PERIOD, 10.0)   # the tail is written
+    assert wait_for(lambda: rig.tap_frames() > end + 4 * PERIOD, 10.0)  # the tail is written
     x = rig.read_tap()
     on = onset_after(x, mark)
     assert on >= 0, "note %d made no sound" % note
@@ -113,13 +114,13 @@ def play(eng, rig, port, note: int, hold: int = RATE // 4):
 
 def test_software_client_on_the_virtual_port_sounds_each_note_once_even_its_first(engine, ports, rig):
     eng = engine()
-    seq = ports("psynth-seq")                          # a sequencer, DAW bridge, aplaymidi...
+    seq = ports("psynth-seq")  # a sequencer, DAW bridge, aplaymidi...
     seq.connect(VIRTUAL)
-    seq.settle()                                       # (JACK time for the connection to take)
+    seq.settle()  # (JACK time for the connection to take)
     # its very first note, before any rescan could have looked at the client
     x, ons, events = play(eng, rig, seq, 60)
     assert (ons, events) == (1, 2)
-    one_voice(x[10 * CYCLE: RATE // 5])
+    one_voice(x[10 * CYCLE : RATE // 5])
     # a keyboard plugged in after the client connected: once the engine has opened it, the
     # engine has certainly rescanned the ports with the client present
     kbd = ports("psynth-hwkbd", physical=True)
@@ -128,12 +129,12 @@ def test_software_client_on_the_virtual_port_sounds_each_note_once_even_its_firs
     for note in (60, 64, 67):
         x, ons, events = play(eng, rig, seq, note)
         assert (ons, events) == (1, 2), note
-        one_voice(x[10 * CYCLE: RATE // 5], note)
-    assert eng["midi_ports"] == 1 and not eng.noticed("psynth-seq")   # heard through the virtual port only
+        one_voice(x[10 * CYCLE : RATE // 5], note)
+    assert eng["midi_ports"] == 1 and not eng.noticed("psynth-seq")  # heard through the virtual port only
     assert seq.connections() == [VIRTUAL]
-    x, ons, events = play(eng, rig, kbd, 62)           # and the keyboard, through its own port, once
+    x, ons, events = play(eng, rig, kbd, 62)  # and the keyboard, through its own port, once
     assert (ons, events) == (1, 2)
-    one_voice(x[10 * CYCLE: RATE // 5], 62)
+    one_voice(x[10 * CYCLE : RATE // 5], 62)
     assert eng["midi_malformed"] == 0
 
 
@@ -146,7 +147,7 @@ def test_a_note_whose_on_and_off_arrive_together_still_sounds(engine, ports, rig
     seq.connect(VIRTUAL)
     seq.settle()
     mark = rig.tap_frames()
-    send(eng, seq, [0x90, 60, 100], [0x80, 60, 0])     # both in one JACK cycle
+    send(eng, seq, [0x90, 60, 100], [0x80, 60, 0])  # both in one JACK cycle
     assert wait_for(lambda: eng["voices"] == 0, 10.0)
     end = rig.tap_frames()
     assert wait_for(lambda: rig.tap_frames() > end + 4 * PERIOD, 10.0)
@@ -154,26 +155,29 @@ def test_a_note_whose_on_and_off_arrive_together_still_sounds(engine, ports, rig
     on = onset_after(x, mark)
     assert on >= 0 and eng["note_on_count"] == 1
     # one period of attack and hold, then the 50 ms release from the tone's full level
-    peaks = cycle_peaks(x[on:on + RATE // 10])
+    peaks = cycle_peaks(x[on : on + RATE // 10])
     assert abs(peaks[:3].max() - LEVEL) < 0.02, peaks[:5]
-    assert np.all(x[on + PERIOD + RATE * 50 // 1000 + PERIOD:] == 0)
+    assert np.all(x[on + PERIOD + RATE * 50 // 1000 + PERIOD :] == 0)
 
 
 def test_a_matching_port_already_connected_to_the_virtual_port_is_not_opened_twice(engine, ports, rig):
-    eng = engine(cfg=config.replace(default_midi(rig, attack=2.0, release=100.0, gain=0.0, velocity_track=0.0),
-                                    "midi", port="psynth-sw"))
+    eng = engine(
+        cfg=config.replace(
+            default_midi(rig, attack=2.0, release=100.0, gain=0.0, velocity_track=0.0), "midi", port="psynth-sw"
+        )
+    )
     peer = ports("psynth-sw1")
     peer.connect(VIRTUAL)
-    other = ports("psynth-sw2")                         # matches too, and is not connected: opened
+    other = ports("psynth-sw2")  # matches too, and is not connected: opened
     assert wait_for(lambda: eng["midi_ports"] == 1, 10.0), eng.texts()
     assert eng.noticed("MIDI port opened: psynth-sw2:out") and not eng.noticed("psynth-sw1")
     other.settle()
     x, ons, events = play(eng, rig, peer, 64)
     assert (ons, events) == (1, 2)
-    one_voice(x[10 * CYCLE: RATE // 5], 64)
+    one_voice(x[10 * CYCLE : RATE // 5], 64)
     x, ons, events = play(eng, rig, other, 65)
     assert (ons, events) == (1, 2)
-    one_voice(x[10 * CYCLE: RATE // 5], 65)
+    one_voice(x[10 * CYCLE : RATE // 5], 65)
     # disconnected from the virtual port, the client becomes an ordinary matching port: opened,
     # and still heard once
     peer.disconnect(VIRTUAL)
@@ -181,7 +185,7 @@ def test_a_matching_port_already_connected_to_the_virtual_port_is_not_opened_twi
     peer.settle()
     x, ons, events = play(eng, rig, peer, 67)
     assert (ons, events) == (1, 2)
-    one_voice(x[10 * CYCLE: RATE // 5], 67)
+    one_voice(x[10 * CYCLE : RATE // 5], 67)
 
 
 def test_notes_held_on_one_keyboard_sound_on_when_another_is_unplugged_or_plugged_in(engine, ports, rig):
@@ -190,27 +194,27 @@ def test_notes_held_on_one_keyboard_sound_on_when_another_is_unplugged_or_plugge
     b = ports("psynth-kbdB", physical=True)
     assert wait_for(lambda: eng["midi_ports"] == 2, 10.0), eng.texts()
     b.settle()
-    send(eng, b, [0x90, 60, 100])                       # B holds middle C
+    send(eng, b, [0x90, 60, 100])  # B holds middle C
     a.settle()
-    send(eng, a, [0x90, 67, 100], [0xB0, 64, 127])      # A holds G with its pedal down
+    send(eng, a, [0x90, 67, 100], [0xB0, 64, 127])  # A holds G with its pedal down
     assert wait_for(lambda: eng["voices"] == 2, 10.0)
     # A's pedal is A's: a note played and released on B ends
     send(eng, b, [0x90, 64, 100])
     assert wait_for(lambda: eng["voices"] == 3, 10.0)
     send(eng, b, [0x80, 64, 0])
     assert wait_for(lambda: eng["voices"] == 2, 10.0)
-    a.close()                                           # unplugged, G and A's pedal still down
+    a.close()  # unplugged, G and A's pedal still down
     assert wait_for(lambda: eng["midi_ports"] == 1, 10.0), eng.texts()
     assert wait_for(lambda: eng["voices"] == 1, 10.0)  # only A's note is released
     lost = rig.tap_frames()
-    c = ports("psynth-kbdC", physical=True)             # a new keyboard appears
+    c = ports("psynth-kbdC", physical=True)  # a new keyboard appears
     assert wait_for(lambda: eng["midi_ports"] == 2, 10.0), eng.texts()
     opened = rig.tap_frames()
     assert wait_for(lambda: rig.tap_frames() > opened + RATE // 2, 20.0)
     x = rig.read_tap()
     # from A's loss (plus its note's 100 ms release) until half a second after C was opened:
     # B's note alone, unbroken, at one voice's level and pitch
-    one_voice(x[lost + RATE // 5:opened + RATE // 2], 60)
+    one_voice(x[lost + RATE // 5 : opened + RATE // 2], 60)
     # the new keyboard plays, once, beside B's held note
     c.settle()
     n0 = eng["note_on_count"]

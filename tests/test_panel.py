@@ -7,13 +7,13 @@ from evdev import InputEvent, ecodes
 
 from conftest import step_until
 from promptsynth import config
+from promptsynth.daemon.run import Daemon
+from promptsynth.engine.stats import INDEX
 from promptsynth.generator import protocol as gm
 from promptsynth.panel.display import Display, RecordingSerial, factory
 from promptsynth.panel.encoder import Acceleration, Button, QuadratureDecoder, quadrature_edges
-from promptsynth.panel.gpio import Controls, jetson
-from promptsynth.daemon.run import Daemon
-from promptsynth.engine.stats import INDEX
 from promptsynth.panel.events import Key, Press, Turn
+from promptsynth.panel.gpio import Controls, jetson
 from promptsynth.panel.keyboard import KeyDecoder
 from promptsynth.panel.panel import Panel
 from promptsynth.panel.textedit import TextBuffer
@@ -48,8 +48,8 @@ def test_every_page_draws_its_status_bar_and_title(panel):
         px = pixels(panel)
         assert px.shape == (64, 128)
         bar = px[0:10, :]
-        assert bar.mean() > 0.6                  # inverted bar with dark title text
-        assert px[12:, :].sum() > 0              # and the page drew something
+        assert bar.mean() > 0.6  # inverted bar with dark title text
+        assert px[12:, :].sum() > 0  # and the page drew something
 
 
 def test_play_page_level_meter_follows_the_peak(panel):
@@ -57,16 +57,16 @@ def test_play_page_level_meter_follows_the_peak(panel):
     panel.refresh(panel.clock())
     px = pixels(panel)
     row = px[59]
-    assert row[2:2 + 62].all() and not row[2 + 63:126].any()   # 0.5 of 124 px
+    assert row[2 : 2 + 62].all() and not row[2 + 63 : 126].any()  # 0.5 of 124 px
 
 
 def test_prompt_page_shows_text_and_cursor(panel):
-    panel.handle(Key(char="h"))                  # typing anywhere goes to the prompt page
+    panel.handle(Key(char="h"))  # typing anywhere goes to the prompt page
     for ch in "ello":
         panel.handle(Key(char=ch))
     assert panel.page == "prompt" and panel.prompt.text == "hello"
     px = pixels(panel)
-    assert px[21, 30:36].all()                   # the cursor underline after 5 characters
+    assert px[21, 30:36].all()  # the cursor underline after 5 characters
     panel.handle(Key(name="home"))
     px = pixels(panel)
     assert px[21, 0:6].all() and not px[21, 30:36].all()
@@ -79,20 +79,20 @@ def test_generate_page_progress_bar_and_status_flag(panel):
     panel.refresh(panel.clock())
     px = pixels(panel)
     fill = int(round(124 * 12 / 25))
-    assert px[41, 2:2 + fill].all() and not px[41, 2 + fill:126].any()
+    assert px[41, 2 : 2 + fill].all() and not px[41, 2 + fill : 126].any()
     assert panel.flags() == "GEN 48%"
     panel.inst.gen.record(gm.Failed(7, "cancelled by you", "cancelled"))
     panel.refresh(panel.clock())
     assert panel.flags() == "ERR" and panel.model.progress is None
-    assert pixels(panel)[53:64, :].mean() > 0.5     # the error line is shown over the page
+    assert pixels(panel)[53:64, :].mean() > 0.5  # the error line is shown over the page
 
 
 def test_settings_page_selection_and_values(panel):
     panel.set_page("settings")
     px = pixels(panel)
-    assert px[12:21, :].mean() > 0.5             # the selected row is inverted
+    assert px[12:21, :].mean() > 0.5  # the selected row is inverted
     steps = panel.gen.steps
-    panel.handle(Press(0, "short"))              # next row: steps
+    panel.handle(Press(0, "short"))  # next row: steps
     panel.handle(Turn(1, 3))
     assert panel.gen.steps == steps + 3
     assert pixels(panel)[22:31, :].mean() > 0.5
@@ -105,11 +105,11 @@ def test_sound_page_waveform_and_loop_markers(panel):
     panel.refresh(panel.clock())
     px = pixels(panel)
     wave = px[11:42, :]
-    assert wave.sum(axis=0).min() > 0            # every column of the init sound has signal
+    assert wave.sum(axis=0).min() > 0  # every column of the init sound has signal
     n = len(panel.inst.current_audio())
     x = int(1.0 * 48000 / n * 127)
     assert panel.model.markers["loop_start"] == x
-    assert px[11:42:2, x].all()                  # a dotted loop marker
+    assert px[11:42:2, x].all()  # a dotted loop marker
 
 
 def test_library_page_lists_factory_presets(panel):
@@ -142,27 +142,27 @@ def test_ssd1306_and_sh1106_frames_decode_to_the_image(panel):
         data = ser.frame_bytes()
         assert len(data) == 1024
         np.testing.assert_array_equal(decode_frame(data), want, err_msg=kind)
-        if kind == "sh1106":                     # page and column address per page, column offset 2
+        if kind == "sh1106":  # page and column address per page, column offset 2
             cmds = [c for k, c in ser.log if k == "cmd"]
             assert any(c[:1] == bytes([0xB0]) for c in cmds) and any(0x02 in c for c in cmds)
 
 
 def test_failing_i2c_is_retried_and_drawing_recovers(panel):
-    ser = RecordingSerial(fail_every=53)         # now and then (init alone is ~25 transfers)
+    ser = RecordingSerial(fail_every=53)  # now and then (init alone is ~25 transfers)
     panel.display = Display(factory("ssd1306", serial=ser))
     t = 0.0
     for i in range(200):
         t += 0.05
         panel.now[0] = t
-        stats(panel)[INDEX["peak"]] = (i % 10) / 10.0      # the meter moves: frames differ
+        stats(panel)[INDEX["peak"]] = (i % 10) / 10.0  # the meter moves: frames differ
         panel.tick(t)
-    assert panel.display.errors >= 3 and panel.display.frames > 20     # failed, and kept drawing
+    assert panel.display.errors >= 3 and panel.display.frames > 20  # failed, and kept drawing
     # the last frame sent is whole and is the panel's last image
     ser2 = RecordingSerial()
     panel.display = Display(factory("ssd1306", serial=ser2))
     panel.last_image = None
     panel.tick(t + 1)
-    data = ser2.frame_bytes()                    # the driver's init clears the screen, then our frame
+    data = ser2.frame_bytes()  # the driver's init clears the screen, then our frame
     assert len(data) == 2048
     np.testing.assert_array_equal(decode_frame(data[-1024:]), np.array(panel.render(), dtype=np.uint8))
 
@@ -190,12 +190,12 @@ def test_encoder_edges_with_bounce_count_exactly():
 def test_fast_spins_accelerate():
     acc = Acceleration()
     t, total = 0.0, 0
-    for i in range(10):                          # slow: 200 ms a detent
+    for _i in range(10):  # slow: 200 ms a detent
         t += 0.2
         total += acc.scale(1, t)
     assert total == 10
     fast = 0
-    for i in range(10):                          # fast: 10 ms a detent
+    for _i in range(10):  # fast: 10 ms a detent
         t += 0.01
         fast += acc.scale(1, t)
     assert fast == 1 * 2 + 9 * 5 or fast == 9 * 5 + 5  # first after a slow gap counts less
@@ -204,7 +204,7 @@ def test_fast_spins_accelerate():
 def test_buttons_debounce_short_and_long():
     b = Button()
     ev = []
-    for t, lvl in ((0.000, 0), (0.002, 1), (0.004, 0)):    # bouncy press
+    for t, lvl in ((0.000, 0), (0.002, 1), (0.004, 0)):  # bouncy press
         b.level(lvl, t)
         ev += b.poll(t)
     ev += b.poll(0.03)
@@ -215,7 +215,7 @@ def test_buttons_debounce_short_and_long():
     ev = b.poll(1.05) + b.poll(1.7)
     b.level(1, 2.0)
     ev += b.poll(2.1)
-    assert ev == ["long"]                        # a long press does not also send a short
+    assert ev == ["long"]  # a long press does not also send a short
 
 
 def test_jetson_gpio_backend_with_a_fake_module(monkeypatch):
@@ -242,8 +242,9 @@ def test_jetson_gpio_backend_with_a_fake_module(monkeypatch):
             self.cb[pin](pin)
 
     import promptsynth.panel.gpio as gpio_mod
+
     t = [10.0]
-    monkeypatch.setattr(gpio_mod.time, "monotonic", lambda: t[0])     # the edges' own time stamps
+    monkeypatch.setattr(gpio_mod.time, "monotonic", lambda: t[0])  # the edges' own time stamps
     g = FakeGPIO()
     c = Controls([(29, 31), (33, 35)], [37, 38], accelerate=False)
     jetson(c, gpio=g)
@@ -254,7 +255,7 @@ def test_jetson_gpio_backend_with_a_fake_module(monkeypatch):
         if g.lv[35] != b:
             g.set(35, b)
     g.set(37, 0)
-    t[0] += 0.05                                 # held 50 ms: a short press after the debounce
+    t[0] += 0.05  # held 50 ms: a short press after the debounce
     g.set(37, 1)
     events = c.events(t[0] + 0.05)
     assert ("turn", 1, 1) in events and sum(d for k, i, d in events if k == "turn") == 3
@@ -262,19 +263,25 @@ def test_jetson_gpio_backend_with_a_fake_module(monkeypatch):
 
 
 def key_events(text):
-    shifted = {'!': "KEY_1", '"': "KEY_APOSTROPHE", "?": "KEY_SLASH"}
+    shifted = {"!": "KEY_1", '"': "KEY_APOSTROPHE", "?": "KEY_SLASH"}
     out = []
     for ch in text:
         if ch.isupper() or ch in shifted:
             out.append(InputEvent(0, 0, ecodes.EV_KEY, ecodes.KEY_LEFTSHIFT, 1))
             code = getattr(ecodes, shifted.get(ch, "KEY_" + ch.upper()))
-            out += [InputEvent(0, 0, ecodes.EV_KEY, code, 1), InputEvent(0, 0, ecodes.EV_KEY, code, 0),
-                    InputEvent(0, 0, ecodes.EV_KEY, ecodes.KEY_LEFTSHIFT, 0)]
+            out += [
+                InputEvent(0, 0, ecodes.EV_KEY, code, 1),
+                InputEvent(0, 0, ecodes.EV_KEY, code, 0),
+                InputEvent(0, 0, ecodes.EV_KEY, ecodes.KEY_LEFTSHIFT, 0),
+            ]
         else:
             name = {" ": "KEY_SPACE", ",": "KEY_COMMA", "'": "KEY_APOSTROPHE"}.get(ch, "KEY_" + ch.upper())
             code = getattr(ecodes, name)
-            out += [InputEvent(0, 0, ecodes.EV_KEY, code, 1), InputEvent(0, 0, ecodes.EV_SYN, 0, 0),
-                    InputEvent(0, 0, ecodes.EV_KEY, code, 0)]
+            out += [
+                InputEvent(0, 0, ecodes.EV_KEY, code, 1),
+                InputEvent(0, 0, ecodes.EV_SYN, 0, 0),
+                InputEvent(0, 0, ecodes.EV_KEY, code, 0),
+            ]
     return out
 
 
@@ -294,9 +301,17 @@ def test_evdev_events_edit_text():
 
     play(key_events('Dark pad, "warm"!'))
     assert buf.text == 'Dark pad, "warm"!'
-    ev = lambda code, v=1: InputEvent(0, 0, ecodes.EV_KEY, code, v)   # noqa: E731
-    play([ev(ecodes.KEY_BACKSPACE), ev(ecodes.KEY_HOME), ev(ecodes.KEY_DELETE), ev(ecodes.KEY_END),
-          ev(ecodes.KEY_LEFT), ev(ecodes.KEY_BACKSPACE, 2)])            # auto-repeat types too
+    ev = lambda code, v=1: InputEvent(0, 0, ecodes.EV_KEY, code, v)  # noqa: E731
+    play(
+        [
+            ev(ecodes.KEY_BACKSPACE),
+            ev(ecodes.KEY_HOME),
+            ev(ecodes.KEY_DELETE),
+            ev(ecodes.KEY_END),
+            ev(ecodes.KEY_LEFT),
+            ev(ecodes.KEY_BACKSPACE, 2),
+        ]
+    )  # auto-repeat types too
     assert buf.text == 'ark pad, "warm"'[:-2] + '"'
     assert dec.feed(ev(ecodes.KEY_ENTER)) == Key(name="enter")
 
@@ -307,7 +322,7 @@ def test_text_buffer_limits_and_control_characters():
     assert b.text == "abcde" and b.refused == 4
     long = TextBuffer("x" * 100, limit=1000)
     vis, cur = long.window(21)
-    assert len(vis) == 20 and cur == 20          # the cursor stays visible at the end, in the last cell
+    assert len(vis) == 20 and cur == 20  # the cursor stays visible at the end, in the last cell
 
 
 @pytest.mark.torch
@@ -332,7 +347,7 @@ def test_scripted_session_type_generate_loop_save_reload(rig, tmp_path):
         # Sound page: loop mode forward, loop start later by 0.2 s
         p.handle(Key(name="f5"))
         for _ in range(2):
-            p.handle(Press(0, "short"))          # rows: start, end, loop_mode
+            p.handle(Press(0, "short"))  # rows: start, end, loop_mode
         modes = ["auto", "off", "forward", "pingpong"]
         for _ in range(4):
             if inst.current.sampler.loop_mode == "forward":
@@ -341,15 +356,15 @@ def test_scripted_session_type_generate_loop_save_reload(rig, tmp_path):
             p.handle(Turn(1, 1))
             assert inst.current.sampler.loop_mode == modes[(modes.index(before_mode) + 1) % 4]
         assert inst.current.sampler.loop_mode == "forward"
-        p.handle(Press(0, "short"))              # loop_start
+        p.handle(Press(0, "short"))  # loop_start
         before = inst.current.sampler.loop_start
         sound_before = d.host.stats["sound_id"]
         p.handle(Turn(1, 20))
         assert abs(inst.current.sampler.loop_start - (before + 0.2)) < 1e-6
-        assert step_until(d, lambda: d.host.stats["sound_id"] != sound_before, 10)   # the new loop reached the engine
+        assert step_until(d, lambda: d.host.stats["sound_id"] != sound_before, 10)  # the new loop reached the engine
         # Library: save as "Organ one"
         p.handle(Key(name="f6"))
-        p.pages["library"].sel = len(p.presets())   # the "save current as" row
+        p.pages["library"].sel = len(p.presets())  # the "save current as" row
         p.handle(Press(0, "short"))
         p.name.clear()
         for ch in "Organ one":
@@ -358,6 +373,7 @@ def test_scripted_session_type_generate_loop_save_reload(rig, tmp_path):
         path = tmp_path / "state" / "presets" / "user" / "Organ_one.json"
         assert path.exists()
         import json
+
         saved = json.loads(path.read_text())
         assert saved["sound"] == sid and saved["sampler"]["loop_mode"] == "forward"
         assert abs(saved["sampler"]["loop_start"] - (before + 0.2)) < 1e-6
@@ -365,6 +381,7 @@ def test_scripted_session_type_generate_loop_save_reload(rig, tmp_path):
         d.stop()
     # reload: the state on disk is exactly that sound and loop
     from promptsynth.library.presets import PresetStore
+
     state, problem = PresetStore(str(tmp_path / "state")).load_state()
     assert problem is None and state.sound == sid and state.sampler.loop_mode == "forward"
 
@@ -372,7 +389,7 @@ def test_scripted_session_type_generate_loop_save_reload(rig, tmp_path):
 def test_cc_learn_binds_a_knob_to_a_sound_parameter(panel, tmp_path):
     v = stats(panel)
     panel.set_page("sound")
-    for _ in range(8):                           # the 'attack' row
+    for _ in range(8):  # the 'attack' row
         panel.handle(Press(0, "short"))
     panel.handle(Press(0, "long"))
     assert panel.cc.learning == "attack"
@@ -381,7 +398,7 @@ def test_cc_learn_binds_a_knob_to_a_sound_parameter(panel, tmp_path):
     assert panel.cc.map == {74: "attack"} and panel.cc.learning is None
     v[INDEX["cc_value"]], v[INDEX["cc_count"]] = 127, 2
     panel.refresh(panel.clock())
-    assert panel.inst.current.sampler.attack == 20000.0      # the top of [sampler] attack's range
+    assert panel.inst.current.sampler.attack == 20000.0  # the top of [sampler] attack's range
     v[INDEX["cc_value"]], v[INDEX["cc_count"]] = 0, 3
     panel.refresh(panel.clock())
     assert panel.inst.current.sampler.attack == 0.0
@@ -400,15 +417,22 @@ def test_unused_controllers_reach_the_cc_learn_callback():
     seen = []
     h = apply_to_sampler(S(), lambda n, val: seen.append((n, val)))
     h(CONTROL, 74, 99)
-    h(CONTROL, 1, 64)                            # the mod wheel is the sampler's, not learnable
+    h(CONTROL, 1, 64)  # the mod wheel is the sampler's, not learnable
     assert seen == [(74, 99)]
 
 
 def test_kiosk_idle_timeout_returns_to_the_attract_preset(tmp_path):
     t = [0.0]
     inst = instrument(tmp_path, lambda: t[0])
-    p = Panel(inst, Display(None), kiosk=True, prompt_limit=20, idle_timeout=60.0, attract="factory/Init pad",
-              clock=lambda: t[0])
+    p = Panel(
+        inst,
+        Display(None),
+        kiosk=True,
+        prompt_limit=20,
+        idle_timeout=60.0,
+        attract="factory/Init pad",
+        clock=lambda: t[0],
+    )
     for ch in "a very long prompt that goes on\x00\x1b":
         p.handle(Key(char=ch))
     assert p.prompt.text == "a very long prompt t" and p.prompt.refused > 0
@@ -424,12 +448,13 @@ def test_kiosk_idle_timeout_returns_to_the_attract_preset(tmp_path):
 def test_simulator_window_shows_frames_headless(monkeypatch, panel):
     monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
     from promptsynth.panel.window import Window
+
     w = Window(scale=2)
     try:
         assert w.show(panel.render(), 0.0)
         surf = w.pg.display.get_surface()
         assert surf.get_size() == (256, 128)
-        assert surf.get_at((10, 4))[:3] == (255, 255, 255)     # the status bar, scaled
+        assert surf.get_at((10, 4))[:3] == (255, 255, 255)  # the status bar, scaled
         assert w.events() == []
     finally:
         w.close()
@@ -439,13 +464,13 @@ def test_kiosk_keeps_saving_and_deleting_behind_a_long_press(tmp_path):
     p = Panel(instrument(tmp_path), Display(None), kiosk=True)
     p.set_page("library")
     lib = p.pages["library"]
-    lib.sel = len(p.presets())                 # the "save current as" row
+    lib.sel = len(p.presets())  # the "save current as" row
     p.handle(Press(0, "short"))
     assert lib.mode == "" and p.model.error == "hold to save"
     p.handle(Press(0, "long"))
     assert lib.mode == "save"
     lib.mode = ""
-    lib.sel = 0                                # a factory preset: never deletable
+    lib.sel = 0  # a factory preset: never deletable
     p.handle(Press(0, "long"))
     assert lib.mode == ""
 
@@ -454,10 +479,10 @@ def test_rows_pages_take_arrow_keys(panel):
     panel.set_page("settings")
     guidance = panel.gen.guidance
     panel.handle(Key(name="down"))
-    panel.handle(Key(name="down"))               # the guidance row
+    panel.handle(Key(name="down"))  # the guidance row
     panel.handle(Key(name="right"))
     assert panel.gen.guidance == guidance + 0.5
     panel.handle(Key(name="up"))
     panel.handle(Key(name="up"))
-    panel.handle(Key(name="up"))                 # wraps to the last row
+    panel.handle(Key(name="up"))  # wraps to the last row
     assert panel.pages["settings"].sel == panel.pages["settings"].rows - 1

@@ -1,4 +1,5 @@
 """The sampler through its real render path, with exact expectations in samples."""
+
 import numpy as np
 
 from conftest import PERIOD, RATE, freq_of, make_sampler, render, sine
@@ -13,9 +14,9 @@ def test_note_at_root_reproduces_the_sound_sample_for_sample(sampler_with):
     s.note_on(60, 127)
     out = render(s, len(audio) // PERIOD + 2)
     g = 10 ** (-6 / 20)
-    np.testing.assert_array_equal(out[:len(audio)], (audio * np.float32(g)).astype(np.float32))
-    assert np.all(out[len(audio):] == 0)        # and nothing after its end
-    assert not s.active.any()                   # the voice ended with the sound
+    np.testing.assert_array_equal(out[: len(audio)], (audio * np.float32(g)).astype(np.float32))
+    assert np.all(out[len(audio) :] == 0)  # and nothing after its end
+    assert not s.active.any()  # the voice ended with the sound
 
 
 def test_octave_up_doubles_the_frequency(sampler_with):
@@ -27,7 +28,7 @@ def test_octave_up_doubles_the_frequency(sampler_with):
 
 def test_fifth_down_and_tune_cents(sampler_with):
     s = sampler_with(sine(440.0, 2.0), sound_kw={"tune": 50.0})
-    s.note_on(53, 127)                          # 7 semitones down, +50 cents
+    s.note_on(53, 127)  # 7 semitones down, +50 cents
     out = render(s, 200)[:, 0]
     want = 440.0 * 2 ** ((-7 + 0.5) / 12)
     assert abs(freq_of(out[2000:20000]) / want - 1) < 1e-4
@@ -50,7 +51,7 @@ def test_bend_applies_to_a_sounding_note_without_a_step(sampler_with):
     after = render(s, 50)
     x = np.concatenate([before, after])[:, 0]
     step = np.abs(np.diff(x)).max()
-    natural = 2 * np.pi * 440 * 2 ** (2 / 12) / RATE * 0.5          # max slope of the bent sine
+    natural = 2 * np.pi * 440 * 2 ** (2 / 12) / RATE * 0.5  # max slope of the bent sine
     assert step < natural * 1.02
     assert abs(freq_of(after[1000:, 0]) / (440 * 2 ** (2 / 12)) - 1) < 1e-3
 
@@ -60,14 +61,14 @@ def test_attack_and_release_times_are_in_output_frames():
     s = make_sampler(attack=100.0, release=200.0)
     s.load(prepare(dc))
     s.note_on(60, 127)
-    out = render(s, 75)[:, 0]                   # 9600 frames
+    out = render(s, 75)[:, 0]  # 9600 frames
     env = out / 0.5
     assert env[0] == 0.0
     np.testing.assert_allclose(env[2400], 0.5, atol=1e-6)
     np.testing.assert_allclose(env[4799], 4799 / 4800, atol=1e-6)
-    assert np.all(env[4800:] == 1.0)            # 100 ms = 4800 frames at 48 kHz, then full
+    assert np.all(env[4800:] == 1.0)  # 100 ms = 4800 frames at 48 kHz, then full
     s.note_off(60)
-    rel = render(s, 80)[:, 0] / 0.5             # 200 ms = 9600 frames = 75 periods
+    rel = render(s, 80)[:, 0] / 0.5  # 200 ms = 9600 frames = 75 periods
     assert rel[0] == 1.0 and np.all(np.diff(rel[:9600]) <= 0)
     # audible until the last 1% (values under -180 dB are flushed to 0), silent from frame 9600
     assert rel[9504] > 0 and np.all(rel[9600:] == 0)
@@ -81,7 +82,7 @@ def test_decay_reaches_sustain_level():
     s.note_on(60, 127)
     env = render(s, 40)[:, 0] / 0.5
     assert env[0] == 1.0
-    np.testing.assert_allclose(env[2400:], 0.25, atol=1e-6)   # 50 ms = 2400 frames
+    np.testing.assert_allclose(env[2400:], 0.25, atol=1e-6)  # 50 ms = 2400 frames
     assert env[1200] > 0.25
 
 
@@ -94,10 +95,10 @@ def test_sustain_pedal_holds_then_releases():
     render(s, 4)
     s.note_off(60)
     held = render(s, 100)[:, 0]
-    assert np.all(held == 0.5)                  # the pedal holds it at full level
+    assert np.all(held == 0.5)  # the pedal holds it at full level
     s.sustain_pedal(False)
     rel = render(s, 10)[:, 0]
-    assert rel[0] == 0.5 and np.all(rel[480:] == 0)            # 10 ms release
+    assert rel[0] == 0.5 and np.all(rel[480:] == 0)  # 10 ms release
 
 
 def test_velocity_curve_follows_amp_veltrack():
@@ -106,7 +107,7 @@ def test_velocity_curve_follows_amp_veltrack():
     s.load(prepare(dc))
     s.note_on(60, 64)
     out = render(s, 2)[:, 0]
-    np.testing.assert_allclose(out[10] / 0.5, (64 / 127) ** 2, rtol=1e-6)   # -11.9 dB
+    np.testing.assert_allclose(out[10] / 0.5, (64 / 127) ** 2, rtol=1e-6)  # -11.9 dB
 
 
 def test_polyphony_limit_and_stealing_fade_without_clicks():
@@ -133,12 +134,12 @@ def test_stealing_takes_a_released_voice_first():
     s.load(prepare(dc))
     s.note_on(60, 100)
     s.note_on(62, 100)
-    s.note_off(60)                              # 60 is now releasing; 62 is older than the next
+    s.note_off(60)  # 60 is now releasing; 62 is older than the next
     render(s, 2)
     s.note_on(64, 100)
     stolen = np.flatnonzero(s.stealing)
     assert [int(s.note[i]) for i in stolen] == [60]
-    s.note_on(65, 100)                          # no released voice left: the oldest (62) goes
+    s.note_on(65, 100)  # no released voice left: the oldest (62) goes
     assert sorted(int(s.note[i]) for i in np.flatnonzero(s.stealing)) == [60, 62]
 
 
@@ -149,11 +150,11 @@ def test_forward_loop_seam_has_no_jump():
     s = make_sampler()
     s.load(prepare(tone, loop_mode="forward", loop_start=ls, loop_end=le, crossfade=480))
     s.note_on(60, 127)
-    out = render(s, 1500)[:, 0]                 # 4 s: about nine passes over the seam
-    natural = 2 * np.pi * 440 / RATE * 0.5      # the sine's own largest step
+    out = render(s, 1500)[:, 0]  # 4 s: about nine passes over the seam
+    natural = 2 * np.pi * 440 / RATE * 0.5  # the sine's own largest step
     bound = 1.05 * natural
     assert np.abs(np.diff(out)).max() < bound
-    assert np.abs(out[-RATE:]).max() > 0.45     # still sounding at full level
+    assert np.abs(out[-RATE:]).max() > 0.45  # still sounding at full level
 
 
 def test_forward_loop_without_crossfade_jumps_which_the_crossfade_removes():
@@ -197,7 +198,7 @@ def test_all_sound_off_fades_in_milliseconds_not_a_click():
     out = render(s, 5)
     steal = int(STEAL_MS * RATE / 1000)
     assert np.all(out[steal:] == 0)
-    assert np.abs(np.diff(out[:steal + 1], axis=0)).max() < 0.05
+    assert np.abs(np.diff(out[: steal + 1], axis=0)).max() < 0.05
 
 
 def test_new_sound_never_cuts_a_note_still_sounding_the_old_one():
@@ -207,16 +208,16 @@ def test_new_sound_never_cuts_a_note_still_sounding_the_old_one():
     s.note_on(60, 127)
     render(s, 10)
     freed = s.load(prepare(high, sound_id=2))
-    assert freed == []                          # sound 1 still sounds
+    assert freed == []  # sound 1 still sounds
     out = render(s, 100)[:, 0]
     assert abs(freq_of(out) / 220.0 - 1) < 1e-3
-    s.note_on(60, 127)                          # a new note plays the new sound
+    s.note_on(60, 127)  # a new note plays the new sound
     s.note_off(60)
     out = render(s, 100)[:, 0]
     spec = np.abs(np.fft.rfft(out * np.hanning(len(out))))
     hz = np.fft.rfftfreq(len(out), 1 / RATE)
     assert spec[np.argmin(abs(hz - 660))] > 0.1 * spec.max()
-    render(s, 200)                              # sound 1 ends (2 s), its slot is released
+    render(s, 200)  # sound 1 ends (2 s), its slot is released
     assert s.collect_unused() == [1]
 
 
@@ -229,11 +230,12 @@ def test_sixteen_loud_voices_never_clip_or_wrap():
     out = render(s, 300)
     assert np.abs(out).max() <= 1.0
     from promptsynth.hw.alsa_out import AlsaOutput
+
     o = AlsaOutput.__new__(AlsaOutput)
     o.format = "S16_LE"
     o._f32 = np.empty((PERIOD, 2), np.float32)
     o._i16 = np.empty((PERIOD, 2), np.int16)
-    pcm = np.concatenate([o._encode(out[i:i + PERIOD]).copy() for i in range(0, len(out), PERIOD)])
+    pcm = np.concatenate([o._encode(out[i : i + PERIOD]).copy() for i in range(0, len(out), PERIOD)])
     assert pcm.min() >= -32767 and pcm.max() <= 32767
     # no wrap-around: the sign of every loud sample survives the conversion
     loud = np.abs(out) > 0.5
@@ -248,8 +250,8 @@ def test_volume_change_is_smoothed_not_zippered():
     render(s, 5)
     s.set_volume(0.2)
     out = render(s, 100)[:, 0]
-    assert np.abs(np.diff(out)).max() < 0.003   # 0.5 -> 0.02 spread over ~20 ms
-    np.testing.assert_allclose(out[-1], 0.5 * 0.2 ** 2, rtol=1e-3)
+    assert np.abs(np.diff(out)).max() < 0.003  # 0.5 -> 0.02 spread over ~20 ms
+    np.testing.assert_allclose(out[-1], 0.5 * 0.2**2, rtol=1e-3)
 
 
 def test_mod_wheel_vibrato_depth():
@@ -258,10 +260,10 @@ def test_mod_wheel_vibrato_depth():
     s.note_on(69 - 9, 127)
     s.mod_wheel(1.0)
     out = render(s, 700)[:, 0]
-    seg = out[RATE // 2:]
+    seg = out[RATE // 2 :]
     # instantaneous frequency from zero crossings: swings about +-50 cents
     z = np.flatnonzero((seg[:-1] < 0) & (seg[1:] >= 0))
-    z = z + seg[z] / (seg[z] - seg[z + 1])          # sub-sample crossing times
+    z = z + seg[z] / (seg[z] - seg[z + 1])  # sub-sample crossing times
     f = RATE / np.diff(z)
     cents = 1200 * np.log2(f / 440.0)
     assert 35 < cents.max() < 60 and -60 < cents.min() < -35
@@ -274,7 +276,7 @@ def test_trimmed_end_fades_instead_of_clicking():
     s.note_on(60, 127)
     out = render(s, 100)[:, 0]
     assert np.all(out[10000:] == 0)
-    assert np.abs(out[9990:10000]).max() < 0.05    # faded over 2 ms before the end point
+    assert np.abs(out[9990:10000]).max() < 0.05  # faded over 2 ms before the end point
 
 
 def test_no_subnormal_values_in_a_long_quiet_release():

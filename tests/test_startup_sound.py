@@ -1,4 +1,5 @@
 """The sound the instrument starts with: a WAV/FLAC from the config, or the init sound."""
+
 import numpy as np
 import soundfile as sf
 
@@ -17,7 +18,7 @@ def test_init_sound_is_a_looping_c4():
     assert snd.loop_mode == "forward" and snd.loop_end > snd.loop_start
     a = snd.audio()
     assert a[0].tolist() == [0.0, 0.0]
-    assert abs(freq_of(a[RATE // 2:RATE, 0]) / 261.6256 - 1) < 1e-3
+    assert abs(freq_of(a[RATE // 2 : RATE, 0]) / 261.6256 - 1) < 1e-3
 
 
 def test_a_flac_at_another_rate_is_resampled_and_plays_at_its_pitch(tmp_path):
@@ -28,14 +29,13 @@ def test_a_flac_at_another_rate_is_resampled_and_plays_at_its_pitch(tmp_path):
     snd, problem = startup_sound(_cfg(sound=str(p), root=69))
     assert problem is None
     assert snd.frames == int(round(1.5 * RATE)) and snd.root == 69 and snd.loop_mode == "off"
-    assert abs(freq_of(snd.audio()[RATE // 4:RATE, 0]) / 440.0 - 1) < 1e-4
+    assert abs(freq_of(snd.audio()[RATE // 4 : RATE, 0]) / 440.0 - 1) < 1e-4
 
 
 def test_multichannel_wav_keeps_two_channels_and_user_points_apply(tmp_path):
     p = tmp_path / "quad.wav"
     sf.write(str(p), np.full((RATE, 4), 0.25, np.float32), RATE)
-    snd, problem = startup_sound(_cfg(sound=str(p), loop_mode="pingpong", loop_start=0.25, loop_end=0.75,
-                                      start=0.1))
+    snd, problem = startup_sound(_cfg(sound=str(p), loop_mode="pingpong", loop_start=0.25, loop_end=0.75, start=0.1))
     assert problem is None and snd.channels == 2
     assert (snd.start, snd.loop_start, snd.loop_end, snd.loop_mode) == (4800, 12000, 36000, "pingpong")
 

@@ -1,4 +1,5 @@
 """The service unit: it verifies with systemd's own tool, and says what the design needs."""
+
 import configparser
 import ctypes.util
 import errno
@@ -30,8 +31,9 @@ def test_unit_passes_systemd_analyze_verify(tmp_path):
     if exe is None:
         pytest.fail("systemd-analyze is missing: scripts/install-deps.sh installs systemd")
     # verify checks that ExecStart exists: point it at this checkout's entry point
-    here = shutil.which("promptsynth") or os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", ".venv",
-                                                       "bin", "promptsynth")
+    here = shutil.which("promptsynth") or os.path.join(
+        os.path.dirname(os.path.realpath(__file__)), "..", ".venv", "bin", "promptsynth"
+    )
     text = open(UNIT).read().replace("/opt/promptsynth/venv/bin/promptsynth", os.path.abspath(here))
     path = tmp_path / "promptsynth.service"
     path.write_text(text)
@@ -54,20 +56,20 @@ def test_unit_has_what_the_design_needs():
 
 # What `systemd-analyze security` may still flag, each for a reason in docs/design.md ("The unit").
 OPEN_BY_DESIGN = {
-    "SystemCallFilter=~@resources",      # sched_setscheduler, setpriority, sched_setaffinity
-    "RootDirectory=/RootImage=",         # the venv uses the system's (NVIDIA's) torch and CUDA
-    "SupplementaryGroups=",              # audio, gpio, i2c, input, video reach the hardware
-    "PrivateDevices=",                   # the hardware itself, narrowed by DeviceAllow=
-    "DeviceAllow=",                      # ... to sound, input, I2C, GPIO and the GPU
-    "MemoryDenyWriteExecute=",           # JIT compilers need writable executable memory
+    "SystemCallFilter=~@resources",  # sched_setscheduler, setpriority, sched_setaffinity
+    "RootDirectory=/RootImage=",  # the venv uses the system's (NVIDIA's) torch and CUDA
+    "SupplementaryGroups=",  # audio, gpio, i2c, input, video reach the hardware
+    "PrivateDevices=",  # the hardware itself, narrowed by DeviceAllow=
+    "DeviceAllow=",  # ... to sound, input, I2C, GPIO and the GPU
+    "MemoryDenyWriteExecute=",  # JIT compilers need writable executable memory
     "RestrictAddressFamilies=~AF_UNIX",  # sd_notify, the children's pipes
     "RestrictAddressFamilies=~AF_(INET|INET6)",  # the web page and remote generation
-    "RestrictRealtime=",                 # the engine runs SCHED_FIFO
-    "ProcSubset=",                       # meminfo, cpuinfo, asound, the device tree
-    "PrivateNetwork=",                   # as AF_INET
-    "IPAddressDeny=",                    # localhost only, until a drop-in opens it
-    "PrivateUsers=",                     # device access through supplementary groups
-    "UMask=",                            # the group may read the library
+    "RestrictRealtime=",  # the engine runs SCHED_FIFO
+    "ProcSubset=",  # meminfo, cpuinfo, asound, the device tree
+    "PrivateNetwork=",  # as AF_INET
+    "IPAddressDeny=",  # localhost only, until a drop-in opens it
+    "PrivateUsers=",  # device access through supplementary groups
+    "UMask=",  # the group may read the library
 }
 
 
@@ -85,7 +87,7 @@ def exposure(path):
     assert m, r.stdout
     failed = set()
     for line in r.stdout.splitlines():
-        if line.startswith("\u2717"):            # a failed check: "✗ NAME  DESCRIPTION  EXPOSURE"
+        if line.startswith("\u2717"):  # a failed check: "✗ NAME  DESCRIPTION  EXPOSURE"
             failed.add(line.split()[1])
     return float(m.group(1)), failed
 
@@ -99,7 +101,7 @@ def test_unit_exposure_is_at_most_2():
 def test_exposure_check_tells_a_weak_unit_apart(tmp_path):
     # the same unit without its hardening block: the measurement must see the difference
     text = open(UNIT).read()
-    weak = text[:text.index("# Hardening")] + text[text.index("[Install]"):]
+    weak = text[: text.index("# Hardening")] + text[text.index("[Install]") :]
     path = tmp_path / "promptsynth.service"
     path.write_text(weak)
     score, failed = exposure(path)
@@ -161,17 +163,37 @@ def test_unit_keeps_what_the_engine_and_the_generator_need():
         assert key not in s, key
     allowed = allowed_calls()
     # SCHED_FIFO, mlockall, the generator's nice(10), threads, shared memory, ioctls on devices
-    for call in ("sched_setscheduler", "mlockall", "setpriority", "sched_setaffinity", "clone", "execve",
-                 "mmap", "mprotect", "ioctl", "socketpair", "prctl", "memfd_create", "futex"):
+    for call in (
+        "sched_setscheduler",
+        "mlockall",
+        "setpriority",
+        "sched_setaffinity",
+        "clone",
+        "execve",
+        "mmap",
+        "mprotect",
+        "ioctl",
+        "socketpair",
+        "prctl",
+        "memfd_create",
+        "futex",
+    ):
         assert call in allowed, call
     for call in ("setuid", "mount", "reboot", "init_module", "ptrace", "settimeofday", "swapon", "chroot"):
         assert call not in allowed, call
     assert s["DevicePolicy"] == "closed"
     devices = {v.split()[0]: v.split()[1] for v in values("DeviceAllow")}
-    for dev in ("char-alsa", "char-input", "char-i2c", "char-gpiochip", "char-*.gv11b", "/dev/nvmap",
-                "/dev/nvhost-ctrl"):
+    for dev in (
+        "char-alsa",
+        "char-input",
+        "char-i2c",
+        "char-gpiochip",
+        "char-*.gv11b",
+        "/dev/nvmap",
+        "/dev/nvhost-ctrl",
+    ):
         assert dev in devices, dev
-    assert devices["char-input"] == "r"                 # the keyboard is read and grabbed, never written
+    assert devices["char-input"] == "r"  # the keyboard is read and grabbed, never written
     assert set(s["RestrictAddressFamilies"].split()) == {"AF_UNIX", "AF_INET", "AF_INET6"}
     assert s["IPAddressDeny"] == "any" and s["IPAddressAllow"] == "localhost"
 
@@ -216,11 +238,16 @@ def under_filter(tmp_path, cmd, **kw):
 
 
 def test_engine_calls_pass_the_units_system_call_filter(tmp_path):
-    r = subprocess.run(under_filter(tmp_path, [sys.executable, "-c", CHECKS, str(FILTER_ERRNO)]),
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
+    r = subprocess.run(
+        under_filter(tmp_path, [sys.executable, "-c", CHECKS, str(FILTER_ERRNO)]),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stdout
     got = json.loads(r.stdout.strip().splitlines()[-1])
-    assert got["setuid"] == FILTER_ERRNO, got          # the filter is in force
+    assert got["setuid"] == FILTER_ERRNO, got  # the filter is in force
     for call in ("sched_setscheduler", "mlockall", "nice", "sched_setaffinity", "af_unix"):
         # allowed by the filter: done, or refused by the kernel's own checks (limits, no root)
         assert got[call] != FILTER_ERRNO, (call, got)
@@ -229,8 +256,10 @@ def test_engine_calls_pass_the_units_system_call_filter(tmp_path):
 
 def _run_under_filter(tmp_path, extra, until, timeout):
     cfg = tmp_path / "c.toml"
-    cfg.write_text('[paths]\nstate = "%s"\n[audio]\nrt_priority = 0\nlock_memory = false\n'
-                   '[generate]\nseconds = 1.0\nsteps = 5\n' % (tmp_path / "state"))
+    cfg.write_text(
+        '[paths]\nstate = "%s"\n[audio]\nrt_priority = 0\nlock_memory = false\n'
+        "[generate]\nseconds = 1.0\nsteps = 5\n" % (tmp_path / "state")
+    )
     sock_path = str(tmp_path / "notify.sock")
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(sock_path)
@@ -238,7 +267,7 @@ def _run_under_filter(tmp_path, extra, until, timeout):
     notes = []
     done = threading.Event()
 
-    def drain():        # as systemd does: an unread socket fills up and blocks the sender
+    def drain():  # as systemd does: an unread socket fills up and blocks the sender
         while not done.is_set():
             try:
                 notes.append(sock.recv(4096).decode())
@@ -251,6 +280,7 @@ def _run_under_filter(tmp_path, extra, until, timeout):
     cmd = under_filter(tmp_path, [sys.executable, "-m", "promptsynth", "run", "--sim", "--config", str(cfg)] + extra)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     from test_cli import read_until
+
     try:
         lines = read_until(proc, until, timeout)
         proc.send_signal(signal.SIGTERM)
@@ -274,7 +304,8 @@ def test_the_instrument_runs_under_the_units_system_call_filter(tmp_path):
 
 @pytest.mark.torch
 def test_generation_runs_under_the_units_system_call_filter(tmp_path):
-    code, text, _ = _run_under_filter(tmp_path, ["--prompt", "a glassy bell"],
-                                      lambda ln: "kept: root" in ln or "could not be kept" in ln, 240)
+    code, text, _ = _run_under_filter(
+        tmp_path, ["--prompt", "a glassy bell"], lambda ln: "kept: root" in ln or "could not be kept" in ln, 240
+    )
     assert "model tiny: ready" in text and "generation 1 done" in text and "kept: root" in text, text
     assert code == 0 and os.strerror(FILTER_ERRNO) not in text, text

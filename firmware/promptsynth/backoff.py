@@ -1,5 +1,6 @@
 """Retry delays, one rule for every part that can fail and come back (engine, generator,
 display, keyboard, encoders, the state disk)."""
+
 from __future__ import annotations
 
 from collections import deque
@@ -13,8 +14,7 @@ class Backoff:
     after that each failure waits ``first``, then ``first * factor``, ... up to ``limit``.
     """
 
-    def __init__(self, first: float, limit: float, factor: float = 2.0, grace: int = 0,
-                 window: Optional[float] = None):
+    def __init__(self, first: float, limit: float, factor: float = 2.0, grace: int = 0, window: Optional[float] = None):
         self.first, self.limit, self.factor = first, limit, factor
         self.grace, self.window = grace, window
         self.times: Deque[float] = deque(maxlen=64)

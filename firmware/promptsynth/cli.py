@@ -7,6 +7,7 @@ Exit codes:
   2    a usage or config error (nothing was done; the message names the key)
   130  cancelled with Ctrl-C
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,30 +24,44 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 
 def _with_config(fn):
     """Load the --config file (naming where it came from), then run the command with it."""
+
     def run(args) -> int:
         cfg, where = config_mod.load(args.config)
         log.info("config: %s", where)
         return fn(args, cfg)
+
     return run
 
 
 def _commands():
     from promptsynth.commands import generate, library, run, tools
-    return {"run": _with_config(run.cmd_run), "generate": _with_config(generate.cmd_generate),
-            "models": _with_config(generate.cmd_models), "sounds": _with_config(library.cmd_sounds),
-            "presets": _with_config(library.cmd_presets), "doctor": tools.cmd_doctor, "bench": tools.cmd_bench,
-            "config": tools.cmd_config}
+
+    return {
+        "run": _with_config(run.cmd_run),
+        "generate": _with_config(generate.cmd_generate),
+        "models": _with_config(generate.cmd_models),
+        "sounds": _with_config(library.cmd_sounds),
+        "presets": _with_config(library.cmd_presets),
+        "doctor": tools.cmd_doctor,
+        "bench": tools.cmd_bench,
+        "config": tools.cmd_config,
+    }
 
 
 def build_parser() -> argparse.ArgumentParser:
     from promptsynth.commands.tools import BENCHES
+
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="debug logging")
-    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
-                        help="only warnings and errors")
-    p = argparse.ArgumentParser(prog="promptsynth", description="A text-to-sound sampler instrument.",
-                                parents=[common], epilog="exit codes: 0 done, 1 failed, 2 usage or config error, "
-                                                         "130 cancelled")
+    common.add_argument(
+        "-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="only warnings and errors"
+    )
+    p = argparse.ArgumentParser(
+        prog="promptsynth",
+        description="A text-to-sound sampler instrument.",
+        parents=[common],
+        epilog="exit codes: 0 done, 1 failed, 2 usage or config error, 130 cancelled",
+    )
     p.add_argument("--version", action="version", version="promptsynth " + __version__)
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -55,8 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = command("run", "run the instrument until SIGINT/SIGTERM")
     r.add_argument("--config", help="config file (default %s)" % config_mod.DEFAULT_PATH)
-    r.add_argument("--sim", action="store_true",
-                   help="simulator: the tiny model, JACK dummy audio and MIDI where there is no hardware")
+    r.add_argument(
+        "--sim",
+        action="store_true",
+        help="simulator: the tiny model, JACK dummy audio and MIDI where there is no hardware",
+    )
     r.add_argument("--prompt", help="generate this sound once the model is ready, and play it")
     b = command("bench", "benchmarks (--json: figures as JSON on stdout)")
     b.add_argument("part", choices=BENCHES)
@@ -106,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     from promptsynth import log as log_mod
+
     quiet, verbose = getattr(args, "quiet", False), getattr(args, "verbose", False)
     log_mod.setup(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO)
     try:

@@ -5,6 +5,7 @@ Each section is a dataclass; each field carries its documentation and its bounds
 docs come from one place.  An unknown key or a bad value raises :class:`ConfigError` naming
 the key, because a typo in a kiosk's config must stop the start-up loudly, not be ignored.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -35,8 +36,9 @@ class AudioConfig:
     rate: int = _key(48000, "Output sample rate in Hz.", 22050, 192000)
     period: int = _key(128, "Frames per period: the engine renders one period at a time.", 16, 4096)
     periods: int = _key(3, "Periods in the ALSA buffer (latency = period x periods).", 2, 16)
-    format: str = _key("S16_LE", "Sample format asked for; the device may negotiate another.",
-                       choices=("S16_LE", "S32_LE", "FLOAT_LE"))
+    format: str = _key(
+        "S16_LE", "Sample format asked for; the device may negotiate another.", choices=("S16_LE", "S32_LE", "FLOAT_LE")
+    )
     rt_priority: int = _key(70, "SCHED_FIFO priority for the engine process (0 = do not ask).", 0, 99)
     lock_memory: bool = _key(True, "Lock the engine's memory (mlockall) so it never pages.")
 
@@ -44,9 +46,12 @@ class AudioConfig:
 @dataclass(frozen=True)
 class MidiConfig:
     api: str = _key("alsa", "rtmidi API: `alsa` (sequencer, the device) or `jack`.", choices=("alsa", "jack"))
-    port: str = _key("", "Open every input port whose name contains this text (\"\" = every hardware port: ALSA "
-                         "kernel clients, JACK physical ports); software plays through the virtual port, and a port "
-                         "already connected to it is never opened too.")
+    port: str = _key(
+        "",
+        'Open every input port whose name contains this text ("" = every hardware port: ALSA '
+        "kernel clients, JACK physical ports); software plays through the virtual port, and a port "
+        "already connected to it is never opened too.",
+    )
     virtual: bool = _key(True, "Also open a virtual input port named `promptsynth`.")
     channel: int = _key(0, "MIDI channel to listen to, 1-16 (0 = omni).", 0, 16)
 
@@ -58,42 +63,55 @@ class SoundSettings:
     The one schema for these settings: the config file, presets, the panel's pages and the
     engine all take their names, defaults, ranges and choices from here.
     """
+
     root: int = _key(60, "MIDI note at which the sound plays at its recorded pitch.", 0, 127)
     tune: float = _key(0.0, "Fine tune in cents.", -1200.0, 1200.0)
     polyphony: int = _key(16, "Voices that can sound at once.", 1, 64)
     bend_range: float = _key(2.0, "Pitch-bend range in semitones, up and down.", 0.0, 24.0)
     start: float = _key(0.0, "Start point in seconds from the beginning of the sound.", 0.0, 3600.0)
     end: float = _key(0.0, "End point in seconds (0 = the end of the sound).", 0.0, 3600.0)
-    loop_mode: str = _key("auto", "`auto` (the sound's own loop if it has one, else off), `off`, `forward`, `pingpong`.",
-                          choices=("auto", "off", "forward", "pingpong"))
-    loop_start: float = _key(0.0, "Loop start in seconds (with loop_end 0: the sound's own loop, else the start point).",
-                             0.0, 3600.0)
+    loop_mode: str = _key(
+        "auto",
+        "`auto` (the sound's own loop if it has one, else off), `off`, `forward`, `pingpong`.",
+        choices=("auto", "off", "forward", "pingpong"),
+    )
+    loop_start: float = _key(
+        0.0, "Loop start in seconds (with loop_end 0: the sound's own loop, else the start point).", 0.0, 3600.0
+    )
     loop_end: float = _key(0.0, "Loop end in seconds (0 = the sound's own loop end, else the end point).", 0.0, 3600.0)
     crossfade: float = _key(10.0, "Loop crossfade in milliseconds.", 0.0, 1000.0)
     attack: float = _key(2.0, "Envelope attack in milliseconds.", 0.0, 20000.0)
     decay: float = _key(200.0, "Envelope decay in milliseconds.", 0.0, 20000.0)
     sustain: float = _key(1.0, "Envelope sustain level, 0-1.", 0.0, 1.0)
-    release: float = _key(300.0, "Envelope release in milliseconds (at least 2 ms are always used, against clicks).",
-                          0.0, 20000.0)
+    release: float = _key(
+        300.0, "Envelope release in milliseconds (at least 2 ms are always used, against clicks).", 0.0, 20000.0
+    )
     gain: float = _key(-6.0, "Master gain in dB before the soft limiter.", -60.0, 12.0)
-    velocity_track: float = _key(100.0, "Velocity sensitivity in percent (SFZ amp_veltrack: 100 = gain (v/127)^2).",
-                                 0.0, 100.0)
+    velocity_track: float = _key(
+        100.0, "Velocity sensitivity in percent (SFZ amp_veltrack: 100 = gain (v/127)^2).", 0.0, 100.0
+    )
     vibrato_rate: float = _key(5.5, "Vibrato (mod wheel) rate in Hz.", 0.1, 20.0)
     vibrato_depth: float = _key(50.0, "Vibrato depth in cents with the mod wheel fully up.", 0.0, 1200.0)
 
 
 @dataclass(frozen=True)
 class SamplerConfig(SoundSettings):
-    sound: str = _key("", "WAV or FLAC file to play at start-up (\"\" = the built-in init sound).")
+    sound: str = _key("", 'WAV or FLAC file to play at start-up ("" = the built-in init sound).')
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    id: str = _key("audioldm2", "Model to generate with: audioldm2, audioldm2-large, audioldm2-music, "
-                   "audioldm-s-full-v2, audioldm-m-full, audioldm-l-full, tiny (random, for tests), or a local "
-                   "directory in diffusers layout.")
-    device: str = _key("auto", "Where the model runs: `auto` (cuda if present), `cuda` (fp16) or `cpu` (fp32).",
-                       choices=("auto", "cuda", "cpu"))
+    id: str = _key(
+        "audioldm2",
+        "Model to generate with: audioldm2, audioldm2-large, audioldm2-music, "
+        "audioldm-s-full-v2, audioldm-m-full, audioldm-l-full, tiny (random, for tests), or a local "
+        "directory in diffusers layout.",
+    )
+    device: str = _key(
+        "auto",
+        "Where the model runs: `auto` (cuda if present), `cuda` (fp16) or `cpu` (fp32).",
+        choices=("auto", "cuda", "cpu"),
+    )
     threads: int = _key(0, "CPU threads for torch (0 = torch's default).", 0, 64)
 
 
@@ -112,13 +130,16 @@ class GenerateConfig:
 
 @dataclass(frozen=True)
 class PanelConfig:
-    display: str = _key("ssd1306", "Display: `ssd1306` or `sh1106` (I2C OLED), `window` (the simulator's), `pygame`, "
-                        "`capture` (PNG frames), `gif`, `dummy`, `none`.",
-                        choices=("ssd1306", "sh1106", "window", "pygame", "capture", "gif", "dummy", "none"))
+    display: str = _key(
+        "ssd1306",
+        "Display: `ssd1306` or `sh1106` (I2C OLED), `window` (the simulator's), `pygame`, "
+        "`capture` (PNG frames), `gif`, `dummy`, `none`.",
+        choices=("ssd1306", "sh1106", "window", "pygame", "capture", "gif", "dummy", "none"),
+    )
     i2c_bus: int = _key(8, "I2C bus of the OLED (8 = pins 3/5 on the AGX Xavier header).", 0, 31)
     i2c_address: int = _key(60, "I2C address of the OLED (60 = 0x3C).", 3, 119)
     fps: float = _key(20.0, "Most redraws a second (only on change).", 1.0, 60.0)
-    capture_dir: str = _key("", "Folder for `capture`/`gif` frames (\"\" = <state>/panel).")
+    capture_dir: str = _key("", 'Folder for `capture`/`gif` frames ("" = <state>/panel).')
     gpio: str = _key("jetson", "Encoders and buttons: `jetson` (Jetson.GPIO) or `none`.", choices=("jetson", "none"))
     encoder1_a: int = _key(29, "Board pin of encoder 1 (select), line A.", 1, 40)
     encoder1_b: int = _key(31, "Board pin of encoder 1, line B.", 1, 40)
@@ -126,12 +147,15 @@ class PanelConfig:
     encoder2_b: int = _key(35, "Board pin of encoder 2, line B.", 1, 40)
     button1: int = _key(37, "Board pin of encoder 1's push button.", 1, 40)
     button2: int = _key(38, "Board pin of encoder 2's push button.", 1, 40)
-    keyboard: str = _key("", "USB keyboard to grab, by name substring (\"\" = the first keyboard found).")
+    keyboard: str = _key("", 'USB keyboard to grab, by name substring ("" = the first keyboard found).')
     keymap: str = _key("us", "Keyboard layout.", choices=("us",))
-    kiosk: bool = _key(False, "Kiosk mode: prompt limit, control characters refused, idle return to the attract preset.")
+    kiosk: bool = _key(
+        False, "Kiosk mode: prompt limit, control characters refused, idle return to the attract preset."
+    )
     prompt_limit: int = _key(200, "Longest prompt the panel accepts in kiosk mode, in characters.", 10, 10000)
-    idle_timeout: float = _key(300.0, "Kiosk: seconds without input before the attract preset returns (0 = never).",
-                               0.0, 86400.0)
+    idle_timeout: float = _key(
+        300.0, "Kiosk: seconds without input before the attract preset returns (0 = never).", 0.0, 86400.0
+    )
     attract: str = _key("factory/Init pad", "Kiosk: the preset (BANK/NAME) to return to when idle.")
 
 
@@ -151,9 +175,15 @@ class Config:
     paths: PathsConfig = field(default_factory=PathsConfig)
 
 
-SECTIONS: Dict[str, type] = {"audio": AudioConfig, "midi": MidiConfig, "sampler": SamplerConfig,
-                             "model": ModelConfig, "generate": GenerateConfig, "panel": PanelConfig,
-                             "paths": PathsConfig}
+SECTIONS: Dict[str, type] = {
+    "audio": AudioConfig,
+    "midi": MidiConfig,
+    "sampler": SamplerConfig,
+    "model": ModelConfig,
+    "generate": GenerateConfig,
+    "panel": PanelConfig,
+    "paths": PathsConfig,
+}
 
 
 def _check_value(section: str, f: dataclasses.Field, value: Any) -> Any:
@@ -297,8 +327,11 @@ def _toml_value(value: Any) -> str:
 
 def example_toml() -> str:
     """The documented default config file, generated from the dataclasses above."""
-    out = ["# promptsynth configuration (TOML). Every key is shown with its default value.",
-           "# Unknown keys and out-of-range values are errors that name the key.", ""]
+    out = [
+        "# promptsynth configuration (TOML). Every key is shown with its default value.",
+        "# Unknown keys and out-of-range values are errors that name the key.",
+        "",
+    ]
     for sname, cls in SECTIONS.items():
         out.append("[%s]" % sname)
         for f in dataclasses.fields(cls):

@@ -1,5 +1,6 @@
 """Logging: one line per event on stderr (systemd's journal adds the time); stdout is kept for
 what a command produces (results, JSON), so the two can be piped apart."""
+
 from __future__ import annotations
 
 import logging

@@ -1,6 +1,7 @@
 """The simulator's hardware: on a machine with no sound card or MIDI, a JACK dummy server
 stands in for both (audio paced in real time through ALSA's jack plugin, MIDI on JACK ports).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -39,8 +40,9 @@ def _die_with_parent() -> None:
     so a killed simulator leaves no JACK server behind."""
     import ctypes
     import signal
+
     try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)   # PR_SET_PDEATHSIG
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except OSError:
         pass
 
@@ -60,12 +62,21 @@ class JackServer:
         exe = shutil.which("jackd")
         if exe is None:
             raise RuntimeError("jackd is not installed (apt-get install jackd2)")
-        cmd = [exe, "--no-realtime"] + (["-n", self.name] if self.name else []) + \
-              ["-d", "dummy", "-r", str(self.rate), "-p", str(self.period)]
+        cmd = (
+            [exe, "--no-realtime"]
+            + (["-n", self.name] if self.name else [])
+            + ["-d", "dummy", "-r", str(self.rate), "-p", str(self.period)]
+        )
         env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1")
         self._log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env,
-                                     start_new_session=True, preexec_fn=_die_with_parent)
+        self.proc = subprocess.Popen(
+            cmd,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             if self.proc.poll() is not None:
@@ -77,7 +88,7 @@ class JackServer:
 
     def _lsp_ok(self) -> bool:
         exe = shutil.which("jack_lsp")
-        if exe is None:       # cannot ask: give the server a moment instead
+        if exe is None:  # cannot ask: give the server a moment instead
             time.sleep(1.0)
             return True
         env = dict(os.environ, **self.env())
@@ -125,14 +136,15 @@ def prepare(cfg: Config) -> Tuple[Config, Dict[str, str], Optional[JackServer]]:
         env.update(alsa_env(rc))
         if not has_sound_card():
             audio = dataclasses.replace(audio, device="promptsynth_sim", format="FLOAT_LE")
-            log.info("simulator: no sound card, audio goes to a JACK dummy server (tap: %s)",
-                     os.path.join(d, "out.raw"))
+            log.info(
+                "simulator: no sound card, audio goes to a JACK dummy server (tap: %s)", os.path.join(d, "out.raw")
+            )
         if not has_alsa_seq():
             midi = dataclasses.replace(midi, api="jack")
             log.info("simulator: no ALSA sequencer, MIDI on JACK (virtual port 'promptsynth')")
     midi = dataclasses.replace(midi, virtual=True)
     paths = dataclasses.replace(cfg.paths, state=state)
-    model = dataclasses.replace(cfg.model, id="tiny")          # no download, runs on any CPU
+    model = dataclasses.replace(cfg.model, id="tiny")  # no download, runs on any CPU
     # the OLED in a window where there is a screen, else PNG frames in <state>/panel
     shown = "window" if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") else "capture"
     panel = dataclasses.replace(cfg.panel, display=shown, gpio="none")

@@ -1,6 +1,7 @@
 """`promptsynth bench boot`: start to playable (with the last sound) and to model ready, peak
 memory of each process, and a soak: the tiny model generating back to back while 16 voices play
 through a paced PCM."""
+
 from __future__ import annotations
 
 import os
@@ -41,11 +42,13 @@ def boot(runs: int = 3) -> Dict[str, object]:
     state = tempfile.mkdtemp(prefix="psynth-boot-")
     cfg = os.path.join(state, "c.toml")
     with open(cfg, "w") as fh:
-        fh.write('[paths]\nstate = "%s"\n[audio]\nrt_priority = 0\nlock_memory = false\n'
-                 '[generate]\nseconds = 2.0\nsteps = 5\n' % state)
+        fh.write(
+            '[paths]\nstate = "%s"\n[audio]\nrt_priority = 0\nlock_memory = false\n'
+            "[generate]\nseconds = 2.0\nsteps = 5\n" % state
+        )
     playable, ready, restored = [], [], []
     peaks: Dict[str, int] = {}
-    for i in range(runs + 1):             # the first run makes the last sound; the others boot with it
+    for i in range(runs + 1):  # the first run makes the last sound; the others boot with it
         args = [sys.executable, "-m", "promptsynth", "run", "--sim", "--config", cfg]
         if i == 0:
             args += ["--prompt", "a warm evening pad"]
@@ -80,10 +83,14 @@ def boot(runs: int = 3) -> Dict[str, object]:
             playable.append(t_play)
             ready.append(t_ready)
             restored.append(got_restore)
-    return {"start_to_playable_s": {"median": round(float(np.median(playable)), 2), "max": round(max(playable), 2)},
-            "start_to_model_ready_s": {"median": round(float(np.median(ready)), 2), "max": round(max(ready), 2)},
-            "restored_last_sound": all(restored), "runs": runs, "peak_rss": peaks,
-            "note": "includes starting the simulator's jackd and Python's imports"}
+    return {
+        "start_to_playable_s": {"median": round(float(np.median(playable)), 2), "max": round(max(playable), 2)},
+        "start_to_model_ready_s": {"median": round(float(np.median(ready)), 2), "max": round(max(ready), 2)},
+        "restored_last_sound": all(restored),
+        "runs": runs,
+        "peak_rss": peaks,
+        "note": "includes starting the simulator's jackd and Python's imports",
+    }
 
 
 def soak(seconds: float = 60.0) -> Dict[str, object]:
@@ -92,6 +99,7 @@ def soak(seconds: float = 60.0) -> Dict[str, object]:
     from promptsynth.daemon.run import Daemon
     from promptsynth.engine import messages as m
     from promptsynth.generator import protocol as gm
+
     rig = Rig()
     cfg = config.replace(rig.config("tap_jack"), "model", id="tiny", device="cpu", threads=1)
     cfg = config.replace(cfg, "generate", seconds=2.0, steps=10)
@@ -123,20 +131,27 @@ def soak(seconds: float = 60.0) -> Dict[str, object]:
                     failed += isinstance(ev, gm.Failed)
                     job = d.inst.generate("soak %d" % (done + failed))
             pos = stats._pos.value
-            if pos - last_pos > 4000:                 # collect before the ring wraps
-                renders.append(stats.render_times()[-(pos - last_pos):])
+            if pos - last_pos > 4000:  # collect before the ring wraps
+                renders.append(stats.render_times()[-(pos - last_pos) :])
                 last_pos = pos
         pos = stats._pos.value
-        renders.append(stats.render_times()[-(pos - last_pos):])
+        renders.append(stats.render_times()[-(pos - last_pos) :])
         elapsed = time.monotonic() - t0
         rss1 = {k: _status_kb(v, "VmRSS") for k, v in pids.items()}
         all_r = np.concatenate(renders) / 1e6
-        return {"seconds": round(elapsed, 1), "sounds_generated": done, "failed": failed,
-                "voices": int(stats["voices"]), "xruns": int(stats["xruns"] - x0),
-                "periods": int(stats["periods"] - p0), "periods_expected": int(elapsed * 48000 / 128),
-                "render": summary_us(all_r, 128 / 48000),
-                "rss_kb_start": rss0, "rss_kb_end": rss1,
-                "rss_growth_kb": {k: rss1[k] - rss0[k] for k in rss0}}
+        return {
+            "seconds": round(elapsed, 1),
+            "sounds_generated": done,
+            "failed": failed,
+            "voices": int(stats["voices"]),
+            "xruns": int(stats["xruns"] - x0),
+            "periods": int(stats["periods"] - p0),
+            "periods_expected": int(elapsed * 48000 / 128),
+            "render": summary_us(all_r, 128 / 48000),
+            "rss_kb_start": rss0,
+            "rss_kb_end": rss1,
+            "rss_growth_kb": {k: rss1[k] - rss0[k] for k in rss0},
+        }
     finally:
         d.stop()
         rig.close()
@@ -144,6 +159,8 @@ def soak(seconds: float = 60.0) -> Dict[str, object]:
 
 def run(quick: bool = False) -> Dict[str, object]:
     result: Dict[str, object] = {"boot": boot(1 if quick else 3), "soak": soak(15.0 if quick else 60.0)}
-    result["aims"] = {"playable_within_3s": result["boot"]["start_to_playable_s"]["max"] <= 3.0,
-                      "soak_xruns==0": result["soak"]["xruns"] == 0}
+    result["aims"] = {
+        "playable_within_3s": result["boot"]["start_to_playable_s"]["max"] <= 3.0,
+        "soak_xruns==0": result["soak"]["xruns"] == 0,
+    }
     return result

@@ -4,6 +4,7 @@ Render cost is measured on the real :class:`Sampler` with every voice sounding t
 in a forward loop, bent, with vibrato, and one voice re-struck every period so attacks, decays,
 releases and steals are always in flight (the worst case, not a steady chord).
 """
+
 from __future__ import annotations
 
 import gc
@@ -20,10 +21,14 @@ from promptsynth.engine.sound import init_sound, prepare
 def render_cost(voices: int, periods: int = 3000, rate: int = 48000, period: int = 128) -> Dict[str, float]:
     audio, loop = init_sound(rate)
     snd = prepare(audio, loop_mode="forward", loop_start=loop[0], loop_end=loop[1], crossfade=int(0.01 * rate))
-    s = Sampler(rate, period, VoiceParams(polyphony=voices, attack=5.0, decay=100.0, sustain=0.7, release=50.0),
-                max_polyphony=max(voices, 64))
+    s = Sampler(
+        rate,
+        period,
+        VoiceParams(polyphony=voices, attack=5.0, decay=100.0, sustain=0.7, release=50.0),
+        max_polyphony=max(voices, 64),
+    )
     s.load(snd)
-    notes = [28 + (i * 29) % 64 for i in range(voices)]   # distinct notes over five octaves
+    notes = [28 + (i * 29) % 64 for i in range(voices)]  # distinct notes over five octaves
     for nt in notes:
         s.note_on(nt, 100)
     s.mod_wheel(0.6)
@@ -61,6 +66,7 @@ def _engine_rig(sampler_settings: dict):
     from promptsynth.bench.rig import Rig, wait_for
     from promptsynth.daemon.engine_host import EngineHost
     from promptsynth.daemon.instrument import startup_sound
+
     rig = Rig()
     cfg = rig.config("tap_jack", **sampler_settings)
     sup = EngineHost(cfg, rig.env)
@@ -83,13 +89,14 @@ def note_latency(notes: int = 20) -> Dict[str, object]:
     The tap shows where each onset landed: always on a period boundary.
     """
     from promptsynth.bench.rig import onset_after, summary, wait_for
+
     rig, sup, kbd = _engine_rig({"attack": 0.0, "release": 2.0})
     try:
         time.sleep(0.3)
         pickup, queued, total, aligned = [], [], [], 0
         sent_frames = []
         for i in range(notes):
-            time.sleep(0.1 + 0.0013 * (i * 7 % 11))     # spread the sends over the period grid
+            time.sleep(0.1 + 0.0013 * (i * 7 % 11))  # spread the sends over the period grid
             count = sup.stats["note_on_count"]
             sent_frames.append(rig.tap_frames())
             t_send = time.monotonic()
@@ -107,15 +114,19 @@ def note_latency(notes: int = 20) -> Dict[str, object]:
         x = rig.read_tap()
         for frame in sent_frames:
             onset = onset_after(x, max(frame - 4 * rig.period, 0))
-            aligned += onset >= 0 and (onset - 1) % rig.period == 0   # the init sound starts at exactly 0
+            aligned += onset >= 0 and (onset - 1) % rig.period == 0  # the init sound starts at exactly 0
         buffer_frames = sup.ready.buffer_frames
-        return {"midi_to_engine_ms": summary(pickup), "queued_in_alsa_ms": summary(queued),
-                "to_output_ms": summary(total),
-                "budget_ms": round((rig.period + buffer_frames) * 1000.0 / rig.rate, 3),
-                # JACK hands MIDI to clients at its cycle boundaries (one 128-frame cycle here); the
-                # ALSA sequencer on the device does not: that share is the rig's, not the engine's
-                "rig_jack_midi_cycle_ms": round(rig.period * 1000.0 / rig.rate, 3),
-                "buffer_frames": buffer_frames, "onsets_on_period_boundary": "%d/%d" % (aligned, notes)}
+        return {
+            "midi_to_engine_ms": summary(pickup),
+            "queued_in_alsa_ms": summary(queued),
+            "to_output_ms": summary(total),
+            "budget_ms": round((rig.period + buffer_frames) * 1000.0 / rig.rate, 3),
+            # JACK hands MIDI to clients at its cycle boundaries (one 128-frame cycle here); the
+            # ALSA sequencer on the device does not: that share is the rig's, not the engine's
+            "rig_jack_midi_cycle_ms": round(rig.period * 1000.0 / rig.rate, 3),
+            "buffer_frames": buffer_frames,
+            "onsets_on_period_boundary": "%d/%d" % (aligned, notes),
+        }
     finally:
         sup.stop()
         rig.close()
@@ -134,10 +145,15 @@ def paced_xruns(seconds: float = 10.0, voices: int = 16) -> Dict[str, float]:
         elapsed = time.monotonic() - t0
         renders = sup.stats.render_times()
         periods = sup.stats["periods"] - p0
-        out = {"seconds": round(elapsed, 2), "voices_sounding": int(sup.stats["voices"]),
-               "engine_xruns": int(sup.stats["xruns"] - x0), "jackd_xruns": rig.jack.xruns() - j0,
-               "periods": int(periods), "periods_expected": int(round(elapsed * rig.rate / rig.period)),
-               "render_in_engine": summary_us(renders[-int(periods):] / 1e6, rig.period / rig.rate)}
+        out = {
+            "seconds": round(elapsed, 2),
+            "voices_sounding": int(sup.stats["voices"]),
+            "engine_xruns": int(sup.stats["xruns"] - x0),
+            "jackd_xruns": rig.jack.xruns() - j0,
+            "periods": int(periods),
+            "periods_expected": int(round(elapsed * rig.rate / rig.period)),
+            "render_in_engine": summary_us(renders[-int(periods) :] / 1e6, rig.period / rig.rate),
+        }
         return out
     finally:
         sup.stop()
@@ -151,11 +167,13 @@ def run(quick: bool = False) -> Dict[str, object]:
     result["note_on_latency"] = note_latency(5 if quick else 20)
     result["paced_run"] = paced_xruns(2.0 if quick else 10.0)
     r = result["render"]
-    result["aims"] = {"render_32_p99_pct<=10": r["32"]["p99_pct"] <= 10.0,
-                      "render_64_p99_pct<=25": r["64"]["p99_pct"] <= 25.0,
-                      "latency_max<=budget+rig_jack_midi_cycle": result["note_on_latency"]["to_output_ms"]["max"]
-                      <= result["note_on_latency"]["budget_ms"] + result["note_on_latency"]["rig_jack_midi_cycle_ms"],
-                      "latency_median<=budget": result["note_on_latency"]["to_output_ms"]["median"]
-                      <= result["note_on_latency"]["budget_ms"],
-                      "xruns==0": result["paced_run"]["engine_xruns"] == 0}
+    result["aims"] = {
+        "render_32_p99_pct<=10": r["32"]["p99_pct"] <= 10.0,
+        "render_64_p99_pct<=25": r["64"]["p99_pct"] <= 25.0,
+        "latency_max<=budget+rig_jack_midi_cycle": result["note_on_latency"]["to_output_ms"]["max"]
+        <= result["note_on_latency"]["budget_ms"] + result["note_on_latency"]["rig_jack_midi_cycle_ms"],
+        "latency_median<=budget": result["note_on_latency"]["to_output_ms"]["median"]
+        <= result["note_on_latency"]["budget_ms"],
+        "xruns==0": result["paced_run"]["engine_xruns"] == 0,
+    }
     return result

@@ -10,6 +10,7 @@ Each trial is an isolated fault: the crash-loop backoff (which slows restarts af
 crashes in a minute, on purpose) is reset between trials, so what is timed is one restart.
 The display is luma's real SSD1306 driver over the rig's I2C bus stand-in (no I2C here).
 """
+
 from __future__ import annotations
 
 import os
@@ -25,9 +26,14 @@ AIM_S = 2.0
 
 def _summary(times: List[float], aim: float = 0.0) -> Dict[str, object]:
     import numpy as np
+
     a = np.asarray(times, dtype=np.float64)
-    out: Dict[str, object] = {"n": int(a.size), "median_s": round(float(np.median(a)), 3),
-                              "max_s": round(float(a.max()), 3), "min_s": round(float(a.min()), 3)}
+    out: Dict[str, object] = {
+        "n": int(a.size),
+        "median_s": round(float(np.median(a)), 3),
+        "max_s": round(float(a.max()), 3),
+        "min_s": round(float(a.min()), 3),
+    }
     if aim:
         out["aim_s"] = aim
         out["max_within_aim"] = bool(a.max() <= aim)
@@ -46,6 +52,7 @@ def _until(d, pred: Callable[[], bool], timeout: float) -> float:
 
 def _daemon(rig: Rig, **sections):
     from promptsynth.daemon.run import Daemon
+
     cfg = rig.config("tap_jack")
     for name, values in sections.items():
         cfg = config.replace(cfg, name, **values)
@@ -57,6 +64,7 @@ def engine_kill(rig: Rig, trials: int) -> Dict[str, object]:
     process, that process starting (Python, imports), and opening the sound card (on the rig
     that is JACK registering a client while it still clears the dead one away)."""
     from promptsynth.engine import messages as m
+
     d = _daemon(rig)
     times: List[float] = []
     parts: Dict[str, List[float]] = {"to_spawned": [], "to_loop_running": [], "to_audio_open": []}
@@ -79,11 +87,12 @@ def engine_kill(rig: Rig, trials: int) -> Dict[str, object]:
                     if d.host.stats["audio_opens"] > 0:
                         marks.setdefault("to_audio_open", now)
                 return d.host.restarts > restarts and d.host.ready is not None and d.host.stats["sound_id"] > 0
+
             _until(d, back, 30.0)
             times.append(time.monotonic() - t0)
             for k in parts:
                 parts[k].append(marks.get(k, times[-1]))
-            d.host.send(m.Midi(bytes([0x90, 60, 100])))          # and it plays
+            d.host.send(m.Midi(bytes([0x90, 60, 100])))  # and it plays
             _until(d, lambda: d.host.stats["voices"] >= 1, 10.0)
             d.host.send(m.Midi(bytes([0x80, 60, 0])))
             time.sleep(0.3)
@@ -103,7 +112,7 @@ def keyboard_replug(rig: Rig, trials: int) -> Dict[str, object]:
         for _ in range(trials):
             _until(d, lambda: d.host.stats["midi_ports"] == 0, 10.0)
             time.sleep(0.3)
-            kbd = rig.keyboard()                                  # plugged in now
+            kbd = rig.keyboard()  # plugged in now
             t0 = time.monotonic()
             count = d.host.stats["note_on_count"]
             while d.host.stats["note_on_count"] == count:
@@ -113,7 +122,7 @@ def keyboard_replug(rig: Rig, trials: int) -> Dict[str, object]:
                     raise RuntimeError("a replugged keyboard never played")
             times.append(time.monotonic() - t0)
             kbd.send_message([0x80, 64, 0])
-            kbd.close_port()                                      # unplugged
+            kbd.close_port()  # unplugged
             kbd.delete()
     finally:
         d.stop()
@@ -122,8 +131,8 @@ def keyboard_replug(rig: Rig, trials: int) -> Dict[str, object]:
 
 def generator_kill(rig: Rig, trials: int) -> Dict[str, object]:
     from promptsynth.generator import protocol as gm
-    d = _daemon(rig, model={"id": "tiny", "device": "cpu", "threads": 1},
-                generate={"seconds": 2.0, "steps": 200})
+
+    d = _daemon(rig, model={"id": "tiny", "device": "cpu", "threads": 1}, generate={"seconds": 2.0, "steps": 200})
     times, seq = [], [0]
 
     def progress_of(job: int) -> bool:
@@ -140,7 +149,7 @@ def generator_kill(rig: Rig, trials: int) -> Dict[str, object]:
             restarts = d.gen.client.restarts
             t0 = time.monotonic()
             os.kill(d.gen.client.proc.pid, signal.SIGKILL)
-            _until(d, lambda: d.gen.client.restarts > restarts, 30.0)     # seen dead, started again
+            _until(d, lambda: d.gen.client.restarts > restarts, 30.0)  # seen dead, started again
             job = d.inst.generate("the next job")
             _until(d, lambda: progress_of(job), 180.0)
             times.append(time.monotonic() - t0)
@@ -153,23 +162,24 @@ def display_unplug(rig: Rig, trials: int) -> Dict[str, object]:
     import errno
 
     import smbus2
+
     bus = I2CBus()
     real = smbus2.SMBus
-    smbus2.SMBus = bus.SMBus                       # luma's i2c interface opens our stand-in
+    smbus2.SMBus = bus.SMBus  # luma's i2c interface opens our stand-in
     d = _daemon(rig, panel={"display": "ssd1306"})
     times = []
     try:
         d.start(generator=False)
         _until(d, lambda: bus.frames > 0, 30.0)
         for i in range(trials):
-            bus.io_fault = OSError(errno.EREMOTEIO, "Remote I/O error")       # unplugged
+            bus.io_fault = OSError(errno.EREMOTEIO, "Remote I/O error")  # unplugged
             bus.open_fault = OSError(errno.ENOENT, "No such file or directory", "/dev/i2c-8")
             d.front.panel.flash("unplugged %d" % i)
-            end = time.monotonic() + 0.5 + (i % 4) * 0.7                        # out for 0.5-2.6 s
+            end = time.monotonic() + 0.5 + (i % 4) * 0.7  # out for 0.5-2.6 s
             while time.monotonic() < end:
                 d.step()
             frames = bus.frames
-            bus.io_fault = bus.open_fault = None                                # plugged back
+            bus.io_fault = bus.open_fault = None  # plugged back
             times.append(_until(d, lambda: bus.frames > frames, 30.0))
     finally:
         d.stop()
@@ -181,11 +191,14 @@ def run(quick: bool = False) -> Dict[str, object]:
     trials = 3 if quick else 10
     rig = Rig()
     try:
-        result: Dict[str, object] = {"trials": trials,
-                                     "engine_sigkill_to_playing": engine_kill(rig, trials),
-                                     "keyboard_replug_to_playing": keyboard_replug(rig, trials),
-                                     "display_unplug_to_frames": display_unplug(rig, trials)}
+        result: Dict[str, object] = {
+            "trials": trials,
+            "engine_sigkill_to_playing": engine_kill(rig, trials),
+            "keyboard_replug_to_playing": keyboard_replug(rig, trials),
+            "display_unplug_to_frames": display_unplug(rig, trials),
+        }
         import importlib.util
+
         if importlib.util.find_spec("torch") is not None:
             result["generator_sigkill_to_next_job"] = generator_kill(rig, trials)
         else:

@@ -11,13 +11,14 @@
 * The peak memory (RSS high-water mark) of loading that model from disk through the instrument's
   loader with accelerate and without, in float32 and float16, each in a fresh process.
 """
+
 from __future__ import annotations
 
 import collections
 import contextlib
+import os
 import statistics
 import tempfile
-import os
 import time
 import types
 from typing import Dict
@@ -30,6 +31,7 @@ def tiny(runs: int = 3) -> Dict[str, object]:
     from promptsynth.generator import protocol as msg
     from promptsynth.generator.client import GeneratorClient
     from promptsynth.generator.params import GenerationParams
+
     state = tempfile.mkdtemp(prefix="psynth-bench-")
     c = GeneratorClient("tiny", state, "cpu", timeout=600.0)
     t0 = time.monotonic()
@@ -38,6 +40,7 @@ def tiny(runs: int = 3) -> Dict[str, object]:
         c.poll(0.05)
     start_s = time.monotonic() - t0
     try:
+
         def job(prompt, seed, **kw):
             t = time.monotonic()
             r = c.run(GenerationParams(prompt, seconds=5.12, seed=seed, **kw))
@@ -58,24 +61,31 @@ def tiny(runs: int = 3) -> Dict[str, object]:
         encoders = ("clap_text", "t5", "gpt2")
         return {
             "worker_start_and_load_s": round(start_s, 2),
-            "job_5_12s_default": {"wall_s": round(wall_med, 3), "model_s": round(model_med, 3),
-                                  "outside_model_s": round(wall_med - model_med, 3),
-                                  "outside_model_pct": round(100 * (wall_med - model_med) / wall_med, 2),
-                                  "of_which_write_s": round(statistics.median(writes), 3), "runs": runs},
+            "job_5_12s_default": {
+                "wall_s": round(wall_med, 3),
+                "model_s": round(model_med, 3),
+                "outside_model_s": round(wall_med - model_med, 3),
+                "outside_model_pct": round(100 * (wall_med - model_med) / wall_med, 2),
+                "of_which_write_s": round(statistics.median(writes), 3),
+                "runs": runs,
+            },
             "unet_calls_default_recipe": first[1].calls.get("unet"),
             "unet_calls_study_recipe": study.calls.get("unet"),
             "repeat_same_prompt_new_seed": {
-                "first_wall_s": round(first[0], 3), "repeat_wall_s": round(rep_wall, 3),
+                "first_wall_s": round(first[0], 3),
+                "repeat_wall_s": round(rep_wall, 3),
                 "first_encoder_calls": sum(first[1].calls.get(k, 0) for k in encoders),
                 "repeat_encoder_calls": sum(rep.calls.get(k, 0) for k in encoders),
                 "first_encode_s": round(first[1].seconds.get("encode", 0.0), 4),
-                "repeat_encode_s": round(rep.seconds.get("encode", 0.0), 4)},
+                "repeat_encode_s": round(rep.seconds.get("encode", 0.0), 4),
+            },
         }
     finally:
         c.stop()
 
 
 # ---- VAEs that fail as they do on the device (for the fallback figures and the tests) -----------
+
 
 def _mel_shape(vae, z):
     f = 2 ** (len(vae.config.block_out_channels) - 1)
@@ -101,6 +111,7 @@ def fp16_overflow(vae):
     latent gives inf. Only the overflow is simulated (CPU torch has no usable fp16 to overflow in);
     a float32 decode is the real one. Yields the list of overflowed calls."""
     import torch
+
     dtype, real, overflowed = vae.dtype, vae.decode, []
 
     def decode(z, *args, **kwargs):
@@ -163,7 +174,7 @@ def _clap_text_embeds(encoder, ids, mask):
     get_text_features, AudioLDM 1's ClapTextModelWithProjection returns text_embeds."""
     if hasattr(encoder, "get_text_features"):
         out = encoder.get_text_features(ids, attention_mask=mask)
-        return getattr(out, "pooler_output", out)         # an output object on transformers 5
+        return getattr(out, "pooler_output", out)  # an output object on transformers 5
     return encoder(ids, attention_mask=mask).text_embeds
 
 
@@ -173,11 +184,13 @@ def decode_fallback(runner, seconds: float) -> Dict[str, object]:
     overflowing fp16 attempt itself is simulated at no cost: on the GPU it costs about one fp16
     VAE decode more."""
     import torch
+
     pipe = runner.pipe
     samples = int(round(seconds * runner.rate))
-    frames = -(-samples // 640)                 # 640 samples a latent frame (160 a mel frame, 4 a latent)
-    latents = torch.randn(1, pipe.vae.config.latent_channels, frames, 16,
-                          generator=torch.Generator().manual_seed(0)).to(runner.device)
+    frames = -(-samples // 640)  # 640 samples a latent frame (160 a mel frame, 4 a latent)
+    latents = torch.randn(
+        1, pipe.vae.config.latent_channels, frames, 16, generator=torch.Generator().manual_seed(0)
+    ).to(runner.device)
     normal: Dict[str, float] = {}
     _, path = runner.decode(latents, samples, normal)
     retry: Dict[str, float] = {}
@@ -188,17 +201,22 @@ def decode_fallback(runner, seconds: float) -> Dict[str, object]:
             _, retry_path = runner.decode(latents, samples, retry)
     finally:
         pipe.vocoder.to(vocoder_dtype)
-    return {"normal_path": path, "normal_s": round(normal["decode"], 3), "fallback_path": retry_path,
-            "fallback_s": round(retry["decode"], 3),
-            "fallback_cast_and_fp32_decode_s": round(retry["decode_fp32_retry"], 3),
-            "ratio": round(retry["decode"] / normal["decode"], 2)}
+    return {
+        "normal_path": path,
+        "normal_s": round(normal["decode"], 3),
+        "fallback_path": retry_path,
+        "fallback_s": round(retry["decode"], 3),
+        "fallback_cast_and_fp32_decode_s": round(retry["decode_fp32_retry"], 3),
+        "ratio": round(retry["decode"] / normal["decode"], 2),
+    }
 
 
 def _memory_mib() -> Dict[str, int]:
     """This process's RSS high-water mark and its resident memory now, split into anonymous
     memory (copies) and file pages (weights still mapped from their safetensors files)."""
     import resource
-    found = {"peak_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)}   # KiB on Linux
+
+    found = {"peak_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)}  # KiB on Linux
     try:
         with open("/proc/self/status") as fh:
             for line in fh:
@@ -214,10 +232,12 @@ def _load_peak(path: str, low_cpu_mem_usage: bool, dtype: str, conn) -> None:
     """In a child process: load ``path``, then read every weight once (mapped files count only
     when read); send back the memory before, after the load and after the read."""
     from promptsynth.generator.pipeline import load
+
     try:
         import diffusers  # noqa: F401  (imports count in the baseline, not in the load)
         import torch
         import transformers  # noqa: F401
+
         found = {"baseline_mib": _memory_mib()["peak_mib"]}
         t0 = time.monotonic()
         pipe = load(path, "cpu", low_cpu_mem_usage=low_cpu_mem_usage, dtype=getattr(torch, dtype))
@@ -230,12 +250,13 @@ def _load_peak(path: str, low_cpu_mem_usage: bool, dtype: str, conn) -> None:
                         p.float().sum()
         found["after_reading_weights"] = _memory_mib()
         conn.send(found)
-    except Exception as e:                    # reported, not raised: the parent says which way failed
+    except Exception as e:  # reported, not raised: the parent says which way failed
         conn.send({"error": "%s: %s" % (type(e).__name__, e)})
 
 
 def _in_child(fn, *args) -> dict:
     import multiprocessing
+
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=fn, args=args + (child,))
@@ -252,6 +273,7 @@ def _in_child(fn, *args) -> dict:
 def _save_random(model: str, dest: str, narrow: bool, conn) -> None:
     from promptsynth.generator.build import real_size
     from promptsynth.generator.models import make_portable
+
     try:
         real_size(model, narrow=narrow).save_pretrained(dest, safe_serialization=True)
         make_portable(dest)
@@ -266,6 +288,7 @@ def load_memory(model: str = "audioldm2", narrow: bool = False) -> Dict[str, obj
     model first, then the weights over it), each in a fresh process so the high-water marks are
     the loads' own."""
     import shutil
+
     folder = tempfile.mkdtemp(prefix="psynth-mem-")
     try:
         saved = _in_child(_save_random, model, os.path.join(folder, model), narrow)
@@ -288,14 +311,16 @@ def _dir_bytes(path: str) -> int:
     return sum(os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(path) for f in files)
 
 
-def full_size(model: str = "audioldm2", seconds: float = 5.12, steps_timed: int = 3,
-              threads: int = 0, narrow: bool = False) -> Dict[str, object]:
+def full_size(
+    model: str = "audioldm2", seconds: float = 5.12, steps_timed: int = 3, threads: int = 0, narrow: bool = False
+) -> Dict[str, object]:
     """``narrow``: the model's layers at narrow widths (build.NARROW), for a quick test of this path."""
     import torch
 
     from promptsynth.generator.build import parameter_count, real_size
     from promptsynth.generator.params import GenerationParams, validate
     from promptsynth.generator.runner import Runner
+
     if threads:
         torch.set_num_threads(threads)
     t0 = time.monotonic()
@@ -310,8 +335,18 @@ def full_size(model: str = "audioldm2", seconds: float = 5.12, steps_timed: int 
     warm_s = time.monotonic() - t0
     timer.reset()
     t0 = time.monotonic()
-    runner.generate(validate(GenerationParams(prompt, negative=negative, seconds=seconds, steps=steps_timed,
-                                                seed=1, **{k: v for k, v in DEFAULT.items() if k != "steps"})))
+    runner.generate(
+        validate(
+            GenerationParams(
+                prompt,
+                negative=negative,
+                seconds=seconds,
+                steps=steps_timed,
+                seed=1,
+                **{k: v for k, v in DEFAULT.items() if k != "steps"},
+            )
+        )
+    )
     run_s = time.monotonic() - t0
     t = dict(timer.total)
     unet_step = statistics.median(timer.each["unet"])
@@ -339,21 +374,33 @@ def full_size(model: str = "audioldm2", seconds: float = 5.12, steps_timed: int 
     repeat_encoder_s = sum(timer.total.get(k, 0.0) for k in ("clap_text", "t5", "gpt2", "projection"))
     fallback = decode_fallback(runner, seconds)
     return {
-        "model": model, "narrow": narrow, "parameters": parameter_count(pipe), "seconds_of_audio": seconds,
-        "torch_threads": torch.get_num_threads(), "build_s": round(build_s, 1), "warm_up_s": round(warm_s, 1),
+        "model": model,
+        "narrow": narrow,
+        "parameters": parameter_count(pipe),
+        "seconds_of_audio": seconds,
+        "torch_threads": torch.get_num_threads(),
+        "build_s": round(build_s, 1),
+        "warm_up_s": round(warm_s, 1),
         "timed_run": {"steps": steps_timed, "wall_s": round(run_s, 2)},
         "components_s": {
-            "clap_text_ours": round(t.get("clap_text", 0), 3), "clap_text_padded_512": round(clap_pad_s, 3),
+            "clap_text_ours": round(t.get("clap_text", 0), 3),
+            "clap_text_padded_512": round(clap_pad_s, 3),
             "clap_text_unpadded_same_batch": round(clap_short_s, 3),
-            "t5": round(t.get("t5", 0), 3), "gpt2_8_tokens_x2": round(t.get("gpt2", 0), 3),
-            "projection": round(t.get("projection", 0), 4), "unet_per_step_cfg": round(unet_step, 3),
-            "vae_decode": round(t.get("vae_decoder", 0), 3), "vocoder": round(t.get("vocoder", 0), 3)},
+            "t5": round(t.get("t5", 0), 3),
+            "gpt2_8_tokens_x2": round(t.get("gpt2", 0), 3),
+            "projection": round(t.get("projection", 0), 4),
+            "unet_per_step_cfg": round(unet_step, 3),
+            "vae_decode": round(t.get("vae_decoder", 0), 3),
+            "vocoder": round(t.get("vocoder", 0), 3),
+        },
         "clap_unpadded_max_abs_diff": clap_diff,
         "per_sound_s": {
             "default_recipe_dpm_25": round(fixed_ours + 25 * unet_step, 1),
             "study_recipe_ddim_100_stock_padding": round(fixed_stock + 100 * unet_step, 1),
             "ratio_study_to_default": round((fixed_stock + 100 * unet_step) / (fixed_ours + 25 * unet_step), 2),
-            "fixed_ours": round(fixed_ours, 2), "fixed_stock": round(fixed_stock, 2)},
+            "fixed_ours": round(fixed_ours, 2),
+            "fixed_stock": round(fixed_stock, 2),
+        },
         "reused_embeddings": {"saving_s": round(encoders_ours, 3), "encoder_s_on_repeat": round(repeat_encoder_s, 4)},
         "decode_fp32_fallback": fallback,
         "device": "cpu (no GPU lent to this task)",
@@ -363,7 +410,7 @@ def full_size(model: str = "audioldm2", seconds: float = 5.12, steps_timed: int 
 def run(quick: bool = False, full_model: str = "audioldm2") -> Dict[str, object]:
     result: Dict[str, object] = {"tiny": tiny(1 if quick else 3)}
     if not quick:
-        result["load_memory"] = load_memory(full_model)      # first: this process holds no big model yet
+        result["load_memory"] = load_memory(full_model)  # first: this process holds no big model yet
         result["full_size"] = full_size(full_model)
     t = result["tiny"]
     result["aims"] = {

@@ -4,6 +4,7 @@ Used by the benchmarks and the tests alike, so both go through the real paths: p
 into ALSA's `file` plugin (an exact copy of every frame written) over either `null` (no
 pacing) or `jack` (paced in real time by the dummy server), and python-rtmidi on JACK ports.
 """
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,9 @@ pcm.tap_raw {{ type file; slave.pcm "null"; file "{d}/tap_raw.raw"; format "raw"
 
 
 class Rig:
-    def __init__(self, rate: int = 48000, period: int = 128, jack: bool = True, name: Optional[str] = None,
-                 export: bool = True):
+    def __init__(
+        self, rate: int = 48000, period: int = 128, jack: bool = True, name: Optional[str] = None, export: bool = True
+    ):
         """``export``: also set this process's environment (so its own pyalsaaudio sees the taps)."""
         self.dir = tempfile.mkdtemp(prefix="psynth-rig-")
         self.rate, self.period = rate, period
@@ -48,11 +50,20 @@ class Rig:
 
     def config(self, device: str = "tap_jack", **sampler) -> config_mod.Config:
         cfg = config_mod.Config()
-        cfg = config_mod.replace(cfg, "audio", device=device, rate=self.rate, period=self.period, periods=3,
-                                 format="FLOAT_LE", rt_priority=0, lock_memory=False)
+        cfg = config_mod.replace(
+            cfg,
+            "audio",
+            device=device,
+            rate=self.rate,
+            period=self.period,
+            periods=3,
+            format="FLOAT_LE",
+            rt_priority=0,
+            lock_memory=False,
+        )
         cfg = config_mod.replace(cfg, "midi", api="jack", port="psynthkbd", virtual=True)
         cfg = config_mod.replace(cfg, "paths", state=os.path.join(self.dir, "state"))
-        cfg = config_mod.replace(cfg, "panel", display="dummy", gpio="none")    # no panel hardware here
+        cfg = config_mod.replace(cfg, "panel", display="dummy", gpio="none")  # no panel hardware here
         if sampler:
             cfg = config_mod.replace(cfg, "sampler", **sampler)
         return cfg
@@ -60,6 +71,7 @@ class Rig:
     def keyboard(self, port: str = "psynthkbd"):
         """A MIDI keyboard: a JACK client with an output port the engine finds by name."""
         import rtmidi
+
         out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name=port)
         out.open_virtual_port("out")
         return out
@@ -91,7 +103,7 @@ class I2CBus:
         self.io_fault: Optional[BaseException] = None
         self.frames = 0
 
-    def SMBus(self, port: int = 1):             # noqa: N802 (smbus2's name)
+    def SMBus(self, port: int = 1):  # noqa: N802 (smbus2's name)
         if self.open_fault is not None:
             raise self.open_fault
         return self
@@ -103,7 +115,7 @@ class I2CBus:
     def i2c_rdwr(self, *msgs) -> None:
         if self.io_fault is not None:
             raise self.io_fault
-        if sum(len(list(msg)) for msg in msgs) >= 1024:     # a whole frame of page data
+        if sum(len(list(msg)) for msg in msgs) >= 1024:  # a whole frame of page data
             self.frames += 1
 
     def close(self) -> None:
@@ -128,5 +140,9 @@ def onset_after(x: np.ndarray, frame: int, threshold: float = 1e-6) -> int:
 
 def summary(values: List[float]) -> dict:
     a = np.asarray(values, dtype=np.float64)
-    return {"n": int(a.size), "median": round(float(np.median(a)), 3), "max": round(float(a.max()), 3),
-            "min": round(float(a.min()), 3)}
+    return {
+        "n": int(a.size),
+        "median": round(float(np.median(a)), 3),
+        "max": round(float(a.max()), 3),
+        "min": round(float(a.min()), 3),
+    }

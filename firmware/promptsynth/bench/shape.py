@@ -1,4 +1,5 @@
 """`promptsynth bench shape`: the whole shaping chain on model-like output, as a share of its length."""
+
 from __future__ import annotations
 
 import statistics
@@ -25,6 +26,7 @@ def model_like(seconds: float, rate: int = 16000, seed: int = 0) -> np.ndarray:
 
 def run(quick: bool = False) -> Dict[str, object]:
     from promptsynth.library.shaping import shape
+
     shape(model_like(1.0), 16000, 48000, prompt="warm up")
     out: Dict[str, object] = {"rate_in": 16000, "rate_out": 48000}
     for seconds in (2.0, 5.0, 10.0, 30.0):
@@ -35,11 +37,16 @@ def run(quick: bool = False) -> Dict[str, object]:
             r = shape(x, 16000, 48000, prompt="a warm organ")
             times.append(time.perf_counter() - t0)
         med = statistics.median(times)
-        out["%gs" % seconds] = {"median_ms": round(med * 1000, 1), "max_ms": round(max(times) * 1000, 1),
-                                "share_of_duration_pct": round(100 * med / seconds, 3),
-                                "steps": [s["step"] for s in r.steps], "loop_found": r.analysis.get("loop") is not None,
-                                "pitched": r.analysis["pitch"]["pitched"]}
-    out["aims"] = {"share<=2pct_all_lengths": all(out["%gs" % s]["share_of_duration_pct"] <= 2.0
-                                                   for s in (2.0, 5.0, 10.0, 30.0)),
-                   "5s_in<=100ms": out["5s"]["median_ms"] <= 100.0}
+        out["%gs" % seconds] = {
+            "median_ms": round(med * 1000, 1),
+            "max_ms": round(max(times) * 1000, 1),
+            "share_of_duration_pct": round(100 * med / seconds, 3),
+            "steps": [s["step"] for s in r.steps],
+            "loop_found": r.analysis.get("loop") is not None,
+            "pitched": r.analysis["pitch"]["pitched"],
+        }
+    out["aims"] = {
+        "share<=2pct_all_lengths": all(out["%gs" % s]["share_of_duration_pct"] <= 2.0 for s in (2.0, 5.0, 10.0, 30.0)),
+        "5s_in<=100ms": out["5s"]["median_ms"] <= 100.0,
+    }
     return out

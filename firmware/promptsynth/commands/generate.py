@@ -1,4 +1,5 @@
 """`promptsynth generate` (a sound from text, with a progress bar) and `promptsynth models`."""
+
 from __future__ import annotations
 
 import json
@@ -16,22 +17,36 @@ def cmd_generate(args, cfg) -> int:
     from promptsynth.generator.client import GeneratorClient, JobFailed
     from promptsynth.generator.models import ModelError
     from promptsynth.generator.params import GenerationParams, ParamError
+
     g = cfg.generate
     params = GenerationParams(
-        prompt=args.prompt, negative=g.negative if args.negative is None else args.negative,
-        seconds=g.seconds if args.seconds is None else args.seconds, steps=g.steps if args.steps is None else args.steps,
-        guidance=g.guidance if args.guidance is None else args.guidance, seed=args.seed,
-        scheduler=args.scheduler or g.scheduler, candidates=args.candidates or g.candidates)
+        prompt=args.prompt,
+        negative=g.negative if args.negative is None else args.negative,
+        seconds=g.seconds if args.seconds is None else args.seconds,
+        steps=g.steps if args.steps is None else args.steps,
+        guidance=g.guidance if args.guidance is None else args.guidance,
+        seed=args.seed,
+        scheduler=args.scheduler or g.scheduler,
+        candidates=args.candidates or g.candidates,
+    )
     g = cfg.generate
-    client = GeneratorClient(args.model or cfg.model.id, state_dir(cfg), args.device or cfg.model.device,
-                             cfg.model.threads, g.queue, g.timeout, max_prompt_chars=g.max_prompt_chars,
-                             out_dir=os.path.join(state_dir(cfg), "generated"))
+    client = GeneratorClient(
+        args.model or cfg.model.id,
+        state_dir(cfg),
+        args.device or cfg.model.device,
+        cfg.model.threads,
+        g.queue,
+        g.timeout,
+        max_prompt_chars=g.max_prompt_chars,
+        out_dir=os.path.join(state_dir(cfg), "generated"),
+    )
     try:
         job = client.submit(params)
     except (ParamError, ModelError) as e:
         log.error("%s", e)
         return 2
     from tqdm import tqdm
+
     bar = tqdm(total=client.params_of(job).steps, unit="step", desc="generating", file=sys.stderr)
     result = None
     try:
@@ -66,6 +81,7 @@ def cmd_generate(args, cfg) -> int:
     out = result.paths[0]
     if args.output:
         from promptsynth.library import atomic
+
         with open(out, "rb") as fh:
             atomic.write_bytes(args.output, fh.read())
         out = args.output
@@ -77,6 +93,7 @@ def cmd_generate(args, cfg) -> int:
 
 def cmd_models(args, cfg) -> int:
     from promptsynth.generator import models
+
     state = state_dir(cfg)
     if args.action == "list":
         rows = models.listing(state)
@@ -84,13 +101,16 @@ def cmd_models(args, cfg) -> int:
             print(json.dumps(rows, indent=2))
             return 0
         for r in rows:
-            print("%-20s %-13s %8s  %s" % (r["id"], "installed" if r["installed"] else "not installed",
-                                           r["size"], r["licence"]))
+            print(
+                "%-20s %-13s %8s  %s"
+                % (r["id"], "installed" if r["installed"] else "not installed", r["size"], r["licence"])
+            )
         return 0
     if not args.id:
         log.error("models fetch needs a model id")
         return 2
     from tqdm import tqdm
+
     bar = tqdm(unit="B", unit_scale=True, desc="fetching %s" % args.id, file=sys.stderr)
 
     def progress(done, total):

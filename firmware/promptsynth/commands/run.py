@@ -1,4 +1,5 @@
 """`promptsynth run`: the instrument in the foreground until SIGINT or SIGTERM."""
+
 from __future__ import annotations
 
 import signal
@@ -10,8 +11,10 @@ def cmd_run(args, cfg) -> int:
     jack = None
     if args.sim:
         from promptsynth import sim
+
         cfg, env, jack = sim.prepare(cfg)
     from promptsynth.daemon.run import run
+
     stop: List[int] = []
 
     def on_signal(signum, frame):
@@ -20,8 +23,13 @@ def cmd_run(args, cfg) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        return run(cfg, env, model_override="tiny" if args.sim else None, prompt=args.prompt,
-                   stop_reason=lambda: "signal %d" % stop[0] if stop else None)
+        return run(
+            cfg,
+            env,
+            model_override="tiny" if args.sim else None,
+            prompt=args.prompt,
+            stop_reason=lambda: "signal %d" % stop[0] if stop else None,
+        )
     finally:
         if jack is not None:
             jack.stop()

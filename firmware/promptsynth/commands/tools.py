@@ -1,4 +1,5 @@
 """`promptsynth doctor`, `promptsynth bench` and `promptsynth config`."""
+
 from __future__ import annotations
 
 import importlib
@@ -10,6 +11,7 @@ BENCHES = ("engine", "generate", "shape", "panel", "boot", "faults")
 
 def cmd_doctor(args) -> int:
     from promptsynth import doctor
+
     checks = doctor.run(args.config)
     if args.json:
         print(json.dumps(doctor.as_json(checks), indent=2))
@@ -35,6 +37,7 @@ def cmd_bench(args) -> int:
 
 def cmd_config(args) -> int:
     from promptsynth import config as config_mod
+
     if args.action == "example":
         sys.stdout.write(config_mod.example_toml())
         return 0

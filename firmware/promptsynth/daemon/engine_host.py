@@ -5,6 +5,7 @@ The engine is the one part that makes sound, so this is the one place that must 
 anything else: sends to a dead engine are dropped (a restart sends the state again), and a
 crashed or stuck engine is restarted at once, backing off only after five crashes in a minute.
 """
+
 from __future__ import annotations
 
 import logging
@@ -14,8 +15,8 @@ from collections import deque
 from multiprocessing import shared_memory
 from typing import Deque, Dict, List, Optional
 
-from promptsynth.config import Config
 from promptsynth.backoff import Backoff
+from promptsynth.config import Config
 from promptsynth.engine import messages as m
 from promptsynth.engine.shm import publish, release
 from promptsynth.engine.sound import PlayableSound
@@ -23,16 +24,16 @@ from promptsynth.engine.stats import EngineStats
 
 log = logging.getLogger("engine-host")
 
-STUCK_S = 5.0              # a loop that has not gone round for this long is stuck: restart it
-HEALTHY_S = 1.0            # the watchdog is petted only while the loop went round this recently
-REPEAT_S = 60.0            # the same notice from the engine is logged at most once a minute
+STUCK_S = 5.0  # a loop that has not gone round for this long is stuck: restart it
+HEALTHY_S = 1.0  # the watchdog is petted only while the loop went round this recently
+REPEAT_S = 60.0  # the same notice from the engine is logged at most once a minute
 
 
 class EngineHost:
     def __init__(self, cfg: Config, env: Optional[Dict[str, str]] = None):
         self.cfg = cfg
         self.env = env or {}
-        self.ctx = multiprocessing.get_context("spawn")     # a clean process, no inherited threads
+        self.ctx = multiprocessing.get_context("spawn")  # a clean process, no inherited threads
         self.stats = EngineStats(self.ctx)
         self.proc: Optional[multiprocessing.process.BaseProcess] = None
         self.conn = None
@@ -47,9 +48,11 @@ class EngineHost:
     # ---- the process ----------------------------------------------------------------------------
     def start(self) -> None:
         from promptsynth.engine.process import engine_main
+
         parent, child = self.ctx.Pipe(duplex=True)
-        self.proc = self.ctx.Process(target=engine_main, args=(self.cfg, child, self.stats, self.env),
-                                     name="promptsynth-engine", daemon=True)
+        self.proc = self.ctx.Process(
+            target=engine_main, args=(self.cfg, child, self.stats, self.env), name="promptsynth-engine", daemon=True
+        )
         self.proc.start()
         child.close()
         self.conn = parent
@@ -78,11 +81,16 @@ class EngineHost:
             self.proc.join(2.0)
         self.restarts += 1
         delay = self.backoff.failed(now)
-        log.error("engine %s (exit code %s): restarting it with its sound (restart %d)",
-                  "stuck" if stuck else "crashed", self.proc.exitcode, self.restarts)
+        log.error(
+            "engine %s (exit code %s): restarting it with its sound (restart %d)",
+            "stuck" if stuck else "crashed",
+            self.proc.exitcode,
+            self.restarts,
+        )
         if delay:
-            log.error("engine crashed %d times in a minute: the next restart waits %.0f s",
-                      self.backoff.failures, delay)
+            log.error(
+                "engine crashed %d times in a minute: the next restart waits %.0f s", self.backoff.failures, delay
+            )
         self._restart()
         return True
 
@@ -92,7 +100,7 @@ class EngineHost:
         self._close_conn()
         self.stats.values[:] = 0.0
         self.start()
-        for shm in old:                      # the dead engine's sounds: nobody maps them now
+        for shm in old:  # the dead engine's sounds: nobody maps them now
             release(shm)
 
     def _close_conn(self) -> None:
@@ -106,7 +114,7 @@ class EngineHost:
     def stop(self, timeout: float = 3.0) -> None:
         """Fade out and stop the engine (killed if it does not go)."""
         if self.proc is not None:
-            self.send(m.Stop())              # the fade starts now
+            self.send(m.Stop())  # the fade starts now
             end = time.monotonic() + timeout
             while self.proc.is_alive() and time.monotonic() < end:
                 self.poll(0.05)

@@ -6,6 +6,7 @@ A display that is not there, a keyboard unplugged mid-word, a GPIO chip that ref
 marked absent or failed, retried by its own backoff, and shown on the System page, in the top
 bar, in systemd's STATUS= and in `doctor`.
 """
+
 from __future__ import annotations
 
 import logging
@@ -24,8 +25,13 @@ log = logging.getLogger("panel")
 class Source:
     """One input: where its events come from, and its health."""
 
-    def __init__(self, name: str, events: Callable[[float], List[object]], status: Callable[[], Tuple[str, str]],
-                 stop: Callable[[], None]):
+    def __init__(
+        self,
+        name: str,
+        events: Callable[[float], List[object]],
+        status: Callable[[], Tuple[str, str]],
+        stop: Callable[[], None],
+    ):
         self.name, self.events, self.status, self.stop = name, events, status, stop
 
 
@@ -34,11 +40,12 @@ def make_display(cfg: Config, health: Health) -> Display:
     p = cfg.panel
     if p.display == "window":
         from promptsynth.panel.window import Window
-        return Window()              # type: ignore[return-value]   (the simulator's: same interface)
+
+        return Window()  # type: ignore[return-value]   (the simulator's: same interface)
     cap = p.capture_dir or os.path.join(state_dir(cfg), "panel")
     try:
         return Display(factory(p.display, p.i2c_bus, p.i2c_address, cap))
-    except Exception as e:           # no luma, no pygame: the sound never depends on a screen
+    except Exception as e:  # no luma, no pygame: the sound never depends on a screen
         health.add("display", state=ABSENT, detail=describe(e))
         log.error("display %s unavailable: %s", p.display, describe(e))
         return Display(None)
@@ -52,6 +59,7 @@ def make_sources(cfg: Config, display, evdev=None, gpio=None) -> List[Source]:
         sources.append(Source("window", lambda now: display.events(), display.status, display.close))
     try:
         from promptsynth.panel.keyboard import EvdevKeyboard
+
         kb = EvdevKeyboard(p.keyboard, p.keymap, evdev=evdev)
         kb.start()
         sources.append(Source("keyboard", lambda now: kb.events(), kb.status, kb.stop))
@@ -60,8 +68,10 @@ def make_sources(cfg: Config, display, evdev=None, gpio=None) -> List[Source]:
         sources.append(Source("keyboard", lambda now: [], lambda: (ABSENT, why), lambda: None))
     if p.gpio == "jetson":
         from promptsynth.panel.gpio import Controls, GpioControls
-        controls = GpioControls(Controls([(p.encoder1_a, p.encoder1_b), (p.encoder2_a, p.encoder2_b)],
-                                         [p.button1, p.button2]), gpio)
+
+        controls = GpioControls(
+            Controls([(p.encoder1_a, p.encoder1_b), (p.encoder2_a, p.encoder2_b)], [p.button1, p.button2]), gpio
+        )
         controls.start()
         sources.append(Source("encoders", controls.events, controls.status, controls.stop))
     return sources
@@ -72,9 +82,16 @@ class FrontPanel:
         p = cfg.panel
         self.health = health
         self.display = make_display(cfg, health)
-        self.panel = Panel(inst, self.display, fps=p.fps, kiosk=p.kiosk,
-                           prompt_limit=p.prompt_limit if p.kiosk else 1000,
-                           idle_timeout=p.idle_timeout if p.kiosk else 0.0, attract=p.attract, clock=clock)
+        self.panel = Panel(
+            inst,
+            self.display,
+            fps=p.fps,
+            kiosk=p.kiosk,
+            prompt_limit=p.prompt_limit if p.kiosk else 1000,
+            idle_timeout=p.idle_timeout if p.kiosk else 0.0,
+            attract=p.attract,
+            clock=clock,
+        )
         health.add("display", required=p.display != "none")
         self.sources = make_sources(cfg, self.display, evdev, gpio)
         for s in self.sources:
@@ -100,7 +117,7 @@ class FrontPanel:
         for s in self.sources:
             try:
                 s.stop()
-            except Exception as e:       # stopping a part that already failed: say so, go on
+            except Exception as e:  # stopping a part that already failed: say so, go on
                 log.warning("%s did not stop cleanly: %s", s.name, describe(e))
         if hasattr(self.display, "close"):
             self.display.close()

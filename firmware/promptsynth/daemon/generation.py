@@ -4,6 +4,7 @@ what happened that every input (panel, web page) reads at its own pace.
 
 The generator is optional: without torch the instrument plays on and says so.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -15,8 +16,8 @@ from dataclasses import dataclass
 from typing import Callable, Deque, List, Optional, Tuple
 
 from promptsynth import config as config_mod
-from promptsynth.config import Config, GenerateConfig
 from promptsynth.backoff import Backoff
+from promptsynth.config import Config, GenerateConfig
 from promptsynth.daemon.health import ABSENT, FAILED, OK, Health
 
 log = logging.getLogger("generation")
@@ -25,6 +26,7 @@ log = logging.getLogger("generation")
 @dataclass(frozen=True)
 class GenSettings:
     """The generation settings a user edits (defaults from [generate] and [model])."""
+
     model: str
     negative: str
     seconds: float
@@ -32,13 +34,14 @@ class GenSettings:
     guidance: float
     scheduler: str
     candidates: int
-    seed: Optional[int] = None           # None: a new random seed each time
+    seed: Optional[int] = None  # None: a new random seed each time
 
 
 def check_gen(key: str, value) -> object:
     """A generation setting checked against its one schema ([generate] in the config)."""
     from promptsynth.generator.models import MODELS
     from promptsynth.generator.params import MAX_SEED
+
     if key == "model":
         if value not in MODELS:
             raise config_mod.ConfigError("model must be one of %s, got %r" % (", ".join(MODELS), value))
@@ -51,16 +54,29 @@ def check_gen(key: str, value) -> object:
 
 
 class Generation:
-    def __init__(self, cfg: Config, health: Health, env: Optional[dict] = None, model_override: Optional[str] = None,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        cfg: Config,
+        health: Health,
+        env: Optional[dict] = None,
+        model_override: Optional[str] = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         g = cfg.generate
         self.cfg, self.health, self.env, self.clock = cfg, health, env or {}, clock
         self.model_override = model_override
-        self.settings = GenSettings(model=model_override or cfg.model.id, negative=g.negative, seconds=g.seconds,
-                                    steps=g.steps, guidance=g.guidance, scheduler=g.scheduler, candidates=g.candidates)
+        self.settings = GenSettings(
+            model=model_override or cfg.model.id,
+            negative=g.negative,
+            seconds=g.seconds,
+            steps=g.steps,
+            guidance=g.guidance,
+            scheduler=g.scheduler,
+            candidates=g.candidates,
+        )
         self.client = None
         self.backoff = Backoff(first=2.0, limit=60.0, grace=1)
-        self.log: Deque[Tuple[int, object]] = deque(maxlen=200)   # (sequence number, event)
+        self.log: Deque[Tuple[int, object]] = deque(maxlen=200)  # (sequence number, event)
         self._seq = 0
         self._wanted = False
 
@@ -72,9 +88,18 @@ class Generation:
             log.warning("generator unavailable: torch and diffusers are not installed (the sampler plays on)")
             return False
         from promptsynth.generator.client import GeneratorClient
+
         g, m = self.cfg.generate, self.cfg.model
-        self.client = GeneratorClient(m.id, config_mod.state_dir(self.cfg), m.device, m.threads, g.queue, g.timeout,
-                                      max_prompt_chars=g.max_prompt_chars, env=self.env)
+        self.client = GeneratorClient(
+            m.id,
+            config_mod.state_dir(self.cfg),
+            m.device,
+            m.threads,
+            g.queue,
+            g.timeout,
+            max_prompt_chars=g.max_prompt_chars,
+            env=self.env,
+        )
         self.client.start()
         self._wanted = True
         self.health.sync("generator", OK, "model %s loading" % m.id)
@@ -110,9 +135,12 @@ class Generation:
         """Queue a job with the current settings (``overrides`` replace some); returns its id.
         Raises ParamError, ModelError, QueueFull, or RuntimeError when there is no generator."""
         from promptsynth.generator.params import GenerationParams
+
         if self.client is None:
-            raise RuntimeError("no generator: %s" % (self.health.parts.get("generator").detail
-                                                     if "generator" in self.health.parts else "not started"))
+            raise RuntimeError(
+                "no generator: %s"
+                % (self.health.parts.get("generator").detail if "generator" in self.health.parts else "not started")
+            )
         p = dataclasses.asdict(self.settings)
         p.update(overrides)
         model = self.model_override or p.pop("model")
@@ -125,8 +153,11 @@ class Generation:
         """Cancel one job, or (``job`` None) every queued job and the running one; returns how many."""
         if self.client is None:
             return 0
-        ids = [job] if job is not None else [j.job_id for j in self.client.queue] + (
-            [self.running()] if self.running() is not None else [])
+        ids = (
+            [job]
+            if job is not None
+            else [j.job_id for j in self.client.queue] + ([self.running()] if self.running() is not None else [])
+        )
         return sum(1 for i in ids if i is not None and self.client.cancel(i))
 
     def params_of(self, job: int):
@@ -162,15 +193,22 @@ class Generation:
 
     def _log_event(self, ev) -> None:
         from promptsynth.generator import protocol as gm
+
         if isinstance(ev, gm.ModelStatus):
             if ev.state == "failed":
                 self.health.sync("generator", FAILED, "model %s failed to load: %s" % (ev.model, ev.detail))
             else:
-                log.info("model %s: %s%s%s", ev.model, ev.state, " (%.1f s)" % ev.seconds if ev.seconds else "",
-                         ": " + ev.detail if ev.detail else "")
+                log.info(
+                    "model %s: %s%s%s",
+                    ev.model,
+                    ev.state,
+                    " (%.1f s)" % ev.seconds if ev.seconds else "",
+                    ": " + ev.detail if ev.detail else "",
+                )
         elif isinstance(ev, gm.Result):
-            log.info("generation %d done in %.1f s: seed %s", ev.job_id, ev.seconds.get("model", 0.0),
-                     ev.recipe.get("seed"))
+            log.info(
+                "generation %d done in %.1f s: seed %s", ev.job_id, ev.seconds.get("model", 0.0), ev.recipe.get("seed")
+            )
             for w in ev.warnings:
                 log.warning("generation %d: %s", ev.job_id, w)
         elif isinstance(ev, gm.Failed):

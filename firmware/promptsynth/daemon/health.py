@@ -5,6 +5,7 @@ tried again after a backoff while everything else, above all the engine, goes on
 A part is anything the daemon talks to that can break on its own: the engine process, the
 generator, the display, the keyboard, the encoders, the state disk, the panel's own code.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,11 +26,11 @@ OK, FAILED, ABSENT, OFF = "ok", "failed", "absent", "off"
 @dataclass
 class Part:
     name: str
-    state: str = OK            # ok, failed (retrying), absent (not there; looked for again), off
+    state: str = OK  # ok, failed (retrying), absent (not there; looked for again), off
     detail: str = ""
     since: float = 0.0
-    failures: int = 0          # in all, since start-up
-    required: bool = True      # absent counts as a problem (an optional keyboard's absence does not)
+    failures: int = 0  # in all, since start-up
+    required: bool = True  # absent counts as a problem (an optional keyboard's absence does not)
     guard_failed: bool = False  # failed inside Health.guard (which then also marks it working again)
     backoff: Backoff = field(default_factory=lambda: Backoff(1.0, 30.0))
 
@@ -38,14 +39,22 @@ class Health:
     def __init__(self, clock: Callable[[], float] = time.monotonic):
         self.clock = clock
         self.parts: Dict[str, Part] = {}
-        self.changes = 0                     # bumped on every change of state or detail
+        self.changes = 0  # bumped on every change of state or detail
 
-    def add(self, name: str, first: float = 1.0, limit: float = 30.0, state: str = OK, detail: str = "",
-            required: bool = True) -> Part:
+    def add(
+        self,
+        name: str,
+        first: float = 1.0,
+        limit: float = 30.0,
+        state: str = OK,
+        detail: str = "",
+        required: bool = True,
+    ) -> Part:
         part = self.parts.get(name)
         if part is None:
-            part = self.parts[name] = Part(name, state, detail, self.clock(), backoff=Backoff(first, limit),
-                                           required=required)
+            part = self.parts[name] = Part(
+                name, state, detail, self.clock(), backoff=Backoff(first, limit), required=required
+            )
             self.changes += 1
         return part
 
@@ -68,7 +77,8 @@ class Health:
             part.failures += 1
             if part.required or state == FAILED:
                 (log.warning if state == ABSENT else log.error)(
-                    "%s %s: %s%s", name, state, detail, "" if retry_in is None else " (next try in %.1f s)" % retry_in)
+                    "%s %s: %s%s", name, state, detail, "" if retry_in is None else " (next try in %.1f s)" % retry_in
+                )
         self._set(part, state, detail)
 
     def guard(self, name: str, fn: Callable, *args, default=None):
@@ -81,7 +91,7 @@ class Health:
             return default
         try:
             result = fn(*args)
-        except Exception as e:          # containment: a part's bug or fault never ends the loop
+        except Exception as e:  # containment: a part's bug or fault never ends the loop
             delay = part.backoff.failed(now)
             part.guard_failed = True
             self.sync(name, FAILED, describe(e), retry_in=delay)
@@ -103,8 +113,13 @@ class Health:
         return "; ".join("%s %s: %s" % (p.name, p.state, p.detail) for p in bad)[:400]
 
     def to_json(self) -> Dict[str, object]:
-        return {"time": time.time(), "pid": os.getpid(), "parts": {p.name: {"state": p.state, "detail": p.detail, "failures": p.failures}
-                                               for p in self.parts.values()}}
+        return {
+            "time": time.time(),
+            "pid": os.getpid(),
+            "parts": {
+                p.name: {"state": p.state, "detail": p.detail, "failures": p.failures} for p in self.parts.values()
+            },
+        }
 
 
 def health_path(state_dir: str) -> str:
@@ -116,6 +131,7 @@ def health_path(state_dir: str) -> str:
 def write_health(health: Health, path: str) -> Optional[str]:
     """Write the health file atomically; returns why it could not be written (never raises)."""
     from promptsynth.library import atomic
+
     try:
         atomic.write_bytes(path, json.dumps(health.to_json(), indent=1).encode("utf-8"))
         return None

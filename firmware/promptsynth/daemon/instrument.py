@@ -7,6 +7,7 @@ and any later input (web page, network control) use these methods and nothing be
 Every method that touches the disk reports a failure (full or read-only disk) as the
 `library` part's health and returns normally: the sound keeps playing whatever the disk does.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -18,10 +19,10 @@ from typing import Callable, List, Optional, Tuple
 import numpy as np
 
 from promptsynth import config as config_mod
+from promptsynth.backoff import Backoff
 from promptsynth.config import Config, SoundSettings
 from promptsynth.daemon.engine_host import EngineHost
 from promptsynth.daemon.generation import Generation
-from promptsynth.backoff import Backoff
 from promptsynth.daemon.health import FAILED, OK, Health
 from promptsynth.engine import messages as em
 from promptsynth.engine.params import VOICE_KEYS, voice_changes
@@ -33,13 +34,14 @@ from promptsynth.log import describe
 log = logging.getLogger("instrument")
 
 POINT_KEYS = ("start", "end", "loop_mode", "loop_start", "loop_end", "crossfade")
-POINTS_EVERY_S = 0.2      # start/loop edits prepare the sound again at most 5 times a second
-SAVE_EVERY_S = 0.5        # an encoder spin saves the state once, not at every detent
+POINTS_EVERY_S = 0.2  # start/loop edits prepare the sound again at most 5 times a second
+SAVE_EVERY_S = 0.5  # an encoder spin saves the state once, not at every detent
 
 
 @dataclass(frozen=True)
 class Meters:
     """What the engine reports, for display: taken from its shared stats, never waiting."""
+
     voices: int
     peak: float
     xruns: int
@@ -56,10 +58,12 @@ def startup_sound(cfg: Config, sound_id: int = 1) -> Tuple[PlayableSound, Option
     Returns the sound and, if the file was refused, why: the instrument must make a sound.
     """
     from promptsynth.library.intake import playable
+
     rate, s = cfg.audio.rate, sampler_settings(cfg.sampler)
     problem = None
     if cfg.sampler.sound:
         from promptsynth.library.audiofile import AudioFileError, read
+
         try:
             data = read(cfg.sampler.sound, rate)
             if data.root is not None:
@@ -72,14 +76,20 @@ def startup_sound(cfg: Config, sound_id: int = 1) -> Tuple[PlayableSound, Option
 
 
 class Instrument:
-    def __init__(self, cfg: Config, host: EngineHost, gen: Generation, health: Health,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        cfg: Config,
+        host: EngineHost,
+        gen: Generation,
+        health: Health,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         state = config_mod.state_dir(cfg)
         self.cfg, self.host, self.gen, self.health, self.clock = cfg, host, gen, health, clock
         self.library = SoundLibrary(state)
         self.store = PresetStore(state)
         self.current = Preset(name="Init", sound="init", sampler=sampler_settings(cfg.sampler))
-        self._awaiting = {}                      # job id -> the preset whose sound it makes
+        self._awaiting = {}  # job id -> the preset whose sound it makes
         self._points_due: Optional[float] = None
         self._save_due: Optional[float] = None
         self._save_backoff = Backoff(first=1.0, limit=60.0)
@@ -88,8 +98,16 @@ class Instrument:
     # ---- reading --------------------------------------------------------------------------------
     def meters(self) -> Meters:
         v = self.host.stats
-        return Meters(int(v["voices"]), float(v["peak"]), int(v["xruns"]), int(v["midi_ports"]), v["audio_ok"] > 0,
-                      int(v["cc_count"]), int(v["cc_number"]), int(v["cc_value"]))
+        return Meters(
+            int(v["voices"]),
+            float(v["peak"]),
+            int(v["xruns"]),
+            int(v["midi_ports"]),
+            v["audio_ok"] > 0,
+            int(v["cc_count"]),
+            int(v["cc_number"]),
+            int(v["cc_value"]),
+        )
 
     def presets(self) -> List[Preset]:
         """Every preset (factory first); unreadable files are skipped and logged."""
@@ -132,8 +150,13 @@ class Instrument:
             log.error("%s", problem)
         self.host.play(sound)
         self.host.send(em.SetParams(voice_changes(self.current.sampler)))
-        log.info("sound: %s (%.2f s, root %d, loop %s)", sound.name, sound.frames / self.cfg.audio.rate, sound.root,
-                 sound.loop_mode)
+        log.info(
+            "sound: %s (%.2f s, root %d, loop %s)",
+            sound.name,
+            sound.frames / self.cfg.audio.rate,
+            sound.root,
+            sound.loop_mode,
+        )
 
     def engine_restarted(self) -> None:
         """A new engine process knows nothing: hand it the current sound and settings again."""
@@ -144,6 +167,7 @@ class Instrument:
         """Play a preset: its sound from the library (generated first if it is only a recipe), its
         settings in the engine; it becomes the current state. False if its sound is missing."""
         from promptsynth.library.intake import playable, settings_for
+
         preset = dataclasses.replace(preset)
         sid = preset.sound
         if sid is None and preset.generation:
@@ -159,9 +183,13 @@ class Instrument:
             if sid in (None, "init"):
                 sid = "init"
                 audio, loop = init_sound(self.cfg.audio.rate)
-                meta = {"rate": self.cfg.audio.rate,
-                        "analysis": {"pitch": {"pitched": True, "note": 60, "cents": 0.0},
-                                     "loop": {"start": loop[0], "end": loop[1], "crossfade": 0}}}
+                meta = {
+                    "rate": self.cfg.audio.rate,
+                    "analysis": {
+                        "pitch": {"pitched": True, "note": 60, "cents": 0.0},
+                        "loop": {"start": loop[0], "end": loop[1], "crossfade": 0},
+                    },
+                }
                 settings = settings_for(meta, preset.sampler)
             else:
                 audio, rate, meta = self.library.load(sid)
@@ -169,8 +197,9 @@ class Instrument:
         except (LibraryError, OSError) as e:
             log.error("preset %s: %s", preset.name, e)
             return False
-        self.host.play(playable(audio, self.cfg.audio.rate, settings, self.host.new_id(),
-                                name=str(meta.get("name", sid))))
+        self.host.play(
+            playable(audio, self.cfg.audio.rate, settings, self.host.new_id(), name=str(meta.get("name", sid)))
+        )
         self.host.send(em.SetParams(voice_changes(settings)))
         preset.sound, preset.sampler = sid, settings
         self.current = preset
@@ -260,6 +289,7 @@ class Instrument:
     @staticmethod
     def model_ids() -> List[str]:
         from promptsynth.generator.models import MODELS
+
         return list(MODELS)
 
     def problems(self) -> List[str]:
@@ -271,23 +301,39 @@ class Instrument:
         it, make it the current state."""
         from promptsynth.generator.params import RECIPE_KEYS
         from promptsynth.library.intake import name_from_prompt, settings_for, shape_and_store
+
         preset = self._awaiting.pop(ev.job_id, None)
         recipe = dict(ev.recipe)
         if preset is not None:
             recipe["recipe_key"] = preset.recipe_key()
         try:
             sid, meta = shape_and_store(self.library, ev.audio[0], ev.rate, recipe, self.cfg.audio.rate)
-        except (OSError, ValueError, LibraryError) as e:   # play on, say why
+        except (OSError, ValueError, LibraryError) as e:  # play on, say why
             self.health.sync("library", FAILED, "generation %d could not be kept: %s" % (ev.job_id, describe(e)))
             return
-        base = preset.sampler if preset is not None else dataclasses.replace(
-            self.current.sampler, loop_mode="auto", loop_start=0.0, loop_end=0.0, start=0.0, end=0.0)
+        base = (
+            preset.sampler
+            if preset is not None
+            else dataclasses.replace(
+                self.current.sampler, loop_mode="auto", loop_start=0.0, loop_end=0.0, start=0.0, end=0.0
+            )
+        )
         name = preset.name if preset is not None else name_from_prompt(str(recipe.get("prompt", "")))
-        new = Preset(name=name, bank=preset.bank if preset is not None else "user", sound=sid,
-                     sampler=settings_for(meta, base), generation={k: v for k, v in recipe.items() if k in RECIPE_KEYS})
+        new = Preset(
+            name=name,
+            bank=preset.bank if preset is not None else "user",
+            sound=sid,
+            sampler=settings_for(meta, base),
+            generation={k: v for k, v in recipe.items() if k in RECIPE_KEYS},
+        )
         pitch = (meta.get("analysis") or {}).get("pitch") or {}
-        log.info("sound %s kept: root %s%s, loop %s", sid, new.sampler.root,
-                 " (%+.0f cents)" % pitch["cents"] if pitch.get("pitched") else " (unpitched)", new.sampler.loop_mode)
+        log.info(
+            "sound %s kept: root %s%s, loop %s",
+            sid,
+            new.sampler.root,
+            " (%+.0f cents)" % pitch["cents"] if pitch.get("pitched") else " (unpitched)",
+            new.sampler.loop_mode,
+        )
         self.load_preset(new, generate=False)
 
     # ---- the loop's share -----------------------------------------------------------------------
@@ -295,6 +341,7 @@ class Instrument:
         """Take generated sounds in and apply edits that were held back; returns the generator's
         events (for the inputs that show progress)."""
         from promptsynth.generator import protocol as gm
+
         events = self.gen.poll()
         for ev in events:
             if isinstance(ev, gm.Result):
@@ -310,7 +357,9 @@ class Instrument:
 
     def _reload_current(self) -> None:
         from promptsynth.library.intake import playable
+
         audio = self.current_audio()
         if audio is not None:
-            self.host.play(playable(audio, self.cfg.audio.rate, self.current.sampler, self.host.new_id(),
-                                    name=self.current.name))
+            self.host.play(
+                playable(audio, self.cfg.audio.rate, self.current.sampler, self.host.new_id(), name=self.current.name)
+            )

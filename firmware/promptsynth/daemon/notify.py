@@ -4,6 +4,7 @@ READY=1 once the engine produces audio, WATCHDOG=1 only while the engine and the
 healthy, STATUS= lines for `systemctl status`, STOPPING=1 on the way out. Outside systemd
 (no NOTIFY_SOCKET) every call does nothing.
 """
+
 from __future__ import annotations
 
 import os
@@ -14,7 +15,7 @@ from typing import Optional
 class Notifier:
     def __init__(self, address: Optional[str] = None):
         self.address = address if address is not None else os.environ.get("NOTIFY_SOCKET", "")
-        if self.address.startswith("@"):          # abstract namespace
+        if self.address.startswith("@"):  # abstract namespace
             self.address = "\0" + self.address[1:]
         self.sock = None
         if self.address:

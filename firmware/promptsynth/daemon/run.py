@@ -14,6 +14,7 @@ and is retried after a backoff; nothing but the engine itself can take the sound
   9. systemd: READY once audio flows, WATCHDOG while the engine is healthy, STATUS on change
 Stop: the engine fades out, the state is saved, the children end.
 """
+
 from __future__ import annotations
 
 import logging
@@ -30,14 +31,22 @@ from promptsynth.daemon.notify import Notifier
 
 log = logging.getLogger("daemon")
 
-LOOP_S = 0.02             # one round of the loop waits at most this long for the engine
-READY_ANYWAY_S = 10.0     # without a sound card, READY after this long (a missing card is no restart loop)
+LOOP_S = 0.02  # one round of the loop waits at most this long for the engine
+READY_ANYWAY_S = 10.0  # without a sound card, READY after this long (a missing card is no restart loop)
 
 
 class Daemon:
-    def __init__(self, cfg: Config, env: Optional[Dict[str, str]] = None, model_override: Optional[str] = None,
-                 prompt: Optional[str] = None, clock: Callable[[], float] = time.monotonic, notifier=None,
-                 evdev=None, gpio=None):
+    def __init__(
+        self,
+        cfg: Config,
+        env: Optional[Dict[str, str]] = None,
+        model_override: Optional[str] = None,
+        prompt: Optional[str] = None,
+        clock: Callable[[], float] = time.monotonic,
+        notifier=None,
+        evdev=None,
+        gpio=None,
+    ):
         """``model_override``: generate every sound with this model (the simulator's tiny one).
         ``evdev``, ``gpio``: the hardware modules, for tests that make them fail."""
         self.cfg, self.clock = cfg, clock
@@ -68,8 +77,7 @@ class Daemon:
             self.health.guard("generator", self.gen.start)
         # 4. the front panel (a page that raises is tried again soon: 0.2 s, growing to 5 s)
         self.health.add("panel", first=0.2, limit=5.0)
-        self.front = self.health.guard("panel", FrontPanel, self.cfg, self.inst, self.health, self.clock,
-                                       *self._hw)
+        self.front = self.health.guard("panel", FrontPanel, self.cfg, self.inst, self.health, self.clock, *self._hw)
 
     def step(self) -> None:
         """One round of the loop; every part contained."""
@@ -82,10 +90,14 @@ class Daemon:
             h.guard("library", self.inst.engine_restarted)
         elif self.host.ready is not None and self.host.healthy():
             h.sync("engine", OK)
-        if self.host.stats["periods"] > 0:               # the engine has tried its sound card
-            h.sync("audio", "ok" if self.host.stats["audio_ok"] else "absent",
-                   self.cfg.audio.device if self.host.stats["audio_ok"] else
-                   "%s unavailable, retrying every second" % self.cfg.audio.device)
+        if self.host.stats["periods"] > 0:  # the engine has tried its sound card
+            h.sync(
+                "audio",
+                "ok" if self.host.stats["audio_ok"] else "absent",
+                self.cfg.audio.device
+                if self.host.stats["audio_ok"]
+                else "%s unavailable, retrying every second" % self.cfg.audio.device,
+            )
         # 6. the instrument
         h.guard("instrument", self.inst.poll, now)
         # 7. the front panel
@@ -96,25 +108,28 @@ class Daemon:
             prompt, self.prompt = self.prompt, None
             try:
                 self.inst.generate(prompt)
-            except Exception as e:       # a bad prompt is an error line, never a crash
+            except Exception as e:  # a bad prompt is an error line, never a crash
                 log.error("prompt refused: %s", e)
         # 9. systemd, and the health file for `doctor`
         self._tell_systemd(now)
 
     def _tell_systemd(self, now: float) -> None:
         engine_ok = self.host.healthy()
-        if not self._ready_sent and (self.host.ready is not None or
-                                     (now - self._started > READY_ANYWAY_S and engine_ok)):
-            self.notifier.ready("playing" if self.host.ready is not None else
-                                "no audio device yet: retrying every second")
+        if not self._ready_sent and (
+            self.host.ready is not None or (now - self._started > READY_ANYWAY_S and engine_ok)
+        ):
+            self.notifier.ready(
+                "playing" if self.host.ready is not None else "no audio device yet: retrying every second"
+            )
             self._ready_sent = True
-        if self._ready_sent and now - self._last_pet > 1.0 and engine_ok:   # only while healthy
+        if self._ready_sent and now - self._last_pet > 1.0 and engine_ok:  # only while healthy
             self.notifier.watchdog()
             self._last_pet = now
         if self.health.changes != self._health_seen:
             self._health_seen = self.health.changes
-            self.notifier.status(("playing" if self.host.ready is not None else "no audio device yet") +
-                                 "; " + self.health.summary())
+            self.notifier.status(
+                ("playing" if self.host.ready is not None else "no audio device yet") + "; " + self.health.summary()
+            )
             why = write_health(self.health, self._health_file)
             if why:
                 log.warning("health file %s not written: %s", self._health_file, why)
@@ -137,12 +152,17 @@ class Daemon:
         for fn in steps:
             try:
                 fn()
-            except Exception:            # stopping goes on: the engine must still fade out
+            except Exception:  # stopping goes on: the engine must still fade out
                 log.exception("while stopping")
 
 
-def run(cfg: Config, env: Optional[Dict[str, str]] = None, model_override: Optional[str] = None,
-        prompt: Optional[str] = None, stop_reason: Callable[[], Optional[str]] = lambda: None) -> int:
+def run(
+    cfg: Config,
+    env: Optional[Dict[str, str]] = None,
+    model_override: Optional[str] = None,
+    prompt: Optional[str] = None,
+    stop_reason: Callable[[], Optional[str]] = lambda: None,
+) -> int:
     """Run the instrument until ``stop_reason()`` says why to stop (a signal), or the
     simulator's window closes."""
     d = Daemon(cfg, env, model_override, prompt)
@@ -155,7 +175,7 @@ def run(cfg: Config, env: Optional[Dict[str, str]] = None, model_override: Optio
                 break
             try:
                 d.step()
-            except Exception:            # the last line of defence: log it, keep the loop (and the sound) alive
+            except Exception:  # the last line of defence: log it, keep the loop (and the sound) alive
                 log.exception("daemon loop error (carrying on)")
                 time.sleep(LOOP_S)
     finally:

@@ -9,6 +9,7 @@ The two threads share only deques (appends and pops are atomic, so neither side 
 MIDI input tuple, which the control thread replaces whole. What this thread hands the audio loop
 are typed commands: the supervisor's messages, and the two internal ones below.
 """
+
 from __future__ import annotations
 
 import collections
@@ -21,15 +22,16 @@ from promptsynth.engine import messages as m
 from promptsynth.engine.shm import attach
 from promptsynth.engine.stats import INDEX, EngineStats
 
-RESCAN_S = 0.5            # MIDI hotplug: a replugged keyboard plays again within 2 s
-MIDI_QUIET_S = 2.0        # MIDI failing to start is not reported in the thread's first 2 s: at
-                          # boot the sequencer or the JACK server may still be coming up
-MIDI_RETRY_S = 5.0        # once reported, a failing MIDI start is retried (and reported) this often
-AUDIO_FIRST_S = 2.0       # longest wait for the audio loop's first attempt to open the sound card
+RESCAN_S = 0.5  # MIDI hotplug: a replugged keyboard plays again within 2 s
+MIDI_QUIET_S = 2.0  # MIDI failing to start is not reported in the thread's first 2 s: at
+# boot the sequencer or the JACK server may still be coming up
+MIDI_RETRY_S = 5.0  # once reported, a failing MIDI start is retried (and reported) this often
+AUDIO_FIRST_S = 2.0  # longest wait for the audio loop's first attempt to open the sound card
 
 
 class SoundMapped:
     """Internal: a sound the control thread has mapped from shared memory, to play."""
+
     __slots__ = ("sound",)
 
     def __init__(self, sound) -> None:
@@ -38,6 +40,7 @@ class SoundMapped:
 
 class PortLost:
     """Internal: a MIDI input has gone; release its notes and pedal (no other input's)."""
+
     __slots__ = ("source",)
 
     def __init__(self, source: int) -> None:
@@ -52,12 +55,12 @@ class Control:
         self.conn = conn
         self.midi = midi
         self.stats = stats
-        self.commands: collections.deque = collections.deque()   # control thread -> audio loop
-        self.outbox: collections.deque = collections.deque()     # audio loop -> supervisor
-        self.freed: collections.deque = collections.deque()      # sound ids no voice uses
-        self.sources_freed: collections.deque = collections.deque()   # lost inputs' notes released
+        self.commands: collections.deque = collections.deque()  # control thread -> audio loop
+        self.outbox: collections.deque = collections.deque()  # audio loop -> supervisor
+        self.freed: collections.deque = collections.deque()  # sound ids no voice uses
+        self.sources_freed: collections.deque = collections.deque()  # lost inputs' notes released
         self.stop = threading.Event()
-        self.audio_tried = threading.Event()   # the audio loop has made its first open attempt
+        self.audio_tried = threading.Event()  # the audio loop has made its first open attempt
         self._shm: Dict[int, object] = {}
         self._thread: Optional[threading.Thread] = None
         self._started = 0.0
@@ -94,11 +97,11 @@ class Control:
             try:
                 if self.conn.poll(0.1):
                     self._receive(self.conn.recv())
-            except (EOFError, OSError):           # the supervisor is gone: stop, do not linger
+            except (EOFError, OSError):  # the supervisor is gone: stop, do not linger
                 self.commands.append(m.Stop())
                 self.stop.set()
                 break
-            except Exception as e:                # a bad message must not kill the control thread
+            except Exception as e:  # a bad message must not kill the control thread
                 self.outbox.append(m.Notice("error", "bad message to engine: %r" % e))
             now = time.monotonic()
             if now >= self._next_scan:
@@ -125,8 +128,9 @@ class Control:
         if not self._midi_ok:
             self._midi_ok = self.midi.start()
             if self._midi_ok:
-                self.outbox.append(m.Notice("info", "MIDI: virtual port ready" if self.cfg.midi.virtual
-                                            else "MIDI: listening"))
+                self.outbox.append(
+                    m.Notice("info", "MIDI: virtual port ready" if self.cfg.midi.virtual else "MIDI: listening")
+                )
             elif now - self._started > MIDI_QUIET_S and self.midi.error:
                 self.outbox.append(m.Notice("warning", self.midi.error))
                 self._next_scan = now + MIDI_RETRY_S
@@ -157,7 +161,7 @@ class Control:
                 continue
             try:
                 shm.close()
-            except BufferError:                   # a view still exists: try again next time
+            except BufferError:  # a view still exists: try again next time
                 self._shm[sid] = shm
                 self.freed.append(sid)
                 break

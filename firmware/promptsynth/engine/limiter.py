@@ -4,6 +4,7 @@ Below the threshold it is exactly transparent (gain 1, no shaping), so a single 
 sound bit for bit; above it the gain falls within one period and recovers over ~150 ms, and any
 peak that gets past the gain ramp is bent smoothly towards (never beyond) full scale.
 """
+
 from __future__ import annotations
 
 import math
@@ -12,8 +13,9 @@ import numpy as np
 
 
 class SoftLimiter:
-    def __init__(self, rate: int, period: int, threshold_db: float = -1.0, release_ms: float = 150.0,
-                 knee: float = 0.9):
+    def __init__(
+        self, rate: int, period: int, threshold_db: float = -1.0, release_ms: float = 150.0, knee: float = 0.9
+    ):
         self.threshold = 10 ** (threshold_db / 20.0)
         self.knee = knee
         self.gain = 1.0
@@ -21,7 +23,7 @@ class SoftLimiter:
         self._ramp = ((np.arange(period) + 1) / period).astype(np.float32)[:, None]
         self._abs = np.empty((period, 2), np.float32)
         self._g = np.empty((period, 1), np.float32)
-        self.clipped = 0            # periods in which the soft clipper had to act
+        self.clipped = 0  # periods in which the soft clipper had to act
 
     def process(self, x: np.ndarray) -> float:
         """Limit ``x`` (period, 2) in place; return its peak after limiting."""

@@ -3,6 +3,7 @@
 Audio never travels in a message: a sound's samples are in shared memory
 (:mod:`promptsynth.engine.shm`) and the message carries its name and shape.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -12,8 +13,9 @@ from typing import Dict, List, Tuple
 @dataclass(frozen=True)
 class LoadSound:
     """Play this sound for new notes (notes sounding the old one play on)."""
+
     shm_name: str
-    shape: Tuple[int, int]          # (channels, padded frames) of the planar float32 array
+    shape: Tuple[int, int]  # (channels, padded frames) of the planar float32 array
     frames: int
     root: int
     tune: float
@@ -30,12 +32,14 @@ class LoadSound:
 @dataclass(frozen=True)
 class SetParams:
     """Change voice settings (names of :class:`~promptsynth.engine.sampler.VoiceParams`)."""
+
     changes: Dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class SetTune:
     """Retune the current sound; sounding notes follow."""
+
     root: int
     tune: float
 
@@ -43,6 +47,7 @@ class SetTune:
 @dataclass(frozen=True)
 class Midi:
     """MIDI bytes to play as if they came from a port (the front panel, tests)."""
+
     data: bytes
 
 
@@ -58,9 +63,11 @@ class Stop:
 
 # engine -> supervisor
 
+
 @dataclass(frozen=True)
 class Notice:
     """Something worth a log line (device opened or lost, a port found, a warning)."""
+
     level: str
     text: str
 
@@ -68,12 +75,14 @@ class Notice:
 @dataclass(frozen=True)
 class SoundsReleased:
     """No voice plays these sounds any more: their shared memory can be unlinked."""
+
     sound_ids: List[int]
 
 
 @dataclass(frozen=True)
 class Ready:
     """The engine has written its first periods of audio to the device."""
+
     rate: int
     buffer_frames: int
     format: str

@@ -9,6 +9,7 @@ them) and builds a Message object per event (the engine's loop avoids that).
 Each MIDI input has its own decoder (and so its own stream state and handler, which tags its
 notes with the input's source number); the decoders of one engine share one set of counters.
 """
+
 from __future__ import annotations
 
 from typing import Callable, Optional
@@ -23,6 +24,7 @@ _COMMON_LENGTH = {0xF1: 1, 0xF2: 2, 0xF3: 1, 0xF6: 0}
 
 class MidiCounters:
     """Counts kept by the decoder (read by the engine's stats)."""
+
     __slots__ = ("messages", "events", "malformed", "sysex", "ignored", "filtered")
 
     def __init__(self) -> None:
@@ -37,8 +39,9 @@ class MidiDecoder:
     value - 8192, 0), PROGRAM (program, 0), RESET (0, 0) for System Reset.
     """
 
-    def __init__(self, handler: Callable[[int, int, int], None], channel: int = 0,
-                 counters: Optional[MidiCounters] = None):
+    def __init__(
+        self, handler: Callable[[int, int, int], None], channel: int = 0, counters: Optional[MidiCounters] = None
+    ):
         self.handler = handler
         self.channel = channel
         self.counters = counters if counters is not None else MidiCounters()
@@ -46,17 +49,17 @@ class MidiDecoder:
     def feed(self, msg) -> None:
         c = self.counters
         c.messages += 1
-        status = 0          # running status, valid within one message only
-        need = 0            # data bytes the status takes
-        have = 0            # data bytes collected so far
+        status = 0  # running status, valid within one message only
+        need = 0  # data bytes the status takes
+        have = 0  # data bytes collected so far
         d1 = 0
-        pending = False     # a status byte still waits for its data
+        pending = False  # a status byte still waits for its data
         sysex = False
         for b in msg:
             if not 0 <= b <= 0xFF:
                 c.malformed += 1
                 continue
-            if b >= 0xF8:                      # real-time: may sit anywhere, even between data bytes
+            if b >= 0xF8:  # real-time: may sit anywhere, even between data bytes
                 if b == 0xFF:
                     c.events += 1
                     self.handler(RESET, 0, 0)
@@ -69,16 +72,16 @@ class MidiDecoder:
                 sysex = False
                 if b == 0xF7:
                     continue
-            if b >= 0x80:                      # a status byte ends whatever came before
+            if b >= 0x80:  # a status byte ends whatever came before
                 if pending:
-                    c.malformed += 1           # truncated message
+                    c.malformed += 1  # truncated message
                 have = 0
                 pending = False
                 if b == 0xF0:
                     c.sysex += 1
                     sysex = True
                     status = 0
-                elif b == 0xF7:                # end of a SysEx that never started
+                elif b == 0xF7:  # end of a SysEx that never started
                     c.malformed += 1
                     status = 0
                 elif b >= 0xF1:
@@ -93,7 +96,7 @@ class MidiDecoder:
                     need = _LENGTH[b & 0xF0]
                     pending = True
                 continue
-            if status == 0:                    # data byte with no status before it
+            if status == 0:  # data byte with no status before it
                 c.malformed += 1
                 continue
             have += 1
@@ -107,13 +110,13 @@ class MidiDecoder:
                 d1, d2 = b, 0
             else:
                 d2 = b
-            if status >= 0xF0:                 # system common: valid, not used; no running status
+            if status >= 0xF0:  # system common: valid, not used; no running status
                 c.ignored += 1
                 status = 0
                 continue
             self._event(status, d1, d2)
         if pending:
-            c.malformed += 1                   # the message ended inside a message
+            c.malformed += 1  # the message ended inside a message
 
     def _event(self, status: int, d1: int, d2: int) -> None:
         c = self.counters
@@ -121,7 +124,7 @@ class MidiDecoder:
             c.filtered += 1
             return
         kind = status & 0xF0
-        if kind in (0xA0, 0xD0):               # aftertouch: valid, not used yet
+        if kind in (0xA0, 0xD0):  # aftertouch: valid, not used yet
             c.ignored += 1
             return
         c.events += 1
@@ -137,8 +140,9 @@ class MidiDecoder:
             self.handler(PROGRAM, d1, 0)
 
 
-def apply_to_sampler(sampler, other_cc: Optional[Callable[[int, int], None]] = None,
-                     source: int = 0) -> Callable[[int, int, int], None]:
+def apply_to_sampler(
+    sampler, other_cc: Optional[Callable[[int, int], None]] = None, source: int = 0
+) -> Callable[[int, int, int], None]:
     """The handler that plays decoded events on a :class:`~promptsynth.engine.sampler.Sampler`.
 
     Notes, the sustain pedal, all-notes-off (CC123-127) and reset-controllers' pedal belong to
@@ -163,7 +167,7 @@ def apply_to_sampler(sampler, other_cc: Optional[Callable[[int, int], None]] = N
                 sampler.all_sound_off()
             elif a == 121:
                 sampler.reset_controllers(source)
-            elif a >= 123:                     # all notes off, and the mode changes that imply it
+            elif a >= 123:  # all notes off, and the mode changes that imply it
                 sampler.all_notes_off(source)
             elif other_cc is not None:
                 other_cc(a, b)

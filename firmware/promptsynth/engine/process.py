@@ -13,6 +13,7 @@ Every MIDI input has its own decoder, whose handler tags notes with the input's 
 This module never imports torch: a full garbage collection with torch loaded stops every
 thread for 100+ ms, so the collector is frozen after start-up as well.
 """
+
 from __future__ import annotations
 
 import gc
@@ -30,7 +31,7 @@ from promptsynth.engine.sampler import SOURCES, Sampler
 from promptsynth.engine.stats import INDEX, EngineStats
 
 AUDIO_RETRY_S = 1.0
-STOP_FADE_PERIODS = 8     # about 20 ms of fade after Stop (all voices fade in 6 ms)
+STOP_FADE_PERIODS = 8  # about 20 ms of fade after Stop (all voices fade in 6 ms)
 
 
 class Engine:
@@ -41,27 +42,39 @@ class Engine:
         self.sampler = Sampler(a.rate, a.period, voice_params(cfg.sampler), max_polyphony=64)
         # one decoder per MIDI input (source), made here so the audio loop never allocates one
         self.counters = MidiCounters()
-        self.decoders = [MidiDecoder(self._stamped(apply_to_sampler(self.sampler, self._other_cc, src)),
-                                     cfg.midi.channel, self.counters) for src in range(SOURCES)]
+        self.decoders = [
+            MidiDecoder(
+                self._stamped(apply_to_sampler(self.sampler, self._other_cc, src)), cfg.midi.channel, self.counters
+            )
+            for src in range(SOURCES)
+        ]
         self.feeds = [d.feed for d in self.decoders]
-        self.decoder = self.decoders[0]           # the engine's own: Midi messages
+        self.decoder = self.decoders[0]  # the engine's own: Midi messages
         if audio is None:
             from promptsynth.hw.alsa_out import AlsaOutput
+
             audio = AlsaOutput(a.device, a.rate, a.period, a.periods, a.format)
         self.audio = audio
         if midi is None:
             from promptsynth.hw.rtmidi_in import MidiInput
+
             midi = MidiInput(cfg.midi.api, cfg.midi.port, cfg.midi.virtual, sources=SOURCES)
         self.midi = midi
         self.control = Control(cfg, conn, midi, stats)
-        self.commands = self.control.commands     # from the control thread
-        self.outbox = self.control.outbox         # notices to the supervisor (sent by the control thread)
-        self._dispatch = {SoundMapped: self._load, PortLost: self._port_lost, m.Midi: self._midi,
-                          m.SetParams: self._set_params, m.SetTune: self._set_tune, m.Panic: self._panic,
-                          m.Stop: self._stop_fade}
+        self.commands = self.control.commands  # from the control thread
+        self.outbox = self.control.outbox  # notices to the supervisor (sent by the control thread)
+        self._dispatch = {
+            SoundMapped: self._load,
+            PortLost: self._port_lost,
+            m.Midi: self._midi,
+            m.SetParams: self._set_params,
+            m.SetTune: self._set_tune,
+            m.Panic: self._panic,
+            m.Stop: self._stop_fade,
+        }
         self._stopping = 0
-        self._next_open = 0.0                     # the next attempt to open a missing sound card
-        self._next_warn = 0.0                     # the next "still unavailable" notice
+        self._next_open = 0.0  # the next attempt to open a missing sound card
+        self._next_warn = 0.0  # the next "still unavailable" notice
 
     def _other_cc(self, number: int, value: int) -> None:
         """A controller the sampler does not use: published for the panel's CC learn."""
@@ -99,7 +112,7 @@ class Engine:
 
     def _port_lost(self, cmd: PortLost) -> None:
         self.sampler.all_notes_off(cmd.source)
-        self.control.sources_freed.append(cmd.source)     # its number may now be given to a new port
+        self.control.sources_freed.append(cmd.source)  # its number may now be given to a new port
 
     def _midi(self, cmd: m.Midi) -> None:
         self.decoder.feed(cmd.data)
@@ -127,6 +140,7 @@ class Engine:
     def _open_audio(self, now: float) -> None:
         """One attempt to open the missing sound card (the loop makes one every AUDIO_RETRY_S)."""
         from promptsynth.hw.alsa_out import FORMAT_CODES
+
         audio, cfg, v = self.audio, self.cfg.audio, self.stats.values
         self._next_open = now + AUDIO_RETRY_S
         opened = audio.try_open()
@@ -136,18 +150,28 @@ class Engine:
             v[INDEX["audio_opens"]] += 1
             v[INDEX["buffer_frames"]] = audio.buffer_frames
             v[INDEX["format_code"]] = FORMAT_CODES.get(audio.format, 0)
-            self.outbox.append(m.Notice("info", "audio: %s open, %s, %d Hz, period %d, buffer %d" % (
-                audio.device, audio.format, cfg.rate, cfg.period, audio.buffer_frames)))
+            self.outbox.append(
+                m.Notice(
+                    "info",
+                    "audio: %s open, %s, %d Hz, period %d, buffer %d"
+                    % (audio.device, audio.format, cfg.rate, cfg.period, audio.buffer_frames),
+                )
+            )
         elif now >= self._next_warn:
             self._next_warn = now + 30.0
-            self.outbox.append(m.Notice("warning", "audio: %s unavailable (%s), retrying every %gs"
-                                        % (audio.device, audio.error, AUDIO_RETRY_S)))
+            self.outbox.append(
+                m.Notice(
+                    "warning",
+                    "audio: %s unavailable (%s), retrying every %gs" % (audio.device, audio.error, AUDIO_RETRY_S),
+                )
+            )
 
     def run(self) -> None:
         cfg = self.cfg.audio
         control = self.control
-        control.start()   # before SCHED_FIFO, so the control thread keeps the normal policy
+        control.start()  # before SCHED_FIFO, so the control thread keeps the normal policy
         from promptsynth.hw import realtime
+
         rt, locked, warnings = realtime.setup(cfg.rt_priority, cfg.lock_memory)
         for w in warnings:
             self.outbox.append(m.Notice("warning", w))
@@ -165,8 +189,9 @@ class Engine:
         written = 0
         ready_sent = False
         errors = 0
-        iw = INDEX                                  # a local name: looked up every period
+        iw = INDEX  # a local name: looked up every period
         from promptsynth.hw.alsa_out import LOST, XRUN
+
         gc.collect()
         gc.freeze()
         gc.disable()
@@ -189,7 +214,7 @@ class Engine:
                     v[iw["render_us"]] = dt
                     if dt > v[iw["render_us_max"]]:
                         v[iw["render_us_max"]] = dt
-                except Exception:                 # never let a bug end the sound for good
+                except Exception:  # never let a bug end the sound for good
                     errors += 1
                     if errors <= 5 or errors % 1000 == 0:
                         self.outbox.append(m.Notice("error", "engine error %d: %s" % (errors, traceback.format_exc())))
@@ -218,8 +243,12 @@ class Engine:
                     self._next_open = clock() + AUDIO_RETRY_S
                     self._next_warn = self._next_open + 30.0
                     deadline = clock()
-                    self.outbox.append(m.Notice("error", "audio: %s lost (%s), retrying every %gs"
-                                                % (audio.device, audio.error, AUDIO_RETRY_S)))
+                    self.outbox.append(
+                        m.Notice(
+                            "error",
+                            "audio: %s lost (%s), retrying every %gs" % (audio.device, audio.error, AUDIO_RETRY_S),
+                        )
+                    )
                     continue
                 written += 1
                 if not ready_sent and written >= 2:
@@ -241,7 +270,7 @@ class Engine:
                 if now >= next_house:
                     next_house = now + 1.0
                     control.freed.extend(sampler.collect_unused())
-                    if now >= next_gc:            # cheap: everything from start-up is frozen
+                    if now >= next_gc:  # cheap: everything from start-up is frozen
                         next_gc = now + 60.0
                         gc.collect(1)
         finally:
@@ -257,6 +286,7 @@ class Engine:
 def engine_main(cfg: Config, conn, stats: EngineStats, env: Optional[Dict[str, str]] = None) -> None:
     """Entry point of the spawned engine process."""
     import signal
+
     # Ctrl-C in a terminal and a kill of the whole group reach every process: the supervisor
     # alone decides when the engine stops, so that it always fades out instead of cutting off
     signal.signal(signal.SIGINT, signal.SIG_IGN)

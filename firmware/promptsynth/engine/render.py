@@ -15,6 +15,7 @@ Real-time rules: the work arrays are allocated once, here; a period allocates on
 (voices,) vectors of gathered parameters. No locks, no logging, and no Python loop over voices
 (the one loop is over the sounds in use, at most 8, and their channels).
 """
+
 from __future__ import annotations
 
 from typing import List, Optional, Tuple
@@ -22,11 +23,28 @@ from typing import List, Optional, Tuple
 import numpy as np
 
 from promptsynth.engine.sound import PAD, PlayableSound
-from promptsynth.engine.voices import (A0, AR, BASE, CL, D0, DECLICK_MS, DR, END, FAR, FEND, LS, OMS, PL, REND,
-                                       STEADY, SUS, Voices)
+from promptsynth.engine.voices import (
+    A0,
+    AR,
+    BASE,
+    CL,
+    D0,
+    DECLICK_MS,
+    DR,
+    END,
+    FAR,
+    FEND,
+    LS,
+    OMS,
+    PL,
+    REND,
+    STEADY,
+    SUS,
+    Voices,
+)
 
-ENV_FLOOR = 1e-9          # envelope values below -180 dB are flushed to 0 (no denormals)
-T_MAX = 1.0e7             # frames since note-on are clamped here (float32 stays exact)
+ENV_FLOOR = 1e-9  # envelope values below -180 dB are flushed to 0 (no denormals)
+T_MAX = 1.0e7  # frames since note-on are clamped here (float32 stays exact)
 
 
 class VoiceRenderer:
@@ -35,9 +53,9 @@ class VoiceRenderer:
     def __init__(self, rate: int, period: int, count: int):
         n = self.n = period
         v = count
-        self.declick = 1.0 / (DECLICK_MS * rate / 1000.0)         # 1 / de-click length in frames
-        self.ramp = np.arange(n, dtype=np.float64)                 # frame index within the period
-        self.ramp_q = self.ramp * (self.ramp + 1) / (2 * n)        # sum of the increment ramp
+        self.declick = 1.0 / (DECLICK_MS * rate / 1000.0)  # 1 / de-click length in frames
+        self.ramp = np.arange(n, dtype=np.float64)  # frame index within the period
+        self.ramp_q = self.ramp * (self.ramp + 1) / (2 * n)  # sum of the increment ramp
         self.ramp32 = self.ramp.astype(np.float32)
         # (voices, frames); a period uses the first k rows, so every slice stays contiguous
         self._p = np.empty((v, n), np.float64)
@@ -53,19 +71,26 @@ class VoiceRenderer:
         self._sum = {ch: np.empty((ch, n), np.float32) for ch in (1, 2)}
         self.mix = np.empty((2, n), np.float32)
 
-    def render(self, voices: Voices, sounds: List[Optional[PlayableSound]], act: np.ndarray,
-               act_slots: np.ndarray, pitch_offset: float) -> int:
+    def render(
+        self,
+        voices: Voices,
+        sounds: List[Optional[PlayableSound]],
+        act: np.ndarray,
+        act_slots: np.ndarray,
+        pitch_offset: float,
+    ) -> int:
         """Render the voices ``act`` (grouped by slot; ``act_slots`` their slots, at least one
         voice) into ``mix``, advance them, free the finished ones; returns how many finished."""
-        vp = voices.vp[act]                                  # (k, columns) per-voice parameters
+        vp = voices.vp[act]  # (k, columns) per-voice parameters
         inc1, ph0, ph1 = self._phase(voices, act, vp, pitch_offset)
         self._fold(vp, ph0, ph1)
         g = self._envelope(voices, act, vp)
         self._interpolate(sounds, act_slots, g)
         return self._advance(voices, act, vp, inc1, ph1)
 
-    def _phase(self, voices: Voices, act: np.ndarray, vp: np.ndarray,
-               pitch_offset: float) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _phase(
+        self, voices: Voices, act: np.ndarray, vp: np.ndarray, pitch_offset: float
+    ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Unfolded read positions into ``_p``: the increment per frame ramps linearly from last
         period's value to this one's. Returns (new increment, phase now, phase next period)."""
         k = act.size
@@ -81,7 +106,7 @@ class VoiceRenderer:
         if dinc.any():
             np.multiply.outer(dinc, self.ramp_q, out=q)
             p += q
-        ph1 = ph0 + inc0 * n + dinc * ((n + 1) / 2.0)       # unfolded phase at the next period
+        ph1 = ph0 + inc0 * n + dinc * ((n + 1) / 2.0)  # unfolded phase at the next period
         return inc1, ph0, ph1
 
     def _fold(self, vp: np.ndarray, ph0: np.ndarray, ph1: np.ndarray) -> None:
@@ -111,7 +136,7 @@ class VoiceRenderer:
             np.greater_equal(q, 0.0, out=mask)
             q += cl
             r = self._r[:k]
-            np.divide(q, pl, out=r)                         # exact at whole multiples (1/pL is not)
+            np.divide(q, pl, out=r)  # exact at whole multiples (1/pL is not)
             np.floor(r, out=r)
             r *= pl
             q -= r
@@ -140,20 +165,20 @@ class VoiceRenderer:
             np.copyto(g, vp[:, SUS].astype(np.float32)[:, None])
         else:
             v32 = voices.vp32[act]
-            np.add.outer(t0.astype(np.float32), self.ramp32, out=h)   # time in frames
+            np.add.outer(t0.astype(np.float32), self.ramp32, out=h)  # time in frames
             np.multiply(h, v32[:, DR, None], out=g)
             g += v32[:, D0, None]
             np.maximum(g, 0.0, out=g)
             np.minimum(g, 1.0, out=g)
             np.subtract(1.0, g, out=g)
             np.multiply(g, g, out=f)
-            g *= f                                          # (1 - x)^3
-            g *= v32[:, OMS, None]                          # level * (1 - sus)
-            g += v32[:, SUS, None]                          # level * sus
-            if (v32[:, A0] < 1.0).any():                    # some voice is still in its attack
+            g *= f  # (1 - x)^3
+            g *= v32[:, OMS, None]  # level * (1 - sus)
+            g += v32[:, SUS, None]  # level * sus
+            if (v32[:, A0] < 1.0).any():  # some voice is still in its attack
                 h *= v32[:, AR, None]
                 h += v32[:, A0, None]
-                np.minimum(h, 1.0, out=h)                   # t >= 0, so no lower clip
+                np.minimum(h, 1.0, out=h)  # t >= 0, so no lower clip
                 g *= h
             mask = self._mask[:k]
             np.less(g, ENV_FLOOR, out=mask)
@@ -176,22 +201,22 @@ class VoiceRenderer:
         q = self._q[:k]
         f = self._f[:k]
         # interpolation indices and fractions (positions are never negative)
-        np.modf(p, out=(f, q), casting="same_kind")          # fraction (float32) and whole frames
-        i0, i1, i2, i3 = (x[:k] for x in self._idx)        # indices of the 4 taps
-        np.add(q, PAD - 1, out=i0, casting="unsafe")        # the sample before the position
+        np.modf(p, out=(f, q), casting="same_kind")  # fraction (float32) and whole frames
+        i0, i1, i2, i3 = (x[:k] for x in self._idx)  # indices of the 4 taps
+        np.add(q, PAD - 1, out=i0, casting="unsafe")  # the sample before the position
         np.add(i0, 1, out=i1)
         np.add(i0, 2, out=i2)
         np.add(i0, 3, out=i3)
         mix = self.mix
         first = True
-        runs: Tuple[Tuple[int, int], ...]                   # [a, b) of act playing one sound
+        runs: Tuple[Tuple[int, int], ...]  # [a, b) of act playing one sound
         if act_slots[0] == act_slots[-1]:
             runs = ((0, k),)
         else:
             bounds = np.flatnonzero(np.diff(act_slots)) + 1
             runs = tuple(zip([0] + bounds.tolist(), bounds.tolist() + [k]))
         for a, b in runs:
-            data = sounds[int(act_slots[a])].planar          # (channels, frames): one row a channel
+            data = sounds[int(act_slots[a])].planar  # (channels, frames): one row a channel
             ch = data.shape[0]
             ym1, y0, y1, y2, c, v = (y[:, a:b] for y in self._y[ch])
             for j in range(ch):
@@ -208,11 +233,11 @@ class VoiceRenderer:
             np.subtract(y0, y1, out=v)
             np.subtract(y2, y0, out=y2)
             y2 *= 0.5
-            v += c                                           # v = w
+            v += c  # v = w
             y2 += v
-            np.subtract(y0, y1, out=y1)                       # y1 = v again
-            y2 += y1                                          # y2 = a
-            v += y2                                           # v = w + a
+            np.subtract(y0, y1, out=y1)  # y1 = v again
+            y2 += y1  # y2 = a
+            v += y2  # v = w + a
             np.multiply(y2, fr, out=ym1)
             ym1 -= v
             ym1 *= fr
@@ -226,7 +251,7 @@ class VoiceRenderer:
                 s = self._sum[ch]
                 np.add.reduce(ym1, axis=1, out=s)
                 if first:
-                    mix[:] = s                               # a mono sound goes to both sides
+                    mix[:] = s  # a mono sound goes to both sides
                 else:
                     mix += s
             first = False

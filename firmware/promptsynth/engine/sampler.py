@@ -12,6 +12,7 @@ and the tests use.
 Nothing here does I/O, logs, or takes locks; events (note on/off, controllers, new sounds) are
 applied between two calls of :meth:`Sampler.render`, which is the period boundary.
 """
+
 from __future__ import annotations
 
 import math
@@ -23,30 +24,29 @@ from promptsynth.engine.limiter import SoftLimiter
 from promptsynth.engine.render import VoiceRenderer
 from promptsynth.engine.slots import MAX_SLOTS, SoundSlots
 from promptsynth.engine.sound import PlayableSound
-from promptsynth.engine.voices import (DECLICK_MS, MIN_RELEASE_MS, SOURCES, SPARE_VOICES, STEAL_MS, VoiceParams,
-                                       Voices)
+from promptsynth.engine.voices import DECLICK_MS, MIN_RELEASE_MS, SOURCES, SPARE_VOICES, STEAL_MS, VoiceParams, Voices
 
 # the names callers have always imported from here
-__all__ = ["Sampler", "VoiceParams", "SOURCES", "SPARE_VOICES", "STEAL_MS", "MIN_RELEASE_MS", "DECLICK_MS",
-           "MAX_SLOTS"]
+__all__ = ["Sampler", "VoiceParams", "SOURCES", "SPARE_VOICES", "STEAL_MS", "MIN_RELEASE_MS", "DECLICK_MS", "MAX_SLOTS"]
 
 
 class Sampler:
-    def __init__(self, rate: int = 48000, period: int = 128, params: Optional[VoiceParams] = None,
-                 max_polyphony: int = 64):
+    def __init__(
+        self, rate: int = 48000, period: int = 128, params: Optional[VoiceParams] = None, max_polyphony: int = 64
+    ):
         self.rate = int(rate)
         self.n = n = int(period)
-        self.params = params or VoiceParams()       # shared with the voices: set_params reaches both
+        self.params = params or VoiceParams()  # shared with the voices: set_params reaches both
         self.max_polyphony = max_polyphony
         self.slots = SoundSlots()
         self.voices = Voices(self.rate, max_polyphony + SPARE_VOICES, self.params, self.slots)
         self.renderer = VoiceRenderer(self.rate, n, self.voices.count)
         # controllers
-        self.bend = 0.0                           # -1..1
-        self.mod = 0.0                            # 0..1
-        self.volume = 1.0                         # CC7 as 0..1
+        self.bend = 0.0  # -1..1
+        self.mod = 0.0  # 0..1
+        self.volume = 1.0  # CC7 as 0..1
         self._lfo = 0.0
-        self._pitch_offset = 0.0                  # semitones of bend and vibrato, last period
+        self._pitch_offset = 0.0  # semitones of bend and vibrato, last period
         self._mod_smooth = 0.0
         self._gain = self._gain_target()
         # master gain and output
@@ -114,7 +114,7 @@ class Sampler:
         Returns the ids of sounds that no voice uses any more (their memory can be released).
         """
         freed = self.collect_unused()
-        if self.slots.full():   # every slot still sounds: cut the voices of the oldest non-current one
+        if self.slots.full():  # every slot still sounds: cut the voices of the oldest non-current one
             victim = self.slots.oldest()
             self.voices.cut_slot(victim)
             freed.append(self.slots.remove(victim))
@@ -172,7 +172,7 @@ class Sampler:
         pitch_offset = self.bend * self.params.bend_range + vib
         self._pitch_offset = pitch_offset
         g0 = self._gain
-        g1 = g0 + (self._gain_target() - g0) * 0.15   # ~20 ms time constant at 128 frames
+        g1 = g0 + (self._gain_target() - g0) * 0.15  # ~20 ms time constant at 128 frames
         if abs(g1) < 1e-12:
             g1 = 0.0
         self._gain = g1
@@ -200,7 +200,7 @@ class Sampler:
         else:
             self.voices_sounding = 0
             out.fill(0.0)
-        if voices.pending:                    # notes released before they sounded have now sounded
+        if voices.pending:  # notes released before they sounded have now sounded
             voices.release_pending()
         self.peak = self.limiter.process(out)
         return out

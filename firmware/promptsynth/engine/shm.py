@@ -1,4 +1,5 @@
 """Sounds in shared memory: the supervisor publishes, the engine maps them without copying."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -19,9 +20,21 @@ def publish(sound: PlayableSound) -> Tuple[shared_memory.SharedMemory, LoadSound
     view = np.ndarray(arr.shape, dtype=np.float32, buffer=shm.buf)
     view[:] = arr
     del view
-    msg = LoadSound(shm_name=shm.name, shape=arr.shape, frames=sound.frames, root=sound.root, tune=sound.tune,
-                    start=sound.start, end=sound.end, loop_mode=sound.loop_mode, loop_start=sound.loop_start,
-                    loop_end=sound.loop_end, crossfade=sound.crossfade, sound_id=sound.sound_id, name=sound.name)
+    msg = LoadSound(
+        shm_name=shm.name,
+        shape=arr.shape,
+        frames=sound.frames,
+        root=sound.root,
+        tune=sound.tune,
+        start=sound.start,
+        end=sound.end,
+        loop_mode=sound.loop_mode,
+        loop_start=sound.loop_start,
+        loop_end=sound.loop_end,
+        crossfade=sound.crossfade,
+        sound_id=sound.sound_id,
+        name=sound.name,
+    )
     return shm, msg
 
 
@@ -41,6 +54,6 @@ def release(shm: shared_memory.SharedMemory, unlink: bool = True) -> bool:
             shm.unlink()
     except BufferError:
         return False
-    except OSError:                         # already unlinked (a restart raced us): nothing left to do
+    except OSError:  # already unlinked (a restart raced us): nothing left to do
         pass
     return True

@@ -5,6 +5,7 @@ note still sounding an old one. Which slots are still in use is the voices' to s
 (:meth:`Voices.slots_in_use <promptsynth.engine.voices.Voices.slots_in_use>`); this module
 only keeps the sounds and the per-slot values a note-on copies into its voice.
 """
+
 from __future__ import annotations
 
 from typing import List, Optional
@@ -14,17 +15,17 @@ import numpy as np
 from promptsynth.engine.sound import PlayableSound
 from promptsynth.engine.voices import FAR
 
-MAX_SLOTS = 8             # sounds that can sound at once (new sounds never cut old notes)
+MAX_SLOTS = 8  # sounds that can sound at once (new sounds never cut old notes)
 
 
 class SoundSlots:
     def __init__(self) -> None:
         self.sounds: List[Optional[PlayableSound]] = [None] * MAX_SLOTS
-        self.current = -1                         # the slot new notes play (-1: none loaded yet)
+        self.current = -1  # the slot new notes play (-1: none loaded yet)
         self.root = np.zeros(MAX_SLOTS, np.float64)
-        self.tune = np.zeros(MAX_SLOTS, np.float64)       # cents
+        self.tune = np.zeros(MAX_SLOTS, np.float64)  # cents
         self.start = np.zeros(MAX_SLOTS, np.float64)
-        self.fade_end = np.zeros(MAX_SLOTS, np.float64)   # FAR: no de-click before the end
+        self.fade_end = np.zeros(MAX_SLOTS, np.float64)  # FAR: no de-click before the end
 
     def full(self) -> bool:
         return all(snd is not None for snd in self.sounds)

@@ -4,6 +4,7 @@ Everything costly happens here, outside the real-time loop: zero padding for the
 flushing of denormal-range samples, and the loop crossfade, which is baked into a copy of the
 audio so that playback needs no second read at the seam.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -12,8 +13,8 @@ from typing import Optional, Tuple
 import numpy as np
 
 LOOP_MODES = ("off", "forward", "pingpong")
-PAD = 4           # zero frames on each side: Hermite reads 1 before and 2 after a position
-FLUSH = 1e-20     # samples smaller than this (-400 dB) are set to 0: no denormals in the mix
+PAD = 4  # zero frames on each side: Hermite reads 1 before and 2 after a position
+FLUSH = 1e-20  # samples smaller than this (-400 dB) are set to 0: no denormals in the mix
 
 
 @dataclass
@@ -22,16 +23,17 @@ class PlayableSound:
 
     All positions are in frames of ``data`` without the padding, at the engine's rate.
     """
+
     planar: np.ndarray
     frames: int
     root: int = 60
-    tune: float = 0.0                 # cents
+    tune: float = 0.0  # cents
     start: int = 0
-    end: int = 0                      # exclusive; == frames for the whole sound
+    end: int = 0  # exclusive; == frames for the whole sound
     loop_mode: str = "off"
     loop_start: int = 0
-    loop_end: int = 0                 # exclusive
-    crossfade: int = 0                # frames baked in before loop_end (forward loops)
+    loop_end: int = 0  # exclusive
+    crossfade: int = 0  # frames baked in before loop_end (forward loops)
     sound_id: int = 0
     name: str = ""
     extra: dict = field(default_factory=dict)
@@ -42,7 +44,7 @@ class PlayableSound:
 
     def audio(self) -> np.ndarray:
         """The playable frames shaped (frames, channels) (a view, without padding)."""
-        return self.planar[:, PAD:PAD + self.frames].T
+        return self.planar[:, PAD : PAD + self.frames].T
 
 
 class SoundError(ValueError):
@@ -53,9 +55,16 @@ def _frames(seconds: float, rate: int) -> int:
     return int(round(seconds * rate))
 
 
-def resolve_points(frames: int, rate: int, start_s: float = 0.0, end_s: float = 0.0, loop_mode: str = "auto",
-                   loop_start_s: float = 0.0, loop_end_s: float = 0.0,
-                   own_loop: Optional[Tuple[int, int]] = None) -> Tuple[int, int, str, int, int]:
+def resolve_points(
+    frames: int,
+    rate: int,
+    start_s: float = 0.0,
+    end_s: float = 0.0,
+    loop_mode: str = "auto",
+    loop_start_s: float = 0.0,
+    loop_end_s: float = 0.0,
+    own_loop: Optional[Tuple[int, int]] = None,
+) -> Tuple[int, int, str, int, int]:
     """Turn user settings in seconds (0 = default) into frame positions that are always valid.
 
     Settings outside the sound are clamped rather than refused: a preset made for a longer sound
@@ -81,9 +90,19 @@ def resolve_points(frames: int, rate: int, start_s: float = 0.0, end_s: float = 
     return start, end, mode, ls, le
 
 
-def prepare(audio: np.ndarray, root: int = 60, tune: float = 0.0, start: int = 0, end: int = 0,
-            loop_mode: str = "off", loop_start: int = 0, loop_end: int = 0, crossfade: int = 0,
-            sound_id: int = 0, name: str = "") -> PlayableSound:
+def prepare(
+    audio: np.ndarray,
+    root: int = 60,
+    tune: float = 0.0,
+    start: int = 0,
+    end: int = 0,
+    loop_mode: str = "off",
+    loop_start: int = 0,
+    loop_end: int = 0,
+    crossfade: int = 0,
+    sound_id: int = 0,
+    name: str = "",
+) -> PlayableSound:
     """Build a :class:`PlayableSound` from float audio shaped (frames,) or (frames, channels)."""
     a = np.asarray(audio, dtype=np.float32)
     if a.ndim == 1:
@@ -100,8 +119,8 @@ def prepare(audio: np.ndarray, root: int = 60, tune: float = 0.0, start: int = 0
     end = frames if end <= 0 else min(end, frames)
     start = min(max(start, 0), end - 1)
     planar = np.zeros((a.shape[1], frames + 2 * PAD), dtype=np.float32)
-    planar[:, PAD:PAD + frames] = a.T
-    body = planar[:, PAD:PAD + frames].T
+    planar[:, PAD : PAD + frames] = a.T
+    body = planar[:, PAD : PAD + frames].T
     body[np.abs(body) < FLUSH] = 0.0
     xf = 0
     if loop_mode != "off":
@@ -113,19 +132,30 @@ def prepare(audio: np.ndarray, root: int = 60, tune: float = 0.0, start: int = 0
         xf = min(crossfade, loop_start, loop_end - loop_start)
         if xf > 0:
             w = (0.5 - 0.5 * np.cos(np.pi * (np.arange(xf) + 0.5) / xf)).astype(np.float32)[:, None]
-            tail = body[loop_end - xf:loop_end].copy()
-            lead = body[loop_start - xf:loop_start]
-            body[loop_end - xf:loop_end] = tail * (1.0 - w) + lead * w
+            tail = body[loop_end - xf : loop_end].copy()
+            lead = body[loop_start - xf : loop_start]
+            body[loop_end - xf : loop_end] = tail * (1.0 - w) + lead * w
     # Frames after the loop end are never played in a loop mode, but the interpolator reads up
     # to 2 beyond a position: give it the loop's continuation (forward) or mirror (ping-pong).
     if loop_mode == "forward":
-        planar[:, PAD + loop_end:PAD + loop_end + 3] = planar[:, PAD + loop_start:PAD + loop_start + 3]
+        planar[:, PAD + loop_end : PAD + loop_end + 3] = planar[:, PAD + loop_start : PAD + loop_start + 3]
     elif loop_mode == "pingpong":
         for j in (1, 2, 3):
             planar[:, PAD + loop_end + j] = planar[:, PAD + loop_end - j]
-    return PlayableSound(planar=planar, frames=frames, root=int(root), tune=float(tune), start=int(start), end=int(end),
-                         loop_mode=loop_mode, loop_start=int(loop_start), loop_end=int(loop_end), crossfade=int(xf),
-                         sound_id=int(sound_id), name=name)
+    return PlayableSound(
+        planar=planar,
+        frames=frames,
+        root=int(root),
+        tune=float(tune),
+        start=int(start),
+        end=int(end),
+        loop_mode=loop_mode,
+        loop_start=int(loop_start),
+        loop_end=int(loop_end),
+        crossfade=int(xf),
+        sound_id=int(sound_id),
+        name=name,
+    )
 
 
 def init_sound(rate: int, seconds: float = 3.0) -> Tuple[np.ndarray, Tuple[int, int]]:
@@ -145,12 +175,12 @@ def init_sound(rate: int, seconds: float = 3.0) -> Tuple[np.ndarray, Tuple[int, 
     left = np.zeros(n)
     right = np.zeros(n)
     for h in range(1, 9):
-        amp = 0.5 / h ** 1.2
+        amp = 0.5 / h**1.2
         left += amp * np.sin(2 * np.pi * f0 * h * t)
         right += amp * np.sin(2 * np.pi * f0 * h * t + 0.4 * h)
-    sway = 2 * np.pi * t * rate / loop_len                # one sway per loop: periodic with it
-    pluck = 1.0 + 1.5 * np.exp(-t / 0.08)               # brighter, louder onset
-    fade_in = np.minimum(1.0, t / 0.002)                # starts at exactly 0
+    sway = 2 * np.pi * t * rate / loop_len  # one sway per loop: periodic with it
+    pluck = 1.0 + 1.5 * np.exp(-t / 0.08)  # brighter, louder onset
+    fade_in = np.minimum(1.0, t / 0.002)  # starts at exactly 0
     env = pluck * fade_in
     audio = np.stack([left * (1 + 0.15 * np.sin(sway)), right * (1 - 0.15 * np.sin(sway))], axis=1) * env[:, None]
     audio *= 0.5 / np.max(np.abs(audio))

@@ -4,6 +4,7 @@ The engine writes plain floats into a shared array every period; readers take a 
 A torn read of one number is harmless (they are meters and counters), and the engine never
 waits for a reader.
 """
+
 from __future__ import annotations
 
 import multiprocessing
@@ -11,12 +12,40 @@ from typing import Dict
 
 import numpy as np
 
-FIELDS = ("heartbeat", "periods", "xruns", "audio_ok", "audio_opens", "voices", "peak", "steals",
-          "limiter_clipped", "midi_messages", "midi_events", "midi_malformed", "midi_sysex", "midi_ignored",
-          "midi_filtered", "midi_ports", "render_us", "render_us_max", "sound_id", "rate", "buffer_frames",
-          "format_code", "realtime", "memory_locked", "note_on_time", "note_on_queued", "note_on_count", "cc_number", "cc_value", "cc_count")
+FIELDS = (
+    "heartbeat",
+    "periods",
+    "xruns",
+    "audio_ok",
+    "audio_opens",
+    "voices",
+    "peak",
+    "steals",
+    "limiter_clipped",
+    "midi_messages",
+    "midi_events",
+    "midi_malformed",
+    "midi_sysex",
+    "midi_ignored",
+    "midi_filtered",
+    "midi_ports",
+    "render_us",
+    "render_us_max",
+    "sound_id",
+    "rate",
+    "buffer_frames",
+    "format_code",
+    "realtime",
+    "memory_locked",
+    "note_on_time",
+    "note_on_queued",
+    "note_on_count",
+    "cc_number",
+    "cc_value",
+    "cc_count",
+)
 INDEX = {name: i for i, name in enumerate(FIELDS)}
-RING = 8192                    # render times kept for percentiles (about 22 s at 128 frames)
+RING = 8192  # render times kept for percentiles (about 22 s at 128 frames)
 
 
 class EngineStats:

@@ -7,6 +7,7 @@ are applied between two periods; they write each voice's envelope coefficients a
 into the parameter matrix ``vp``, so the render never recomputes them. Nothing here does I/O,
 logs or takes locks.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,12 +19,12 @@ if TYPE_CHECKING:
     from promptsynth.engine.slots import SoundSlots
     from promptsynth.engine.sound import PlayableSound
 
-SOURCES = 16              # MIDI inputs whose notes and pedal are kept apart (0: the engine's own)
-SPARE_VOICES = 8          # extra voices so a stolen note can fade while its successor starts
-STEAL_MS = 6.0            # fade of a stolen voice (sfizz uses the same)
-MIN_RELEASE_MS = 2.0      # a release of 0 still de-clicks
-DECLICK_MS = 2.0          # ramp before a trimmed end point, and the shortest attack mid-sound
-FAR = 1.0e15              # "loop start" of voices that do not loop, "end" of those that do
+SOURCES = 16  # MIDI inputs whose notes and pedal are kept apart (0: the engine's own)
+SPARE_VOICES = 8  # extra voices so a stolen note can fade while its successor starts
+STEAL_MS = 6.0  # fade of a stolen voice (sfizz uses the same)
+MIN_RELEASE_MS = 2.0  # a release of 0 still de-clicks
+DECLICK_MS = 2.0  # ramp before a trimmed end point, and the shortest attack mid-sound
+FAR = 1.0e15  # "loop start" of voices that do not loop, "end" of those that do
 
 # columns of the per-voice parameter matrix, written at note events and gathered once a period
 # BASE: note - root + tune in semitones; AR, A0: attack slope and offset; DR, D0: decay (or
@@ -38,6 +39,7 @@ NCOLS = 14
 @dataclass
 class VoiceParams:
     """Settings that apply to voices (times in milliseconds, levels linear unless named)."""
+
     attack: float = 2.0
     decay: float = 200.0
     sustain: float = 1.0
@@ -46,7 +48,7 @@ class VoiceParams:
     velocity_track: float = 100.0
     bend_range: float = 2.0
     vibrato_rate: float = 5.5
-    vibrato_depth: float = 50.0     # cents at full mod wheel
+    vibrato_depth: float = 50.0  # cents at full mod wheel
     polyphony: int = 16
 
 
@@ -61,26 +63,26 @@ class Voices:
         self.active = np.zeros(v, bool)
         self.slot = np.zeros(v, np.intp)
         self.note = np.zeros(v, np.int16)
-        self.source = np.zeros(v, np.int16)       # the MIDI input the note came from
+        self.source = np.zeros(v, np.int16)  # the MIDI input the note came from
         self.key_down = np.zeros(v, bool)
-        self.sustained = np.zeros(v, bool)      # key released while the pedal was down
-        self.off_pending = np.zeros(v, bool)    # key released before the voice made a sound
-        self.pending = 0                        # how many are: released after the next period
+        self.sustained = np.zeros(v, bool)  # key released while the pedal was down
+        self.off_pending = np.zeros(v, bool)  # key released before the voice made a sound
+        self.pending = 0  # how many are: released after the next period
         self.released = np.zeros(v, bool)
         self.stealing = np.zeros(v, bool)
         self.phase = np.zeros(v, np.float64)
-        self.inc = np.full(v, np.nan)             # last frame's increment (NaN: start a new voice)
-        self.t = np.zeros(v, np.float64)          # frames since note-on or since release
-        self.level = np.ones(v, np.float32)       # velocity gain x level at release
-        self.att = np.zeros(v, np.float32)        # snapshot of A/D/S (frames) at note-on
+        self.inc = np.full(v, np.nan)  # last frame's increment (NaN: start a new voice)
+        self.t = np.zeros(v, np.float64)  # frames since note-on or since release
+        self.level = np.ones(v, np.float32)  # velocity gain x level at release
+        self.att = np.zeros(v, np.float32)  # snapshot of A/D/S (frames) at note-on
         self.dec = np.zeros(v, np.float32)
         self.sus = np.ones(v, np.float32)
-        self.rel = np.ones(v, np.float32)         # release length in frames (set at release)
+        self.rel = np.ones(v, np.float32)  # release length in frames (set at release)
         self.age = np.zeros(v, np.int64)
         self._age = 0
         self.vp = np.zeros((v, NCOLS), np.float64)
-        self.vp32 = np.zeros((v, NCOLS), np.float32)      # float32 copy for the (voices, frames) math
-        self.pedals = np.zeros(SOURCES, bool)     # each input's sustain pedal
+        self.vp32 = np.zeros((v, NCOLS), np.float32)  # float32 copy for the (voices, frames) math
+        self.pedals = np.zeros(SOURCES, bool)  # each input's sustain pedal
         self.steals = 0
 
     def ms(self, ms: float) -> float:
@@ -143,7 +145,7 @@ class Voices:
         vt = p.velocity_track / 100.0
         self.level[i] = (velocity / 127.0) ** (2.0 * vt)
         self.att[i] = self.ms(p.attack)
-        if self.slots.start[c] > 0:   # starting mid-sound: never start with a step
+        if self.slots.start[c] > 0:  # starting mid-sound: never start with a step
             self.att[i] = max(self.att[i], self.ms(DECLICK_MS))
         self.dec[i] = self.ms(p.decay)
         self.sus[i] = p.sustain
@@ -209,8 +211,9 @@ class Voices:
 
     def note_off(self, note: int, source: int = 0) -> None:
         """Release ``note`` as started from ``source`` (another input's same note plays on)."""
-        held = np.flatnonzero(self.active & self.key_down & (self.note == note) & (self.source == source)
-                              & ~self.released)
+        held = np.flatnonzero(
+            self.active & self.key_down & (self.note == note) & (self.source == source) & ~self.released
+        )
         for i in held:
             self.key_down[i] = False
             if self.pedals[source]:

@@ -4,6 +4,7 @@ Nothing here touches a model hub: tokenizers are built in code (a byte-level RoB
 and an in-memory Unigram T5 model), because the configs ship without vocabularies. The
 tokenizers must be the RoBERTa/T5 classes: the AudioLDM 2 pipeline feeds the prompt only to those.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,7 +15,7 @@ import torch
 
 from promptsynth.generator.models import CONFIGS, MODELS, make_portable
 
-TINY_VERSION = "2"           # bump when the tiny model changes: cached copies are rebuilt
+TINY_VERSION = "2"  # bump when the tiny model changes: cached copies are rebuilt
 
 
 def _bytes_to_unicode():
@@ -31,6 +32,7 @@ def _bytes_to_unicode():
 def roberta_tokenizer(tmpdir: str, max_len: int = 512):
     """Byte-level RobertaTokenizer: 4 specials + 256 byte symbols + <mask>, no merges."""
     from transformers import RobertaTokenizer
+
     vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
     for ch in _bytes_to_unicode().values():
         vocab.setdefault(ch, len(vocab))
@@ -39,16 +41,19 @@ def roberta_tokenizer(tmpdir: str, max_len: int = 512):
         json.dump(vocab, fh)
     with open(os.path.join(tmpdir, "merges.txt"), "w") as fh:
         fh.write("#version: 0.2\n")
-    return RobertaTokenizer(os.path.join(tmpdir, "vocab.json"), os.path.join(tmpdir, "merges.txt"),
-                            model_max_length=max_len)
+    return RobertaTokenizer(
+        os.path.join(tmpdir, "vocab.json"), os.path.join(tmpdir, "merges.txt"), model_max_length=max_len
+    )
 
 
 def t5_tokenizer(max_len: int = 128):
     """T5TokenizerFast around an in-memory Unigram model (no sentencepiece file)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
     from transformers import T5TokenizerFast
-    pieces = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("\u2581", -2.0)] + \
-             [(c, -3.0) for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,'!?-"]
+
+    pieces = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("\u2581", -2.0)] + [
+        (c, -3.0) for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,'!?-"
+    ]
     tk = Tokenizer(models.Unigram(pieces, unk_id=2))
     tk.pre_tokenizer = pre_tokenizers.Metaspace()
     tk.decoder = decoders.Metaspace()
@@ -60,57 +65,132 @@ def _language_model_class():
     import diffusers
     from packaging.version import Version
     from transformers import GPT2LMHeadModel, GPT2Model
+
     return GPT2LMHeadModel if Version(diffusers.__version__) >= Version("0.33.0") else GPT2Model
 
 
 def tiny_audioldm2(tmpdir: str):
     """A random AudioLDM 2 with the real geometry (64 mel bins, 160 samples a frame, latents of 8
     channels at a quarter of the frame rate) and tiny channels: real lengths, fast on a CPU."""
-    from diffusers import (AudioLDM2Pipeline, AudioLDM2ProjectionModel, AudioLDM2UNet2DConditionModel,
-                           AutoencoderKL, DDIMScheduler)
-    from transformers import (ClapConfig, ClapFeatureExtractor, ClapModel, GPT2Config, SpeechT5HifiGan,
-                              SpeechT5HifiGanConfig, T5Config, T5EncoderModel)
+    from diffusers import (
+        AudioLDM2Pipeline,
+        AudioLDM2ProjectionModel,
+        AudioLDM2UNet2DConditionModel,
+        AutoencoderKL,
+        DDIMScheduler,
+    )
+    from transformers import (
+        ClapConfig,
+        ClapFeatureExtractor,
+        ClapModel,
+        GPT2Config,
+        SpeechT5HifiGan,
+        SpeechT5HifiGanConfig,
+        T5Config,
+        T5EncoderModel,
+    )
+
     torch.manual_seed(0)
     unet = AudioLDM2UNet2DConditionModel(
-        block_out_channels=(8, 16), layers_per_block=1, norm_num_groups=8, sample_size=64, in_channels=8,
-        out_channels=8, down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=(8, 16))
-    scheduler = DDIMScheduler(beta_start=0.0015, beta_end=0.0195, beta_schedule="scaled_linear",
-                              clip_sample=False, set_alpha_to_one=False, steps_offset=1)
+        block_out_channels=(8, 16),
+        layers_per_block=1,
+        norm_num_groups=8,
+        sample_size=64,
+        in_channels=8,
+        out_channels=8,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=(8, 16),
+    )
+    scheduler = DDIMScheduler(
+        beta_start=0.0015,
+        beta_end=0.0195,
+        beta_schedule="scaled_linear",
+        clip_sample=False,
+        set_alpha_to_one=False,
+        steps_offset=1,
+    )
     torch.manual_seed(0)
-    vae = AutoencoderKL(block_out_channels=[8, 16, 16], in_channels=1, out_channels=1, norm_num_groups=8,
-                        down_block_types=["DownEncoderBlock2D"] * 3, up_block_types=["UpDecoderBlock2D"] * 3,
-                        latent_channels=8, sample_size=256)
+    vae = AutoencoderKL(
+        block_out_channels=[8, 16, 16],
+        in_channels=1,
+        out_channels=1,
+        norm_num_groups=8,
+        down_block_types=["DownEncoderBlock2D"] * 3,
+        up_block_types=["UpDecoderBlock2D"] * 3,
+        latent_channels=8,
+        sample_size=256,
+    )
     torch.manual_seed(0)
-    text_cfg = dict(bos_token_id=0, eos_token_id=2, hidden_size=8, intermediate_size=37, layer_norm_eps=1e-05,
-                    num_attention_heads=1, num_hidden_layers=1, pad_token_id=1, vocab_size=1000, projection_dim=8,
-                    max_position_embeddings=514)
-    audio_cfg = dict(spec_size=8, window_size=2, num_mel_bins=8, intermediate_size=37, layer_norm_eps=1e-05,
-                     depths=[1, 1], num_attention_heads=[1, 1], num_hidden_layers=1, hidden_size=192,
-                     projection_dim=8, patch_size=2, patch_stride=2, patch_embed_input_channels=1)
+    text_cfg = dict(
+        bos_token_id=0,
+        eos_token_id=2,
+        hidden_size=8,
+        intermediate_size=37,
+        layer_norm_eps=1e-05,
+        num_attention_heads=1,
+        num_hidden_layers=1,
+        pad_token_id=1,
+        vocab_size=1000,
+        projection_dim=8,
+        max_position_embeddings=514,
+    )
+    audio_cfg = dict(
+        spec_size=8,
+        window_size=2,
+        num_mel_bins=8,
+        intermediate_size=37,
+        layer_norm_eps=1e-05,
+        depths=[1, 1],
+        num_attention_heads=[1, 1],
+        num_hidden_layers=1,
+        hidden_size=192,
+        projection_dim=8,
+        patch_size=2,
+        patch_stride=2,
+        patch_embed_input_channels=1,
+    )
     text_encoder = ClapModel(ClapConfig(text_config=text_cfg, audio_config=audio_cfg, projection_dim=16))
     torch.manual_seed(0)
-    text_encoder_2 = T5EncoderModel(T5Config(vocab_size=32100, d_model=32, d_ff=37, d_kv=8, num_heads=1,
-                                             num_layers=1))
+    text_encoder_2 = T5EncoderModel(T5Config(vocab_size=32100, d_model=32, d_ff=37, d_kv=8, num_heads=1, num_layers=1))
     torch.manual_seed(0)
     # 256 positions: CLAP (1) + T5 (up to 128 tokens) + 8 generated must fit, as in the real GPT-2
-    language_model = _language_model_class()(GPT2Config(n_embd=16, n_head=1, n_layer=1, vocab_size=1000,
-                                                        n_ctx=256, n_positions=256))
+    language_model = _language_model_class()(
+        GPT2Config(n_embd=16, n_head=1, n_layer=1, vocab_size=1000, n_ctx=256, n_positions=256)
+    )
     language_model.config.max_new_tokens = 8
     torch.manual_seed(0)
     projection_model = AudioLDM2ProjectionModel(text_encoder_dim=16, text_encoder_1_dim=32, langauge_model_dim=16)
     torch.manual_seed(0)
-    vocoder = SpeechT5HifiGan(SpeechT5HifiGanConfig(
-        model_in_dim=64, sampling_rate=16000, upsample_initial_channel=32, upsample_rates=[5, 4, 2, 2, 2],
-        upsample_kernel_sizes=[16, 16, 8, 4, 4], resblock_kernel_sizes=[3], resblock_dilation_sizes=[[1, 3]],
-        normalize_before=False))
+    vocoder = SpeechT5HifiGan(
+        SpeechT5HifiGanConfig(
+            model_in_dim=64,
+            sampling_rate=16000,
+            upsample_initial_channel=32,
+            upsample_rates=[5, 4, 2, 2, 2],
+            upsample_kernel_sizes=[16, 16, 8, 4, 4],
+            resblock_kernel_sizes=[3],
+            resblock_dilation_sizes=[[1, 3]],
+            normalize_before=False,
+        )
+    )
     # "fusion" truncation hard-codes 64 mel bins: the tiny CLAP (8 bins) crops at random instead
-    feature_extractor = ClapFeatureExtractor(feature_size=8, hop_length=7900, max_length_s=1, truncation="rand_trunc",
-                                             padding="repeatpad")
-    pipe = AudioLDM2Pipeline(vae=vae, text_encoder=text_encoder, text_encoder_2=text_encoder_2,
-                             projection_model=projection_model, language_model=language_model,
-                             tokenizer=roberta_tokenizer(tmpdir), tokenizer_2=t5_tokenizer(),
-                             feature_extractor=feature_extractor, unet=unet, scheduler=scheduler, vocoder=vocoder)
+    feature_extractor = ClapFeatureExtractor(
+        feature_size=8, hop_length=7900, max_length_s=1, truncation="rand_trunc", padding="repeatpad"
+    )
+    pipe = AudioLDM2Pipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        text_encoder_2=text_encoder_2,
+        projection_model=projection_model,
+        language_model=language_model,
+        tokenizer=roberta_tokenizer(tmpdir),
+        tokenizer_2=t5_tokenizer(),
+        feature_extractor=feature_extractor,
+        unet=unet,
+        scheduler=scheduler,
+        vocoder=vocoder,
+    )
     for comp in pipe.components.values():
         if isinstance(comp, torch.nn.Module):
             comp.eval()
@@ -118,8 +198,13 @@ def tiny_audioldm2(tmpdir: str):
     # random weights come out near -190 dBFS: scale the vocoder's last layer (before its tanh) so
     # the tiny model makes audible noise, about -20 dBFS RMS
     with torch.inference_mode():
-        a = pipe("calibration", num_inference_steps=2, audio_length_in_s=1.0,
-                 generator=torch.Generator().manual_seed(0), output_type="np").audios
+        a = pipe(
+            "calibration",
+            num_inference_steps=2,
+            audio_length_in_s=1.0,
+            generator=torch.Generator().manual_seed(0),
+            output_type="np",
+        ).audios
     rms = float((a.astype("float64") ** 2).mean() ** 0.5)
     if rms > 0:
         with torch.no_grad():
@@ -136,15 +221,16 @@ def save_tiny(dest: str) -> str:
     tmp = tempfile.mkdtemp(prefix=".tiny-", dir=parent)
     pipe = tiny_audioldm2(tmp)
     pipe.save_pretrained(tmp, safe_serialization=True)
-    for name in ("vocab.json", "merges.txt"):       # the builder's scratch files
+    for name in ("vocab.json", "merges.txt"):  # the builder's scratch files
         p = os.path.join(tmp, name)
         if os.path.exists(p):
             os.unlink(p)
-    make_portable(tmp)                                # loadable by every supported stack
+    make_portable(tmp)  # loadable by every supported stack
     with open(os.path.join(tmp, "tiny_version.txt"), "w") as fh:
         fh.write(TINY_VERSION)
     if os.path.exists(dest):
         import shutil
+
         shutil.rmtree(dest)
     os.rename(tmp, dest)
     return dest
@@ -167,32 +253,42 @@ def _narrowed(sub: str, cfg: dict) -> dict:
     """``cfg`` of component ``sub`` with its widths narrowed (NARROW); depths and types unchanged."""
     cfg = json.loads(json.dumps(cfg))
     n = NARROW
-    clap_text = dict(hidden_size=n["clap"], intermediate_size=2 * n["clap"], num_attention_heads=2,
-                     projection_dim=n["clap_proj"], projection_hidden_size=n["clap"], fusion_hidden_size=n["clap"])
+    clap_text = dict(
+        hidden_size=n["clap"],
+        intermediate_size=2 * n["clap"],
+        num_attention_heads=2,
+        projection_dim=n["clap_proj"],
+        projection_hidden_size=n["clap"],
+        fusion_hidden_size=n["clap"],
+    )
     if sub == "unet":
         base = cfg["block_out_channels"][0]
         narrow = [c * n["unet_base"] // base for c in cfg["block_out_channels"]]
-        if cfg.get("cross_attention_dim") == cfg["block_out_channels"]:          # AudioLDM 1
+        if cfg.get("cross_attention_dim") == cfg["block_out_channels"]:  # AudioLDM 1
             cfg["cross_attention_dim"] = narrow
-        elif isinstance(cfg.get("cross_attention_dim"), list):                     # AudioLDM 2: GPT-2 and T5 slots
+        elif isinstance(cfg.get("cross_attention_dim"), list):  # AudioLDM 2: GPT-2 and T5 slots
             width = {768: n["gpt2"], 1024: n["t5"]}
             cfg["cross_attention_dim"] = [[width.get(d, d) for d in block] for block in cfg["cross_attention_dim"]]
-        if cfg.get("projection_class_embeddings_input_dim"):                         # CLAP's projection
+        if cfg.get("projection_class_embeddings_input_dim"):  # CLAP's projection
             cfg["projection_class_embeddings_input_dim"] = n["clap_proj"]
         cfg.update(block_out_channels=narrow, norm_num_groups=n["unet_base"])
     elif sub == "vae":
-        cfg.update(block_out_channels=n["vae"][:len(cfg["block_out_channels"])], norm_num_groups=n["vae"][0])
+        cfg.update(block_out_channels=n["vae"][: len(cfg["block_out_channels"])], norm_num_groups=n["vae"][0])
     elif sub == "vocoder":
         cfg.update(upsample_initial_channel=n["vocoder"])
-    elif sub == "text_encoder" and "text_config" in cfg:                            # ClapModel
+    elif sub == "text_encoder" and "text_config" in cfg:  # ClapModel
         cfg["text_config"].update(clap_text)
         audio = cfg["audio_config"]
         embed = n["clap_proj"]
-        audio.update(patch_embeds_hidden_size=embed, hidden_size=embed * 2 ** (len(audio["depths"]) - 1),
-                     num_attention_heads=[2 ** i for i in range(len(audio["depths"]))],
-                     projection_dim=n["clap_proj"], projection_hidden_size=n["clap"])
+        audio.update(
+            patch_embeds_hidden_size=embed,
+            hidden_size=embed * 2 ** (len(audio["depths"]) - 1),
+            num_attention_heads=[2**i for i in range(len(audio["depths"]))],
+            projection_dim=n["clap_proj"],
+            projection_hidden_size=n["clap"],
+        )
         cfg.update(hidden_size=n["clap"], projection_dim=n["clap_proj"])
-    elif sub == "text_encoder":                                                     # ClapTextModelWithProjection
+    elif sub == "text_encoder":  # ClapTextModelWithProjection
         cfg.update(clap_text)
     elif sub == "text_encoder_2":
         cfg.update(d_model=n["t5"], d_ff=2 * n["t5"], d_kv=8, num_heads=n["t5"] // 8)
@@ -212,6 +308,7 @@ def real_size(model: str, narrow: bool = False):
     """
     import diffusers
     import transformers
+
     cfg_dir = os.path.join(CONFIGS, model)
     info = MODELS[model]
 
@@ -222,7 +319,8 @@ def real_size(model: str, narrow: bool = False):
 
     tmp = tempfile.mkdtemp(prefix="psynth-tok-")
     sched = diffusers.DDIMScheduler.from_config(
-        json.load(open(os.path.join(cfg_dir, "scheduler", "scheduler_config.json"))))
+        json.load(open(os.path.join(cfg_dir, "scheduler", "scheduler_config.json")))
+    )
     vae = diffusers.AutoencoderKL.from_config(cfg("vae"))
     vocoder = transformers.SpeechT5HifiGan(transformers.SpeechT5HifiGanConfig(**cfg("vocoder")))
     if info.pipeline == "AudioLDM2Pipeline":
@@ -232,21 +330,54 @@ def real_size(model: str, narrow: bool = False):
         lm = _language_model_class()(transformers.GPT2Config(**cfg("language_model")))
         lm.config.max_new_tokens = 8
         proj = diffusers.AudioLDM2ProjectionModel.from_config(cfg("projection_model"))
-        fe = transformers.ClapFeatureExtractor(**{k: v for k, v in json.load(open(os.path.join(
-            cfg_dir, "feature_extractor", "preprocessor_config.json"))).items()
-            if k in ("feature_size", "sampling_rate", "hop_length", "max_length_s", "fft_window_size",
-                     "padding_value", "return_attention_mask", "frequency_min", "frequency_max",
-                     "top_db", "truncation", "padding")})
-        pipe = diffusers.AudioLDM2Pipeline(vae=vae, text_encoder=clap, text_encoder_2=t5, projection_model=proj,
-                                           language_model=lm, tokenizer=roberta_tokenizer(tmp, 512),
-                                           tokenizer_2=t5_tokenizer(128), feature_extractor=fe, unet=unet,
-                                           scheduler=sched, vocoder=vocoder)
+        fe = transformers.ClapFeatureExtractor(
+            **{
+                k: v
+                for k, v in json.load(
+                    open(os.path.join(cfg_dir, "feature_extractor", "preprocessor_config.json"))
+                ).items()
+                if k
+                in (
+                    "feature_size",
+                    "sampling_rate",
+                    "hop_length",
+                    "max_length_s",
+                    "fft_window_size",
+                    "padding_value",
+                    "return_attention_mask",
+                    "frequency_min",
+                    "frequency_max",
+                    "top_db",
+                    "truncation",
+                    "padding",
+                )
+            }
+        )
+        pipe = diffusers.AudioLDM2Pipeline(
+            vae=vae,
+            text_encoder=clap,
+            text_encoder_2=t5,
+            projection_model=proj,
+            language_model=lm,
+            tokenizer=roberta_tokenizer(tmp, 512),
+            tokenizer_2=t5_tokenizer(128),
+            feature_extractor=fe,
+            unet=unet,
+            scheduler=sched,
+            vocoder=vocoder,
+        )
     else:
         unet = diffusers.UNet2DConditionModel.from_config(cfg("unet"))
         text = transformers.ClapTextModelWithProjection(transformers.ClapTextConfig(**cfg("text_encoder")))
-        pipe = diffusers.AudioLDMPipeline(vae=vae, text_encoder=text, tokenizer=roberta_tokenizer(tmp, 512),
-                                          unet=unet, scheduler=sched, vocoder=vocoder)
-    for name, comp in pipe.components.items():
+        pipe = diffusers.AudioLDMPipeline(
+            vae=vae,
+            text_encoder=text,
+            tokenizer=roberta_tokenizer(tmp, 512),
+            unet=unet,
+            scheduler=sched,
+            vocoder=vocoder,
+        )
+    for _name, comp in pipe.components.items():
         if isinstance(comp, torch.nn.Module):
             comp.eval()
     pipe.set_progress_bar_config(disable=True)

@@ -6,6 +6,7 @@ the worker one at a time. If the worker dies, the running job fails with a clear
 the next job starts a new worker; a job that overruns its time is ended, by the worker at a
 step boundary or, if it is stuck inside a step, by killing the worker.
 """
+
 from __future__ import annotations
 
 import collections
@@ -17,7 +18,7 @@ from promptsynth.generator import protocol as msg
 from promptsynth.generator.models import ModelError, info_for, is_installed, model_dir, not_installed_message
 from promptsynth.generator.params import GenerationParams, validate
 
-KILL_GRACE_S = 15.0          # a job stuck inside one step this long past its timeout: kill the worker
+KILL_GRACE_S = 15.0  # a job stuck inside one step this long past its timeout: kill the worker
 
 
 class QueueFull(Exception):
@@ -25,16 +26,25 @@ class QueueFull(Exception):
 
 
 class GeneratorClient:
-    def __init__(self, model: str, state_dir: str, device: str = "auto", threads: int = 0, queue_size: int = 4,
-                 timeout: float = 600.0, out_dir: Optional[str] = None, max_prompt_chars: int = 1000,
-                 env: Optional[dict] = None):
+    def __init__(
+        self,
+        model: str,
+        state_dir: str,
+        device: str = "auto",
+        threads: int = 0,
+        queue_size: int = 4,
+        timeout: float = 600.0,
+        out_dir: Optional[str] = None,
+        max_prompt_chars: int = 1000,
+        env: Optional[dict] = None,
+    ):
         self.model = model
         self.state_dir = state_dir
         self.device = device
         self.threads = threads
         self.queue_size = queue_size
         self.timeout = timeout
-        self.out_dir = out_dir           # None: results come back as audio in the Result, no files
+        self.out_dir = out_dir  # None: results come back as audio in the Result, no files
         self.max_prompt_chars = max_prompt_chars
         self.env = env or {}
         self.ctx = multiprocessing.get_context("spawn")
@@ -54,13 +64,17 @@ class GeneratorClient:
     def start(self) -> None:
         """Start the worker; it loads the model in the background."""
         from promptsynth.generator.worker import worker_main
+
         parent, child = self.ctx.Pipe(duplex=True)
         path = model_dir(self.model, self.state_dir)
-        self.proc = self.ctx.Process(target=worker_main, name="promptsynth-generator", daemon=True,
-                                     args=(child, self.model, path, self.device, self.threads, self.cancel_flag,
-                                           self.env))
+        self.proc = self.ctx.Process(
+            target=worker_main,
+            name="promptsynth-generator",
+            daemon=True,
+            args=(child, self.model, path, self.device, self.threads, self.cancel_flag, self.env),
+        )
         self.proc.start()
-        if self._started:                        # counted here, whoever restarts it
+        if self._started:  # counted here, whoever restarts it
             self.restarts += 1
         self._started = True
         child.close()
@@ -80,8 +94,14 @@ class GeneratorClient:
         if self.running is not None:
             job, _ = self.running
             self.running = None
-            self._pending.append(msg.Failed(job.job_id, "the generator process %s (exit code %s); this job was "
-                                            "lost, the next one starts a new generator" % (why, code), "lost"))
+            self._pending.append(
+                msg.Failed(
+                    job.job_id,
+                    "the generator process %s (exit code %s); this job was "
+                    "lost, the next one starts a new generator" % (why, code),
+                    "lost",
+                )
+            )
 
     def stop(self, timeout: float = 3.0) -> None:
         """Ask the worker to exit; a busy one (loading, generating) gets a second, then is killed:
@@ -110,8 +130,9 @@ class GeneratorClient:
         if model != "tiny" and not is_installed(path):
             raise ModelError(not_installed_message(model))
         info = info_for(model, path)
-        p = validate(params, max_seconds=info.max_seconds, min_seconds=info.min_seconds,
-                     max_prompt_chars=self.max_prompt_chars)
+        p = validate(
+            params, max_seconds=info.max_seconds, min_seconds=info.min_seconds, max_prompt_chars=self.max_prompt_chars
+        )
         if len(self.queue) >= self.queue_size:
             raise QueueFull("the generator queue is full (%d waiting): wait or cancel one" % len(self.queue))
         job = msg.Job(self._next, model, path, p, self.out_dir, self.timeout)
@@ -134,7 +155,7 @@ class GeneratorClient:
                 self._pending.append(msg.Failed(job_id, "cancelled before it started", "cancelled"))
                 return True
         if self.running is not None and self.running[0].job_id == job_id:
-            self.cancel_flag.value = job_id      # read by the worker at the next step
+            self.cancel_flag.value = job_id  # read by the worker at the next step
             return True
         return False
 
@@ -178,19 +199,21 @@ class GeneratorClient:
         if self.running is not None:
             job, started = self.running
             if time.monotonic() - started > job.timeout + KILL_GRACE_S:
-                self.running = None              # stuck inside a step: end the process
+                self.running = None  # stuck inside a step: end the process
                 self.proc.kill()
                 self.proc.join(2.0)
                 self._lost("was stopped")
-                self._pending.append(msg.Failed(job.job_id, "the job ran past its %g s limit and was ended"
-                                                % job.timeout, "timeout"))
+                self._pending.append(
+                    msg.Failed(job.job_id, "the job ran past its %g s limit and was ended" % job.timeout, "timeout")
+                )
         events.extend(self._pending)
         self._pending = []
         self._dispatch()
         return events
 
-    def run(self, params: GenerationParams, model: Optional[str] = None, on_event=None,
-            timeout: Optional[float] = None):
+    def run(
+        self, params: GenerationParams, model: Optional[str] = None, on_event=None, timeout: Optional[float] = None
+    ):
         """Submit and wait: returns the Result, or raises RuntimeError with the failure's reason."""
         job_id = self.submit(params, model)
         end = time.monotonic() + (timeout or self.timeout + 2 * KILL_GRACE_S + 300)

@@ -1,4 +1,5 @@
 """The models the instrument offers, where their weights live, and how they get there."""
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,8 @@ CONFIGS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs")
 @dataclass(frozen=True)
 class ModelInfo:
     id: str
-    pipeline: str                 # diffusers class name
-    repo: str                     # Hugging Face repo the weights come from ("" = built locally)
+    pipeline: str  # diffusers class name
+    repo: str  # Hugging Face repo the weights come from ("" = built locally)
     rate: int = 16000
     min_seconds: float = 0.5
     max_seconds: float = 30.0
@@ -24,28 +25,62 @@ class ModelInfo:
     notes: str = ""
 
 
-MODELS: Dict[str, ModelInfo] = {m.id: m for m in [
-    ModelInfo("audioldm2", "AudioLDM2Pipeline", "cvssp/audioldm2", size="1.1 B",
-              notes="preferred overall in the listening study; the default"),
-    ModelInfo("audioldm2-large", "AudioLDM2Pipeline", "cvssp/audioldm2-large", size="1.5 B",
-              notes="larger, slower; not better than audioldm-m-full in the study"),
-    ModelInfo("audioldm2-music", "AudioLDM2Pipeline", "cvssp/audioldm2-music", size="1.1 B",
-              notes="music; tends to repetitive structures"),
-    ModelInfo("audioldm-s-full-v2", "AudioLDMPipeline", "cvssp/audioldm-s-full-v2", size="421 M",
-              notes="AudioLDM 1, small"),
-    ModelInfo("audioldm-m-full", "AudioLDMPipeline", "cvssp/audioldm-m-full", size="652 M",
-              notes="best on effects and production terms in the study"),
-    ModelInfo("audioldm-l-full", "AudioLDMPipeline", "cvssp/audioldm-l-full", size="975 M",
-              notes="AudioLDM 1, large"),
-    ModelInfo("tiny", "AudioLDM2Pipeline", "", licence="random weights, no licence terms", size="~2 M",
-              notes="random AudioLDM 2 with the real geometry and tiny channels: for the simulator and tests "
-                    "(makes noise)"),
-]}
+MODELS: Dict[str, ModelInfo] = {
+    m.id: m
+    for m in [
+        ModelInfo(
+            "audioldm2",
+            "AudioLDM2Pipeline",
+            "cvssp/audioldm2",
+            size="1.1 B",
+            notes="preferred overall in the listening study; the default",
+        ),
+        ModelInfo(
+            "audioldm2-large",
+            "AudioLDM2Pipeline",
+            "cvssp/audioldm2-large",
+            size="1.5 B",
+            notes="larger, slower; not better than audioldm-m-full in the study",
+        ),
+        ModelInfo(
+            "audioldm2-music",
+            "AudioLDM2Pipeline",
+            "cvssp/audioldm2-music",
+            size="1.1 B",
+            notes="music; tends to repetitive structures",
+        ),
+        ModelInfo(
+            "audioldm-s-full-v2",
+            "AudioLDMPipeline",
+            "cvssp/audioldm-s-full-v2",
+            size="421 M",
+            notes="AudioLDM 1, small",
+        ),
+        ModelInfo(
+            "audioldm-m-full",
+            "AudioLDMPipeline",
+            "cvssp/audioldm-m-full",
+            size="652 M",
+            notes="best on effects and production terms in the study",
+        ),
+        ModelInfo(
+            "audioldm-l-full", "AudioLDMPipeline", "cvssp/audioldm-l-full", size="975 M", notes="AudioLDM 1, large"
+        ),
+        ModelInfo(
+            "tiny",
+            "AudioLDM2Pipeline",
+            "",
+            licence="random weights, no licence terms",
+            size="~2 M",
+            notes="random AudioLDM 2 with the real geometry and tiny channels: for the simulator and tests "
+            "(makes noise)",
+        ),
+    ]
+}
 DEFAULT_MODEL = "audioldm2"
 
 # files a diffusers-layout model needs at run time; weights only as safetensors
-WEIGHT_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "tokenizer*/*", "*/vocab*", "*/merges*",
-                   "*/spiece*"]
+WEIGHT_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "tokenizer*/*", "*/vocab*", "*/merges*", "*/spiece*"]
 
 
 class ModelError(Exception):
@@ -61,8 +96,9 @@ def model_dir(model: str, state_dir: str) -> str:
     if os.path.isabs(model) or os.sep in model:
         return model
     if model not in MODELS:
-        raise ModelError("unknown model %r (known: %s, or a local directory in diffusers layout)"
-                         % (model, ", ".join(MODELS)))
+        raise ModelError(
+            "unknown model %r (known: %s, or a local directory in diffusers layout)" % (model, ", ".join(MODELS))
+        )
     return os.path.join(cache_dir(state_dir), model)
 
 
@@ -98,8 +134,15 @@ def is_installed(path: str) -> bool:
         sub = os.path.join(path, name)
         if not os.path.isdir(sub):
             return False
-        if name in ("unet", "vae", "text_encoder", "text_encoder_2", "language_model", "projection_model",
-                    "vocoder") and not any(f.endswith(".safetensors") for f in os.listdir(sub)):
+        if name in (
+            "unet",
+            "vae",
+            "text_encoder",
+            "text_encoder_2",
+            "language_model",
+            "projection_model",
+            "vocoder",
+        ) and not any(f.endswith(".safetensors") for f in os.listdir(sub)):
             return False
     return True
 
@@ -126,8 +169,17 @@ def listing(state_dir: str) -> List[Dict[str, object]]:
     for m in MODELS.values():
         path = model_dir(m.id, state_dir)
         ok = is_installed(path)
-        rows.append({"id": m.id, "installed": ok, "bytes": dir_size(path) if ok else 0, "size": m.size,
-                     "licence": m.licence, "repo": m.repo, "notes": m.notes})
+        rows.append(
+            {
+                "id": m.id,
+                "installed": ok,
+                "bytes": dir_size(path) if ok else 0,
+                "size": m.size,
+                "licence": m.licence,
+                "repo": m.repo,
+                "notes": m.notes,
+            }
+        )
     return rows
 
 
@@ -136,8 +188,12 @@ def _wanted(rel: str) -> bool:
     base = os.path.basename(rel)
     if base.endswith((".bin", ".ckpt", ".pt", ".pth", ".pkl", ".msgpack", ".h5", ".onnx")):
         return False
-    return base.endswith((".json", ".safetensors", ".txt", ".model")) or "tokenizer" in rel or "vocab" in base \
+    return (
+        base.endswith((".json", ".safetensors", ".txt", ".model"))
+        or "tokenizer" in rel
+        or "vocab" in base
         or "merges" in base
+    )
 
 
 # ---- folders every supported stack loads -----------------------------------------------------
@@ -173,7 +229,7 @@ def _add_format(path: str) -> None:
         header = json.loads(src.read(n))
         header["__metadata__"] = dict(header.get("__metadata__") or {}, format="pt")
         raw = json.dumps(header, separators=(",", ":")).encode()
-        raw += b" " * (-len(raw) % 8)                # keep the tensor data 8-byte aligned
+        raw += b" " * (-len(raw) % 8)  # keep the tensor data 8-byte aligned
         tmp = path + ".tmp"
         with open(tmp, "wb") as dst:
             dst.write(len(raw).to_bytes(8, "little"))
@@ -189,8 +245,12 @@ def fast_tokenizer_index(path: str):
         index = json.load(fh)
     renamed = []
     for name, value in index.items():
-        if isinstance(value, list) and len(value) == 2 and value[1] in FAST_TOKENIZERS \
-                and os.path.exists(os.path.join(path, name, "tokenizer.json")):
+        if (
+            isinstance(value, list)
+            and len(value) == 2
+            and value[1] in FAST_TOKENIZERS
+            and os.path.exists(os.path.join(path, name, "tokenizer.json"))
+        ):
             index[name] = [value[0], FAST_TOKENIZERS[value[1]]]
             renamed.append("%s: %s -> %s" % (name, value[1], index[name][1]))
     return index, renamed
@@ -214,8 +274,9 @@ def make_portable(path: str) -> List[str]:
     return changed
 
 
-def fetch(model: str, state_dir: str, source: Optional[str] = None,
-          progress: Optional[Callable[[int, int], None]] = None) -> str:
+def fetch(
+    model: str, state_dir: str, source: Optional[str] = None, progress: Optional[Callable[[int, int], None]] = None
+) -> str:
     """Put a model's weights into the cache; returns its directory.
 
     ``source``: a local directory holding the model (a USB stick, a mirror) to copy from;
@@ -224,8 +285,9 @@ def fetch(model: str, state_dir: str, source: Optional[str] = None,
     so an interrupted fetch never leaves a half model that looks installed.
     """
     if model not in MODELS or not MODELS[model].repo:
-        raise ModelError("%r cannot be fetched (fetchable: %s)" % (model, ", ".join(m for m in MODELS
-                                                                                  if MODELS[m].repo)))
+        raise ModelError(
+            "%r cannot be fetched (fetchable: %s)" % (model, ", ".join(m for m in MODELS if MODELS[m].repo))
+        )
     dest = model_dir(model, state_dir)
     os.makedirs(os.path.dirname(dest), exist_ok=True)
     tmp = dest + ".partial"
@@ -258,6 +320,7 @@ def fetch(model: str, state_dir: str, source: Optional[str] = None,
                 os.fsync(dst.fileno())
     else:  # pragma: no cover - needs the network (the device, online)
         from huggingface_hub import snapshot_download
+
         snapshot_download(MODELS[model].repo, local_dir=tmp, allow_patterns=WEIGHT_PATTERNS)
     if not is_installed(tmp):
         shutil.rmtree(tmp, ignore_errors=True)

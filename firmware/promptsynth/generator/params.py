@@ -4,6 +4,7 @@ A prompt is only ever text for the tokenizers: it is normalised (NFC), control c
 turned into spaces, and it must hold something after that and fit the length limit. Every
 number is range-checked with a message that names it.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -13,7 +14,7 @@ from typing import Optional
 
 NEGATIVE = "low quality, average quality, noise, high pitch, artefacts"
 SCHEDULERS = ("dpm", "ddim")
-MAX_SEED = 2 ** 64 - 1
+MAX_SEED = 2**64 - 1
 MAX_PROMPT_CHARS = 1000
 
 
@@ -28,7 +29,7 @@ class GenerationParams:
     seconds: float = 5.12
     steps: int = 25
     guidance: float = 3.5
-    seed: Optional[int] = None        # None: a random seed is drawn (and reported)
+    seed: Optional[int] = None  # None: a random seed is drawn (and reported)
     scheduler: str = "dpm"
     candidates: int = 1
 
@@ -48,7 +49,7 @@ def clean_text(text, what: str = "prompt", max_chars: int = MAX_PROMPT_CHARS, al
     t = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp") else ch for ch in t)
     t = " ".join(t.split())
     if not t and not allow_empty:
-        raise ParamError("the %s is empty: describe a sound, e.g. \"a warm analog pad\"" % what)
+        raise ParamError('the %s is empty: describe a sound, e.g. "a warm analog pad"' % what)
     if len(t) > max_chars:
         raise ParamError("the %s is %d characters long; the limit is %d" % (what, len(t), max_chars))
     return t
@@ -64,8 +65,9 @@ def _number(name, value, lo, hi, integer=False):
     return int(value) if integer else float(value)
 
 
-def validate(p: GenerationParams, max_seconds: float = 30.0, min_seconds: float = 0.5,
-             max_prompt_chars: int = MAX_PROMPT_CHARS) -> GenerationParams:
+def validate(
+    p: GenerationParams, max_seconds: float = 30.0, min_seconds: float = 0.5, max_prompt_chars: int = MAX_PROMPT_CHARS
+) -> GenerationParams:
     """A checked copy of ``p`` with the prompts cleaned and a seed drawn if none was given."""
     prompt = clean_text(p.prompt, "prompt", max_prompt_chars)
     negative = clean_text(p.negative, "negative prompt", max_prompt_chars, allow_empty=True)
@@ -80,5 +82,13 @@ def validate(p: GenerationParams, max_seconds: float = 30.0, min_seconds: float 
         seed = secrets.randbits(64)
     else:
         seed = _number("seed", seed, 0, MAX_SEED, integer=True)
-    return GenerationParams(prompt=prompt, negative=negative, seconds=seconds, steps=steps, guidance=guidance,
-                            seed=seed, scheduler=p.scheduler, candidates=candidates)
+    return GenerationParams(
+        prompt=prompt,
+        negative=negative,
+        seconds=seconds,
+        steps=steps,
+        guidance=guidance,
+        seed=seed,
+        scheduler=p.scheduler,
+        candidates=candidates,
+    )

@@ -1,4 +1,5 @@
 """Loading a pipeline from local files: offline, safetensors only, fp16 on cuda, fp32 on cpu."""
+
 from __future__ import annotations
 
 import contextlib
@@ -10,8 +11,7 @@ from typing import Optional, Tuple
 
 import torch
 
-from promptsynth.generator.models import (ModelError, fast_tokenizer_index, is_installed, missing_format,
-                                          pipeline_class)
+from promptsynth.generator.models import ModelError, fast_tokenizer_index, is_installed, missing_format, pipeline_class
 
 
 def pick_device(device: str = "auto") -> Tuple[str, torch.dtype]:
@@ -41,11 +41,12 @@ def _fast_tokenizer_view(path: str):
             json.dump(index, fh)
         yield view
     finally:
-        shutil.rmtree(view)          # removes the links, never what they point to
+        shutil.rmtree(view)  # removes the links, never what they point to
 
 
-def load(path: str, device: str = "auto", low_cpu_mem_usage: Optional[bool] = None,
-         dtype: Optional[torch.dtype] = None):
+def load(
+    path: str, device: str = "auto", low_cpu_mem_usage: Optional[bool] = None, dtype: Optional[torch.dtype] = None
+):
     """Load an AudioLDM 2 / AudioLDM pipeline from a diffusers-layout directory.
 
     Never touches a hub and never unpickles weights (``use_safetensors=True``). On transformers
@@ -64,11 +65,14 @@ def load(path: str, device: str = "auto", low_cpu_mem_usage: Optional[bool] = No
     if bad:
         # transformers 4.46 (the device's) refuses these; refuse them everywhere, so a folder that
         # loads here loads on the device too
-        raise ModelError("%s: %s lack the safetensors format metadata; `promptsynth models fetch <id> --from %s` "
-                         "installs a fixed copy" % (path, ", ".join(bad), path))
+        raise ModelError(
+            "%s: %s lack the safetensors format metadata; `promptsynth models fetch <id> --from %s` "
+            "installs a fixed copy" % (path, ", ".join(bad), path)
+        )
     cls_name = pipeline_class(path)
     import diffusers
     from packaging.version import Version
+
     dev, dev_dtype = pick_device(device)
     dtype = dtype or dev_dtype
     kwargs = dict(local_files_only=True, use_safetensors=True, torch_dtype=dtype)
@@ -76,6 +80,7 @@ def load(path: str, device: str = "auto", low_cpu_mem_usage: Optional[bool] = No
         kwargs["low_cpu_mem_usage"] = low_cpu_mem_usage
     if cls_name == "AudioLDM2Pipeline":
         from transformers import GPT2LMHeadModel, GPT2Model
+
         lm_cls = GPT2LMHeadModel if Version(diffusers.__version__) >= Version("0.33.0") else GPT2Model
         lm_kwargs = dict(local_files_only=True, use_safetensors=True, torch_dtype=dtype)
         if low_cpu_mem_usage is not None:

@@ -18,6 +18,7 @@
   that worked is in the output (``decode``) and so in each result's recipe.
 * NaN or infinite samples after all that are an error (nothing is kept); near-silence is flagged.
 """
+
 from __future__ import annotations
 
 import collections
@@ -31,7 +32,7 @@ import torch
 
 from promptsynth.generator.params import GenerationParams
 
-SILENCE_PEAK = 1e-4          # -80 dBFS: "near silence"
+SILENCE_PEAK = 1e-4  # -80 dBFS: "near silence"
 CACHE_SIZE = 16
 # chunked decoding: windows of 10.24 s (256 latent frames, the length the models were trained on)
 # overlapping by 1.28 s, crossfaded
@@ -81,39 +82,42 @@ def _ramp_weights(n: int, fade_in: int, fade_out: int) -> torch.Tensor:
     if fade_in:
         w[:fade_in] = (torch.arange(fade_in) + 0.5) / fade_in
     if fade_out:
-        w[n - fade_out:] = torch.minimum(w[n - fade_out:], (torch.arange(fade_out, 0, -1) - 0.5) / fade_out)
+        w[n - fade_out :] = torch.minimum(w[n - fade_out :], (torch.arange(fade_out, 0, -1) - 0.5) / fade_out)
     return w
 
 
 @dataclass
 class Output:
-    audio: np.ndarray                          # (candidates, samples) float32, best first
-    seeds: List[int]                           # the seed of each row
+    audio: np.ndarray  # (candidates, samples) float32, best first
+    seeds: List[int]  # the seed of each row
     rate: int
-    scores: Optional[List[float]] = None       # CLAP text-audio similarity, when ranked
+    scores: Optional[List[float]] = None  # CLAP text-audio similarity, when ranked
     cached_embeddings: bool = False
     seconds: Dict[str, float] = field(default_factory=dict)
-    calls: Dict[str, int] = field(default_factory=dict)      # forward calls of each component
+    calls: Dict[str, int] = field(default_factory=dict)  # forward calls of each component
     warnings: List[str] = field(default_factory=list)
-    decode: str = ""                           # which decode worked: "fp16", "fp32", "fp32-retry", "chunked"
+    decode: str = ""  # which decode worked: "fp16", "fp32", "fp32-retry", "chunked"
 
 
 class Runner:
     def __init__(self, pipe, model: str, chunk_frames: int = CHUNK_FRAMES, overlap_frames: int = OVERLAP_FRAMES):
         from diffusers import AudioLDM2Pipeline, DDIMScheduler, DPMSolverMultistepScheduler
+
         self.pipe = pipe
         self.model = model
         self.v2 = isinstance(pipe, AudioLDM2Pipeline)
         self.device = pipe._execution_device
         base = pipe.scheduler.config
-        self.schedulers = {"ddim": DDIMScheduler.from_config(base),
-                           "dpm": DPMSolverMultistepScheduler.from_config(base)}
+        self.schedulers = {
+            "ddim": DDIMScheduler.from_config(base),
+            "dpm": DPMSolverMultistepScheduler.from_config(base),
+        }
         self.rate = int(pipe.vocoder.config.sampling_rate)
         self.chunk_frames = chunk_frames
         self.overlap_frames = overlap_frames
-        self._cache: "collections.OrderedDict" = collections.OrderedDict()
-        self.encodes = 0                       # how often the text encoders ran
-        self.calls: "collections.Counter" = collections.Counter()
+        self._cache: collections.OrderedDict = collections.OrderedDict()
+        self.encodes = 0  # how often the text encoders ran
+        self.calls: collections.Counter = collections.Counter()
         for name, module in self.components().items():
             module.register_forward_hook(lambda mod, inp, out, name=name: self.calls.update((name,)))
 
@@ -121,8 +125,12 @@ class Runner:
         """The modules whose calls are counted (and timed by the benchmark)."""
         pipe = self.pipe
         te = pipe.text_encoder
-        found = {"unet": pipe.unet, "vae_decoder": pipe.vae.decoder, "vocoder": pipe.vocoder,
-                 "clap_text": getattr(te, "text_model", te)}
+        found = {
+            "unet": pipe.unet,
+            "vae_decoder": pipe.vae.decoder,
+            "vocoder": pipe.vocoder,
+            "clap_text": getattr(te, "text_model", te),
+        }
         if self.v2:
             found.update(t5=pipe.text_encoder_2, gpt2=pipe.language_model, projection=pipe.projection_model)
         return found
@@ -153,9 +161,14 @@ class Runner:
                 pe, am, gpe = pipe.encode_prompt(prompt, self.device, 1, cfg, negative_prompt=negative if cfg else None)
                 if cfg:
                     (npe, pe), (nam, am), (ngpe, gpe) = pe.chunk(2), am.chunk(2), gpe.chunk(2)
-                    emb = dict(prompt_embeds=pe, attention_mask=am, generated_prompt_embeds=gpe,
-                               negative_prompt_embeds=npe, negative_attention_mask=nam,
-                               negative_generated_prompt_embeds=ngpe)
+                    emb = dict(
+                        prompt_embeds=pe,
+                        attention_mask=am,
+                        generated_prompt_embeds=gpe,
+                        negative_prompt_embeds=npe,
+                        negative_attention_mask=nam,
+                        negative_generated_prompt_embeds=ngpe,
+                    )
                 else:
                     emb = dict(prompt_embeds=pe, attention_mask=am, generated_prompt_embeds=gpe)
             else:
@@ -171,8 +184,12 @@ class Runner:
         return emb
 
     # ---- generation --------------------------------------------------------------------------
-    def generate(self, p: GenerationParams, on_step: Optional[Callable[[int, int], None]] = None,
-                 should_stop: Optional[Callable[[], Optional[str]]] = None) -> Output:
+    def generate(
+        self,
+        p: GenerationParams,
+        on_step: Optional[Callable[[int, int], None]] = None,
+        should_stop: Optional[Callable[[], Optional[str]]] = None,
+    ) -> Output:
         """Run one validated job. ``should_stop()`` returns None, "cancelled" or "timeout"."""
         pipe = self.pipe
         timings: Dict[str, float] = {}
@@ -183,7 +200,7 @@ class Runner:
         t1 = time.perf_counter()
         timings["encode"] = t1 - t0
         pipe.scheduler = self.schedulers[p.scheduler]
-        seeds = [(p.seed + i) % (2 ** 64) for i in range(p.candidates)]
+        seeds = [(p.seed + i) % (2**64) for i in range(p.candidates)]
         gens = [torch.Generator("cpu").manual_seed(s) for s in seeds]
         steps_done = [0]
 
@@ -201,10 +218,17 @@ class Runner:
         # adds a frame; the decode crops to round(seconds * rate)
         samples = int(round(p.seconds * self.rate))
         with torch.inference_mode(), self._stop_at_latents():
-            out = pipe(num_inference_steps=p.steps, guidance_scale=p.guidance,
-                       audio_length_in_s=(samples + 0.5) / self.rate,
-                       num_waveforms_per_prompt=p.candidates, generator=gens if p.candidates > 1 else gens[0],
-                       callback=callback, callback_steps=1, output_type="latent" if self.v2 else "pt", **emb)
+            out = pipe(
+                num_inference_steps=p.steps,
+                guidance_scale=p.guidance,
+                audio_length_in_s=(samples + 0.5) / self.rate,
+                num_waveforms_per_prompt=p.candidates,
+                generator=gens if p.candidates > 1 else gens[0],
+                callback=callback,
+                callback_steps=1,
+                output_type="latent" if self.v2 else "pt",
+                **emb,
+            )
         t2 = time.perf_counter()
         timings["denoise"] = t2 - t1
         audio, path = self.decode(out.audios, samples, timings)
@@ -220,8 +244,17 @@ class Runner:
             if float(np.abs(row).max()) < SILENCE_PEAK:
                 warnings.append("candidate %d is near silence (peak below -80 dBFS)" % i)
         calls = {k: self.calls[k] - calls_before.get(k, 0) for k in self.components()}
-        return Output(audio=audio, seeds=seeds, rate=self.rate, scores=scores, cached_embeddings=cached,
-                      seconds=timings, warnings=warnings, calls=calls, decode=path)
+        return Output(
+            audio=audio,
+            seeds=seeds,
+            rate=self.rate,
+            scores=scores,
+            cached_embeddings=cached,
+            seconds=timings,
+            warnings=warnings,
+            calls=calls,
+            decode=path,
+        )
 
     # ---- decoding ----------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -259,13 +292,13 @@ class Runner:
             part = self._vae_decode(z[:, :, s:e]).float()
             if not _finite(part):
                 return None
-            k = part.shape[2] // (e - s)             # mel frames per latent frame
+            k = part.shape[2] // (e - s)  # mel frames per latent frame
             if mel is None:
                 mel = torch.zeros(part.shape[:2] + (frames * k,) + part.shape[3:])
                 weight = torch.zeros(frames * k)
             w = _ramp_weights(part.shape[2], overlap * k if s > 0 else 0, overlap * k if e < frames else 0)
-            mel[:, :, s * k:e * k] += part.cpu() * w[:, None]
-            weight[s * k:e * k] += w
+            mel[:, :, s * k : e * k] += part.cpu() * w[:, None]
+            weight[s * k : e * k] += w
         return (mel / weight[:, None]).to(z.device)
 
     def decode(self, latents: torch.Tensor, samples: int, timings: Optional[Dict[str, float]] = None):
@@ -288,12 +321,14 @@ class Runner:
                 if audio is not None and _finite(audio):
                     timings["decode"] = time.perf_counter() - t0
                     return audio.cpu().numpy().astype(np.float32), path
-        raise ModelOutputError("the model returned NaN or infinite samples (decoded %s); nothing was kept "
-                               "(try another seed, or fewer steps)" % ", then ".join(a for a, _ in attempts))
+        raise ModelOutputError(
+            "the model returned NaN or infinite samples (decoded %s); nothing was kept "
+            "(try another seed, or fewer steps)" % ", then ".join(a for a, _ in attempts)
+        )
 
     def _decode_once(self, latents: torch.Tensor, samples: int) -> Optional[torch.Tensor]:
         mel = self._vae_decode(latents)
-        return self._vocode(mel, samples) if _finite(mel) else None     # no vocoder on a broken mel
+        return self._vocode(mel, samples) if _finite(mel) else None  # no vocoder on a broken mel
 
     def _in_fp32(self, fn):
         with _in_float32(self.pipe.vae, self.pipe.vocoder):
@@ -307,6 +342,7 @@ class Runner:
         """Best first by CLAP text-audio similarity (what the pipeline does with librosa, here with
         soxr): the candidates resampled to the feature extractor's rate, scored against the prompt."""
         import soxr
+
         pipe = self.pipe
         fe = pipe.feature_extractor
         with torch.inference_mode():
@@ -321,9 +357,11 @@ class Runner:
             finally:
                 np.random.set_state(state)
             dtype = next(pipe.text_encoder.parameters()).dtype
-            logits = pipe.text_encoder(input_ids=inputs.input_ids.to(self.device),
-                                       attention_mask=inputs.attention_mask.to(self.device),
-                                       input_features=feats.to(self.device, dtype)).logits_per_text[0]
+            logits = pipe.text_encoder(
+                input_ids=inputs.input_ids.to(self.device),
+                attention_mask=inputs.attention_mask.to(self.device),
+                input_features=feats.to(self.device, dtype),
+            ).logits_per_text[0]
         scores = logits.float().cpu().numpy()
         order = np.argsort(-scores, kind="stable")
         return order, [float(scores[i]) for i in order]

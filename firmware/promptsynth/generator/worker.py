@@ -5,6 +5,7 @@ model as soon as it starts (the instrument is playable before that), and reloads
 job asks for another model. A cancel arrives as a shared number (the job id), read at every
 denoising step, so it takes effect within one step while the process is busy in the pipeline.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -21,14 +22,17 @@ from promptsynth.generator import protocol as msg
 def _quiet() -> None:
     import logging
     import warnings
+
     warnings.filterwarnings("ignore")
     for name in ("diffusers", "transformers", "huggingface_hub"):
         logging.getLogger(name).setLevel(logging.ERROR)
     try:
         from diffusers.utils import logging as dlog
+
         dlog.set_verbosity_error()
         dlog.disable_progress_bar()
         from transformers.utils import logging as tlog
+
         tlog.set_verbosity_error()
         tlog.disable_progress_bar()
     except Exception:
@@ -41,8 +45,13 @@ def versions() -> dict:
     import transformers
 
     import promptsynth
-    return {"promptsynth": promptsynth.__version__, "torch": torch.__version__, "diffusers": diffusers.__version__,
-            "transformers": transformers.__version__}
+
+    return {
+        "promptsynth": promptsynth.__version__,
+        "torch": torch.__version__,
+        "diffusers": diffusers.__version__,
+        "transformers": transformers.__version__,
+    }
 
 
 def write_result(job: msg.Job, out, device: str, dtype: str, vers: dict):
@@ -51,6 +60,7 @@ def write_result(job: msg.Job, out, device: str, dtype: str, vers: dict):
     import soundfile as sf
 
     from promptsynth.library import atomic
+
     if job.out_dir is not None:
         os.makedirs(job.out_dir, exist_ok=True)
     stamp = datetime.datetime.utcnow().strftime("%Y%m%d-%H%M%S")
@@ -59,13 +69,29 @@ def write_result(job: msg.Job, out, device: str, dtype: str, vers: dict):
     recipes = []
     for rank, (row, seed) in enumerate(zip(out.audio, out.seeds)):
         stem = "gen-%s-j%d-%d" % (stamp, job.job_id, rank)
-        recipe = {"schema": 1, "kind": "generated", "model": job.model, "prompt": p.prompt, "negative": p.negative,
-                  "seed": seed, "steps": p.steps, "guidance": p.guidance, "scheduler": p.scheduler,
-                  "seconds": p.seconds, "candidates": p.candidates, "rank": rank,
-                  "score": out.scores[rank] if out.scores else None, "rate": out.rate, "samples": int(row.size),
-                  "device": device, "dtype": dtype, "decode": out.decode, "versions": vers,
-                  "created": datetime.datetime.utcnow().isoformat(timespec="seconds") + "Z",
-                  "warnings": [w for w in out.warnings if w.startswith("candidate %d " % rank)]}
+        recipe = {
+            "schema": 1,
+            "kind": "generated",
+            "model": job.model,
+            "prompt": p.prompt,
+            "negative": p.negative,
+            "seed": seed,
+            "steps": p.steps,
+            "guidance": p.guidance,
+            "scheduler": p.scheduler,
+            "seconds": p.seconds,
+            "candidates": p.candidates,
+            "rank": rank,
+            "score": out.scores[rank] if out.scores else None,
+            "rate": out.rate,
+            "samples": int(row.size),
+            "device": device,
+            "dtype": dtype,
+            "decode": out.decode,
+            "versions": vers,
+            "created": datetime.datetime.utcnow().isoformat(timespec="seconds") + "Z",
+            "warnings": [w for w in out.warnings if w.startswith("candidate %d " % rank)],
+        }
 
         recipes.append(recipe)
         if job.out_dir is None:
@@ -83,13 +109,14 @@ def write_result(job: msg.Job, out, device: str, dtype: str, vers: dict):
 
 def worker_main(conn, model: str, path: str, device: str, threads: int, cancel, env: Optional[dict] = None) -> None:
     import signal
-    signal.signal(signal.SIGINT, signal.SIG_IGN)       # the supervisor stops us (Ctrl-C reaches the group)
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor stops us (Ctrl-C reaches the group)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     os.environ.update(env or {})
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
     try:
-        os.nice(10)                      # the engine comes first
+        os.nice(10)  # the engine comes first
     except OSError:
         pass
     _quiet()
@@ -99,6 +126,7 @@ def worker_main(conn, model: str, path: str, device: str, threads: int, cancel, 
     from promptsynth.generator.params import ParamError, validate
     from promptsynth.generator.pipeline import load, pick_device
     from promptsynth.generator.runner import ModelOutputError, Runner, Stopped
+
     if threads > 0:
         torch.set_num_threads(threads)
     vers = versions()
@@ -113,6 +141,7 @@ def worker_main(conn, model: str, path: str, device: str, threads: int, cancel, 
         try:
             if model_id == "tiny":
                 from promptsynth.generator.build import save_tiny, tiny_is_current
+
                 if not tiny_is_current(model_path):
                     save_tiny(model_path)
             pipe = load(model_path, device)
@@ -121,14 +150,13 @@ def worker_main(conn, model: str, path: str, device: str, threads: int, cancel, 
             raise ModelError(str(e)) from None
         state["runner"] = Runner(pipe, model_id)
         state["model"] = model_id
-        conn.send(msg.ModelStatus(model_id, "ready", "%s on %s" % (type(pipe).__name__, device),
-                                  time.monotonic() - t0))
+        conn.send(msg.ModelStatus(model_id, "ready", "%s on %s" % (type(pipe).__name__, device), time.monotonic() - t0))
         return state["runner"]
 
     try:
         ensure(model, path)
     except Exception:
-        pass                              # reported; a job will try again
+        pass  # reported; a job will try again
     while True:
         try:
             item = conn.recv()
@@ -163,20 +191,32 @@ def worker_main(conn, model: str, path: str, device: str, threads: int, cancel, 
             seconds = dict(out.seconds)
             seconds["model"] = t_model
             seconds["write"] = time.monotonic() - start - t_model
-            conn.send(msg.Result(job.job_id, paths, recipes[0], seconds, out.warnings, out.calls,
-                                 [np.asarray(a, np.float32) for a in out.audio], int(out.rate)))
+            conn.send(
+                msg.Result(
+                    job.job_id,
+                    paths,
+                    recipes[0],
+                    seconds,
+                    out.warnings,
+                    out.calls,
+                    [np.asarray(a, np.float32) for a in out.audio],
+                    int(out.rate),
+                )
+            )
         except Stopped as e:
             conn.send(msg.Failed(job.job_id, str(e), e.kind))
         except (ParamError, ModelError) as e:
             conn.send(msg.Failed(job.job_id, str(e), "invalid"))
         except ModelOutputError as e:
             conn.send(msg.Failed(job.job_id, str(e), "error"))
-        except Exception as e:            # out of memory, a driver fault...: this job fails, we go on
+        except Exception as e:  # out of memory, a driver fault...: this job fails, we go on
             oom = type(e).__name__ == "OutOfMemoryError"
             if oom and torch.cuda.is_available():
                 torch.cuda.empty_cache()
-            reason = ("out of GPU memory: try a shorter sound or fewer candidates" if oom
-                      else "%s: %s" % (type(e).__name__, e))
+            reason = (
+                "out of GPU memory: try a shorter sound or fewer candidates"
+                if oom
+                else "%s: %s" % (type(e).__name__, e)
+            )
             conn.send(msg.Failed(job.job_id, reason, "error"))
             traceback.print_exc()
-

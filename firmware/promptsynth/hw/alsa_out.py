@@ -7,6 +7,7 @@ that errors, or that takes no audio for STALL_S, makes it return ``LOST``; the c
 itself until :meth:`AlsaOutput.try_open` succeeds again.  A stalled PCM is never closed (closing
 the jack plugin after its server died blocks forever): it is parked, and a new one opened.
 """
+
 from __future__ import annotations
 
 import errno
@@ -16,7 +17,7 @@ from typing import List, Optional
 import numpy as np
 
 OK, XRUN, LOST = 0, 1, 2
-STALL_S = 1.0           # no progress for this long: the device is gone
+STALL_S = 1.0  # no progress for this long: the device is gone
 FORMATS = ("S16_LE", "S32_LE", "FLOAT_LE")
 FORMAT_CODES = {name: i + 1 for i, name in enumerate(FORMATS)}
 
@@ -33,6 +34,7 @@ def quiet_alsa_lib() -> bool:
         return True
     import ctypes
     import ctypes.util
+
     name = ctypes.util.find_library("asound")
     if not name:
         return False
@@ -44,7 +46,7 @@ def quiet_alsa_lib() -> bool:
         lib.snd_lib_error_set_handler(handler)
     except (OSError, AttributeError):
         return False
-    _quiet_handler = handler                # kept alive: libasound holds a pointer to it
+    _quiet_handler = handler  # kept alive: libasound holds a pointer to it
     return True
 
 
@@ -63,7 +65,7 @@ class AlsaOutput:
         self.format: Optional[str] = None
         self.buffer_frames = 0
         self.error = ""
-        self.parked: List[object] = []    # stalled PCMs: closing them could block forever
+        self.parked: List[object] = []  # stalled PCMs: closing them could block forever
         self._poll = None
         self._timeout_ms = max(int(1000.0 * period * (periods + 1) / rate), 5)
         self._f64 = np.empty((period, 2), np.float64)
@@ -79,17 +81,33 @@ class AlsaOutput:
         last = ""
         for fmt in order:
             try:
-                pcm = a.PCM(type=a.PCM_PLAYBACK, mode=a.PCM_NONBLOCK, device=self.device, rate=self.rate, channels=2,
-                            format=codes[fmt], periodsize=self.period, periods=self.periods)
+                pcm = a.PCM(
+                    type=a.PCM_PLAYBACK,
+                    mode=a.PCM_NONBLOCK,
+                    device=self.device,
+                    rate=self.rate,
+                    channels=2,
+                    format=codes[fmt],
+                    periodsize=self.period,
+                    periods=self.periods,
+                )
             except a.ALSAAudioError as e:
                 last = str(e)
                 continue
             info = pcm.info()
             got = info.get("format_name", fmt)
-            if got not in FORMATS or info.get("rate") != self.rate or info.get("channels", 2) != 2 \
-                    or info.get("period_size") != self.period:
+            if (
+                got not in FORMATS
+                or info.get("rate") != self.rate
+                or info.get("channels", 2) != 2
+                or info.get("period_size") != self.period
+            ):
                 last = "device offers %s %s Hz, %s channels, period %s" % (
-                    got, info.get("rate"), info.get("channels"), info.get("period_size"))
+                    got,
+                    info.get("rate"),
+                    info.get("channels"),
+                    info.get("period_size"),
+                )
                 pcm.close()
                 continue
             poller = select.poll()

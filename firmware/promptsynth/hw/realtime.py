@@ -1,4 +1,5 @@
 """Real-time scheduling and memory locking for the engine process, refused gracefully."""
+
 from __future__ import annotations
 
 import ctypes
@@ -19,7 +20,9 @@ def set_fifo(priority: int) -> Tuple[bool, str]:
         return True, ""
     except (PermissionError, OSError) as e:
         return False, "SCHED_FIFO %d refused (%s): raise LimitRTPRIO or add the user to the audio group" % (
-            priority, e.strerror or e)
+            priority,
+            e.strerror or e,
+        )
 
 
 def lock_memory() -> Tuple[bool, str]:

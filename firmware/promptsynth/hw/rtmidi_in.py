@@ -27,6 +27,7 @@ Threading: :meth:`rescan` runs in the engine's control thread; :meth:`poll` in t
 The audio loop only reads ``self.inputs``, a tuple replaced whole by :meth:`rescan`, and a port
 is closed one rescan after it left that tuple, so the two never touch the same port at once.
 """
+
 from __future__ import annotations
 
 import re
@@ -53,12 +54,13 @@ def alsa_address(port: str) -> Optional[Tuple[int, int]]:
 
 # ---- ALSA: /proc/asound/seq/clients --------------------------------------------------------------
 
+
 class SeqPort(NamedTuple):
     client: int
     port: int
     client_name: str
     name: str
-    kernel: bool                        # a kernel client: a device driver (or Midi Through)
+    kernel: bool  # a kernel client: a device driver (or Midi Through)
     connecting_to: Tuple[Tuple[int, int], ...]
     connected_from: Tuple[Tuple[int, int], ...]
 
@@ -99,20 +101,22 @@ def parse_seq_clients(text: str) -> Dict[Tuple[int, int], SeqPort]:
             else:
                 ports[current] = p._replace(connected_from=p.connected_from + pairs)
             continue
-        if line and not line[0].isspace():      # "Client info", pools...: no longer in a port
+        if line and not line[0].isspace():  # "Client info", pools...: no longer in a port
             current = None
     return ports
 
 
 class Candidate(NamedTuple):
     """A port the scanner sees, and what decides whether it is opened."""
-    name: str                # as the API names it (ALSA: with the client:port numbers)
+
+    name: str  # as the API names it (ALSA: with the client:port numbers)
     hardware: bool
-    peer: bool               # already connected to our virtual port
+    peer: bool  # already connected to our virtual port
 
 
-def classify_alsa(names: Sequence[str], seq: Optional[Dict[Tuple[int, int], SeqPort]],
-                  client: str = CLIENT) -> List[Candidate]:
+def classify_alsa(
+    names: Sequence[str], seq: Optional[Dict[Tuple[int, int], SeqPort]], client: str = CLIENT
+) -> List[Candidate]:
     """ALSA ports: hardware = a kernel client's port (client number below 128 when ``seq`` lacks
     the client); peer = connected to our virtual port (known only from ``seq``)."""
     seq = seq or {}
@@ -122,7 +126,7 @@ def classify_alsa(names: Sequence[str], seq: Optional[Dict[Tuple[int, int], SeqP
         addr = alsa_address(name)
         info = seq.get(addr) if addr is not None else None
         if addr is not None and addr[0] == 0:
-            hardware = peer = False               # "System" (timer, announcements): no device
+            hardware = peer = False  # "System" (timer, announcements): no device
         elif info is not None:
             hardware = info.kernel and info.client_name != "Midi Through"
             peer = bool(ours.intersection(info.connecting_to)) or any(addr in seq[o].connected_from for o in ours)
@@ -135,9 +139,17 @@ def classify_alsa(names: Sequence[str], seq: Optional[Dict[Tuple[int, int], SeqP
 
 # ---- the input -----------------------------------------------------------------------------------
 
+
 class MidiInput:
-    def __init__(self, api: str = "alsa", match: str = "", virtual: bool = True, client: str = CLIENT,
-                 sources: int = 16, proc_clients: str = PROC_CLIENTS):
+    def __init__(
+        self,
+        api: str = "alsa",
+        match: str = "",
+        virtual: bool = True,
+        client: str = CLIENT,
+        sources: int = 16,
+        proc_clients: str = PROC_CLIENTS,
+    ):
         import rtmidi  # only here: the core imports without it
 
         self._rtmidi = rtmidi
@@ -147,9 +159,9 @@ class MidiInput:
         self.virtual = virtual
         self.client = client
         self.proc_clients = proc_clients
-        self.inputs: Tuple = ()                  # ((rtmidi client, source), ...): read by the audio loop
-        self._open: Dict[str, Tuple[object, int]] = {}   # base name -> (MidiIn, source)
-        self._free = list(range(sources - 1, FIRST_PORT_SOURCE - 1, -1))   # pop() gives the lowest
+        self.inputs: Tuple = ()  # ((rtmidi client, source), ...): read by the audio loop
+        self._open: Dict[str, Tuple[object, int]] = {}  # base name -> (MidiIn, source)
+        self._free = list(range(sources - 1, FIRST_PORT_SOURCE - 1, -1))  # pop() gives the lowest
         self._spare: List[object] = []
         self._closing: List[object] = []
         self._scanner = None
@@ -162,12 +174,13 @@ class MidiInput:
 
     def _new_client(self):
         m = self._rtmidi.MidiIn(self.api, name=self.client)
-        m.ignore_types(sysex=False, timing=True, active_sense=True)   # SysEx arrives, to be counted
+        m.ignore_types(sysex=False, timing=True, active_sense=True)  # SysEx arrives, to be counted
         return m
 
     def _new_scanner(self):
         if self.jack:
-            import jack   # JACK-Client: port flags and connections, which rtmidi does not give
+            import jack  # JACK-Client: port flags and connections, which rtmidi does not give
+
             return jack.Client(self.client + "-scan", no_start_server=True)
         return self._rtmidi.MidiIn(self.api, name=self.client + "-scan")
 
@@ -188,24 +201,27 @@ class MidiInput:
             return True
         except ImportError as e:
             self.error = "MIDI (JACK API): hardware ports need the JACK-Client package: %s" % e
-        except Exception as e:   # rtmidi.SystemError/RtMidiError, jack.JackError: no sequencer or server
+        except Exception as e:  # rtmidi.SystemError/RtMidiError, jack.JackError: no sequencer or server
             self.error = "MIDI (%s API) unavailable: %s" % (self.api_name, e)
         self._scanner = None
-        return self._virtual is not None          # the virtual port alone still plays
+        return self._virtual is not None  # the virtual port alone still plays
 
     def _seq(self) -> Optional[Dict[Tuple[int, int], SeqPort]]:
         try:
             with open(self.proc_clients) as fh:
                 return parse_seq_clients(fh.read())
         except OSError:
-            return None   # no procfs: client numbers still tell hardware, peers are unknown
+            return None  # no procfs: client numbers still tell hardware, peers are unknown
 
     def _scan(self) -> List[Candidate]:
         """Every port that could be opened, classified (raises what the scanner raises)."""
         if self.jack:
             sc = self._scanner
-            ours = {p.name for p in sc.get_ports(is_midi=True, is_input=True)
-                    if re.match(r"^%s(-\d+)?:%s$" % (re.escape(self.client), re.escape(self.client)), p.name)}
+            ours = {
+                p.name
+                for p in sc.get_ports(is_midi=True, is_input=True)
+                if re.match(r"^%s(-\d+)?:%s$" % (re.escape(self.client), re.escape(self.client)), p.name)
+            }
             out = []
             for p in sc.get_ports(is_midi=True, is_output=True):
                 peer = bool(ours.intersection(q.name for q in sc.get_all_connections(p)))
@@ -216,9 +232,9 @@ class MidiInput:
     def _wanted(self, c: Candidate) -> bool:
         name = base_name(c.name)
         if c.peer:
-            return False                          # heard through the virtual port already
+            return False  # heard through the virtual port already
         if name.startswith(self.client) or ":" + self.client in name:
-            return False                          # our own ports
+            return False  # our own ports
         if self.match:
             return self.match.lower() in name.lower()
         return c.hardware
@@ -226,15 +242,17 @@ class MidiInput:
     def ports(self) -> Tuple[List[str], List[str]]:
         """(the ports a rescan would open now, every other port seen), by base name: for `doctor`."""
         found = self._scan()
-        return ([base_name(c.name) for c in found if self._wanted(c)],
-                [base_name(c.name) for c in found if not self._wanted(c)])
+        return (
+            [base_name(c.name) for c in found if self._wanted(c)],
+            [base_name(c.name) for c in found if not self._wanted(c)],
+        )
 
     def rescan(self) -> Tuple[List[str], List[Tuple[str, int]]]:
         """Open new wanted ports, drop vanished (or no longer wanted) ones.
 
         Returns (opened base names, [(lost base name, its source), ...]).
         """
-        for m in self._closing:                   # left ``inputs`` one rescan ago
+        for m in self._closing:  # left ``inputs`` one rescan ago
             try:
                 m.close_port()
             except Exception:
@@ -248,7 +266,7 @@ class MidiInput:
             found = self._scan()
         except Exception as e:  # the sequencer or the JACK server itself went away
             self.error = "MIDI ports cannot be listed: %s" % e
-            lost = self._drop(list(self._open))   # nothing arrives from them any more
+            lost = self._drop(list(self._open))  # nothing arrives from them any more
             try:
                 if self.jack:
                     self._scanner.close()
@@ -256,12 +274,12 @@ class MidiInput:
                     self._scanner.delete()
             except Exception:
                 pass
-            self._scanner = None                  # made again at the next rescan
+            self._scanner = None  # made again at the next rescan
             return [], lost
         present = {base_name(c.name): c.name for c in found if self._wanted(c)}
         lost = self._drop([name for name in self._open if name not in present])
         opened = []
-        for name, full in present.items():
+        for name, _full in present.items():
             if name in self._open:
                 continue
             if not self._free:
@@ -271,7 +289,7 @@ class MidiInput:
             try:
                 names = [base_name(p) for p in m.get_ports()]
                 m.open_port(names.index(name), name="in")
-            except (ValueError, self._rtmidi.RtMidiError) as e:   # gone meanwhile, or the driver refused
+            except (ValueError, self._rtmidi.RtMidiError) as e:  # gone meanwhile, or the driver refused
                 self.error = "cannot open %s: %s" % (name, e)
                 self._spare.append(m)
                 continue

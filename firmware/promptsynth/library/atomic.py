@@ -3,6 +3,7 @@
 A power cut leaves either the old file or the new one, never a torn one. A full disk is
 reported as :class:`DiskFullError` and the old file stays as it was.
 """
+
 from __future__ import annotations
 
 import errno
@@ -59,7 +60,7 @@ def write_with(path: str, writer: Callable[[IO[bytes]], None]) -> None:
         try:
             os.fchmod(fd, file_mode())
         except OSError:
-            pass            # a file system without Unix modes (some shares) sets its own
+            pass  # a file system without Unix modes (some shares) sets its own
         with os.fdopen(fd, "wb") as fh:
             writer(fh)
             fh.flush()
@@ -72,8 +73,9 @@ def write_with(path: str, writer: Callable[[IO[bytes]], None]) -> None:
         except OSError:
             pass
         if e.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise DiskFullError(e.errno, "disk full: %s was not written (the previous version is kept)" % path) \
-                from None
+            raise DiskFullError(
+                e.errno, "disk full: %s was not written (the previous version is kept)" % path
+            ) from None
         raise
     except BaseException:
         try:

@@ -1,4 +1,5 @@
 """Reading sound files (WAV, FLAC, ...) at the engine's rate, with clear errors."""
+
 from __future__ import annotations
 
 import os
@@ -8,7 +9,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-MAX_SECONDS = 600.0   # a longer file is refused rather than eating the Jetson's shared memory
+MAX_SECONDS = 600.0  # a longer file is refused rather than eating the Jetson's shared memory
 
 
 class AudioFileError(ValueError):
@@ -17,10 +18,10 @@ class AudioFileError(ValueError):
 
 @dataclass
 class AudioData:
-    audio: np.ndarray                 # (frames, channels) float32, channels 1 or 2
+    audio: np.ndarray  # (frames, channels) float32, channels 1 or 2
     rate: int
     source_rate: int
-    loop: Optional[Tuple[int, int]] = None   # frames at ``rate``, end exclusive
+    loop: Optional[Tuple[int, int]] = None  # frames at ``rate``, end exclusive
     root: Optional[int] = None
 
 
@@ -29,12 +30,14 @@ def resample(audio: np.ndarray, src: int, dst: int) -> np.ndarray:
     if src == dst:
         return np.ascontiguousarray(audio, dtype=np.float32)
     import soxr
+
     return np.ascontiguousarray(soxr.resample(audio, src, dst, quality="VHQ"), dtype=np.float32)
 
 
 def read(path: str, rate: int) -> AudioData:
     """Read a sound file, mix down to at most stereo, resample to ``rate``."""
     import soundfile as sf
+
     if not os.path.isfile(path):
         raise AudioFileError("%s: no such file" % path)
     try:
@@ -46,8 +49,9 @@ def read(path: str, rate: int) -> AudioData:
     if info.frames <= 0:
         raise AudioFileError("%s: the file holds no audio" % path)
     if info.duration > MAX_SECONDS:
-        raise AudioFileError("%s: %.0f s is longer than the %.0f s a sound may last" % (path, info.duration,
-                                                                                        MAX_SECONDS))
+        raise AudioFileError(
+            "%s: %.0f s is longer than the %.0f s a sound may last" % (path, info.duration, MAX_SECONDS)
+        )
     try:
         data, sr = sf.read(path, dtype="float32", always_2d=True)
     except (RuntimeError, sf.LibsndfileError, OSError) as e:
@@ -63,11 +67,13 @@ def read(path: str, rate: int) -> AudioData:
     return AudioData(audio=out, rate=rate, source_rate=sr, loop=loop, root=root)
 
 
-def _smpl(path: str, frames: int, sr: int, out_frames: int,
-          rate: int) -> Tuple[Optional[int], Optional[Tuple[int, int]]]:
+def _smpl(
+    path: str, frames: int, sr: int, out_frames: int, rate: int
+) -> Tuple[Optional[int], Optional[Tuple[int, int]]]:
     """Root note and first loop (in frames at ``rate``) from a WAV's `smpl` chunk, where it has a
     sane one: a broken chunk costs the sound its loop, never its place as the start-up sound."""
     from promptsynth.library.export import read_smpl
+
     try:
         smpl = read_smpl(path)
     except (OSError, ValueError, struct.error):

@@ -5,6 +5,7 @@ MIDI unity note, pitch fraction, SMPTE format and offset, loop count, sampler da
 24 bytes a loop (id, type 0 forward / 1 alternating, start, end inclusive, fraction, play count).
 python-soundfile has no public API for it, so it is written and read here with `struct`.
 """
+
 from __future__ import annotations
 
 import io
@@ -23,21 +24,29 @@ LOOP_TYPES = {"forward": 0, "pingpong": 1}
 
 def smpl_chunk(rate: int, unity: int, fraction: float, loops: List[Tuple[str, int, int]]) -> bytes:
     """``loops``: (mode, start, end exclusive) in frames."""
-    body = struct.pack("<9I", 0, 0, int(round(1e9 / rate)), unity, int(fraction * 2 ** 32) & 0xFFFFFFFF, 0, 0,
-                       len(loops), 0)
+    body = struct.pack(
+        "<9I", 0, 0, int(round(1e9 / rate)), unity, int(fraction * 2**32) & 0xFFFFFFFF, 0, 0, len(loops), 0
+    )
     for i, (mode, start, end) in enumerate(loops):
         body += struct.pack("<6I", i, LOOP_TYPES.get(mode, 0), start, end - 1, 0, 0)
     return b"smpl" + struct.pack("<I", len(body)) + body
 
 
-def wav_with_smpl(audio: np.ndarray, rate: int, root: int, tune_cents: float,
-                  loop: Optional[Tuple[str, int, int]] = None, subtype: str = "PCM_24") -> bytes:
+def wav_with_smpl(
+    audio: np.ndarray,
+    rate: int,
+    root: int,
+    tune_cents: float,
+    loop: Optional[Tuple[str, int, int]] = None,
+    subtype: str = "PCM_24",
+) -> bytes:
     """A WAV file whose `smpl` chunk carries the root note, the fine tune and the loop.
 
     The chunk describes the recording's pitch: the sampler plays ``root`` corrected by
     ``tune_cents``, so the recording sits at root − tune/100 semitones.
     """
     import soundfile as sf
+
     buf = io.BytesIO()
     sf.write(buf, np.asarray(audio, dtype=np.float32), rate, subtype=subtype, format="WAV")
     data = bytearray(buf.getvalue())
@@ -46,7 +55,7 @@ def wav_with_smpl(audio: np.ndarray, rate: int, root: int, tune_cents: float,
     fraction = min(max(pitch - unity, 0.0), 0.999999)
     chunk = smpl_chunk(rate, unity, fraction, [loop] if loop else [])
     data += chunk
-    struct.pack_into("<I", data, 4, len(data) - 8)          # RIFF size
+    struct.pack_into("<I", data, 4, len(data) - 8)  # RIFF size
     return bytes(data)
 
 
@@ -73,9 +82,9 @@ def read_smpl(path: str) -> Optional[Dict[str, object]]:
                 off = 36 + 24 * i
                 if off + 24 > len(body):
                     break
-                _, typ, start, end, _, _ = struct.unpack("<6I", body[off:off + 24])
+                _, typ, start, end, _, _ = struct.unpack("<6I", body[off : off + 24])
                 loops.append({"mode": "pingpong" if typ == 1 else "forward", "start": start, "end": end + 1})
-            cents = frac / 2 ** 32 * 100.0
+            cents = frac / 2**32 * 100.0
             return {"unity": unity, "cents": cents, "loops": loops}
 
 
@@ -91,21 +100,43 @@ def sfz_text(sample: str, s: SoundSettings, frames: int, rate: int) -> str:
     start = int(round(s.start * rate))
     end = int(round(s.end * rate)) or frames
     bend = int(round(s.bend_range * 100))
-    lines = ["// made by promptsynth", "<control>", "default_path=", "", "<region>",
-             "sample=%s" % sample, "lokey=0", "hikey=127", "pitch_keycenter=%d" % s.root,
-             "tune=%d" % int(round(s.tune)), "offset=%d" % start, "end=%d" % (min(end, frames) - 1)]
+    lines = [
+        "// made by promptsynth",
+        "<control>",
+        "default_path=",
+        "",
+        "<region>",
+        "sample=%s" % sample,
+        "lokey=0",
+        "hikey=127",
+        "pitch_keycenter=%d" % s.root,
+        "tune=%d" % int(round(s.tune)),
+        "offset=%d" % start,
+        "end=%d" % (min(end, frames) - 1),
+    ]
     loop = loop_frames(s, rate, frames)
     if loop is not None:
-        lines += ["loop_mode=loop_continuous", "loop_start=%d" % loop[1], "loop_end=%d" % (loop[2] - 1),
-                  "loop_crossfade=%.4f" % (s.crossfade / 1000.0)]
+        lines += [
+            "loop_mode=loop_continuous",
+            "loop_start=%d" % loop[1],
+            "loop_end=%d" % (loop[2] - 1),
+            "loop_crossfade=%.4f" % (s.crossfade / 1000.0),
+        ]
         if loop[0] == "pingpong":
             lines.append("loop_type=alternate")
     else:
         lines.append("loop_mode=no_loop")
-    lines += ["ampeg_attack=%.4f" % (s.attack / 1000.0), "ampeg_decay=%.4f" % (s.decay / 1000.0),
-              "ampeg_sustain=%.2f" % (s.sustain * 100.0), "ampeg_release=%.4f" % (s.release / 1000.0),
-              "amp_veltrack=%.1f" % s.velocity_track, "volume=%.2f" % s.gain, "bend_up=%d" % bend,
-              "bend_down=%d" % -bend, "polyphony=%d" % s.polyphony]
+    lines += [
+        "ampeg_attack=%.4f" % (s.attack / 1000.0),
+        "ampeg_decay=%.4f" % (s.decay / 1000.0),
+        "ampeg_sustain=%.2f" % (s.sustain * 100.0),
+        "ampeg_release=%.4f" % (s.release / 1000.0),
+        "amp_veltrack=%.1f" % s.velocity_track,
+        "volume=%.2f" % s.gain,
+        "bend_up=%d" % bend,
+        "bend_down=%d" % -bend,
+        "polyphony=%d" % s.polyphony,
+    ]
     return "\n".join(lines) + "\n"
 
 

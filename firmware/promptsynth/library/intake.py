@@ -1,4 +1,5 @@
 """Sounds into the library (generated results, imported files) and out of it into the engine."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -25,12 +26,23 @@ def name_from_prompt(prompt: str) -> str:
         return "sound"
 
 
-def shape_and_store(lib: SoundLibrary, audio: np.ndarray, rate: int, recipe: Dict[str, object], out_rate: int,
-                    options: Optional[ShapeOptions] = None) -> Tuple[str, Dict[str, object]]:
+def shape_and_store(
+    lib: SoundLibrary,
+    audio: np.ndarray,
+    rate: int,
+    recipe: Dict[str, object],
+    out_rate: int,
+    options: Optional[ShapeOptions] = None,
+) -> Tuple[str, Dict[str, object]]:
     """Shape raw model output and keep it; returns (id, sidecar)."""
     shaped = shape(audio, rate, out_rate, prompt=str(recipe.get("prompt", "")), options=options)
-    meta = {"kind": "generated", "recipe": recipe, "analysis": shaped.analysis, "shaping": shaped.steps,
-            "created": datetime.datetime.utcnow().isoformat(timespec="seconds") + "Z"}
+    meta = {
+        "kind": "generated",
+        "recipe": recipe,
+        "analysis": shaped.analysis,
+        "shaping": shaped.steps,
+        "created": datetime.datetime.utcnow().isoformat(timespec="seconds") + "Z",
+    }
     sid = lib.add(shaped.audio, shaped.rate, meta, name_from_prompt(str(recipe.get("prompt", "sound"))))
     return sid, lib.meta(sid)
 
@@ -39,21 +51,38 @@ def import_file(lib: SoundLibrary, path: str, out_rate: int) -> str:
     """Bring a WAV/FLAC file in: resampled, its `smpl` root and loop kept, else its pitch analysed."""
     from promptsynth.library.audiofile import read
     from promptsynth.library.export import read_smpl
+
     data = read(path, out_rate)
     analysis: Dict[str, object] = {}
     smpl = read_smpl(path) if path.lower().endswith(".wav") else None
     if smpl:
-        analysis["pitch"] = {"pitched": True, "note": smpl["unity"], "cents": round(smpl["cents"], 2),
-                             "hz": None, "confidence": 1.0, "from": "smpl"}
+        analysis["pitch"] = {
+            "pitched": True,
+            "note": smpl["unity"],
+            "cents": round(smpl["cents"], 2),
+            "hz": None,
+            "confidence": 1.0,
+            "from": "smpl",
+        }
         if smpl["loops"]:
             lp = smpl["loops"][0]
             scale = out_rate / data.source_rate
-            analysis["loop"] = {"start": int(round(lp["start"] * scale)), "end": int(round(lp["end"] * scale)),
-                                "crossfade": 0, "mode": lp["mode"], "from": "smpl"}
+            analysis["loop"] = {
+                "start": int(round(lp["start"] * scale)),
+                "end": int(round(lp["end"] * scale)),
+                "crossfade": 0,
+                "mode": lp["mode"],
+                "from": "smpl",
+            }
     else:
         analysis["pitch"] = detect_pitch(data.audio.mean(axis=1), out_rate)
-    meta = {"kind": "imported", "source": os.path.basename(path), "source_rate": data.source_rate,
-            "analysis": analysis, "created": datetime.datetime.utcnow().isoformat(timespec="seconds") + "Z"}
+    meta = {
+        "kind": "imported",
+        "source": os.path.basename(path),
+        "source_rate": data.source_rate,
+        "analysis": analysis,
+        "created": datetime.datetime.utcnow().isoformat(timespec="seconds") + "Z",
+    }
     stem = os.path.splitext(os.path.basename(path))[0]
     return lib.add(data.audio, out_rate, meta, name_from_prompt(stem))
 
@@ -61,6 +90,7 @@ def import_file(lib: SoundLibrary, path: str, out_rate: int) -> str:
 def import_folder(lib: SoundLibrary, folder: str, out_rate: int) -> Tuple[List[str], List[str]]:
     """Import every sound file in ``folder`` (a USB stick, say); returns (ids, problems)."""
     from promptsynth.library.audiofile import AudioFileError
+
     ids, problems = [], []
     if not os.path.isdir(folder):
         return [], ["%s: no such folder" % folder]
@@ -83,22 +113,44 @@ def settings_for(meta: Dict[str, object], base: SoundSettings) -> SoundSettings:
     pitch = a.get("pitch") or {}
     if pitch.get("pitched"):
         changes["root"] = int(pitch["note"])
-        changes["tune"] = round(-float(pitch.get("cents") or 0.0), 2)   # play the note's own pitch
+        changes["tune"] = round(-float(pitch.get("cents") or 0.0), 2)  # play the note's own pitch
     loop = a.get("loop")
     if base.loop_mode == "auto" and not base.loop_end:
         if loop:
-            changes.update(loop_mode=loop.get("mode", "forward"), loop_start=loop["start"] / rate,
-                           loop_end=loop["end"] / rate, crossfade=loop.get("crossfade", 0) * 1000.0 / rate)
+            changes.update(
+                loop_mode=loop.get("mode", "forward"),
+                loop_start=loop["start"] / rate,
+                loop_end=loop["end"] / rate,
+                crossfade=loop.get("crossfade", 0) * 1000.0 / rate,
+            )
         else:
             changes["loop_mode"] = "off"
     return dataclasses.replace(base, **changes)
 
 
-def playable(audio: np.ndarray, rate: int, s: SoundSettings, sound_id: int, name: str = "",
-             own_loop: Optional[Tuple[int, int]] = None) -> PlayableSound:
+def playable(
+    audio: np.ndarray,
+    rate: int,
+    s: SoundSettings,
+    sound_id: int,
+    name: str = "",
+    own_loop: Optional[Tuple[int, int]] = None,
+) -> PlayableSound:
     """A PlayableSound from audio at the engine rate and sound settings (points in seconds);
     ``own_loop`` (frames) is what loop mode `auto` uses when the settings name no loop."""
-    start, end, mode, ls, le = resolve_points(len(audio), rate, s.start, s.end, s.loop_mode, s.loop_start,
-                                              s.loop_end, own_loop)
-    return prepare(audio, root=s.root, tune=s.tune, start=start, end=end, loop_mode=mode, loop_start=ls,
-                   loop_end=le, crossfade=int(round(s.crossfade * rate / 1000.0)), sound_id=sound_id, name=name)
+    start, end, mode, ls, le = resolve_points(
+        len(audio), rate, s.start, s.end, s.loop_mode, s.loop_start, s.loop_end, own_loop
+    )
+    return prepare(
+        audio,
+        root=s.root,
+        tune=s.tune,
+        start=start,
+        end=end,
+        loop_mode=mode,
+        loop_start=ls,
+        loop_end=le,
+        crossfade=int(round(s.crossfade * rate / 1000.0)),
+        sound_id=sound_id,
+        name=name,
+    )

@@ -5,6 +5,7 @@ with the package (read-only). A factory preset names no sound, only a recipe wit
 its sound is generated on first use and found in the library by that recipe afterwards.
 The current state (the preset being played, with its edits) is ``<state>/state.json``.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -28,9 +29,9 @@ FACTORY_FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__fi
 class Preset:
     name: str
     bank: str = "user"
-    sound: Optional[str] = None                       # library id; None: generate from the recipe
+    sound: Optional[str] = None  # library id; None: generate from the recipe
     sampler: SoundSettings = field(default_factory=SoundSettings)
-    generation: Dict[str, object] = field(default_factory=dict)   # the recipe (RECIPE_KEYS)
+    generation: Dict[str, object] = field(default_factory=dict)  # the recipe (RECIPE_KEYS)
 
     def to_json(self) -> Dict[str, object]:
         d = dataclasses.asdict(self)
@@ -38,7 +39,7 @@ class Preset:
         return d
 
     @classmethod
-    def from_json(cls, d: Dict[str, object]) -> "Preset":
+    def from_json(cls, d: Dict[str, object]) -> Preset:
         if not isinstance(d, dict) or d.get("schema") != SCHEMA:
             raise LibraryError("unknown preset schema %r" % (d.get("schema") if isinstance(d, dict) else None))
         try:
@@ -46,8 +47,13 @@ class Preset:
         except ConfigError as e:
             raise LibraryError("bad setting: %s" % e) from None
         gen = {k: v for k, v in dict(d.get("generation") or {}).items() if k in RECIPE_KEYS}
-        return cls(name=safe_name(str(d.get("name", "")), "preset name"), bank=str(d.get("bank", "user")),
-                   sound=d.get("sound"), sampler=sampler, generation=gen)
+        return cls(
+            name=safe_name(str(d.get("name", "")), "preset name"),
+            bank=str(d.get("bank", "user")),
+            sound=d.get("sound"),
+            sampler=sampler,
+            generation=gen,
+        )
 
     def recipe_key(self) -> str:
         """Identifies the sound a recipe makes (for the generate-once cache of factory presets)."""
@@ -69,7 +75,7 @@ class PresetStore:
     def banks(self) -> List[str]:
         try:
             names = os.listdir(self.dir)
-        except OSError:                          # a missing or unreadable disk: the factory bank still works
+        except OSError:  # a missing or unreadable disk: the factory bank still works
             names = []
         user = sorted(b for b in names if os.path.isdir(os.path.join(self.dir, b)) and not b.startswith("."))
         return [FACTORY] + [b for b in user if b != FACTORY]

@@ -10,6 +10,7 @@ invented note. Loop points are searched in the sustained part: the loop end is m
 the audio before it best matches, in shape and level, the audio before the loop start
 (normalised cross-correlation over a few periods), so the seam continues the waveform.
 """
+
 from __future__ import annotations
 
 import math
@@ -19,8 +20,11 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-SINGLE_HIT = re.compile(r"\b(kick|kickdrum|kick drum|snare|clap|rimshot|rim shot|tom|hi-?hat|hat|cowbell|shaker|"
-                        r"stab|hit|ting|pluck|one[- ]shot|single|808|909|blip|zap|impact|thud|knock)s?\b", re.I)
+SINGLE_HIT = re.compile(
+    r"\b(kick|kickdrum|kick drum|snare|clap|rimshot|rim shot|tom|hi-?hat|hat|cowbell|shaker|"
+    r"stab|hit|ting|pluck|one[- ]shot|single|808|909|blip|zap|impact|thud|knock)s?\b",
+    re.I,
+)
 NOT_SINGLE = re.compile(r"\b(break|loop|beat|groove|pattern|melody|chords?|solo|song|rhythm|sequence|roll)s?\b", re.I)
 
 
@@ -33,7 +37,7 @@ def wants_single_hit(prompt: str) -> bool:
 class ShapeOptions:
     resample: bool = True
     dc: bool = True
-    single_hit: Optional[bool] = None       # None: decided from the prompt
+    single_hit: Optional[bool] = None  # None: decided from the prompt
     trim: bool = True
     fades: bool = True
     loudness: bool = True
@@ -41,7 +45,7 @@ class ShapeOptions:
     loop: bool = True
     target_lufs: float = -16.0
     ceiling_dbtp: float = -1.0
-    trim_db: float = -60.0                  # below the peak: silence
+    trim_db: float = -60.0  # below the peak: silence
     fade_in_ms: float = 2.0
     fade_out_ms: float = 10.0
     crossfade_ms: float = 30.0
@@ -49,7 +53,7 @@ class ShapeOptions:
 
 @dataclass
 class Shaped:
-    audio: np.ndarray                       # (frames, channels) float32 at ``rate``
+    audio: np.ndarray  # (frames, channels) float32 at ``rate``
     rate: int
     steps: List[Dict[str, object]] = field(default_factory=list)
     analysis: Dict[str, object] = field(default_factory=dict)
@@ -57,8 +61,10 @@ class Shaped:
 
 # ---- the chain --------------------------------------------------------------------------------
 
-def shape(audio: np.ndarray, rate: int, out_rate: int = 48000, prompt: str = "",
-          options: Optional[ShapeOptions] = None) -> Shaped:
+
+def shape(
+    audio: np.ndarray, rate: int, out_rate: int = 48000, prompt: str = "", options: Optional[ShapeOptions] = None
+) -> Shaped:
     o = options or ShapeOptions()
     x = np.asarray(audio, dtype=np.float64)
     if x.ndim == 1:
@@ -67,11 +73,12 @@ def shape(audio: np.ndarray, rate: int, out_rate: int = 48000, prompt: str = "",
         raise ValueError("cannot shape empty or non-finite audio")
     steps: List[Dict[str, object]] = []
     analysis: Dict[str, object] = {}
-    if o.dc:                               # first: resampling would turn an offset into an edge
+    if o.dc:  # first: resampling would turn an offset into an edge
         x, info = remove_dc(x, rate)
         steps.append(dict(step="dc", **info))
     if o.resample and rate != out_rate:
         import soxr
+
         x = soxr.resample(x, rate, out_rate, quality="VHQ")
         steps.append({"step": "resample", "from": rate, "to": out_rate, "quality": "soxr VHQ"})
         rate = out_rate
@@ -105,10 +112,12 @@ def shape(audio: np.ndarray, rate: int, out_rate: int = 48000, prompt: str = "",
 
 # ---- steps ------------------------------------------------------------------------------------
 
+
 def remove_dc(x: np.ndarray, rate: int, cutoff_hz: float = 10.0) -> Tuple[np.ndarray, Dict[str, object]]:
     """Remove the mean; where slow drift remains (energy below ``cutoff_hz`` above -40 dB of the
     whole), also a causal 2nd-order high-pass (causal: no pre-ringing before attacks)."""
     from scipy.signal import butter, sosfilt
+
     mean = x.mean(axis=0)
     y = x - mean
     hp = False
@@ -126,12 +135,13 @@ def _envelope_db(x: np.ndarray, rate: int, ms: float = 5.0) -> Tuple[np.ndarray,
     n = len(mono) // hop
     if n == 0:
         return np.array([20 * np.log10(mono.max() + 1e-12)]), hop
-    peaks = mono[:n * hop].reshape(n, hop).max(axis=1)
+    peaks = mono[: n * hop].reshape(n, hop).max(axis=1)
     return 20 * np.log10(peaks + 1e-12), hop
 
 
-def trim_silence(x: np.ndarray, rate: int, threshold_db: float = -60.0, pre_ms: float = 5.0,
-                 post_ms: float = 20.0) -> Tuple[np.ndarray, Dict[str, object]]:
+def trim_silence(
+    x: np.ndarray, rate: int, threshold_db: float = -60.0, pre_ms: float = 5.0, post_ms: float = 20.0
+) -> Tuple[np.ndarray, Dict[str, object]]:
     """Cut leading and trailing parts quieter than ``threshold_db`` below the peak."""
     level = np.abs(x).max(axis=1)
     peak = float(level.max())
@@ -140,8 +150,11 @@ def trim_silence(x: np.ndarray, rate: int, threshold_db: float = -60.0, pre_ms: 
     loud = np.flatnonzero(level > peak * 10 ** (threshold_db / 20))
     a = max(int(loud[0]) - int(pre_ms * rate / 1000), 0)
     b = min(int(loud[-1]) + int(post_ms * rate / 1000) + 1, len(x))
-    return x[a:b], {"start_s": round(a / rate, 4), "end_s": round(b / rate, 4),
-                    "removed_s": round((len(x) - (b - a)) / rate, 4)}
+    return x[a:b], {
+        "start_s": round(a / rate, 4),
+        "end_s": round(b / rate, 4),
+        "removed_s": round((len(x) - (b - a)) / rate, 4),
+    }
 
 
 def apply_fades(x: np.ndarray, rate: int, in_ms: float, out_ms: float) -> np.ndarray:
@@ -152,13 +165,14 @@ def apply_fades(x: np.ndarray, rate: int, in_ms: float, out_ms: float) -> np.nda
     if n_in > 0:
         y[:n_in] *= (0.5 - 0.5 * np.cos(np.pi * np.arange(n_in) / n_in))[:, None]
     if n_out > 0:
-        y[len(y) - n_out:] *= (0.5 + 0.5 * np.cos(np.pi * (np.arange(n_out) + 1) / n_out))[:, None]
+        y[len(y) - n_out :] *= (0.5 + 0.5 * np.cos(np.pi * (np.arange(n_out) + 1) / n_out))[:, None]
     return y
 
 
 def true_peak(x: np.ndarray, rate: int) -> float:
     """Peak of the signal oversampled 4x (BS.1770 true peak)."""
     import soxr
+
     if len(x) < 16:
         return float(np.abs(x).max())
     up = soxr.resample(x, rate, rate * 4, quality="HQ")
@@ -170,6 +184,7 @@ def loudness(x: np.ndarray, rate: int) -> float:
     measured as K-weighted-free RMS, which is what the meter reduces to for a steady signal."""
     if len(x) >= int(0.4 * rate):
         import pyloudnorm
+
         value = pyloudnorm.Meter(rate).integrated_loudness(x if x.shape[1] > 1 else x[:, 0])
         if math.isfinite(value):
             return float(value)
@@ -183,17 +198,23 @@ def normalise(x: np.ndarray, rate: int, target_lufs: float, ceiling_dbtp: float)
     tp = true_peak(x, rate) * 10 ** (gain_db / 20)
     limited = False
     ceiling = 10 ** (ceiling_dbtp / 20)
-    if tp > ceiling:                       # the true-peak ceiling wins over the loudness target
+    if tp > ceiling:  # the true-peak ceiling wins over the loudness target
         gain_db -= 20 * math.log10(tp / ceiling)
         limited = True
-    gain_db = min(gain_db, 60.0)           # never lift near-silence into loud noise
+    gain_db = min(gain_db, 60.0)  # never lift near-silence into loud noise
     y = x * 10 ** (gain_db / 20)
-    return y, {"before_lufs": round(before, 2), "after_lufs": round(loudness(y, rate), 2),
-               "gain_db": round(gain_db, 2), "target_lufs": target_lufs, "ceiling_dbtp": ceiling_dbtp,
-               "peak_limited": limited}
+    return y, {
+        "before_lufs": round(before, 2),
+        "after_lufs": round(loudness(y, rate), 2),
+        "gain_db": round(gain_db, 2),
+        "target_lufs": target_lufs,
+        "ceiling_dbtp": ceiling_dbtp,
+        "peak_limited": limited,
+    }
 
 
 # ---- pitch ------------------------------------------------------------------------------------
+
 
 def _yin(frame: np.ndarray, tau_min: int, tau_max: int) -> Tuple[float, float]:
     """(period in samples, aperiodicity) of one frame; aperiodicity 1 when nothing is found."""
@@ -203,7 +224,7 @@ def _yin(frame: np.ndarray, tau_min: int, tau_max: int) -> Tuple[float, float]:
     size = 1 << int(math.ceil(math.log2(len(x) + n)))
     spec_a = np.fft.rfft(x, size)
     spec_b = np.fft.rfft(x[:n], size)
-    r = np.fft.irfft(spec_a * np.conj(spec_b), size)[:tau_max + 1]
+    r = np.fft.irfft(spec_a * np.conj(spec_b), size)[: tau_max + 1]
     sq = np.concatenate([[0.0], np.cumsum(x * x)])
     e0 = sq[n]
     et = sq[np.arange(tau_max + 1) + n] - sq[np.arange(tau_max + 1)]
@@ -219,7 +240,7 @@ def _yin(frame: np.ndarray, tau_min: int, tau_max: int) -> Tuple[float, float]:
             t += 1
     else:
         t = tau_min + int(np.argmin(dn[tau_min:tau_max]))
-    if 1 <= t < tau_max:                   # parabolic interpolation of the minimum
+    if 1 <= t < tau_max:  # parabolic interpolation of the minimum
         a, b, c = dn[t - 1], dn[t], dn[t + 1]
         den = a - 2 * b + c
         off = 0.5 * (a - c) / den if den > 0 else 0.0
@@ -242,8 +263,8 @@ def detect_pitch(x: np.ndarray, rate: int, fmin: float = 30.0, fmax: float = 200
     starts = range(0, len(x) - win - tau_max, hop)
     periods, aper = [], []
     for s in starts:
-        frame = x[s:s + win + tau_max]
-        if np.sqrt(np.mean(frame ** 2)) < peak * 0.03:      # quiet frames do not vote
+        frame = x[s : s + win + tau_max]
+        if np.sqrt(np.mean(frame**2)) < peak * 0.03:  # quiet frames do not vote
             continue
         p, a = _yin(frame, tau_min, tau_max)
         periods.append(p)
@@ -255,26 +276,37 @@ def detect_pitch(x: np.ndarray, rate: int, fmin: float = 30.0, fmax: float = 200
     periods, aper = np.array(periods), np.array(aper)
     voiced = aper < 0.2
     if voiced.sum() < max(3, 0.5 * len(aper)):
-        return {"pitched": False, "hz": None, "note": None, "cents": None,
-                "confidence": round(float(voiced.mean()), 3)}
+        return {"pitched": False, "hz": None, "note": None, "cents": None, "confidence": round(float(voiced.mean()), 3)}
     hz_frames = rate / periods[voiced]
     cents_frames = 1200 * np.log2(hz_frames / np.median(hz_frames))
     spread = float(np.percentile(np.abs(cents_frames), 75))
-    if spread > 30:                       # the frames disagree: a sweep, noise, a chord
-        return {"pitched": False, "hz": None, "note": None, "cents": None,
-                "confidence": round(float(voiced.mean() * 0.3), 3)}
+    if spread > 30:  # the frames disagree: a sweep, noise, a chord
+        return {
+            "pitched": False,
+            "hz": None,
+            "note": None,
+            "cents": None,
+            "confidence": round(float(voiced.mean() * 0.3), 3),
+        }
     hz = float(np.median(hz_frames))
     midi = 69 + 12 * math.log2(hz / 440.0)
     note = int(round(midi))
     conf = float(voiced.mean() * (1 - np.median(aper[voiced])) * max(0.0, 1 - spread / 30))
-    return {"pitched": True, "hz": round(hz, 3), "note": note, "cents": round((midi - note) * 100, 2),
-            "confidence": round(conf, 3)}
+    return {
+        "pitched": True,
+        "hz": round(hz, 3),
+        "note": note,
+        "cents": round((midi - note) * 100, 2),
+        "confidence": round(conf, 3),
+    }
 
 
 # ---- loops ------------------------------------------------------------------------------------
 
-def find_loop(x: np.ndarray, rate: int, period: Optional[float] = None,
-              crossfade_ms: float = 30.0) -> Optional[Dict[str, object]]:
+
+def find_loop(
+    x: np.ndarray, rate: int, period: Optional[float] = None, crossfade_ms: float = 30.0
+) -> Optional[Dict[str, object]]:
     """A loop in the sustained part, or None when the sound has no sustain."""
     n = len(x)
     if n < int(0.5 * rate):
@@ -283,27 +315,29 @@ def find_loop(x: np.ndarray, rate: int, period: Optional[float] = None,
     # sustain: the level late in the sound is still close to the level early on
     frame = int(0.05 * rate)
     m = n // frame
-    rms = np.sqrt(np.mean(mono[:m * frame].reshape(m, frame) ** 2, axis=1)) + 1e-12
+    rms = np.sqrt(np.mean(mono[: m * frame].reshape(m, frame) ** 2, axis=1)) + 1e-12
     first, last = int(m * 0.3), int(m * 0.85)
     if last - first < 4:
         return None
-    early, late = np.median(rms[first:first + max((last - first) // 3, 1)]), np.median(rms[last - max(
-        (last - first) // 3, 1):last])
+    early, late = (
+        np.median(rms[first : first + max((last - first) // 3, 1)]),
+        np.median(rms[last - max((last - first) // 3, 1) : last]),
+    )
     if late < early * 10 ** (-9 / 20) or early < rms.max() * 10 ** (-30 / 20):
-        return None                        # decays away (or too quiet): no sustain to loop
+        return None  # decays away (or too quiet): no sustain to loop
     ls = int(n * 0.3)
     le0 = int(n * 0.85)
-    if period:                             # whole periods between start and end
+    if period:  # whole periods between start and end
         k = max(int(round((le0 - ls) / period)), 1)
         le0 = int(round(ls + k * period))
     w = int(period * 2) if period else int(0.005 * rate)
     w = max(min(w, int(0.02 * rate)), 32)
     search = int(period) + 2 if period else int(0.01 * rate)
-    ref = mono[ls - w:ls]
+    ref = mono[ls - w : ls]
     lo, hi = max(le0 - search, ls + w + 1), min(le0 + search, n)
     if hi <= lo:
         return None
-    seg = mono[lo - w:hi]
+    seg = mono[lo - w : hi]
     # normalised cross-correlation of the window before the loop start with every window before
     # a candidate loop end
     num = np.correlate(seg, ref, mode="valid")
@@ -311,29 +345,36 @@ def find_loop(x: np.ndarray, rate: int, period: Optional[float] = None,
     energy = sq[w:] - sq[:-w]
     ncc = num / (np.sqrt(np.maximum(energy, 1e-20)) * np.sqrt(np.dot(ref, ref) + 1e-20))
     level = np.sqrt(energy / max(np.dot(ref, ref), 1e-20))
-    score = ncc - np.abs(np.log(np.maximum(level, 1e-6)))   # matched phase and level
+    score = ncc - np.abs(np.log(np.maximum(level, 1e-6)))  # matched phase and level
     best = int(np.argmax(score))
     le = lo + best
     xf = int(min(crossfade_ms * rate / 1000, (le - ls) / 4, ls))
-    return {"start": int(ls), "end": int(le), "crossfade": int(xf), "match": round(float(ncc[best]), 4),
-            "start_s": round(ls / rate, 4), "end_s": round(le / rate, 4)}
+    return {
+        "start": int(ls),
+        "end": int(le),
+        "crossfade": int(xf),
+        "match": round(float(ncc[best]), 4),
+        "start_s": round(ls / rate, 4),
+        "end_s": round(le / rate, 4),
+    }
 
 
 # ---- single hit -------------------------------------------------------------------------------
+
 
 def onsets(x: np.ndarray, rate: int, min_gap_ms: float = 60.0) -> List[int]:
     """Onset frames from the rise of the level envelope (5 ms frames, log domain)."""
     env_db, hop = _envelope_db(x, rate, 5.0)
     smooth = np.maximum(env_db, env_db.max() - 60)
-    rise = np.diff(smooth, prepend=env_db.max() - 60)      # as if silence came before the clip
+    rise = np.diff(smooth, prepend=env_db.max() - 60)  # as if silence came before the clip
     peak_level = smooth.max()
-    found, last = [], -10 ** 9
+    found, last = [], -(10**9)
     gap = int(min_gap_ms / 5)
-    for i in np.flatnonzero(rise > 6.0):                 # +6 dB within 5 ms: something struck
+    for i in np.flatnonzero(rise > 6.0):  # +6 dB within 5 ms: something struck
         if i - last < gap or smooth[min(i + 2, len(smooth) - 1)] < peak_level - 30:
             continue
         j = i
-        while j > 0 and rise[j - 1] > 1.0:               # back to where the rise began
+        while j > 0 and rise[j - 1] > 1.0:  # back to where the rise began
             j -= 1
         found.append(j * hop)
         last = i
@@ -347,10 +388,10 @@ def keep_first_hit(x: np.ndarray, rate: int, fade_ms: float = 8.0) -> Tuple[np.n
     if len(on) < 2:
         return x, info
     cut = max(on[1] - int(0.002 * rate), on[0] + int(0.01 * rate))
-    y = x[on[0]:cut].copy() if on[0] > 0 else x[:cut].copy()
+    y = x[on[0] : cut].copy() if on[0] > 0 else x[:cut].copy()
     nf = min(int(fade_ms * rate / 1000), len(y) // 2)
     if nf > 0:
-        y[len(y) - nf:] *= (0.5 + 0.5 * np.cos(np.pi * (np.arange(nf) + 1) / nf))[:, None]
+        y[len(y) - nf :] *= (0.5 + 0.5 * np.cos(np.pi * (np.arange(nf) + 1) / nf))[:, None]
     info["kept_s"] = round(len(y) / rate, 4)
     return y, info
 

@@ -6,6 +6,7 @@ either whole or absent. Reading skips (and reports) a sidecar that does not pars
 does not know, or audio that is missing or shorter than the sidecar says; one bad file never
 hides the others.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -43,8 +44,10 @@ def safe_name(name: str, what: str = "name") -> str:
     if not n:
         raise LibraryError("the %s is empty" % what)
     if not _NAME.match(n) or n.startswith(".") or n.endswith(".") or ".." in n:
-        raise LibraryError("the %s %r is not allowed: use letters, digits, spaces and - _ ( ) , + . "
-                           "(no slashes, no leading dot, at most 64 characters)" % (what, name[:80]))
+        raise LibraryError(
+            "the %s %r is not allowed: use letters, digits, spaces and - _ ( ) , + . "
+            "(no slashes, no leading dot, at most 64 characters)" % (what, name[:80])
+        )
     if n.split(".")[0].strip().lower() in _RESERVED:
         raise LibraryError("the %s %r is a reserved device name" % (what, n))
     return n
@@ -88,6 +91,7 @@ class SoundLibrary:
     def add(self, audio: np.ndarray, rate: int, meta: Dict[str, object], name: Optional[str] = None) -> str:
         """Store a sound; returns its id. Raises DiskFullError (nothing lost) or LibraryError."""
         import soundfile as sf
+
         a = np.asarray(audio, dtype=np.float32)
         if a.ndim == 1:
             a = a[:, None]
@@ -98,9 +102,17 @@ class SoundLibrary:
         wav, js = self._paths(sound_id)
         os.makedirs(self.dir, exist_ok=True)
         full = dict(meta)
-        full.update({"schema": SCHEMA, "id": sound_id, "rate": int(rate), "frames": int(len(a)),
-                     "channels": int(a.shape[1]), "name": safe_name(name) if name else full.get("name") or sound_id,
-                     "stored": now.isoformat(timespec="seconds") + "Z"})
+        full.update(
+            {
+                "schema": SCHEMA,
+                "id": sound_id,
+                "rate": int(rate),
+                "frames": int(len(a)),
+                "channels": int(a.shape[1]),
+                "name": safe_name(name) if name else full.get("name") or sound_id,
+                "stored": now.isoformat(timespec="seconds") + "Z",
+            }
+        )
         atomic.write_with(wav, lambda fh: sf.write(fh, a, rate, subtype="FLOAT", format="WAV"))
         try:
             atomic.write_json(js, full)
@@ -122,12 +134,14 @@ class SoundLibrary:
         except (OSError, ValueError) as e:
             raise LibraryError("sound %s: unreadable sidecar (%s)" % (sound_id, e)) from None
         if not isinstance(m, dict) or m.get("schema") != SCHEMA:
-            raise LibraryError("sound %s: unknown schema %r" % (sound_id, m.get("schema") if isinstance(m, dict)
-                                                                 else None))
+            raise LibraryError(
+                "sound %s: unknown schema %r" % (sound_id, m.get("schema") if isinstance(m, dict) else None)
+            )
         return m
 
     def load(self, sound_id: str) -> Tuple[np.ndarray, int, Dict[str, object]]:
         import soundfile as sf
+
         m = self.meta(sound_id)
         wav, _ = self._paths(sound_id)
         try:
@@ -135,13 +149,16 @@ class SoundLibrary:
         except Exception as e:  # soundfile raises several types for broken files
             raise LibraryError("sound %s: unreadable audio (%s)" % (sound_id, e)) from None
         if len(a) != m.get("frames") or rate != m.get("rate"):
-            raise LibraryError("sound %s: audio is truncated or does not match its sidecar (%d of %s frames)"
-                               % (sound_id, len(a), m.get("frames")))
+            raise LibraryError(
+                "sound %s: audio is truncated or does not match its sidecar (%d of %s frames)"
+                % (sound_id, len(a), m.get("frames"))
+            )
         return a, rate, m
 
     def entries(self) -> Tuple[List[SoundEntry], List[str]]:
         """Every readable sound, newest first, and a report line for each one skipped."""
         import soundfile as sf
+
         found, problems = [], []
         try:
             names = os.listdir(self.dir)
@@ -151,7 +168,7 @@ class SoundLibrary:
             return [], ["the sounds folder %s is unreadable: %s" % (self.dir, e)]
         for fn in sorted(names, reverse=True):
             if fn.startswith("."):
-                if fn.endswith(".tmp"):          # left by a save that a power cut interrupted
+                if fn.endswith(".tmp"):  # left by a save that a power cut interrupted
                     try:
                         os.unlink(os.path.join(self.dir, fn))
                     except OSError:
@@ -164,8 +181,9 @@ class SoundLibrary:
                 m = self.meta(sid)
                 info = sf.info(self._paths(sid)[0])
                 if info.frames != m.get("frames"):
-                    raise LibraryError("sound %s: audio is truncated (%d of %s frames)" % (sid, info.frames,
-                                                                                          m.get("frames")))
+                    raise LibraryError(
+                        "sound %s: audio is truncated (%d of %s frames)" % (sid, info.frames, m.get("frames"))
+                    )
             except LibraryError as e:
                 problems.append(str(e))
                 continue
@@ -192,7 +210,7 @@ class SoundLibrary:
         wav, js = self._paths(sound_id)
         if not os.path.exists(js):
             raise LibraryError("no sound %r" % sound_id)
-        os.unlink(js)                            # the sidecar first: the sound is gone at once
+        os.unlink(js)  # the sidecar first: the sound is gone at once
         try:
             os.unlink(wav)
         except FileNotFoundError:

@@ -4,6 +4,7 @@ The engine publishes controllers the sampler does not use (number, value, a coun
 shared stats; the panel reads them through the instrument's meters. The map is kept in
 ``<state>/ccmap.json``; a value 0-127 spans the setting's range from the config's schema.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,7 +16,7 @@ from promptsynth.library import atomic
 
 log = logging.getLogger("panel")
 
-POINT_SPAN_S = 30.0      # start/loop points: a knob spans the first 30 s, not the schema's hour
+POINT_SPAN_S = 30.0  # start/loop points: a knob spans the first 30 s, not the schema's hour
 
 
 class CCLearn:
@@ -23,7 +24,7 @@ class CCLearn:
         self.path = path
         self.map: Dict[int, str] = self._load()
         self.learning: Optional[str] = None
-        self.seen = seen                  # the engine's controller count when last looked at
+        self.seen = seen  # the engine's controller count when last looked at
 
     def _load(self) -> Dict[int, str]:
         try:
@@ -48,7 +49,7 @@ class CCLearn:
             key, self.learning = self.learning, None
             self.map = {n: k for n, k in self.map.items() if k != key}
             self.map[number] = key
-            atomic.write_json(self.path, {str(n): k for n, k in self.map.items()})   # OSError: the caller says so
+            atomic.write_json(self.path, {str(n): k for n, k in self.map.items()})  # OSError: the caller says so
             return "learned", key
         key = self.map.get(number)
         if key is None:

@@ -8,6 +8,7 @@ bug) marks the display broken; it is re-created (init sequence included) after a
 grows from 0.1 s to 1 s, so a replugged display shows frames again within about a second, and
 the sound never notices.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,7 +19,7 @@ from promptsynth.config import PanelConfig, choices
 from promptsynth.log import describe
 
 WIDTH, HEIGHT = 128, 64
-KINDS = tuple(k for k in choices(PanelConfig, "display") if k != "window")   # the window is the simulator's
+KINDS = tuple(k for k in choices(PanelConfig, "display") if k != "window")  # the window is the simulator's
 
 
 class RecordingSerial:
@@ -49,13 +50,15 @@ class RecordingSerial:
         return b"".join(d for kind, d in self.log if kind == "data")
 
 
-def factory(kind: str, i2c_bus: int = 8, i2c_address: int = 0x3C, capture_dir: str = "", scale: int = 4,
-            serial=None) -> Optional[Callable[[], object]]:
+def factory(
+    kind: str, i2c_bus: int = 8, i2c_address: int = 0x3C, capture_dir: str = "", scale: int = 4, serial=None
+) -> Optional[Callable[[], object]]:
     """A function that makes the luma device (called again to re-initialise after an error)."""
     if kind == "none":
         return None
     if kind == "dummy":
         from luma.core.device import dummy
+
         return lambda: dummy(width=WIDTH, height=HEIGHT, mode="1")
     if kind in ("ssd1306", "sh1106"):
         import luma.oled.device as oled
@@ -65,21 +68,32 @@ def factory(kind: str, i2c_bus: int = 8, i2c_address: int = 0x3C, capture_dir: s
                 s = serial
             else:
                 from luma.core.interface.serial import i2c
+
                 s = i2c(port=i2c_bus, address=i2c_address)
             return getattr(oled, kind)(s, width=WIDTH, height=HEIGHT)
+
         return make
     if kind == "pygame":
         from luma.emulator.device import pygame as pg
+
         return lambda: pg(width=WIDTH, height=HEIGHT, mode="1", transform="scale2x", scale=max(scale // 2, 1))
     if kind in ("capture", "gif"):
         os.makedirs(capture_dir or ".", exist_ok=True)
         from luma.emulator import device as ed
+
         if kind == "capture":
             template = os.path.join(capture_dir or ".", "frame_{0:06}.png")
-            return lambda: ed.capture(width=WIDTH, height=HEIGHT, mode="1", transform="none", scale=1,
-                                      file_template=template)
-        return lambda: ed.gifanim(width=WIDTH, height=HEIGHT, mode="1", transform="none", scale=1,
-                                  filename=os.path.join(capture_dir or ".", "panel.gif"))
+            return lambda: ed.capture(
+                width=WIDTH, height=HEIGHT, mode="1", transform="none", scale=1, file_template=template
+            )
+        return lambda: ed.gifanim(
+            width=WIDTH,
+            height=HEIGHT,
+            mode="1",
+            transform="none",
+            scale=1,
+            filename=os.path.join(capture_dir or ".", "panel.gif"),
+        )
     raise ValueError("unknown display %r (known: %s)" % (kind, ", ".join(KINDS)))
 
 
@@ -121,7 +135,7 @@ class Display:
             if self.device is None:
                 self.device = self.make()
             self.device.display(image)
-        except Exception as e:           # whatever luma, smbus or a driver raises: never the sound's problem
+        except Exception as e:  # whatever luma, smbus or a driver raises: never the sound's problem
             self.errors += 1
             self.last_error = describe(e)
             self.absent = _absent(e)
@@ -136,6 +150,6 @@ class Display:
         if self.device is not None:
             try:
                 self.device.cleanup()
-            except Exception:            # a display that is gone cannot be cleaned up: nothing to do
+            except Exception:  # a display that is gone cannot be cleaned up: nothing to do
                 pass
             self.device = None

@@ -5,15 +5,13 @@ previous one; a valid Gray-code step counts +1 or -1, an impossible jump (both l
 i.e. a missed or bounced edge) counts 0. Steps accumulate to detents (4 steps a detent on the
 usual encoders), so contact bounce, which goes back and forth between two states, cancels out.
 """
+
 from __future__ import annotations
 
 from typing import List, Optional, Tuple
 
 # index: previous state << 2 | new state, states as (A << 1) | B
-_TABLE = (0, -1, +1, 0,
-          +1, 0, 0, -1,
-          -1, 0, 0, +1,
-          0, +1, -1, 0)
+_TABLE = (0, -1, +1, 0, +1, 0, 0, -1, -1, 0, 0, +1, 0, +1, -1, 0)
 
 
 class QuadratureDecoder:
@@ -33,7 +31,7 @@ class QuadratureDecoder:
             self.invalid += 1
         self.state = new
         self.acc += step
-        detents = int(self.acc / self.steps_per_detent)     # toward zero
+        detents = int(self.acc / self.steps_per_detent)  # toward zero
         self.acc -= detents * self.steps_per_detent
         return detents
 

@@ -1,5 +1,6 @@
 """What the panel's inputs produce: encoder turns, button presses and keys. Every input source
 (GPIO encoders, the evdev keyboard, the simulator's window) turns its events into these."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,17 +8,17 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Turn:
-    encoder: int             # 0: select (pages, rows), 1: value
+    encoder: int  # 0: select (pages, rows), 1: value
     delta: int
 
 
 @dataclass(frozen=True)
 class Press:
     button: int
-    kind: str                # "short" or "long"
+    kind: str  # "short" or "long"
 
 
 @dataclass(frozen=True)
 class Key:
-    name: str = ""           # a named key ("enter", "left"...), or "" for text
-    char: str = ""           # the character typed, for text
+    name: str = ""  # a named key ("enter", "left"...), or "" for text
+    char: str = ""  # the character typed, for text

@@ -1,5 +1,6 @@
 """Encoders and buttons on GPIO. Jetson.GPIO's edge callbacks run on its own thread: they only
 append (pin, level, time) to a deque; the panel's loop decodes them (panel/encoder.py)."""
+
 from __future__ import annotations
 
 import threading
@@ -22,7 +23,7 @@ class Controls:
         self.levels: Dict[int, int] = {pin: 1 for pair in encoders for pin in pair}
         self.levels.update({pin: 1 for pin in buttons})
         self.edges: Deque[Tuple[int, int, float]] = deque(maxlen=4096)
-        self.error = ""                  # set when reading a pin failed on the GPIO thread
+        self.error = ""  # set when reading a pin failed on the GPIO thread
 
     def edge(self, pin: int, level: int, t: float) -> None:
         self.edges.append((pin, level, t))
@@ -44,7 +45,7 @@ class Controls:
                     # and ended between two of our polls is still seen
                     out.extend(("press", i, kind) for kind in btn.poll(t))
                     btn.level(level, t)
-        for i, (bp, btn) in enumerate(self.buttons):
+        for i, (_pin, btn) in enumerate(self.buttons):
             for kind in btn.poll(now):
                 out.append(("press", i, kind))
         return out
@@ -53,10 +54,10 @@ class Controls:
 def jetson(controls: Controls, gpio=None) -> object:
     """Wire ``controls`` to Jetson.GPIO (board pin numbers); ``gpio`` lets a test pass a fake module."""
     if gpio is None:
-        import Jetson.GPIO as gpio          # raises on anything but a Jetson
+        import Jetson.GPIO as gpio  # raises on anything but a Jetson
     gpio.setmode(gpio.BOARD)
     for pin in controls.levels:
-        gpio.setup(pin, gpio.IN)             # pull-ups are external: Jetson ignores pull_up_down
+        gpio.setup(pin, gpio.IN)  # pull-ups are external: Jetson ignores pull_up_down
         gpio.add_event_detect(pin, gpio.BOTH, callback=lambda ch: _edge(controls, gpio, ch))
     return gpio
 
@@ -81,7 +82,7 @@ class GpioControls:
         self.gpio_module = gpio
         self.gpio = None
         self.state, self.error = "absent", "not set up yet"
-        self.backoff = Backoff(first=0.5, limit=30.0)     # a failed set-up is quick to try again
+        self.backoff = Backoff(first=0.5, limit=30.0)  # a failed set-up is quick to try again
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="panel-gpio", daemon=True)
 
@@ -93,14 +94,17 @@ class GpioControls:
             gpio = self.gpio_module
             try:
                 if gpio is None:
-                    import Jetson.GPIO as gpio      # raises RuntimeError on anything but a Jetson
+                    import Jetson.GPIO as gpio  # raises RuntimeError on anything but a Jetson
                 self.gpio = jetson(self.controls, gpio)
                 self.state, self.error = "ok", ""
                 return
-            except Exception as e:     # RuntimeError (not a Jetson, no access), ValueError (a pin), ...
+            except Exception as e:  # RuntimeError (not a Jetson, no access), ValueError (a pin), ...
                 _cleanup(gpio)
-                absent = isinstance(e, (ImportError, FileNotFoundError)) or "not a jetson" in str(e).lower() \
+                absent = (
+                    isinstance(e, (ImportError, FileNotFoundError))
+                    or "not a jetson" in str(e).lower()
                     or "could not determine" in str(e).lower()
+                )
                 self.state, self.error = ("absent" if absent else "failed"), describe(e)
             self._stop.wait(self.backoff.failed(0.0))
 
@@ -122,5 +126,5 @@ def _cleanup(gpio) -> None:
     try:
         if gpio is not None:
             gpio.cleanup()
-    except Exception:                  # a half-set-up chip: nothing more to release
+    except Exception:  # a half-set-up chip: nothing more to release
         pass

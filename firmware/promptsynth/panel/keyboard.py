@@ -1,4 +1,5 @@
 """A USB keyboard through evdev: key events to panel keys, grabbed so nothing reaches a console."""
+
 from __future__ import annotations
 
 import select
@@ -10,19 +11,57 @@ from promptsynth.backoff import Backoff
 from promptsynth.log import describe
 from promptsynth.panel.events import Key
 
-NAMED = {"KEY_ENTER": "enter", "KEY_KPENTER": "enter", "KEY_ESC": "esc", "KEY_LEFT": "left", "KEY_RIGHT": "right",
-         "KEY_UP": "up", "KEY_DOWN": "down", "KEY_HOME": "home", "KEY_END": "end", "KEY_BACKSPACE": "backspace",
-         "KEY_DELETE": "delete", "KEY_TAB": "tab", "KEY_PAGEUP": "pageup", "KEY_PAGEDOWN": "pagedown",
-         "KEY_F1": "f1", "KEY_F2": "f2", "KEY_F3": "f3", "KEY_F4": "f4", "KEY_F5": "f5", "KEY_F6": "f6",
-         "KEY_F7": "f7"}
+NAMED = {
+    "KEY_ENTER": "enter",
+    "KEY_KPENTER": "enter",
+    "KEY_ESC": "esc",
+    "KEY_LEFT": "left",
+    "KEY_RIGHT": "right",
+    "KEY_UP": "up",
+    "KEY_DOWN": "down",
+    "KEY_HOME": "home",
+    "KEY_END": "end",
+    "KEY_BACKSPACE": "backspace",
+    "KEY_DELETE": "delete",
+    "KEY_TAB": "tab",
+    "KEY_PAGEUP": "pageup",
+    "KEY_PAGEDOWN": "pagedown",
+    "KEY_F1": "f1",
+    "KEY_F2": "f2",
+    "KEY_F3": "f3",
+    "KEY_F4": "f4",
+    "KEY_F5": "f5",
+    "KEY_F6": "f6",
+    "KEY_F7": "f7",
+}
 # US layout: key -> (plain, shifted)
 US: Dict[str, Tuple[str, str]] = {"KEY_%s" % c: (c.lower(), c) for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"}
-US.update({"KEY_1": ("1", "!"), "KEY_2": ("2", "@"), "KEY_3": ("3", "#"), "KEY_4": ("4", "$"), "KEY_5": ("5", "%"),
-           "KEY_6": ("6", "^"), "KEY_7": ("7", "&"), "KEY_8": ("8", "*"), "KEY_9": ("9", "("), "KEY_0": ("0", ")"),
-           "KEY_MINUS": ("-", "_"), "KEY_EQUAL": ("=", "+"), "KEY_LEFTBRACE": ("[", "{"), "KEY_RIGHTBRACE": ("]", "}"),
-           "KEY_SEMICOLON": (";", ":"), "KEY_APOSTROPHE": ("'", '"'), "KEY_GRAVE": ("`", "~"),
-           "KEY_BACKSLASH": ("\\", "|"), "KEY_COMMA": (",", "<"), "KEY_DOT": (".", ">"), "KEY_SLASH": ("/", "?"),
-           "KEY_SPACE": (" ", " ")})
+US.update(
+    {
+        "KEY_1": ("1", "!"),
+        "KEY_2": ("2", "@"),
+        "KEY_3": ("3", "#"),
+        "KEY_4": ("4", "$"),
+        "KEY_5": ("5", "%"),
+        "KEY_6": ("6", "^"),
+        "KEY_7": ("7", "&"),
+        "KEY_8": ("8", "*"),
+        "KEY_9": ("9", "("),
+        "KEY_0": ("0", ")"),
+        "KEY_MINUS": ("-", "_"),
+        "KEY_EQUAL": ("=", "+"),
+        "KEY_LEFTBRACE": ("[", "{"),
+        "KEY_RIGHTBRACE": ("]", "}"),
+        "KEY_SEMICOLON": (";", ":"),
+        "KEY_APOSTROPHE": ("'", '"'),
+        "KEY_GRAVE": ("`", "~"),
+        "KEY_BACKSLASH": ("\\", "|"),
+        "KEY_COMMA": (",", "<"),
+        "KEY_DOT": (".", ">"),
+        "KEY_SLASH": ("/", "?"),
+        "KEY_SPACE": (" ", " "),
+    }
+)
 KEYMAPS = {"us": US}
 
 
@@ -31,6 +70,7 @@ class KeyDecoder:
 
     def __init__(self, keymap: str = "us"):
         from evdev import ecodes
+
         self._ec = ecodes
         self.map = KEYMAPS.get(keymap, US)
         self.shift = False
@@ -49,7 +89,7 @@ class KeyDecoder:
         if name == "KEY_CAPSLOCK" and ev.value == 1:
             self.caps = not self.caps
             return None
-        if ev.value == 0:                     # key up
+        if ev.value == 0:  # key up
             return None
         if name in NAMED:
             return Key(name=NAMED[name])
@@ -99,8 +139,9 @@ class EvdevKeyboard:
         ev = self.evdev
         for path in ev.list_devices():
             d = ev.InputDevice(path)
-            if ev.ecodes.KEY_A in d.capabilities().get(ev.ecodes.EV_KEY, []) and \
-                    (not self.match or self.match.lower() in d.name.lower()):
+            if ev.ecodes.KEY_A in d.capabilities().get(ev.ecodes.EV_KEY, []) and (
+                not self.match or self.match.lower() in d.name.lower()
+            ):
                 return d
             d.close()
         return None
@@ -108,10 +149,13 @@ class EvdevKeyboard:
     def _open(self) -> None:
         d = self._find()
         if d is None:
-            self.state, self.error = "absent", "no keyboard%s found" % (" matching %r" % self.match if self.match else "")
+            self.state, self.error = (
+                "absent",
+                "no keyboard%s found" % (" matching %r" % self.match if self.match else ""),
+            )
             return
         try:
-            d.grab()                                # keystrokes never reach a console
+            d.grab()  # keystrokes never reach a console
         except BaseException:
             d.close()
             raise
@@ -133,7 +177,7 @@ class EvdevKeyboard:
         if self.device is not None:
             try:
                 self.device.close()
-            except Exception:                      # an unplugged device: its fd is gone already
+            except Exception:  # an unplugged device: its fd is gone already
                 pass
             self.device = None
 
@@ -146,7 +190,7 @@ class EvdevKeyboard:
                     self._read()
                     self.backoff.succeeded()
                     continue
-            except Exception as e:                  # permission, busy, unplugged: look again later
+            except Exception as e:  # permission, busy, unplugged: look again later
                 self._close()
                 self.state, self.error = ("absent" if isinstance(e, FileNotFoundError) else "failed"), describe(e)
             self._stop.wait(self.backoff.failed(0.0))

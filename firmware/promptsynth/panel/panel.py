@@ -3,6 +3,7 @@
 It talks to the instrument through its API only (``promptsynth.daemon.instrument``): what it
 shows comes from there, and every change it makes goes back through it.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,18 +29,34 @@ from promptsynth.panel.pages.system import SystemPage
 from promptsynth.panel.textedit import CharWheel, TextBuffer
 from promptsynth.panel.view import Model, refresh, waveform
 
-PRESETS_EVERY_S = 2.0      # the preset list is re-read at most this often (no disk reads per redraw)
+PRESETS_EVERY_S = 2.0  # the preset list is re-read at most this often (no disk reads per redraw)
 
 
 def make_pages() -> Dict[str, Page]:
     """The pages in their order on the panel (F1-F7, the select encoder), by name."""
-    return {"play": PlayPage(), "prompt": PromptPage(), "generate": GeneratePage(), "settings": GenSettingsPage(),
-            "sound": SoundPage(), "library": LibraryPage(), "system": SystemPage()}
+    return {
+        "play": PlayPage(),
+        "prompt": PromptPage(),
+        "generate": GeneratePage(),
+        "settings": GenSettingsPage(),
+        "sound": SoundPage(),
+        "library": LibraryPage(),
+        "system": SystemPage(),
+    }
 
 
 class Panel:
-    def __init__(self, inst, display: Optional[Display] = None, fps: float = 20.0, kiosk: bool = False,
-                 prompt_limit: int = 1000, idle_timeout: float = 0.0, attract: str = "", clock=time.monotonic):
+    def __init__(
+        self,
+        inst,
+        display: Optional[Display] = None,
+        fps: float = 20.0,
+        kiosk: bool = False,
+        prompt_limit: int = 1000,
+        idle_timeout: float = 0.0,
+        attract: str = "",
+        clock=time.monotonic,
+    ):
         self.inst = inst
         self.display = display or Display(None)
         self.min_interval = 1.0 / fps
@@ -85,7 +102,7 @@ class Panel:
     def generate(self) -> bool:
         try:
             self.job = self.inst.generate(self.prompt.text)
-        except Exception as e:        # a refused prompt, a full queue, no generator: shown, not raised
+        except Exception as e:  # a refused prompt, a full queue, no generator: shown, not raised
             self.flash(str(e))
             return False
         self.set_page("generate")
@@ -135,7 +152,7 @@ class Panel:
         try:
             action(*args)
             return True
-        except Exception as e:        # a refused name, a full or read-only disk: shown, not raised
+        except Exception as e:  # a refused name, a full or read-only disk: shown, not raised
             self.flash(str(e))
             return False
 
@@ -166,7 +183,7 @@ class Panel:
                 return
             if page.key(self, ev):
                 return
-            if ev.char and self.page != "prompt":        # typing anywhere goes to the prompt
+            if ev.char and self.page != "prompt":  # typing anywhere goes to the prompt
                 self.set_page("prompt")
                 self.current_page.key(self, ev)
             return
@@ -179,7 +196,7 @@ class Panel:
             return
         if isinstance(ev, Press):
             if ev.button == 1 and ev.kind == "long" and self.page != "play":
-                self.set_page("play")                    # a long press on select: home
+                self.set_page("play")  # a long press on select: home
                 return
             page.press(self, ev.kind)
 
@@ -222,7 +239,7 @@ class Panel:
         new = [p for p in self.model.problems if p not in self._seen_problems]
         self._seen_problems = list(self.model.problems)
         if new:
-            self.flash(new[0])                           # a part just stopped working: say so once
+            self.flash(new[0])  # a part just stopped working: say so once
         elif now > self.error_until:
             self.model.error = ""
         if self.page == "sound":
@@ -230,8 +247,9 @@ class Panel:
             key = (cur.sound, cur.sampler)
             if key != self._wave_for:
                 self._wave_for = key
-                self.model.wave, self.model.markers = waveform(self.inst.current_audio(), cur.sampler,
-                                                               self.inst.cfg.audio.rate)
+                self.model.wave, self.model.markers = waveform(
+                    self.inst.current_audio(), cur.sampler, self.inst.cfg.audio.rate
+                )
         if self.idle_timeout and self.attract and now - self.last_input > self.idle_timeout:
             self.last_input = now
             try:
@@ -251,7 +269,7 @@ class Panel:
         if m.model_state in ("starting", "loading"):
             return "LOAD"
         if m.problems:
-            return "!" + m.problems[0].split()[0][:6].upper()     # e.g. !KEYBOA: see the System page
+            return "!" + m.problems[0].split()[0][:6].upper()  # e.g. !KEYBOA: see the System page
         return ""
 
     def render(self) -> Image.Image:
@@ -260,7 +278,7 @@ class Panel:
         page = self.current_page
         status_bar(d, page.title, self.flags())
         page.draw(d, self.model, self)
-        if self.model.error:                         # an error is shown over any page
+        if self.model.error:  # an error is shown over any page
             d.rectangle((0, 53, 127, 63), fill=1)
             text(d, 1, 52, self.model.error[:21], fill=0)
         return img

@@ -1,4 +1,5 @@
 """System facts for the System page, read cheaply from /proc and /sys (missing ones say so)."""
+
 from __future__ import annotations
 
 import glob
@@ -9,7 +10,7 @@ from typing import List
 def ip_address() -> str:
     try:
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.connect(("10.255.255.255", 1))          # no packet is sent: this only picks the route
+        s.connect(("10.255.255.255", 1))  # no packet is sent: this only picks the route
         ip = s.getsockname()[0]
         s.close()
         return ip

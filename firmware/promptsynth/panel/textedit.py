@@ -1,4 +1,5 @@
 """Text entry for prompts and names: a cursor, editing keys, limits, and an encoder character wheel."""
+
 from __future__ import annotations
 
 import unicodedata
@@ -23,16 +24,16 @@ class TextBuffer:
             if len(self.text) >= self.limit:
                 self.refused += 1
                 continue
-            self.text = self.text[:self.cursor] + ch + self.text[self.cursor:]
+            self.text = self.text[: self.cursor] + ch + self.text[self.cursor :]
             self.cursor += 1
 
     def backspace(self) -> None:
         if self.cursor > 0:
-            self.text = self.text[:self.cursor - 1] + self.text[self.cursor:]
+            self.text = self.text[: self.cursor - 1] + self.text[self.cursor :]
             self.cursor -= 1
 
     def delete(self) -> None:
-        self.text = self.text[:self.cursor] + self.text[self.cursor + 1:]
+        self.text = self.text[: self.cursor] + self.text[self.cursor + 1 :]
 
     def left(self) -> None:
         self.cursor = max(self.cursor - 1, 0)
@@ -53,7 +54,7 @@ class TextBuffer:
         """(visible text, cursor position in it) for a line of ``width`` characters: scrolls so the
         cursor is always visible."""
         start = max(0, min(self.cursor - width + 1, len(self.text) - width + 1)) if self.cursor >= width else 0
-        return self.text[start:start + width], self.cursor - start
+        return self.text[start : start + width], self.cursor - start
 
 
 class CharWheel:

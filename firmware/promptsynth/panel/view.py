@@ -1,4 +1,5 @@
 """The view model: everything the pages show, taken from the instrument once per tick."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ class Model:
     queued: int = 0
     last_result: str = ""
     error: str = ""
-    problems: List[str] = field(default_factory=list)      # parts that do not work: "display absent"
+    problems: List[str] = field(default_factory=list)  # parts that do not work: "display absent"
     wave: Optional[Tuple[np.ndarray, np.ndarray]] = None
     markers: Dict[str, int] = field(default_factory=dict)
     system: List[str] = field(default_factory=list)
@@ -44,14 +45,24 @@ def refresh(m: Model, inst, page: str) -> None:
     m.queued = inst.queued()
     m.problems = inst.problems()
     if page == "system":
-        m.system = [sysinfo.ip_address(), *sysinfo.temperatures()[:2], sysinfo.memory(),
-                    "model %s" % m.model_state, "audio %s" % inst.cfg.audio.device,
-                    "midi ports %d" % meters.midi_ports, "xruns %d" % meters.xruns] + \
-            (m.problems or ["all parts working"]) + ["promptsynth %s" % __version__]
+        m.system = (
+            [
+                sysinfo.ip_address(),
+                *sysinfo.temperatures()[:2],
+                sysinfo.memory(),
+                "model %s" % m.model_state,
+                "audio %s" % inst.cfg.audio.device,
+                "midi ports %d" % meters.midi_ports,
+                "xruns %d" % meters.xruns,
+            ]
+            + (m.problems or ["all parts working"])
+            + ["promptsynth %s" % __version__]
+        )
 
 
-def waveform(audio: Optional[np.ndarray], sampler, rate: int) -> Tuple[Optional[Tuple[np.ndarray, np.ndarray]],
-                                                                         Dict[str, int]]:
+def waveform(
+    audio: Optional[np.ndarray], sampler, rate: int
+) -> Tuple[Optional[Tuple[np.ndarray, np.ndarray]], Dict[str, int]]:
     """Min/max columns of a sound (scaled to its peak) and its marker columns, for the Sound page."""
     if audio is None or len(audio) == 0:
         return None, {}
@@ -59,8 +70,10 @@ def waveform(audio: Optional[np.ndarray], sampler, rate: int) -> Tuple[Optional[
     n = len(mono)
     cols = np.array_split(mono, WIDTH)
     peak = max(float(np.abs(mono).max()), 1e-9)
-    wave = (np.array([c.min() if len(c) else 0.0 for c in cols]) / peak,
-            np.array([c.max() if len(c) else 0.0 for c in cols]) / peak)
+    wave = (
+        np.array([c.min() if len(c) else 0.0 for c in cols]) / peak,
+        np.array([c.max() if len(c) else 0.0 for c in cols]) / peak,
+    )
     marks = {}
     for k in ("start", "end", "loop_start", "loop_end"):
         v = float(getattr(sampler, k))

@@ -4,6 +4,7 @@ Keys: type to edit the prompt, Enter generates, Esc cancels, F1-F7 pages, Tab / 
 the select encoder, Page Up / Page Down turn the value encoder, Insert presses (Shift-Insert:
 long press), arrows, Home, End, Backspace, Delete.
 """
+
 from __future__ import annotations
 
 from typing import List
@@ -14,6 +15,7 @@ from promptsynth.panel.events import Key, Press, Turn
 class Window:
     def __init__(self, scale: int = 4):
         import pygame
+
         self.pg = pygame
         # the display only: pygame.init() would also start SDL's audio, which can wait forever
         # on a sound server (the simulator's JACK) and has no business in the panel
@@ -30,7 +32,8 @@ class Window:
     def show(self, image, now) -> bool:
         pg = self.pg
         from PIL import Image
-        rgb = image.convert("RGB").resize((128 * self.scale, 64 * self.scale), Image.NEAREST)   # crisp pixels
+
+        rgb = image.convert("RGB").resize((128 * self.scale, 64 * self.scale), Image.NEAREST)  # crisp pixels
         surf = pg.image.fromstring(rgb.tobytes(), rgb.size, "RGB")
         self.screen.blit(surf, (0, 0))
         pg.display.flip()
@@ -39,9 +42,18 @@ class Window:
     def events(self) -> List[object]:
         pg = self.pg
         out = []
-        names = {pg.K_RETURN: "enter", pg.K_ESCAPE: "esc", pg.K_LEFT: "left", pg.K_RIGHT: "right", pg.K_UP: "up",
-                 pg.K_DOWN: "down", pg.K_HOME: "home", pg.K_END: "end", pg.K_BACKSPACE: "backspace",
-                 pg.K_DELETE: "delete"}
+        names = {
+            pg.K_RETURN: "enter",
+            pg.K_ESCAPE: "esc",
+            pg.K_LEFT: "left",
+            pg.K_RIGHT: "right",
+            pg.K_UP: "up",
+            pg.K_DOWN: "down",
+            pg.K_HOME: "home",
+            pg.K_END: "end",
+            pg.K_BACKSPACE: "backspace",
+            pg.K_DELETE: "delete",
+        }
         for ev in pg.event.get():
             if ev.type == pg.QUIT:
                 self.closed = True

@@ -1,4 +1,5 @@
 """What every page shares: the status bar, text helpers, a selectable list."""
+
 from __future__ import annotations
 
 from typing import List, Sequence
@@ -6,8 +7,8 @@ from typing import List, Sequence
 from PIL import ImageFont
 
 FONT = ImageFont.load_default()
-LINE = 10                    # pixels per text line
-COLS = 21                    # characters per line (6 px each)
+LINE = 10  # pixels per text line
+COLS = 21  # characters per line (6 px each)
 
 
 def ascii_only(text: str) -> str:
@@ -31,7 +32,7 @@ def status_bar(d, title: str, flags: str) -> None:
 def menu(d, rows: Sequence[str], selected: int, top: int = 12, lines: int = 5) -> None:
     """A list with the selected row inverted, scrolled so it is visible."""
     first = min(max(selected - lines + 1, 0), max(len(rows) - lines, 0))
-    for i, row in enumerate(rows[first:first + lines]):
+    for i, row in enumerate(rows[first : first + lines]):
         y = top + i * LINE
         if first + i == selected:
             d.rectangle((0, y, 127, y + LINE - 1), fill=1)
@@ -59,7 +60,8 @@ class Page:
 class RowsPage(Page):
     """A page of selectable rows: up/down move the selection, left/right change the value
     (as turning the value encoder does)."""
-    rows = 0                        # how many rows (set by the page)
+
+    rows = 0  # how many rows (set by the page)
 
     def key(self, ui, key):
         if key.name in ("up", "down"):

@@ -1,4 +1,5 @@
 """Generate: progress with step, total and time left; a press cancels."""
+
 from promptsynth.panel.pages.base import Page, text
 
 

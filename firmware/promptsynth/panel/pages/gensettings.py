@@ -1,10 +1,11 @@
 """Generation settings: model, steps, guidance, length, seed (locked or random), scheduler,
 candidates, negative prompt. Ranges and choices come from the config's [generate] schema."""
+
 from promptsynth.config import GenerateConfig, bounds, choices
 from promptsynth.panel.pages.base import RowsPage, clamp, menu
 
 KEYS = ("model", "steps", "guidance", "seconds", "seed", "scheduler", "candidates", "negative")
-STEP = {"steps": 1, "guidance": 0.5, "seconds": 0.32, "candidates": 1}   # one detent (0.32 s suits the model)
+STEP = {"steps": 1, "guidance": 0.5, "seconds": 0.32, "candidates": 1}  # one detent (0.32 s suits the model)
 
 
 class GenSettingsPage(RowsPage):
@@ -16,9 +17,16 @@ class GenSettingsPage(RowsPage):
 
     def draw(self, d, m, ui):
         g = ui.gen
-        rows = ["model %s" % g.model, "steps %d" % g.steps, "guid  %.1f" % g.guidance,
-                "len   %.2f s" % g.seconds, "seed  %s" % ("random" if g.seed is None else g.seed),
-                "sched %s" % g.scheduler, "cand  %d" % g.candidates, "neg   %s" % g.negative[:14]]
+        rows = [
+            "model %s" % g.model,
+            "steps %d" % g.steps,
+            "guid  %.1f" % g.guidance,
+            "len   %.2f s" % g.seconds,
+            "seed  %s" % ("random" if g.seed is None else g.seed),
+            "sched %s" % g.scheduler,
+            "cand  %d" % g.candidates,
+            "neg   %s" % g.negative[:14],
+        ]
         menu(d, rows, self.sel)
 
     def turn(self, ui, encoder, delta):
@@ -44,7 +52,7 @@ class GenSettingsPage(RowsPage):
         if kind == "short":
             self.sel = (self.sel + 1) % len(KEYS)
             return True
-        if kind == "long" and KEYS[self.sel] == "seed":   # lock the last seed / go back to random
+        if kind == "long" and KEYS[self.sel] == "seed":  # lock the last seed / go back to random
             ui.set_gen("seed", None if ui.gen.seed is not None else ui.last_seed)
             return True
         return False

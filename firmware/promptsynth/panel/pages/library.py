@@ -1,4 +1,5 @@
 """Library: browse presets, load, save as, rename, delete (with a confirm)."""
+
 from promptsynth.panel.pages.base import Page, menu, text
 
 
@@ -7,7 +8,7 @@ class LibraryPage(Page):
 
     def __init__(self):
         self.sel = 0
-        self.mode = ""               # "", "save", "rename", "confirm"
+        self.mode = ""  # "", "save", "rename", "confirm"
 
     def draw(self, d, m, ui):
         if self.mode in ("save", "rename"):
@@ -46,8 +47,8 @@ class LibraryPage(Page):
             return True
         if self.mode:
             return False
-        if p is None:                                 # the "save current as" row
-            if ui.kiosk and kind != "long":           # kiosk: editing sits behind a long press
+        if p is None:  # the "save current as" row
+            if ui.kiosk and kind != "long":  # kiosk: editing sits behind a long press
                 ui.flash("hold to save")
                 return True
             self.mode = "save"
@@ -57,7 +58,7 @@ class LibraryPage(Page):
         if kind == "short":
             ui.load_preset(p)
             return True
-        if kind == "long" and p.bank != "factory":    # editing and deleting sit behind a long press
+        if kind == "long" and p.bank != "factory":  # editing and deleting sit behind a long press
             self.mode = "confirm"
             return True
         return False
@@ -85,8 +86,12 @@ class LibraryPage(Page):
         if key.name == "esc" and self.mode == "confirm":
             self.mode = ""
             return True
-        if key.name == "tab" and not ui.kiosk and self._selected(ui) is not None \
-                and self._selected(ui).bank != "factory":
+        if (
+            key.name == "tab"
+            and not ui.kiosk
+            and self._selected(ui) is not None
+            and self._selected(ui).bank != "factory"
+        ):
             self.mode = "rename"
             ui.name.clear()
             ui.name.insert(self._selected(ui).name)

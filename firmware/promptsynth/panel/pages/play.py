@@ -1,4 +1,5 @@
 """Play: what is playing, and a level meter."""
+
 from promptsynth.panel.pages.base import Page, text
 
 

@@ -1,4 +1,5 @@
 """Prompt: type a description (keyboard, or spell it with the encoder); Enter generates."""
+
 from promptsynth.panel.pages.base import COLS, Page, ascii_only, text
 
 
@@ -12,14 +13,14 @@ class PromptPage(Page):
         visible, cur = buf.window(width)
         visible = ascii_only(visible)
         for row in range(3):
-            text(d, 0, 11 + row * 10, visible[row * COLS:(row + 1) * COLS])
+            text(d, 0, 11 + row * 10, visible[row * COLS : (row + 1) * COLS])
         cx, cy = (cur % COLS) * 6, 11 + (cur // COLS) * 10
-        d.line((cx, cy + 10, cx + 5, cy + 10), fill=1)          # the cursor: an underline
+        d.line((cx, cy + 10, cx + 5, cy + 10), fill=1)  # the cursor: an underline
         hint = "wheel [%s]" % ui.wheel.char if ui.spelling else "%d/%d  Enter: make" % (len(buf.text), buf.limit)
         text(d, 0, 53, hint[:21])
 
     def turn(self, ui, encoder, delta):
-        if encoder == 1:                     # the value encoder spells from the character wheel
+        if encoder == 1:  # the value encoder spells from the character wheel
             ui.spelling = True
             ui.wheel.turn(delta)
             return True
@@ -36,8 +37,14 @@ class PromptPage(Page):
 
     def key(self, ui, key):
         b = ui.prompt
-        actions = {"backspace": b.backspace, "delete": b.delete, "left": b.left, "right": b.right, "home": b.home,
-                   "end": b.end}
+        actions = {
+            "backspace": b.backspace,
+            "delete": b.delete,
+            "left": b.left,
+            "right": b.right,
+            "home": b.home,
+            "end": b.end,
+        }
         if key.char:
             b.insert(key.char)
         elif key.name in actions:

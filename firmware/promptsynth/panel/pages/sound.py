@@ -1,13 +1,27 @@
 """Sound: the waveform with start, end and loop markers; every sound setting, edited live.
 Ranges and choices come from the config's [sampler] schema; a page only adds its step sizes."""
+
 from promptsynth.config import SoundSettings, bounds, choices
 from promptsynth.panel.pages.base import RowsPage, menu
 
 # (key, one detent, unit shown)
-PARAMS = (("start", 0.01, "s"), ("end", 0.01, "s"), ("loop_mode", None, ""), ("loop_start", 0.01, "s"),
-          ("loop_end", 0.01, "s"), ("crossfade", 5.0, "ms"), ("root", 1, ""), ("tune", 1.0, "c"),
-          ("attack", 5.0, "ms"), ("decay", 10.0, "ms"), ("sustain", 0.05, ""), ("release", 10.0, "ms"),
-          ("gain", 0.5, "dB"), ("velocity_track", 5.0, "%"), ("bend_range", 1.0, "st"))
+PARAMS = (
+    ("start", 0.01, "s"),
+    ("end", 0.01, "s"),
+    ("loop_mode", None, ""),
+    ("loop_start", 0.01, "s"),
+    ("loop_end", 0.01, "s"),
+    ("crossfade", 5.0, "ms"),
+    ("root", 1, ""),
+    ("tune", 1.0, "c"),
+    ("attack", 5.0, "ms"),
+    ("decay", 10.0, "ms"),
+    ("sustain", 0.05, ""),
+    ("release", 10.0, "ms"),
+    ("gain", 0.5, "dB"),
+    ("velocity_track", 5.0, "%"),
+    ("bend_range", 1.0, "st"),
+)
 
 
 class SoundPage(RowsPage):
@@ -35,10 +49,16 @@ class SoundPage(RowsPage):
                 d.point((x, y), fill=1)
         s = ui.sampler()
         rows = []
-        for key, step, unit in PARAMS:
+        for key, _step, unit in PARAMS:
             v = getattr(s, key)
-            rows.append("%-9s %s%s" % (key.replace("velocity_track", "veltrack").replace("loop_", "loop")[:9],
-                                      ("%.3g" % v) if isinstance(v, float) else v, unit))
+            rows.append(
+                "%-9s %s%s"
+                % (
+                    key.replace("velocity_track", "veltrack").replace("loop_", "loop")[:9],
+                    ("%.3g" % v) if isinstance(v, float) else v,
+                    unit,
+                )
+            )
         menu(d, rows, self.sel, top=44, lines=2)
 
     def turn(self, ui, encoder, delta):
@@ -59,7 +79,7 @@ class SoundPage(RowsPage):
         if kind == "short":
             self.sel = (self.sel + 1) % len(PARAMS)
             return True
-        if kind == "long":                    # MIDI learn: the next knob moved controls this row
+        if kind == "long":  # MIDI learn: the next knob moved controls this row
             ui.learn(PARAMS[self.sel][0])
             return True
         return False

@@ -1,4 +1,5 @@
 """System: network, temperatures, memory, model, audio, MIDI, xruns, version."""
+
 from promptsynth.panel.pages.base import Page, menu
 
 
