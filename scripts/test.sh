@@ -7,6 +7,7 @@
 #   py38-jp511  Python 3.8 with the JetPack 5.1.1 stack (constraints/jetpack-5.1.1.txt: torch 2.0,
 #               diffusers 0.31.0): the tests marked torch
 #   lanes       each torch lane saved its tiny model; the earlier lanes load the later lanes' folders
+#   lint        ruff (lint and format check) and mypy, on Python 3.8 (the device's Python)
 # Extra arguments go to every pytest run (e.g. -x, -k name).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -72,6 +73,14 @@ lane_jetpack() {   # lane_jetpack RELEASE (5.1.2, 5.1.1) PYTEST-ARGS...
   pytest_in "$venv" -m torch "${@:2}"
 }
 
+lane_lint() {      # ruff and mypy as pinned in pyproject's lint extra, in the Python 3.8 venv
+  venv_38 .venv38 -e ".[test,lint]" || return 1
+  echo "    $(.venv38/bin/ruff --version), $(.venv38/bin/mypy --version)"
+  .venv38/bin/ruff check firmware tests scripts &&
+    .venv38/bin/ruff format --check firmware tests scripts &&
+    .venv38/bin/mypy
+}
+
 lane_lanes() {     # the lanes that ran first load the folders saved after them
   local venv
   for venv in .venv .venv38-jp512; do
@@ -96,6 +105,7 @@ run_lane() {       # run_lane NAME COMMAND...: a heading, the lane, its outcome 
 
 rm -rf .lanes
 mkdir -p "$PROMPTSYNTH_LANE_MODELS"
+run_lane lint lane_lint
 run_lane py311 lane_py311 "$@"
 run_lane py38 lane_py38 "$@"
 run_lane py38-jp512 lane_jetpack 5.1.2 "$@"
