@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Callable, List, Tuple
+from typing import Callable, List, Sequence, Tuple
 
 from promptsynth.config import Config, state_dir
 from promptsynth.daemon.health import ABSENT, Health
 from promptsynth.log import describe
-from promptsynth.panel.display import Display, factory
+from promptsynth.panel.display import Display, Screen, factory
+from promptsynth.panel.events import Event
 from promptsynth.panel.panel import Panel
 
 log = logging.getLogger("panel")
@@ -28,20 +29,20 @@ class Source:
     def __init__(
         self,
         name: str,
-        events: Callable[[float], List[object]],
+        events: Callable[[float], Sequence[Event]],
         status: Callable[[], Tuple[str, str]],
         stop: Callable[[], None],
     ):
         self.name, self.events, self.status, self.stop = name, events, status, stop
 
 
-def make_display(cfg: Config, health: Health) -> Display:
+def make_display(cfg: Config, health: Health) -> Screen:
     """The display named in [panel]; one whose library cannot even load plays on without it."""
     p = cfg.panel
     if p.display == "window":
         from promptsynth.panel.window import Window
 
-        return Window()  # type: ignore[return-value]   (the simulator's: same interface)
+        return Window()  # the simulator's: a Screen like Display
     cap = p.capture_dir or os.path.join(state_dir(cfg), "panel")
     try:
         return Display(factory(p.display, p.i2c_bus, p.i2c_address, cap))

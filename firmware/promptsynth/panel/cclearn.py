@@ -51,10 +51,10 @@ class CCLearn:
             self.map[number] = key
             atomic.write_json(self.path, {str(n): k for n, k in self.map.items()})  # OSError: the caller says so
             return "learned", key
-        key = self.map.get(number)
-        if key is None:
+        bound = self.map.get(number)
+        if bound is None:
             return None, None
-        return key, scaled(key, value)
+        return bound, scaled(bound, value)
 
 
 def scaled(key: str, value: int) -> object:

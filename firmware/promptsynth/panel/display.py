@@ -12,7 +12,7 @@ the sound never notices.
 from __future__ import annotations
 
 import os
-from typing import Callable, List, Optional, Tuple
+from typing import Any, Callable, List, Optional, Protocol, Tuple
 
 from promptsynth.backoff import Backoff
 from promptsynth.config import PanelConfig, choices
@@ -52,7 +52,7 @@ class RecordingSerial:
 
 def factory(
     kind: str, i2c_bus: int = 8, i2c_address: int = 0x3C, capture_dir: str = "", scale: int = 4, serial=None
-) -> Optional[Callable[[], object]]:
+) -> Optional[Callable[[], Any]]:
     """A function that makes the luma device (called again to re-initialise after an error)."""
     if kind == "none":
         return None
@@ -105,10 +105,23 @@ def _absent(e: BaseException) -> bool:
     return type(e).__name__ in ("DeviceNotFoundError", "DeviceAddressError") or getattr(e, "errno", None) in (6, 19)
 
 
+class Screen(Protocol):
+    """What the panel draws on: a :class:`Display`, or the simulator's window."""
+
+    @property
+    def failures_in_a_row(self) -> int: ...
+
+    def status(self) -> Tuple[str, str]: ...
+
+    def show(self, image, now: float) -> bool: ...
+
+    def close(self) -> None: ...
+
+
 class Display:
-    def __init__(self, make: Optional[Callable[[], object]]):
+    def __init__(self, make: Optional[Callable[[], Any]]):
         self.make = make
-        self.device = None
+        self.device: Optional[Any] = None  # the luma device, made (again) by ``make`` when needed
         self.errors = 0
         self.frames = 0
         self.last_error = ""

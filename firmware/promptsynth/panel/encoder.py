@@ -60,7 +60,7 @@ class Button:
 
     def __init__(self, debounce_s: float = 0.02, long_s: float = 0.6, active_low: bool = True):
         self.debounce_s, self.long_s, self.active_low = debounce_s, long_s, active_low
-        self.raw = 0
+        self.raw = False
         self.changed = 0.0
         self.pressed = False
         self.pressed_at = 0.0

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Union
 
 
 @dataclass(frozen=True)
@@ -22,3 +23,6 @@ class Press:
 class Key:
     name: str = ""  # a named key ("enter", "left"...), or "" for text
     char: str = ""  # the character typed, for text
+
+
+Event = Union[Turn, Press, Key]  # what an input source yields

@@ -6,12 +6,12 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from typing import Deque, Dict, List, Sequence, Tuple
+from typing import Deque, Dict, List, Optional, Sequence, Tuple
 
 from promptsynth.backoff import Backoff
 from promptsynth.log import describe
 from promptsynth.panel.encoder import Acceleration, Button, QuadratureDecoder
-from promptsynth.panel.events import Press, Turn
+from promptsynth.panel.events import Event, Press, Turn
 
 
 class Controls:
@@ -30,7 +30,7 @@ class Controls:
 
     def events(self, now: float) -> List[tuple]:
         """("turn", encoder, delta) and ("press", button, kind) since the last call."""
-        out = []
+        out: List[tuple] = []
         while self.edges:
             pin, level, t = self.edges.popleft()
             self.levels[pin] = level
@@ -54,7 +54,9 @@ class Controls:
 def jetson(controls: Controls, gpio=None) -> object:
     """Wire ``controls`` to Jetson.GPIO (board pin numbers); ``gpio`` lets a test pass a fake module."""
     if gpio is None:
-        import Jetson.GPIO as gpio  # raises on anything but a Jetson
+        import Jetson.GPIO  # raises on anything but a Jetson
+
+        gpio = Jetson.GPIO
     gpio.setmode(gpio.BOARD)
     for pin in controls.levels:
         gpio.setup(pin, gpio.IN)  # pull-ups are external: Jetson ignores pull_up_down
@@ -80,7 +82,7 @@ class GpioControls:
     def __init__(self, controls: Controls, gpio=None):
         self.controls = controls
         self.gpio_module = gpio
-        self.gpio = None
+        self.gpio: Optional[object] = None  # the Jetson.GPIO module once set up
         self.state, self.error = "absent", "not set up yet"
         self.backoff = Backoff(first=0.5, limit=30.0)  # a failed set-up is quick to try again
         self._stop = threading.Event()
@@ -94,7 +96,9 @@ class GpioControls:
             gpio = self.gpio_module
             try:
                 if gpio is None:
-                    import Jetson.GPIO as gpio  # raises RuntimeError on anything but a Jetson
+                    import Jetson.GPIO  # raises RuntimeError on anything but a Jetson
+
+                    gpio = Jetson.GPIO
                 self.gpio = jetson(self.controls, gpio)
                 self.state, self.error = "ok", ""
                 return
@@ -113,7 +117,7 @@ class GpioControls:
             return "failed", self.controls.error
         return self.state, self.error
 
-    def events(self, now: float) -> List[object]:
+    def events(self, now: float) -> List[Event]:
         return [Turn(i, d) if kind == "turn" else Press(i, d) for kind, i, d in self.controls.events(now)]
 
     def stop(self) -> None:

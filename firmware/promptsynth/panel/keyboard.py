@@ -5,7 +5,7 @@ from __future__ import annotations
 import select
 import threading
 from collections import deque
-from typing import Deque, Dict, List, Optional, Tuple
+from typing import Any, Deque, Dict, List, Optional, Tuple
 
 from promptsynth.backoff import Backoff
 from promptsynth.log import describe
@@ -117,7 +117,7 @@ class EvdevKeyboard:
         self.match = match
         self.decoder = KeyDecoder(keymap)
         self.keys: Deque[Key] = deque(maxlen=256)
-        self.device = None
+        self.device: Optional[Any] = None  # the evdev InputDevice, while one is open and grabbed
         self.state, self.error = "absent", "not looked for yet"
         self.backoff = Backoff(first=0.5, limit=2.0)
         self._stop = threading.Event()
@@ -162,11 +162,13 @@ class EvdevKeyboard:
         self.device, self.state, self.error = d, "ok", d.name
 
     def _read(self) -> None:
-        ready, _, _ = select.select([self.device.fd], [], [], 0.5)
+        device = self.device
+        assert device is not None  # _run reads only while a keyboard is open
+        ready, _, _ = select.select([device.fd], [], [], 0.5)
         if not ready:
             return
         try:
-            for ev in self.device.read():
+            for ev in device.read():
                 k = self.decoder.feed(ev)
                 if k is not None:
                     self.keys.append(k)

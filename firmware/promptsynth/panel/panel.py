@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from PIL import Image, ImageDraw
 
-from promptsynth.config import ConfigError, state_dir
+from promptsynth.config import ConfigError, SoundSettings, state_dir
 from promptsynth.generator import protocol as gm
 from promptsynth.library.presets import Preset
 from promptsynth.panel.cclearn import CCLearn
-from promptsynth.panel.display import HEIGHT, WIDTH, Display
+from promptsynth.panel.display import HEIGHT, WIDTH, Display, Screen
 from promptsynth.panel.events import Key, Press, Turn
 from promptsynth.panel.pages.base import Page, status_bar, text
 from promptsynth.panel.pages.generate import GeneratePage
@@ -49,7 +49,7 @@ class Panel:
     def __init__(
         self,
         inst,
-        display: Optional[Display] = None,
+        display: Optional[Screen] = None,
         fps: float = 20.0,
         kiosk: bool = False,
         prompt_limit: int = 1000,
@@ -58,7 +58,7 @@ class Panel:
         clock=time.monotonic,
     ):
         self.inst = inst
-        self.display = display or Display(None)
+        self.display: Screen = display or Display(None)
         self.min_interval = 1.0 / fps
         self.kiosk, self.idle_timeout, self.attract = kiosk, idle_timeout, attract
         self.clock = clock
@@ -69,7 +69,7 @@ class Panel:
         self.name = TextBuffer("", limit=64)
         self.wheel = CharWheel()
         self.spelling = False
-        self.last_seed = None
+        self.last_seed: object = None  # the last result's seed, as its recipe has it
         self.job: Optional[int] = None
         self.model = Model()
         self.error_until = 0.0
@@ -79,8 +79,8 @@ class Panel:
         self.draws = 0
         self._seen_problems: List[str] = []
         self._event_seq = inst.events_since(0)[0]
-        self._wave_for = None
-        self._presets = None
+        self._wave_for: Optional[Tuple[Optional[str], SoundSettings]] = None  # (sound, settings) drawn
+        self._presets: Optional[Tuple[float, List[Preset]]] = None  # (read at, presets)
         self.cc = CCLearn(os.path.join(state_dir(inst.cfg), "ccmap.json"), inst.meters().cc_count)
 
     # ---- pages -----------------------------------------------------------------------------------

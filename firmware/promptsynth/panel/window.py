@@ -7,9 +7,9 @@ long press), arrows, Home, End, Backspace, Delete.
 
 from __future__ import annotations
 
-from typing import List
+from typing import List, Tuple
 
-from promptsynth.panel.events import Key, Press, Turn
+from promptsynth.panel.events import Event, Key, Press, Turn
 
 
 class Window:
@@ -26,22 +26,25 @@ class Window:
         self.failures_in_a_row = 0
         self.closed = False
 
-    def status(self):
+    def status(self) -> Tuple[str, str]:
         return "ok", "simulator window"
 
-    def show(self, image, now) -> bool:
+    def show(self, image, now: float) -> bool:
         pg = self.pg
         from PIL import Image
 
-        rgb = image.convert("RGB").resize((128 * self.scale, 64 * self.scale), Image.NEAREST)  # crisp pixels
+        # crisp pixels; Pillow sets Image.NEAREST at run time, its types know only Image.Resampling,
+        # which Pillow before 9.1 (the device's may be older) does not have
+        nearest = Image.NEAREST  # type: ignore[attr-defined]
+        rgb = image.convert("RGB").resize((128 * self.scale, 64 * self.scale), nearest)
         surf = pg.image.fromstring(rgb.tobytes(), rgb.size, "RGB")
         self.screen.blit(surf, (0, 0))
         pg.display.flip()
         return True
 
-    def events(self) -> List[object]:
+    def events(self) -> List[Event]:
         pg = self.pg
-        out = []
+        out: List[Event] = []
         names = {
             pg.K_RETURN: "enter",
             pg.K_ESCAPE: "esc",
