@@ -15,6 +15,7 @@ from __future__ import annotations
 import collections
 import threading
 import time
+from multiprocessing import shared_memory
 from typing import Dict, Optional
 
 from promptsynth.config import Config
@@ -61,7 +62,7 @@ class Control:
         self.sources_freed: collections.deque = collections.deque()  # lost inputs' notes released
         self.stop = threading.Event()
         self.audio_tried = threading.Event()  # the audio loop has made its first open attempt
-        self._shm: Dict[int, object] = {}
+        self._shm: Dict[int, shared_memory.SharedMemory] = {}
         self._thread: Optional[threading.Thread] = None
         self._started = 0.0
         self._next_scan = 0.0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Dict
+from typing import Any, Dict
 
 from promptsynth.config import SoundSettings
 from promptsynth.engine.sampler import VoiceParams
@@ -22,10 +22,15 @@ VOICE_KEYS = {
 }
 
 
-def voice_changes(s: SoundSettings) -> Dict[str, object]:
-    """Every voice parameter of ``s``, named as the engine's SetParams takes them."""
+def _voice_values(s: SoundSettings) -> Dict[str, Any]:
+    """Every voice parameter of ``s`` by its VoiceParams name (each of its field's type)."""
     return {engine: getattr(s, key) for key, engine in VOICE_KEYS.items()}
 
 
+def voice_changes(s: SoundSettings) -> Dict[str, float]:
+    """Every voice parameter of ``s``, named as the engine's SetParams takes them."""
+    return _voice_values(s)
+
+
 def voice_params(s: SoundSettings) -> VoiceParams:
-    return VoiceParams(**voice_changes(s))
+    return VoiceParams(**_voice_values(s))

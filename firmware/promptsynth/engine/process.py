@@ -20,7 +20,7 @@ import gc
 import os
 import time
 import traceback
-from typing import Dict, Optional
+from typing import Any, Callable, Dict, Optional
 
 from promptsynth.config import Config
 from promptsynth.engine import messages as m
@@ -63,7 +63,7 @@ class Engine:
         self.control = Control(cfg, conn, midi, stats)
         self.commands = self.control.commands  # from the control thread
         self.outbox = self.control.outbox  # notices to the supervisor (sent by the control thread)
-        self._dispatch = {
+        self._dispatch: Dict[type, Callable[[Any], None]] = {
             SoundMapped: self._load,
             PortLost: self._port_lost,
             m.Midi: self._midi,

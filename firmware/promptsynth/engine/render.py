@@ -216,7 +216,9 @@ class VoiceRenderer:
             bounds = np.flatnonzero(np.diff(act_slots)) + 1
             runs = tuple(zip([0] + bounds.tolist(), bounds.tolist() + [k]))
         for a, b in runs:
-            data = sounds[int(act_slots[a])].planar  # (channels, frames): one row a channel
+            snd = sounds[int(act_slots[a])]
+            assert snd is not None  # a voice's slot keeps its sound while the voice plays
+            data = snd.planar  # (channels, frames): one row a channel
             ch = data.shape[0]
             ym1, y0, y1, y2, c, v = (y[:, a:b] for y in self._y[ch])
             for j in range(ch):

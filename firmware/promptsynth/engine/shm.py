@@ -17,12 +17,13 @@ def publish(sound: PlayableSound) -> Tuple[shared_memory.SharedMemory, LoadSound
     """Copy the sound into a new shared-memory block; the caller owns (and later unlinks) it."""
     arr = np.ascontiguousarray(sound.planar, dtype=np.float32)
     shm = shared_memory.SharedMemory(create=True, size=max(arr.nbytes, 1), name="psynth-" + uuid.uuid4().hex[:16])
-    view = np.ndarray(arr.shape, dtype=np.float32, buffer=shm.buf)
+    view: np.ndarray = np.ndarray(arr.shape, dtype=np.float32, buffer=shm.buf)
     view[:] = arr
     del view
+    channels, padded = arr.shape
     msg = LoadSound(
         shm_name=shm.name,
-        shape=arr.shape,
+        shape=(channels, padded),
         frames=sound.frames,
         root=sound.root,
         tune=sound.tune,
@@ -41,7 +42,7 @@ def publish(sound: PlayableSound) -> Tuple[shared_memory.SharedMemory, LoadSound
 def attach(msg: LoadSound) -> Tuple[shared_memory.SharedMemory, PlayableSound]:
     """Map a published sound; keep the returned block until no voice plays the sound."""
     shm = shared_memory.SharedMemory(name=msg.shm_name)
-    planar = np.ndarray(tuple(msg.shape), dtype=np.float32, buffer=shm.buf)
+    planar: np.ndarray = np.ndarray(tuple(msg.shape), dtype=np.float32, buffer=shm.buf)
     fields = {f.name: getattr(msg, f.name) for f in dataclasses.fields(msg) if f.name not in ("shm_name", "shape")}
     return shm, PlayableSound(planar=planar, **fields)
 

@@ -30,13 +30,20 @@ class SoundSlots:
     def full(self) -> bool:
         return all(snd is not None for snd in self.sounds)
 
+    def held(self, i: int) -> PlayableSound:
+        """The sound in slot ``i``, which must hold one."""
+        snd = self.sounds[i]
+        assert snd is not None, "slot %d is empty" % i
+        return snd
+
     def oldest(self) -> int:
-        """The slot of the oldest sound other than the current one (the one to give up)."""
-        return min((i for i in range(MAX_SLOTS) if i != self.current), key=lambda i: self.sounds[i].sound_id)
+        """The slot of the oldest sound other than the current one (the one to give up; the
+        slots are full)."""
+        return min((i for i in range(MAX_SLOTS) if i != self.current), key=lambda i: self.held(i).sound_id)
 
     def remove(self, i: int) -> int:
-        """Empty slot ``i``; returns the id of the sound it held."""
-        sid = self.sounds[i].sound_id
+        """Empty slot ``i`` (one that holds a sound); returns the id of the sound it held."""
+        sid = self.held(i).sound_id
         self.sounds[i] = None
         return sid
 

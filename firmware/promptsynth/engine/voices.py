@@ -116,7 +116,7 @@ class Voices:
         row = self.vp[i]
         row[BASE] = note - self.slots.root[c] + self.slots.tune[c] / 100.0
         self._attack(i, velocity, row)
-        self._loop(row, self.slots.sounds[c])
+        self._loop(row, self.slots.held(c))
         row[FEND] = self.slots.fade_end[c]
         row[REND] = FAR
         self.vp32[i] = row

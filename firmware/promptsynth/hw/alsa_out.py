@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import errno
 import select
-from typing import List, Optional
+from typing import Any, List, Optional
 
 import numpy as np
 
@@ -61,12 +61,12 @@ class AlsaOutput:
         self.period = period
         self.periods = periods
         self.wanted = fmt
-        self.pcm = None
+        self.pcm: Optional[Any] = None  # the alsaaudio PCM while open
         self.format: Optional[str] = None
         self.buffer_frames = 0
         self.error = ""
         self.parked: List[object] = []  # stalled PCMs: closing them could block forever
-        self._poll = None
+        self._poll: Optional[select.poll] = None  # the PCM's descriptors, registered when it opened
         self._timeout_ms = max(int(1000.0 * period * (periods + 1) / rate), 5)
         self._f64 = np.empty((period, 2), np.float64)
         self._f32 = np.empty((period, 2), np.float32)
@@ -143,8 +143,8 @@ class AlsaOutput:
         Waits (in ``poll``, without the GIL) while the buffer is full. Returns OK, XRUN (an
         underrun happened; the period was still written whole) or LOST.
         """
-        pcm = self.pcm
-        if pcm is None:
+        pcm, poller = self.pcm, self._poll
+        if pcm is None or poller is None:  # (both are set together when the PCM opens)
             return LOST
         buf = self._encode(frames)
         done = 0
@@ -164,7 +164,7 @@ class AlsaOutput:
                         self.close()
                         return LOST
                 else:
-                    ready = self._poll.poll(self._timeout_ms)
+                    ready = poller.poll(self._timeout_ms)
                     if ready:
                         pcm.polldescriptors_revents(ready)
                     else:

@@ -31,7 +31,7 @@ is closed one rescan after it left that tuple, so the two never touch the same p
 from __future__ import annotations
 
 import re
-from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Set, Tuple
 
 CLIENT = "promptsynth"
 PROC_CLIENTS = "/proc/asound/seq/clients"
@@ -160,12 +160,13 @@ class MidiInput:
         self.client = client
         self.proc_clients = proc_clients
         self.inputs: Tuple = ()  # ((rtmidi client, source), ...): read by the audio loop
-        self._open: Dict[str, Tuple[object, int]] = {}  # base name -> (MidiIn, source)
+        # rtmidi.MidiIn clients (rtmidi ships no types: Any)
+        self._open: Dict[str, Tuple[Any, int]] = {}  # base name -> (MidiIn, source)
         self._free = list(range(sources - 1, FIRST_PORT_SOURCE - 1, -1))  # pop() gives the lowest
-        self._spare: List[object] = []
-        self._closing: List[object] = []
-        self._scanner = None
-        self._virtual = None
+        self._spare: List[Any] = []
+        self._closing: List[Any] = []
+        self._scanner: Optional[Any] = None  # a MidiIn (ALSA) or a jack.Client (JACK), once started
+        self._virtual: Optional[Any] = None  # the MidiIn of the virtual port
         self.error = ""
 
     @property
@@ -215,8 +216,10 @@ class MidiInput:
 
     def _scan(self) -> List[Candidate]:
         """Every port that could be opened, classified (raises what the scanner raises)."""
+        sc = self._scanner
+        if sc is None:
+            raise RuntimeError(self.error or "MIDI is not started")
         if self.jack:
-            sc = self._scanner
             ours = {
                 p.name
                 for p in sc.get_ports(is_midi=True, is_input=True)
@@ -227,7 +230,7 @@ class MidiInput:
                 peer = bool(ours.intersection(q.name for q in sc.get_all_connections(p)))
                 out.append(Candidate(p.name, p.is_physical, peer))
             return out
-        return classify_alsa(self._scanner.get_ports(), self._seq(), self.client)
+        return classify_alsa(sc.get_ports(), self._seq(), self.client)
 
     def _wanted(self, c: Candidate) -> bool:
         name = base_name(c.name)
