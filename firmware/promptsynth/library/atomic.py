@@ -52,8 +52,9 @@ def _fsync_dir(path: str) -> None:
         os.close(fd)
 
 
-def write_with(path: str, writer: Callable[[IO[bytes]], None]) -> None:
-    """Call ``writer(fileobj)`` on a temporary file, then put it at ``path`` atomically."""
+def write_with(path: str, writer: Callable[[IO[bytes]], object]) -> None:
+    """Call ``writer(fileobj)`` on a temporary file (what it returns is ignored), then put it at
+    ``path`` atomically."""
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
     try:

@@ -12,7 +12,7 @@ import io
 import math
 import os
 import struct
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple, TypedDict
 
 import numpy as np
 
@@ -59,7 +59,19 @@ def wav_with_smpl(
     return bytes(data)
 
 
-def read_smpl(path: str) -> Optional[Dict[str, object]]:
+class SmplLoop(TypedDict):
+    mode: str  # "forward" or "pingpong"
+    start: int
+    end: int  # exclusive
+
+
+class Smpl(TypedDict):
+    unity: int  # the root note
+    cents: float
+    loops: List[SmplLoop]
+
+
+def read_smpl(path: str) -> Optional[Smpl]:
     """The `smpl` chunk of a WAV file: root, cents and loops (end exclusive); None if absent."""
     with open(path, "rb") as fh:
         head = fh.read(12)
@@ -77,7 +89,7 @@ def read_smpl(path: str) -> Optional[Dict[str, object]]:
             if len(body) < 36:
                 return None
             (_, _, _, unity, frac, _, _, count, _) = struct.unpack("<9I", body[:36])
-            loops = []
+            loops: List[SmplLoop] = []
             for i in range(count):
                 off = 36 + 24 * i
                 if off + 24 > len(body):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import os
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -30,10 +30,10 @@ def shape_and_store(
     lib: SoundLibrary,
     audio: np.ndarray,
     rate: int,
-    recipe: Dict[str, object],
+    recipe: Mapping[str, object],
     out_rate: int,
     options: Optional[ShapeOptions] = None,
-) -> Tuple[str, Dict[str, object]]:
+) -> Tuple[str, Dict[str, Any]]:
     """Shape raw model output and keep it; returns (id, sidecar)."""
     shaped = shape(audio, rate, out_rate, prompt=str(recipe.get("prompt", "")), options=options)
     meta = {
@@ -53,7 +53,7 @@ def import_file(lib: SoundLibrary, path: str, out_rate: int) -> str:
     from promptsynth.library.export import read_smpl
 
     data = read(path, out_rate)
-    analysis: Dict[str, object] = {}
+    analysis: Dict[str, Any] = {}
     smpl = read_smpl(path) if path.lower().endswith(".wav") else None
     if smpl:
         analysis["pitch"] = {
@@ -104,12 +104,12 @@ def import_folder(lib: SoundLibrary, folder: str, out_rate: int) -> Tuple[List[s
     return ids, problems
 
 
-def settings_for(meta: Dict[str, object], base: SoundSettings) -> SoundSettings:
+def settings_for(meta: Mapping[str, Any], base: SoundSettings) -> SoundSettings:
     """Sound settings for a sound: ``base`` (a preset's or the config's), with root and tune from
     the sound's pitch analysis, and its loop where the base leaves the loop to the sound."""
     a = meta.get("analysis") or {}
     rate = int(meta.get("rate", 48000))
-    changes: Dict[str, object] = {}
+    changes: Dict[str, Any] = {}
     pitch = a.get("pitch") or {}
     if pitch.get("pitched"):
         changes["root"] = int(pitch["note"])

@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from promptsynth.config import ConfigError, SamplerConfig, SoundSettings, from_mapping
 from promptsynth.generator.params import RECIPE_KEYS
@@ -31,15 +31,15 @@ class Preset:
     bank: str = "user"
     sound: Optional[str] = None  # library id; None: generate from the recipe
     sampler: SoundSettings = field(default_factory=SoundSettings)
-    generation: Dict[str, object] = field(default_factory=dict)  # the recipe (RECIPE_KEYS)
+    generation: Dict[str, Any] = field(default_factory=dict)  # the recipe (RECIPE_KEYS)
 
-    def to_json(self) -> Dict[str, object]:
+    def to_json(self) -> Dict[str, Any]:
         d = dataclasses.asdict(self)
         d["schema"] = SCHEMA
         return d
 
     @classmethod
-    def from_json(cls, d: Dict[str, object]) -> Preset:
+    def from_json(cls, d: Dict[str, Any]) -> Preset:
         if not isinstance(d, dict) or d.get("schema") != SCHEMA:
             raise LibraryError("unknown preset schema %r" % (d.get("schema") if isinstance(d, dict) else None))
         try:
@@ -47,10 +47,13 @@ class Preset:
         except ConfigError as e:
             raise LibraryError("bad setting: %s" % e) from None
         gen = {k: v for k, v in dict(d.get("generation") or {}).items() if k in RECIPE_KEYS}
+        sound = d.get("sound")
+        if sound is not None and not isinstance(sound, str):
+            raise LibraryError("bad sound id %r" % (sound,))
         return cls(
             name=safe_name(str(d.get("name", "")), "preset name"),
             bank=str(d.get("bank", "user")),
-            sound=d.get("sound"),
+            sound=sound,
             sampler=sampler,
             generation=gen,
         )

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import asdict, dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -56,7 +56,7 @@ class Shaped:
     audio: np.ndarray  # (frames, channels) float32 at ``rate``
     rate: int
     steps: List[Dict[str, object]] = field(default_factory=list)
-    analysis: Dict[str, object] = field(default_factory=dict)
+    analysis: Dict[str, Any] = field(default_factory=dict)  # for the sidecar (JSON)
 
 
 # ---- the chain --------------------------------------------------------------------------------
@@ -72,7 +72,7 @@ def shape(
     if x.size == 0 or not np.all(np.isfinite(x)):
         raise ValueError("cannot shape empty or non-finite audio")
     steps: List[Dict[str, object]] = []
-    analysis: Dict[str, object] = {}
+    analysis: Dict[str, Any] = {}
     if o.dc:  # first: resampling would turn an offset into an edge
         x, info = remove_dc(x, rate)
         steps.append(dict(step="dc", **info))
@@ -249,7 +249,7 @@ def _yin(frame: np.ndarray, tau_min: int, tau_max: int) -> Tuple[float, float]:
     return t + off, float(dn[t])
 
 
-def detect_pitch(x: np.ndarray, rate: int, fmin: float = 30.0, fmax: float = 2000.0) -> Dict[str, object]:
+def detect_pitch(x: np.ndarray, rate: int, fmin: float = 30.0, fmax: float = 2000.0) -> Dict[str, Any]:
     """Root note, cents and a confidence from frames of the loud part; unpitched when the frames
     do not agree on one periodic pitch."""
     x = np.asarray(x, dtype=np.float64)
@@ -261,19 +261,20 @@ def detect_pitch(x: np.ndarray, rate: int, fmin: float = 30.0, fmax: float = 200
         return {"pitched": False, "hz": None, "note": None, "cents": None, "confidence": 0.0}
     hop = max(win // 2, 1)
     starts = range(0, len(x) - win - tau_max, hop)
-    periods, aper = [], []
+    found_periods: List[float] = []
+    found_aper: List[float] = []
     for s in starts:
         frame = x[s : s + win + tau_max]
         if np.sqrt(np.mean(frame**2)) < peak * 0.03:  # quiet frames do not vote
             continue
         p, a = _yin(frame, tau_min, tau_max)
-        periods.append(p)
-        aper.append(a)
-        if len(periods) >= 60:
+        found_periods.append(p)
+        found_aper.append(a)
+        if len(found_periods) >= 60:
             break
-    if len(periods) < 3:
+    if len(found_periods) < 3:
         return {"pitched": False, "hz": None, "note": None, "cents": None, "confidence": 0.0}
-    periods, aper = np.array(periods), np.array(aper)
+    periods, aper = np.array(found_periods), np.array(found_aper)
     voiced = aper < 0.2
     if voiced.sum() < max(3, 0.5 * len(aper)):
         return {"pitched": False, "hz": None, "note": None, "cents": None, "confidence": round(float(voiced.mean()), 3)}
@@ -396,6 +397,6 @@ def keep_first_hit(x: np.ndarray, rate: int, fade_ms: float = 8.0) -> Tuple[np.n
     return y, info
 
 
-def options_from(d: Dict[str, object]) -> ShapeOptions:
+def options_from(d: Mapping[str, Any]) -> ShapeOptions:
     known = set(asdict(ShapeOptions()))
     return ShapeOptions(**{k: v for k, v in d.items() if k in known})

@@ -15,7 +15,7 @@ import os
 import re
 import secrets
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -61,7 +61,7 @@ def file_stem(name: str) -> str:
 @dataclass
 class SoundEntry:
     id: str
-    meta: Dict[str, object]
+    meta: Dict[str, Any]  # the sidecar (JSON)
 
     @property
     def name(self) -> str:
@@ -88,7 +88,7 @@ class SoundLibrary:
             raise LibraryError("no sound %r" % sound_id)
         return os.path.join(self.dir, sound_id + ".wav"), os.path.join(self.dir, sound_id + ".json")
 
-    def add(self, audio: np.ndarray, rate: int, meta: Dict[str, object], name: Optional[str] = None) -> str:
+    def add(self, audio: np.ndarray, rate: int, meta: Mapping[str, object], name: Optional[str] = None) -> str:
         """Store a sound; returns its id. Raises DiskFullError (nothing lost) or LibraryError."""
         import soundfile as sf
 
@@ -124,7 +124,7 @@ class SoundLibrary:
             raise
         return sound_id
 
-    def meta(self, sound_id: str) -> Dict[str, object]:
+    def meta(self, sound_id: str) -> Dict[str, Any]:
         _, js = self._paths(sound_id)
         try:
             with open(js, "rb") as fh:
@@ -139,7 +139,7 @@ class SoundLibrary:
             )
         return m
 
-    def load(self, sound_id: str) -> Tuple[np.ndarray, int, Dict[str, object]]:
+    def load(self, sound_id: str) -> Tuple[np.ndarray, int, Dict[str, Any]]:
         import soundfile as sf
 
         m = self.meta(sound_id)
