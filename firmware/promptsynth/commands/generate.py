@@ -47,7 +47,9 @@ def cmd_generate(args, cfg) -> int:
         return 2
     from tqdm import tqdm
 
-    bar = tqdm(total=client.params_of(job).steps, unit="step", desc="generating", file=sys.stderr)
+    queued = client.params_of(job)
+    assert queued is not None  # just submitted: waiting or running
+    bar = tqdm(total=queued.steps, unit="step", desc="generating", file=sys.stderr)
     result = None
     try:
         while result is None:

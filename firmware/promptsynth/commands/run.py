@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import signal
-from typing import List
+from typing import Dict, List
 
 
 def cmd_run(args, cfg) -> int:
-    env = {}
+    env: Dict[str, str] = {}  # environment variables the simulator sets (JACK, ALSA)
     jack = None
     if args.sim:
         from promptsynth import sim

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from typing import Any, Dict
 
 import torch
 
@@ -246,7 +247,15 @@ def tiny_is_current(path: str) -> bool:
 
 # narrow widths for real_size(shrink=True): every layer, block and class of the real model, at a
 # cost of seconds (for a test of everything that runs per model)
-NARROW = {"clap": 16, "clap_proj": 8, "t5": 32, "gpt2": 16, "unet_base": 8, "vae": [8, 16, 32], "vocoder": 32}
+NARROW: Dict[str, Any] = {
+    "clap": 16,
+    "clap_proj": 8,
+    "t5": 32,
+    "gpt2": 16,
+    "unet_base": 8,
+    "vae": [8, 16, 32],
+    "vocoder": 32,
+}
 
 
 def _narrowed(sub: str, cfg: dict) -> dict:

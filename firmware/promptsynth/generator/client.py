@@ -12,6 +12,8 @@ from __future__ import annotations
 import collections
 import multiprocessing
 import time
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from typing import Deque, List, Optional, Tuple
 
 from promptsynth.generator import protocol as msg
@@ -48,8 +50,8 @@ class GeneratorClient:
         self.max_prompt_chars = max_prompt_chars
         self.env = env or {}
         self.ctx = multiprocessing.get_context("spawn")
-        self.proc = None
-        self.conn = None
+        self.proc: Optional[BaseProcess] = None  # the worker, while started
+        self.conn: Optional[Connection] = None  # ... and our end of its pipe
         self.cancel_flag = self.ctx.RawValue("q", 0)
         self.queue: Deque[msg.Job] = collections.deque()
         self.running: Optional[Tuple[msg.Job, float]] = None
@@ -106,17 +108,19 @@ class GeneratorClient:
     def stop(self, timeout: float = 3.0) -> None:
         """Ask the worker to exit; a busy one (loading, generating) gets a second, then is killed:
         it holds nothing that needs saving, its results are written atomically."""
-        if self.proc is None:
+        proc = self.proc
+        if proc is None:
             return
         try:
-            self.conn.send(msg.Shutdown())
+            if self.conn is not None:
+                self.conn.send(msg.Shutdown())
         except (OSError, EOFError):
             pass
         busy = self.running is not None or self.model_state in ("starting", "loading")
-        self.proc.join(1.0 if busy else timeout)
-        if self.proc.is_alive():
-            self.proc.kill()
-            self.proc.join(2.0)
+        proc.join(1.0 if busy else timeout)
+        if proc.is_alive():
+            proc.kill()
+            proc.join(2.0)
         if self.conn is not None:
             self.conn.close()
         self.proc = self.conn = None
@@ -167,8 +171,10 @@ class GeneratorClient:
                 self._lost("died")
             self.start()
         job = self.queue.popleft()
+        conn = self.conn
+        assert conn is not None  # the worker is alive (or just started): its pipe is open
         try:
-            self.conn.send(job)
+            conn.send(job)
         except (OSError, EOFError):
             self.queue.appendleft(job)
             self._lost("could not be reached")
@@ -200,8 +206,9 @@ class GeneratorClient:
             job, started = self.running
             if time.monotonic() - started > job.timeout + KILL_GRACE_S:
                 self.running = None  # stuck inside a step: end the process
-                self.proc.kill()
-                self.proc.join(2.0)
+                if self.proc is not None:  # (None after stop(): nothing left to end)
+                    self.proc.kill()
+                    self.proc.join(2.0)
                 self._lost("was stopped")
                 self._pending.append(
                     msg.Failed(job.job_id, "the job ran past its %g s limit and was ended" % job.timeout, "timeout")

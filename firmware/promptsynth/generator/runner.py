@@ -200,6 +200,7 @@ class Runner:
         t1 = time.perf_counter()
         timings["encode"] = t1 - t0
         pipe.scheduler = self.schedulers[p.scheduler]
+        assert p.seed is not None, "generate() takes validated parameters (a seed drawn)"
         seeds = [(p.seed + i) % (2**64) for i in range(p.candidates)]
         gens = [torch.Generator("cpu").manual_seed(s) for s in seeds]
         steps_done = [0]
@@ -286,19 +287,21 @@ class Runner:
         None if a window still gives NaN or inf."""
         frames, size, overlap = z.shape[2], self.chunk_frames, self.overlap_frames
         starts = list(range(0, frames - overlap, size - overlap))
-        mel = weight = None
+        mel: Optional[torch.Tensor] = None
+        weight: Optional[torch.Tensor] = None
         for s in starts:
             e = min(s + size, frames)
             part = self._vae_decode(z[:, :, s:e]).float()
             if not _finite(part):
                 return None
             k = part.shape[2] // (e - s)  # mel frames per latent frame
-            if mel is None:
+            if mel is None or weight is None:  # (made together, at the first window)
                 mel = torch.zeros(part.shape[:2] + (frames * k,) + part.shape[3:])
                 weight = torch.zeros(frames * k)
             w = _ramp_weights(part.shape[2], overlap * k if s > 0 else 0, overlap * k if e < frames else 0)
             mel[:, :, s * k : e * k] += part.cpu() * w[:, None]
             weight[s * k : e * k] += w
+        assert mel is not None and weight is not None  # frames > chunk_frames: there was a window
         return (mel / weight[:, None]).to(z.device)
 
     def decode(self, latents: torch.Tensor, samples: int, timings: Optional[Dict[str, float]] = None):

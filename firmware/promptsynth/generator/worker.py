@@ -130,12 +130,14 @@ def worker_main(conn, model: str, path: str, device: str, threads: int, cancel, 
     if threads > 0:
         torch.set_num_threads(threads)
     vers = versions()
-    state = {"runner": None, "model": None}
+    loaded: Optional[Runner] = None  # the runner of the model loaded last
+    loaded_id: Optional[str] = None  # ... and that model's id
 
     def ensure(model_id: str, model_path: str) -> Runner:
-        if state["model"] == model_id and state["runner"] is not None:
-            return state["runner"]
-        state["runner"] = None
+        nonlocal loaded, loaded_id
+        if loaded_id == model_id and loaded is not None:
+            return loaded
+        loaded = None
         t0 = time.monotonic()
         conn.send(msg.ModelStatus(model_id, "loading"))
         try:
@@ -148,10 +150,10 @@ def worker_main(conn, model: str, path: str, device: str, threads: int, cancel, 
         except Exception as e:
             conn.send(msg.ModelStatus(model_id, "failed", str(e), time.monotonic() - t0))
             raise ModelError(str(e)) from None
-        state["runner"] = Runner(pipe, model_id)
-        state["model"] = model_id
+        loaded = Runner(pipe, model_id)
+        loaded_id = model_id
         conn.send(msg.ModelStatus(model_id, "ready", "%s on %s" % (type(pipe).__name__, device), time.monotonic() - t0))
-        return state["runner"]
+        return loaded
 
     try:
         ensure(model, path)
