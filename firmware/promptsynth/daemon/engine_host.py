@@ -13,6 +13,7 @@ import multiprocessing
 import time
 from collections import deque
 from multiprocessing import shared_memory
+from multiprocessing.connection import Connection
 from typing import Deque, Dict, List, Optional
 
 from promptsynth.backoff import Backoff
@@ -36,7 +37,7 @@ class EngineHost:
         self.ctx = multiprocessing.get_context("spawn")  # a clean process, no inherited threads
         self.stats = EngineStats(self.ctx)
         self.proc: Optional[multiprocessing.process.BaseProcess] = None
-        self.conn = None
+        self.conn: Optional[Connection] = None  # our end of the engine's pipe, while it is open
         self.ready: Optional[m.Ready] = None
         self.notices: Deque[m.Notice] = deque(maxlen=200)
         self.restarts = 0

@@ -13,12 +13,16 @@ import logging
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Callable, Deque, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Deque, List, Optional, Tuple
 
 from promptsynth import config as config_mod
 from promptsynth.backoff import Backoff
 from promptsynth.config import Config, GenerateConfig
 from promptsynth.daemon.health import ABSENT, FAILED, OK, Health
+
+if TYPE_CHECKING:  # (imported when the generator starts)
+    from promptsynth.generator.client import GeneratorClient
+    from promptsynth.generator.params import GenerationParams
 
 log = logging.getLogger("generation")
 
@@ -37,7 +41,7 @@ class GenSettings:
     seed: Optional[int] = None  # None: a new random seed each time
 
 
-def check_gen(key: str, value) -> object:
+def check_gen(key: str, value) -> Any:
     """A generation setting checked against its one schema ([generate] in the config)."""
     from promptsynth.generator.models import MODELS
     from promptsynth.generator.params import MAX_SEED
@@ -74,7 +78,7 @@ class Generation:
             scheduler=g.scheduler,
             candidates=g.candidates,
         )
-        self.client = None
+        self.client: Optional[GeneratorClient] = None  # while started
         self.backoff = Backoff(first=2.0, limit=60.0, grace=1)
         self.log: Deque[Tuple[int, object]] = deque(maxlen=200)  # (sequence number, event)
         self._seq = 0
@@ -137,10 +141,8 @@ class Generation:
         from promptsynth.generator.params import GenerationParams
 
         if self.client is None:
-            raise RuntimeError(
-                "no generator: %s"
-                % (self.health.parts.get("generator").detail if "generator" in self.health.parts else "not started")
-            )
+            part = self.health.parts.get("generator")
+            raise RuntimeError("no generator: %s" % (part.detail if part is not None else "not started"))
         p = dataclasses.asdict(self.settings)
         p.update(overrides)
         model = self.model_override or p.pop("model")
@@ -153,14 +155,15 @@ class Generation:
         """Cancel one job, or (``job`` None) every queued job and the running one; returns how many."""
         if self.client is None:
             return 0
+        running = self.running()
         ids = (
             [job]
             if job is not None
-            else [j.job_id for j in self.client.queue] + ([self.running()] if self.running() is not None else [])
+            else [j.job_id for j in self.client.queue] + ([running] if running is not None else [])
         )
-        return sum(1 for i in ids if i is not None and self.client.cancel(i))
+        return sum(1 for i in ids if self.client.cancel(i))
 
-    def params_of(self, job: int):
+    def params_of(self, job: int) -> Optional[GenerationParams]:
         return self.client.params_of(job) if self.client is not None else None
 
     # ---- events ---------------------------------------------------------------------------------

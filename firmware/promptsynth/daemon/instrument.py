@@ -14,7 +14,7 @@ import dataclasses
 import logging
 import time
 from dataclasses import dataclass
-from typing import Callable, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -89,7 +89,7 @@ class Instrument:
         self.library = SoundLibrary(state)
         self.store = PresetStore(state)
         self.current = Preset(name="Init", sound="init", sampler=sampler_settings(cfg.sampler))
-        self._awaiting = {}  # job id -> the preset whose sound it makes
+        self._awaiting: Dict[int, Preset] = {}  # job id -> the preset whose sound it makes
         self._points_due: Optional[float] = None
         self._save_due: Optional[float] = None
         self._save_backoff = Backoff(first=1.0, limit=60.0)
@@ -125,7 +125,10 @@ class Instrument:
         sid = self.current.sound
         if self._audio[0] != sid:
             try:
-                audio = init_sound(self.cfg.audio.rate)[0] if sid in (None, "init") else self.library.load(sid)[0]
+                if sid is None or sid == "init":
+                    audio = init_sound(self.cfg.audio.rate)[0]
+                else:
+                    audio = self.library.load(sid)[0]
             except (LibraryError, OSError) as e:
                 log.error("sound %s unreadable: %s", sid, e)
                 audio = None
@@ -180,7 +183,7 @@ class Instrument:
                 log.error("preset %s: its sound has not been generated yet", preset.name)
                 return False
         try:
-            if sid in (None, "init"):
+            if sid is None or sid == "init":
                 sid = "init"
                 audio, loop = init_sound(self.cfg.audio.rate)
                 meta = {

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, List, Optional
 
 from promptsynth.config import Config, state_dir
 from promptsynth.daemon.engine_host import EngineHost
@@ -146,7 +146,7 @@ class Daemon:
         """Fade the sound out, save the state, stop the children: each step runs whatever the
         others do (and whatever state its part is in)."""
         self.notifier.stopping()
-        steps = [self.inst.save_state, self.gen.stop, self.host.stop]
+        steps: List[Callable[[], object]] = [self.inst.save_state, self.gen.stop, self.host.stop]
         if self.front is not None:
             steps.insert(0, self.front.stop)
         for fn in steps:
