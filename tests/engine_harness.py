@@ -127,3 +127,18 @@ def deliver(port: JackMidiPort, arrived, progress, *messages, tries: int = 5) ->
         if arrived():
             return attempt
     raise AssertionError("JACK lost %r %d times" % (messages, tries))
+
+
+def send_until(kbd, arrived, progress, *messages, tries: int = 5) -> int:
+    """``deliver`` for an rtmidi keyboard (``rig.keyboard()``): send ``messages`` until
+    ``arrived()``; a send is repeated only once ``progress()`` (the engine's periods) has gone up
+    by 200 with nothing arriving (a busy JACK server drops the MIDI of a client late for its
+    cycle). Returns how many sends were lost."""
+    for attempt in range(tries):
+        p0 = progress()
+        for msg in messages:
+            kbd.send_message(list(msg))
+        wait_for(lambda: arrived() or progress() > p0 + 200, 60.0)
+        if arrived():
+            return attempt
+    raise AssertionError("JACK lost %r %d times" % (messages, tries))
