@@ -10,7 +10,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Dict, List
+from multiprocessing.process import BaseProcess
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 
@@ -26,6 +27,12 @@ def _status_kb(pid: int, field: str) -> int:
     except OSError:
         pass
     return 0
+
+
+def _pid(proc: Optional[BaseProcess]) -> int:
+    """The pid of a started process."""
+    assert proc is not None and proc.pid is not None, "the process has not been started"
+    return proc.pid
 
 
 def _children(pid: int) -> List[int]:
@@ -46,7 +53,9 @@ def boot(runs: int = 3) -> Dict[str, object]:
             '[paths]\nstate = "%s"\n[audio]\nrt_priority = 0\nlock_memory = false\n'
             "[generate]\nseconds = 2.0\nsteps = 5\n" % state
         )
-    playable, ready, restored = [], [], []
+    playable: List[float] = []
+    ready: List[float] = []
+    restored: List[bool] = []
     peaks: Dict[str, int] = {}
     for i in range(runs + 1):  # the first run makes the last sound; the others boot with it
         args = [sys.executable, "-m", "promptsynth", "run", "--sim", "--config", cfg]
@@ -54,9 +63,11 @@ def boot(runs: int = 3) -> Dict[str, object]:
             args += ["--prompt", "a warm evening pad"]
         t0 = time.monotonic()
         p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        t_play = t_ready = None
+        t_play: Optional[float] = None
+        t_ready: Optional[float] = None
         got_restore = False
         end = t0 + 180
+        assert p.stdout is not None  # (a pipe)
         for line in p.stdout:
             now = time.monotonic()
             if "restored the last state" in line:
@@ -80,6 +91,8 @@ def boot(runs: int = 3) -> Dict[str, object]:
         except subprocess.TimeoutExpired:
             p.kill()
         if i > 0:
+            if t_play is None or t_ready is None:  # it stopped, or took more than 180 s
+                raise RuntimeError("boot %d: its log never said %s" % (i, "playable" if t_play is None else "ready"))
             playable.append(t_play)
             ready.append(t_ready)
             restored.append(got_restore)
@@ -113,7 +126,8 @@ def soak(seconds: float = 60.0) -> Dict[str, object]:
             d.host.send(m.Midi(bytes([0x90, 40 + 2 * i, 90])))
         time.sleep(1.0)
         stats = d.host.stats
-        pids = {"engine": d.host.proc.pid, "generator": d.gen.client.proc.pid, "daemon": os.getpid()}
+        assert d.gen.client is not None  # (its model is ready)
+        pids = {"engine": _pid(d.host.proc), "generator": _pid(d.gen.client.proc), "daemon": os.getpid()}
         rss0 = {k: _status_kb(v, "VmRSS") for k, v in pids.items()}
         x0, p0 = stats["xruns"], stats["periods"]
         renders: List[np.ndarray] = []
@@ -158,7 +172,7 @@ def soak(seconds: float = 60.0) -> Dict[str, object]:
 
 
 def run(quick: bool = False) -> Dict[str, object]:
-    result: Dict[str, object] = {"boot": boot(1 if quick else 3), "soak": soak(15.0 if quick else 60.0)}
+    result: Dict[str, Any] = {"boot": boot(1 if quick else 3), "soak": soak(15.0 if quick else 60.0)}
     result["aims"] = {
         "playable_within_3s": result["boot"]["start_to_playable_s"]["max"] <= 3.0,
         "soak_xruns==0": result["soak"]["xruns"] == 0,

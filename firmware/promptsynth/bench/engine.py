@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gc
 import time
-from typing import Dict, List
+from typing import Any, Dict, List
 
 import numpy as np
 
@@ -162,7 +162,7 @@ def paced_xruns(seconds: float = 10.0, voices: int = 16) -> Dict[str, float]:
 
 def run(quick: bool = False) -> Dict[str, object]:
     periods = 500 if quick else 3000
-    result: Dict[str, object] = {"period_frames": 128, "rate": 48000, "period_us": round(128 / 48000 * 1e6, 1)}
+    result: Dict[str, Any] = {"period_frames": 128, "rate": 48000, "period_us": round(128 / 48000 * 1e6, 1)}
     result["render"] = {str(v): render_cost(v, periods) for v in (8, 16, 32, 64)}
     result["note_on_latency"] = note_latency(5 if quick else 20)
     result["paced_run"] = paced_xruns(2.0 if quick else 10.0)

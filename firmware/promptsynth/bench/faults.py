@@ -17,6 +17,7 @@ import os
 import signal
 import time
 from typing import Callable, Dict, List
+from unittest import mock
 
 from promptsynth import config
 from promptsynth.bench.rig import I2CBus, Rig
@@ -164,26 +165,24 @@ def display_unplug(rig: Rig, trials: int) -> Dict[str, object]:
     import smbus2
 
     bus = I2CBus()
-    real = smbus2.SMBus
-    smbus2.SMBus = bus.SMBus  # luma's i2c interface opens our stand-in
-    d = _daemon(rig, panel={"display": "ssd1306"})
     times = []
-    try:
-        d.start(generator=False)
-        _until(d, lambda: bus.frames > 0, 30.0)
-        for i in range(trials):
-            bus.io_fault = OSError(errno.EREMOTEIO, "Remote I/O error")  # unplugged
-            bus.open_fault = OSError(errno.ENOENT, "No such file or directory", "/dev/i2c-8")
-            d.front.panel.flash("unplugged %d" % i)
-            end = time.monotonic() + 0.5 + (i % 4) * 0.7  # out for 0.5-2.6 s
-            while time.monotonic() < end:
-                d.step()
-            frames = bus.frames
-            bus.io_fault = bus.open_fault = None  # plugged back
-            times.append(_until(d, lambda: bus.frames > frames, 30.0))
-    finally:
-        d.stop()
-        smbus2.SMBus = real
+    with mock.patch.object(smbus2, "SMBus", bus.SMBus):  # luma's i2c interface opens our stand-in
+        d = _daemon(rig, panel={"display": "ssd1306"})
+        try:
+            d.start(generator=False)
+            _until(d, lambda: bus.frames > 0, 30.0)
+            for i in range(trials):
+                bus.io_fault = OSError(errno.EREMOTEIO, "Remote I/O error")  # unplugged
+                bus.open_fault = OSError(errno.ENOENT, "No such file or directory", "/dev/i2c-8")
+                d.front.panel.flash("unplugged %d" % i)
+                end = time.monotonic() + 0.5 + (i % 4) * 0.7  # out for 0.5-2.6 s
+                while time.monotonic() < end:
+                    d.step()
+                frames = bus.frames
+                bus.io_fault = bus.open_fault = None  # plugged back
+                times.append(_until(d, lambda: bus.frames > frames, 30.0))
+        finally:
+            d.stop()
     return _summary(times, AIM_S)
 
 

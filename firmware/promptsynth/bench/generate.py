@@ -21,10 +21,14 @@ import statistics
 import tempfile
 import time
 import types
-from typing import Dict
+from typing import TYPE_CHECKING, Any, DefaultDict, Dict, List, Optional, Tuple
 
-DEFAULT = dict(steps=25, scheduler="dpm", guidance=3.5)
-STUDY = dict(steps=100, scheduler="ddim", guidance=3.0)
+if TYPE_CHECKING:  # (imported where a benchmark needs it)
+    import torch
+
+# GenerationParams fields of the two recipes
+DEFAULT: Dict[str, Any] = dict(steps=25, scheduler="dpm", guidance=3.5)
+STUDY: Dict[str, Any] = dict(steps=100, scheduler="ddim", guidance=3.0)
 
 
 def tiny(runs: int = 3) -> Dict[str, object]:
@@ -47,13 +51,14 @@ def tiny(runs: int = 3) -> Dict[str, object]:
             return time.monotonic() - t, r
 
         walls, models, writes = [], [], []
-        first = None
+        first: Optional[Tuple[float, msg.Result]] = None  # (wall time, result) of the first job
         for i in range(runs):
             wall, r = job("bench prompt %d" % i, i, **DEFAULT)
             walls.append(wall)
             models.append(r.seconds["model"])
             writes.append(r.seconds["write"])
             first = first or (wall, r)
+        assert first is not None, "runs must be at least 1"
         wall_med, model_med = statistics.median(walls), statistics.median(models)
         _, study = job("bench prompt 0", 11, **STUDY)
         rep_wall, rep = job("bench prompt 0", 12, **DEFAULT)
@@ -148,10 +153,10 @@ def nan_past(vae, frames: int):
 class _Timer:
     """Accumulates the wall time of each named module's forward calls."""
 
-    def __init__(self, modules: Dict[str, object]):
-        self.total = collections.defaultdict(float)
-        self.each = collections.defaultdict(list)
-        self._t0 = {}
+    def __init__(self, modules: Dict[str, torch.nn.Module]):
+        self.total: DefaultDict[str, float] = collections.defaultdict(float)
+        self.each: DefaultDict[str, List[float]] = collections.defaultdict(list)
+        self._t0: Dict[str, float] = {}
         for name, m in modules.items():
             m.register_forward_pre_hook(lambda mod, inp, name=name: self._start(name))
             m.register_forward_hook(lambda mod, inp, out, name=name: self._stop(name))
@@ -238,7 +243,7 @@ def _load_peak(path: str, low_cpu_mem_usage: bool, dtype: str, conn) -> None:
         import torch
         import transformers  # noqa: F401
 
-        found = {"baseline_mib": _memory_mib()["peak_mib"]}
+        found: Dict[str, object] = {"baseline_mib": _memory_mib()["peak_mib"]}
         t0 = time.monotonic()
         pipe = load(path, "cpu", low_cpu_mem_usage=low_cpu_mem_usage, dtype=getattr(torch, dtype))
         found["load_s"] = round(time.monotonic() - t0, 1)
@@ -294,7 +299,7 @@ def load_memory(model: str = "audioldm2", narrow: bool = False) -> Dict[str, obj
         saved = _in_child(_save_random, model, os.path.join(folder, model), narrow)
         if "error" in saved:
             return {"model": model, "error": saved["error"]}
-        found = {"model": model, "bytes_on_disk": _dir_bytes(os.path.join(folder, model))}
+        found: Dict[str, Any] = {"model": model, "bytes_on_disk": _dir_bytes(os.path.join(folder, model))}
         # float32 as on this CPU, float16 as on the GPU (the weights are float32 files)
         for dtype in ("float32", "float16"):
             for key, low in (("with_accelerate", True), ("without_accelerate", False)):
@@ -408,7 +413,7 @@ def full_size(
 
 
 def run(quick: bool = False, full_model: str = "audioldm2") -> Dict[str, object]:
-    result: Dict[str, object] = {"tiny": tiny(1 if quick else 3)}
+    result: Dict[str, Any] = {"tiny": tiny(1 if quick else 3)}
     if not quick:
         result["load_memory"] = load_memory(full_model)  # first: this process holds no big model yet
         result["full_size"] = full_size(full_model)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import tempfile
 import threading
 import time
-from typing import Dict
+from typing import Any, Dict
 
 from promptsynth.bench.stats import summary_us
 from promptsynth.engine.stats import INDEX
@@ -29,7 +29,7 @@ def _panel(state_dir: str, host=None):
 
 def page_costs(draws: int = 200) -> Dict[str, object]:
     p, serial = _panel(tempfile.mkdtemp(prefix="psynth-panel-"))
-    out = {}
+    out: Dict[str, object] = {}
     host = p.inst.host
     for name, page in p.pages.items():
         p.set_page(name)
@@ -102,7 +102,7 @@ def engine_effect(seconds: float = 5.0) -> Dict[str, object]:
 
 
 def run(quick: bool = False) -> Dict[str, object]:
-    result: Dict[str, object] = {"pages": page_costs(50 if quick else 200)}
+    result: Dict[str, Any] = {"pages": page_costs(50 if quick else 200)}
     result["engine_effect"] = engine_effect(2.0 if quick else 5.0)
     worst = max(v["draw_and_encode"]["max_us"] for v in result["pages"].values())
     result["aims"] = {

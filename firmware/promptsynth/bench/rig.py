@@ -98,7 +98,7 @@ class I2CBus:
     told at open (``open_fault``) or on every transfer (``io_fault``), as an unplugged, refused or
     failing display makes the kernel answer."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.open_fault: Optional[BaseException] = None
         self.io_fault: Optional[BaseException] = None
         self.frames = 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from typing import Dict
+from typing import Any, Dict
 
 import numpy as np
 
@@ -28,7 +28,7 @@ def run(quick: bool = False) -> Dict[str, object]:
     from promptsynth.library.shaping import shape
 
     shape(model_like(1.0), 16000, 48000, prompt="warm up")
-    out: Dict[str, object] = {"rate_in": 16000, "rate_out": 48000}
+    out: Dict[str, Any] = {"rate_in": 16000, "rate_out": 48000}
     for seconds in (2.0, 5.0, 10.0, 30.0):
         x = model_like(seconds)
         times = []
