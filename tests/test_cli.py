@@ -226,7 +226,7 @@ def test_bench_generate_quick_json():
     t = data["tiny"]
     assert t["unet_calls_default_recipe"] == 25 and t["unet_calls_study_recipe"] == 100
     assert t["repeat_same_prompt_new_seed"]["repeat_encoder_calls"] == 0
-    assert 0 < t["job_5_12s_default"]["model_s"] < t["job_5_12s_default"]["wall_s"]
+    assert 0 < t["job_default"]["model_s"] < t["job_default"]["wall_s"] and t["job_default"]["clip_s"] == 1.28
 
 
 def test_bench_faults_quick_json():

@@ -425,7 +425,7 @@ def rms_error(got, want):
 def test_an_fp16_vae_that_overflows_is_decoded_again_in_fp32(own_runner):
     import torch
 
-    from promptsynth.bench.generate import fp16_overflow
+    from promptsynth.bench.faulty_vae import fp16_overflow
 
     vae = own_runner.pipe.vae
     vae.to(torch.float16).to(torch.float32)  # the weights as the GPU holds them (fp16), in fp32
@@ -442,7 +442,7 @@ def test_an_fp16_vae_that_overflows_is_decoded_again_in_fp32(own_runner):
 
 
 def test_a_latent_past_the_vaes_limit_is_decoded_in_crossfaded_chunks(own_runner):
-    from promptsynth.bench.generate import nan_past
+    from promptsynth.bench.faulty_vae import nan_past
 
     p = validate(quick(seconds=2.56, seed=3))  # 64 latent frames
     clean = own_runner.generate(p)
@@ -459,7 +459,7 @@ def test_a_latent_past_the_vaes_limit_is_decoded_in_crossfaded_chunks(own_runner
 def test_chunks_at_the_real_sizes_cover_a_30_s_latent(runner):
     import torch
 
-    from promptsynth.bench.generate import nan_past
+    from promptsynth.bench.faulty_vae import nan_past
     from promptsynth.generator.runner import CHUNK_FRAMES, OVERLAP_FRAMES
 
     assert (runner.chunk_frames, runner.overlap_frames) == (CHUNK_FRAMES, OVERLAP_FRAMES) == (256, 32)
@@ -474,7 +474,7 @@ def test_chunks_at_the_real_sizes_cover_a_30_s_latent(runner):
 
 
 def test_a_decode_that_fails_every_way_is_an_error(own_runner):
-    from promptsynth.bench.generate import fp16_overflow, nan_past
+    from promptsynth.bench.faulty_vae import fp16_overflow, nan_past
     from promptsynth.generator.runner import ModelOutputError
 
     vae = own_runner.pipe.vae
@@ -552,7 +552,7 @@ def test_every_registered_model_goes_through_the_full_size_benchmark(model):
 
 
 def test_load_memory_is_measured_with_and_without_accelerate():
-    from promptsynth.bench.generate import load_memory
+    from promptsynth.bench.load_memory import load_memory
 
     r = load_memory("audioldm2", narrow=True)
     for dtype in ("float32", "float16"):

@@ -1,5 +1,6 @@
 """The sound library, presets, state, export and import: files on disk, read back."""
 
+import json
 import os
 import signal
 import subprocess
@@ -262,3 +263,21 @@ def test_generated_output_is_shaped_stored_and_tuned(tmp_path):
     assert [s["step"] for s in meta["shaping"]][:2] == ["dc", "resample"]
     s = settings_for(meta, SoundSettings(loop_mode="auto"))
     assert s.root == 69 and abs(s.tune + 25.0) < 5.0 and s.loop_mode == "forward"
+
+
+def test_a_preset_whose_sound_is_not_an_id_is_skipped_with_a_reason(tmp_path):
+    store = PresetStore(str(tmp_path))
+    folder = os.path.join(store.dir, "user")
+    os.makedirs(folder)
+    good = {"schema": 1, "name": "Good", "sound": "init", "sampler": {"gain": -3.0}}
+    with open(os.path.join(folder, "good.json"), "w") as fh:
+        json.dump(good, fh)
+    with open(os.path.join(folder, "bad.json"), "w") as fh:
+        json.dump(dict(good, name="Bad", sound=5), fh)  # a hand-edited file: a number for an id
+    presets, problems = store.list("user")
+    assert [p.name for p in presets] == ["Good"] and presets[0].sampler.gain == -3.0
+    assert len(problems) == 1 and "bad.json" in problems[0]
+    with open(store.state_path, "w") as fh:
+        json.dump({"schema": 1, "current": dict(good, sound=["x"])}, fh)
+    state, problem = store.load_state()
+    assert state is None and "unreadable" in problem

@@ -8,20 +8,19 @@
   minutes. Weights are touched by a warm-up first (fresh memory on these machines costs about
   2.5 s per GiB on first use). The same model's decode, normal and as the fp32 retry after an fp16
   overflow, in one run.
-* The peak memory (RSS high-water mark) of loading that model from disk through the instrument's
-  loader with accelerate and without, in float32 and float16, each in a fresh process.
+* The peak memory of loading that model from disk with accelerate and without (bench/load_memory.py).
 """
 
 from __future__ import annotations
 
 import collections
-import contextlib
-import os
 import statistics
 import tempfile
 import time
-import types
 from typing import TYPE_CHECKING, Any, DefaultDict, Dict, List, Optional, Tuple
+
+from promptsynth.bench.faulty_vae import fp16_overflow
+from promptsynth.bench.load_memory import load_memory
 
 if TYPE_CHECKING:  # (imported where a benchmark needs it)
     import torch
@@ -31,7 +30,7 @@ DEFAULT: Dict[str, Any] = dict(steps=25, scheduler="dpm", guidance=3.5)
 STUDY: Dict[str, Any] = dict(steps=100, scheduler="ddim", guidance=3.0)
 
 
-def tiny(runs: int = 3) -> Dict[str, object]:
+def tiny(runs: int = 3, seconds: float = 5.12) -> Dict[str, Any]:
     from promptsynth.generator import protocol as msg
     from promptsynth.generator.client import GeneratorClient
     from promptsynth.generator.params import GenerationParams
@@ -47,7 +46,7 @@ def tiny(runs: int = 3) -> Dict[str, object]:
 
         def job(prompt, seed, **kw):
             t = time.monotonic()
-            r = c.run(GenerationParams(prompt, seconds=5.12, seed=seed, **kw))
+            r = c.run(GenerationParams(prompt, seconds=seconds, seed=seed, **kw))
             return time.monotonic() - t, r
 
         walls, models, writes = [], [], []
@@ -66,7 +65,8 @@ def tiny(runs: int = 3) -> Dict[str, object]:
         encoders = ("clap_text", "t5", "gpt2")
         return {
             "worker_start_and_load_s": round(start_s, 2),
-            "job_5_12s_default": {
+            "job_default": {
+                "clip_s": seconds,
                 "wall_s": round(wall_med, 3),
                 "model_s": round(model_med, 3),
                 "outside_model_s": round(wall_med - model_med, 3),
@@ -87,67 +87,6 @@ def tiny(runs: int = 3) -> Dict[str, object]:
         }
     finally:
         c.stop()
-
-
-# ---- VAEs that fail as they do on the device (for the fallback figures and the tests) -----------
-
-
-def _mel_shape(vae, z):
-    f = 2 ** (len(vae.config.block_out_channels) - 1)
-    return (z.shape[0], vae.config.out_channels, z.shape[2] * f, z.shape[3] * f)
-
-
-@contextlib.contextmanager
-def _decode_replaced(vae, decode):
-    before = vae.__dict__.get("decode")
-    vae.decode = decode
-    try:
-        yield
-    finally:
-        if before is None:
-            del vae.decode
-        else:
-            vae.decode = before
-
-
-@contextlib.contextmanager
-def fp16_overflow(vae):
-    """``vae`` as an fp16 VAE whose decode overflows: its weights in float16, and decoding a float16
-    latent gives inf. Only the overflow is simulated (CPU torch has no usable fp16 to overflow in);
-    a float32 decode is the real one. Yields the list of overflowed calls."""
-    import torch
-
-    dtype, real, overflowed = vae.dtype, vae.decode, []
-
-    def decode(z, *args, **kwargs):
-        if z.dtype == torch.float16:
-            overflowed.append(tuple(z.shape))
-            return types.SimpleNamespace(sample=torch.full(_mel_shape(vae, z), float("inf"), dtype=z.dtype))
-        return real(z, *args, **kwargs)
-
-    vae.to(torch.float16)
-    try:
-        with _decode_replaced(vae, decode):
-            yield overflowed
-    finally:
-        vae.to(dtype)
-
-
-@contextlib.contextmanager
-def nan_past(vae, frames: int):
-    """``vae`` returning NaN for latents longer than ``frames`` (AudioLDM's VAE does past about 20 s).
-    Yields the lengths it was asked to decode."""
-    real, asked = vae.decode, []
-
-    def decode(z, *args, **kwargs):
-        asked.append(int(z.shape[2]))
-        out = real(z, *args, **kwargs)
-        if z.shape[2] > frames:
-            out.sample = out.sample * float("nan")
-        return out
-
-    with _decode_replaced(vae, decode):
-        yield asked
 
 
 class _Timer:
@@ -214,106 +153,6 @@ def decode_fallback(runner, seconds: float) -> Dict[str, object]:
         "fallback_cast_and_fp32_decode_s": round(retry["decode_fp32_retry"], 3),
         "ratio": round(retry["decode"] / normal["decode"], 2),
     }
-
-
-def _memory_mib() -> Dict[str, int]:
-    """This process's RSS high-water mark and its resident memory now, split into anonymous
-    memory (copies) and file pages (weights still mapped from their safetensors files)."""
-    import resource
-
-    found = {"peak_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)}  # KiB on Linux
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                key, _, value = line.partition(":")
-                if key in ("RssAnon", "RssFile"):
-                    found[key.lower() + "_mib"] = round(int(value.split()[0]) / 1024.0)
-    except OSError:
-        pass
-    return found
-
-
-def _load_peak(path: str, low_cpu_mem_usage: bool, dtype: str, conn) -> None:
-    """In a child process: load ``path``, then read every weight once (mapped files count only
-    when read); send back the memory before, after the load and after the read."""
-    from promptsynth.generator.pipeline import load
-
-    try:
-        import diffusers  # noqa: F401  (imports count in the baseline, not in the load)
-        import torch
-        import transformers  # noqa: F401
-
-        found: Dict[str, object] = {"baseline_mib": _memory_mib()["peak_mib"]}
-        t0 = time.monotonic()
-        pipe = load(path, "cpu", low_cpu_mem_usage=low_cpu_mem_usage, dtype=getattr(torch, dtype))
-        found["load_s"] = round(time.monotonic() - t0, 1)
-        found["after_load"] = _memory_mib()
-        with torch.inference_mode():
-            for comp in pipe.components.values():
-                if isinstance(comp, torch.nn.Module):
-                    for p in comp.parameters():
-                        p.float().sum()
-        found["after_reading_weights"] = _memory_mib()
-        conn.send(found)
-    except Exception as e:  # reported, not raised: the parent says which way failed
-        conn.send({"error": "%s: %s" % (type(e).__name__, e)})
-
-
-def _in_child(fn, *args) -> dict:
-    import multiprocessing
-
-    ctx = multiprocessing.get_context("spawn")
-    parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=fn, args=args + (child,))
-    proc.start()
-    child.close()
-    try:
-        return parent.recv()
-    except EOFError:
-        return {"error": "the child process died (exit code %s)" % proc.exitcode}
-    finally:
-        proc.join()
-
-
-def _save_random(model: str, dest: str, narrow: bool, conn) -> None:
-    from promptsynth.generator.build import real_size
-    from promptsynth.generator.models import make_portable
-
-    try:
-        real_size(model, narrow=narrow).save_pretrained(dest, safe_serialization=True)
-        make_portable(dest)
-        conn.send({})
-    except Exception as e:
-        conn.send({"error": "%s: %s" % (type(e).__name__, e)})
-
-
-def load_memory(model: str = "audioldm2", narrow: bool = False) -> Dict[str, object]:
-    """Peak memory of loading ``model`` (random weights, saved in diffusers layout) through the
-    instrument's loader, with accelerate (weights put straight into place) and without (a random
-    model first, then the weights over it), each in a fresh process so the high-water marks are
-    the loads' own."""
-    import shutil
-
-    folder = tempfile.mkdtemp(prefix="psynth-mem-")
-    try:
-        saved = _in_child(_save_random, model, os.path.join(folder, model), narrow)
-        if "error" in saved:
-            return {"model": model, "error": saved["error"]}
-        found: Dict[str, Any] = {"model": model, "bytes_on_disk": _dir_bytes(os.path.join(folder, model))}
-        # float32 as on this CPU, float16 as on the GPU (the weights are float32 files)
-        for dtype in ("float32", "float16"):
-            for key, low in (("with_accelerate", True), ("without_accelerate", False)):
-                got = _in_child(_load_peak, os.path.join(folder, model), low, dtype)
-                if "after_reading_weights" in got:
-                    got["load_mib"] = got["after_reading_weights"]["peak_mib"] - got["baseline_mib"]
-                found.setdefault(dtype, {})[key] = got
-        return found
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def _dir_bytes(path: str) -> int:
-    return sum(os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(path) for f in files)
 
 
 def full_size(
@@ -413,14 +252,15 @@ def full_size(
 
 
 def run(quick: bool = False, full_model: str = "audioldm2") -> Dict[str, object]:
-    result: Dict[str, Any] = {"tiny": tiny(1 if quick else 3)}
+    # --quick: a smoke run (short clips: the same calls and paths, a fraction of the work)
+    result: Dict[str, Any] = {"tiny": tiny(1, 1.28) if quick else tiny(3)}
     if not quick:
         result["load_memory"] = load_memory(full_model)  # first: this process holds no big model yet
         result["full_size"] = full_size(full_model)
     t = result["tiny"]
     result["aims"] = {
         "unet_calls_default<=26": t["unet_calls_default_recipe"] <= 26,
-        "outside_model_pct<=10": t["job_5_12s_default"]["outside_model_pct"] <= 10.0,
+        "outside_model_pct<=10": t["job_default"]["outside_model_pct"] <= 10.0,
         "repeat_skips_text_encoders": t["repeat_same_prompt_new_seed"]["repeat_encoder_calls"] == 0,
     }
     if "full_size" in result:

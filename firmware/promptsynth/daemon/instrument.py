@@ -51,6 +51,19 @@ class Meters:
     cc_number: int
     cc_value: int
 
+    @classmethod
+    def of(cls, v) -> Meters:
+        return cls(
+            int(v["voices"]),
+            float(v["peak"]),
+            int(v["xruns"]),
+            int(v["midi_ports"]),
+            v["audio_ok"] > 0,
+            int(v["cc_count"]),
+            int(v["cc_number"]),
+            int(v["cc_value"]),
+        )
+
 
 def startup_sound(cfg: Config, sound_id: int = 1) -> Tuple[PlayableSound, Optional[str]]:
     """The configured sound file, or the init sound (also when the file cannot be used).
@@ -97,17 +110,7 @@ class Instrument:
 
     # ---- reading --------------------------------------------------------------------------------
     def meters(self) -> Meters:
-        v = self.host.stats
-        return Meters(
-            int(v["voices"]),
-            float(v["peak"]),
-            int(v["xruns"]),
-            int(v["midi_ports"]),
-            v["audio_ok"] > 0,
-            int(v["cc_count"]),
-            int(v["cc_number"]),
-            int(v["cc_value"]),
-        )
+        return Meters.of(self.host.stats)
 
     def presets(self) -> List[Preset]:
         """Every preset (factory first); unreadable files are skipped and logged."""
@@ -300,43 +303,18 @@ class Instrument:
         return ["%s %s" % (p.name, p.state) for p in self.health.problems()]
 
     def _take_result(self, ev) -> None:
-        """Shape the best candidate (its audio came in the Result), keep it in the library, play
-        it, make it the current state."""
-        from promptsynth.generator.params import RECIPE_KEYS
-        from promptsynth.library.intake import name_from_prompt, settings_for, shape_and_store
+        """Keep the best candidate (its audio came in the Result) and play it as the current state:
+        as the preset that asked for it, or as a new sound with its own root and loop."""
+        from promptsynth.library.intake import keep_generated
 
         preset = self._awaiting.pop(ev.job_id, None)
-        recipe = dict(ev.recipe)
-        if preset is not None:
-            recipe["recipe_key"] = preset.recipe_key()
         try:
-            sid, meta = shape_and_store(self.library, ev.audio[0], ev.rate, recipe, self.cfg.audio.rate)
+            new = keep_generated(
+                self.library, ev.audio[0], ev.rate, ev.recipe, self.cfg.audio.rate, self.current.sampler, preset
+            )
         except (OSError, ValueError, LibraryError) as e:  # play on, say why
             self.health.sync("library", FAILED, "generation %d could not be kept: %s" % (ev.job_id, describe(e)))
             return
-        base = (
-            preset.sampler
-            if preset is not None
-            else dataclasses.replace(
-                self.current.sampler, loop_mode="auto", loop_start=0.0, loop_end=0.0, start=0.0, end=0.0
-            )
-        )
-        name = preset.name if preset is not None else name_from_prompt(str(recipe.get("prompt", "")))
-        new = Preset(
-            name=name,
-            bank=preset.bank if preset is not None else "user",
-            sound=sid,
-            sampler=settings_for(meta, base),
-            generation={k: v for k, v in recipe.items() if k in RECIPE_KEYS},
-        )
-        pitch = (meta.get("analysis") or {}).get("pitch") or {}
-        log.info(
-            "sound %s kept: root %s%s, loop %s",
-            sid,
-            new.sampler.root,
-            " (%+.0f cents)" % pitch["cents"] if pitch.get("pitched") else " (unpitched)",
-            new.sampler.loop_mode,
-        )
         self.load_preset(new, generate=False)
 
     # ---- the loop's share -----------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import logging
 import os
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
@@ -11,8 +12,12 @@ import numpy as np
 
 from promptsynth.config import SoundSettings
 from promptsynth.engine.sound import PlayableSound, prepare, resolve_points
+from promptsynth.generator.params import RECIPE_KEYS
+from promptsynth.library.presets import Preset
 from promptsynth.library.shaping import ShapeOptions, detect_pitch, shape
 from promptsynth.library.sounds import LibraryError, SoundLibrary, safe_name
+
+log = logging.getLogger("library")
 
 AUDIO_EXT = (".wav", ".flac", ".aif", ".aiff", ".ogg")
 
@@ -45,6 +50,45 @@ def shape_and_store(
     }
     sid = lib.add(shaped.audio, shaped.rate, meta, name_from_prompt(str(recipe.get("prompt", "sound"))))
     return sid, lib.meta(sid)
+
+
+def keep_generated(
+    lib: SoundLibrary,
+    audio: np.ndarray,
+    rate: int,
+    recipe: Mapping[str, Any],
+    out_rate: int,
+    current: SoundSettings,
+    preset: Optional[Preset] = None,
+) -> Preset:
+    """A generated sound shaped into the library, as the preset to play: the preset that asked for
+    it (a factory recipe, generated on first use, found by its recipe key next time), or a new
+    one named after the prompt whose root and loop come from the sound, not from ``current``."""
+    recipe = dict(recipe)
+    if preset is not None:
+        recipe["recipe_key"] = preset.recipe_key()
+    sid, meta = shape_and_store(lib, audio, rate, recipe, out_rate)
+    if preset is not None:
+        base, name, bank = preset.sampler, preset.name, preset.bank
+    else:
+        base = dataclasses.replace(current, loop_mode="auto", loop_start=0.0, loop_end=0.0, start=0.0, end=0.0)
+        name, bank = name_from_prompt(str(recipe.get("prompt", ""))), "user"
+    new = Preset(
+        name=name,
+        bank=bank,
+        sound=sid,
+        sampler=settings_for(meta, base),
+        generation={k: v for k, v in recipe.items() if k in RECIPE_KEYS},
+    )
+    pitch = (meta.get("analysis") or {}).get("pitch") or {}
+    log.info(
+        "sound %s kept: root %s%s, loop %s",
+        sid,
+        new.sampler.root,
+        " (%+.0f cents)" % pitch["cents"] if pitch.get("pitched") else " (unpitched)",
+        new.sampler.loop_mode,
+    )
+    return new
 
 
 def import_file(lib: SoundLibrary, path: str, out_rate: int) -> str:
