@@ -233,7 +233,12 @@ def test_bench_faults_quick_json():
     r = cli("bench", "faults", "--quick", "--json", timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
     data = json.loads(r.stdout)
-    for key in ("engine_sigkill_to_playing", "keyboard_replug_to_playing", "display_unplug_to_frames"):
+    for key in (
+        "engine_sigkill_to_playing",
+        "engine_sigkill_to_playing_over_jack",
+        "keyboard_replug_to_playing",
+        "display_unplug_to_frames",
+    ):
         assert data[key]["n"] == 3 and 0 < data[key]["median_s"] <= data[key]["max_s"], (key, data[key])
     gen = data["generator_sigkill_to_next_job"]
     assert isinstance(gen, str) and "torch" in gen if importlib.util.find_spec("torch") is None else gen["n"] == 3
