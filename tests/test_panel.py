@@ -11,7 +11,7 @@ from promptsynth.daemon.run import Daemon
 from promptsynth.engine.stats import INDEX
 from promptsynth.generator import protocol as gm
 from promptsynth.panel.display import Display, RecordingSerial, factory
-from promptsynth.panel.encoder import Acceleration, Button, QuadratureDecoder, quadrature_edges
+from promptsynth.panel.encoder import Button, QuadratureDecoder, quadrature_edges
 from promptsynth.panel.events import Key, Press, Turn
 from promptsynth.panel.gpio import Controls, jetson
 from promptsynth.panel.keyboard import KeyDecoder
@@ -75,16 +75,17 @@ def test_prompt_page_shows_text_and_cursor(panel):
 def test_generate_page_progress_bar_and_status_flag(panel):
     panel.set_page("generate")
     panel.job = 7
+    panel.inst.gen.record(gm.Queued(7, 0))
     panel.inst.gen.record(gm.Progress(7, 12, 25, 1.0, 2.0))
     panel.refresh(panel.clock())
     px = pixels(panel)
     fill = int(round(124 * 12 / 25))
-    assert px[41, 2 : 2 + fill].all() and not px[41, 2 + fill : 126].any()
+    assert px[39, 2 : 2 + fill].all() and not px[39, 2 + fill : 126].any()
     assert panel.flags() == "GEN 48%"
-    panel.inst.gen.record(gm.Failed(7, "cancelled by you", "cancelled"))
+    panel.inst.gen.record(gm.Failed(7, "the model ran out of memory", "error"))
     panel.refresh(panel.clock())
-    assert panel.flags() == "ERR" and panel.model.progress is None
-    assert pixels(panel)[53:64, :].mean() > 0.5  # the error line is shown over the page
+    assert panel.flags() == "ERR" and panel.model.progress is None and panel.model.running is None
+    assert pixels(panel)[54:64, :].mean() > 0.5  # the error line is shown over the page, inverted
 
 
 def test_settings_page_selection_and_values(panel):
@@ -104,12 +105,12 @@ def test_sound_page_waveform_and_loop_markers(panel):
         panel.inst.set_sound(key, value)
     panel.refresh(panel.clock())
     px = pixels(panel)
-    wave = px[11:42, :]
+    wave = px[11:33, :]
     assert wave.sum(axis=0).min() > 0  # every column of the init sound has signal
     n = len(panel.inst.current_audio())
     x = int(1.0 * 48000 / n * 127)
     assert panel.model.markers["loop_start"] == x
-    assert px[11:42:2, x].all()  # a dotted loop marker
+    assert px[11:33:2, x].all()  # a dotted loop marker
 
 
 def test_library_page_lists_factory_presets(panel):
@@ -187,20 +188,6 @@ def test_encoder_edges_with_bounce_count_exactly():
     assert dec.edge(0, 0) == 0 and dec.invalid == 1
 
 
-def test_fast_spins_accelerate():
-    acc = Acceleration()
-    t, total = 0.0, 0
-    for _i in range(10):  # slow: 200 ms a detent
-        t += 0.2
-        total += acc.scale(1, t)
-    assert total == 10
-    fast = 0
-    for _i in range(10):  # fast: 10 ms a detent
-        t += 0.01
-        fast += acc.scale(1, t)
-    assert fast == 1 * 2 + 9 * 5 or fast == 9 * 5 + 5  # first after a slow gap counts less
-
-
 def test_buttons_debounce_short_and_long():
     b = Button()
     ev = []
@@ -246,7 +233,7 @@ def test_jetson_gpio_backend_with_a_fake_module(monkeypatch):
     t = [10.0]
     monkeypatch.setattr(gpio_mod.time, "monotonic", lambda: t[0])  # the edges' own time stamps
     g = FakeGPIO()
-    c = Controls([(29, 31), (33, 35)], [37, 38], accelerate=False)
+    c = Controls([(29, 31), (33, 35)], [37, 38])
     jetson(c, gpio=g)
     assert g.mode == "board" and set(g.cb) == {29, 31, 33, 35, 37, 38}
     for a, b in quadrature_edges(3):
@@ -258,8 +245,22 @@ def test_jetson_gpio_backend_with_a_fake_module(monkeypatch):
     t[0] += 0.05  # held 50 ms: a short press after the debounce
     g.set(37, 1)
     events = c.events(t[0] + 0.05)
-    assert ("turn", 1, 1) in events and sum(d for k, i, d in events if k == "turn") == 3
+    turns = [e for e in events if e[0] == "turn"]
+    assert turns[0] == ("turn", 1, 1, 10.0, False) and sum(e[2] for e in turns) == 3  # time-stamped, not fine
     assert ("press", 0, "short") in events
+    # holding encoder 2's button while turning it: fine steps, and the press is no press
+    g.set(38, 0)
+    t[0] += 0.05
+    for a, b in quadrature_edges(2, start=(g.lv[33], g.lv[35])):
+        if g.lv[33] != a:
+            g.set(33, a)
+        if g.lv[35] != b:
+            g.set(35, b)
+    t[0] += 1.0  # held past a long press, then let go
+    g.set(38, 1)
+    events = c.events(t[0] + 0.05)
+    assert [e[4] for e in events if e[0] == "turn"] == [True, True]
+    assert not [e for e in events if e[0] == "press"]
 
 
 def key_events(text):
@@ -391,7 +392,7 @@ def test_cc_learn_binds_a_knob_to_a_sound_parameter(panel, tmp_path):
     panel.set_page("sound")
     for _ in range(8):  # the 'attack' row
         panel.handle(Press(0, "short"))
-    panel.handle(Press(0, "long"))
+    panel.handle(Press(1, "long"))  # the value encoder's long press (the select's goes home)
     assert panel.cc.learning == "attack"
     v[INDEX["cc_number"]], v[INDEX["cc_value"]], v[INDEX["cc_count"]] = 74, 10, 1
     panel.refresh(panel.clock())
@@ -454,7 +455,7 @@ def test_simulator_window_shows_frames_headless(monkeypatch, panel):
         assert w.show(panel.render(), 0.0)
         surf = w.pg.display.get_surface()
         assert surf.get_size() == (256, 128)
-        assert surf.get_at((10, 4))[:3] == (255, 255, 255)  # the status bar, scaled
+        assert surf.get_at((1, 2))[:3] == (255, 255, 255)  # the status bar, scaled
         assert w.events() == []
     finally:
         w.close()
@@ -466,12 +467,13 @@ def test_kiosk_keeps_saving_and_deleting_behind_a_long_press(tmp_path):
     lib = p.pages["library"]
     lib.sel = len(p.presets())  # the "save current as" row
     p.handle(Press(0, "short"))
-    assert lib.mode == "" and p.model.error == "hold to save"
-    p.handle(Press(0, "long"))
+    assert lib.mode == "" and p.model.message == "hold to save" and p.model.message_kind == "hint"
+    assert p.model.error == "" and p.flags() != "ERR"  # a hint, not an error
+    p.handle(Press(1, "long"))
     assert lib.mode == "save"
     lib.mode = ""
     lib.sel = 0  # a factory preset: never deletable
-    p.handle(Press(0, "long"))
+    p.handle(Press(1, "long"))
     assert lib.mode == ""
 
 

@@ -215,4 +215,6 @@ class Generation:
             for w in ev.warnings:
                 log.warning("generation %d: %s", ev.job_id, w)
         elif isinstance(ev, gm.Failed):
-            log.error("generation %d %s: %s", ev.job_id, ev.kind, ev.reason)
+            # a cancel was asked for: news, not a fault (ERROR is kept for what went wrong)
+            level = logging.INFO if ev.kind == "cancelled" else logging.ERROR
+            log.log(level, "generation %d %s: %s", ev.job_id, ev.kind, ev.reason)

@@ -8,6 +8,8 @@ usual encoders), so contact bounce, which goes back and forth between two states
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
 # index: previous state << 2 | new state, states as (A << 1) | B
@@ -36,23 +38,76 @@ class QuadratureDecoder:
         return detents
 
 
-class Acceleration:
-    """Fast turns move further: detents closer together than ``fast_s`` count more."""
+FAST_S = 0.025  # a detent this soon after the last one: full speed (a flick, ~40 detents a second)
+SLOW_S = 0.12  # ... this late or later: slow, one step a detent (about 8 detents a second)
+FAST_DETENTS = 24  # at full speed a range is crossed in this many detents: about one turn
 
-    def __init__(self, fast_s: float = 0.03, medium_s: float = 0.08, fast: int = 5, medium: int = 2):
-        self.fast_s, self.medium_s, self.fast, self.medium = fast_s, medium_s, fast, medium
+
+class Speed:
+    """How fast an encoder turns, from its detents' time stamps: 0 (slow) to 1 (fast), on a log
+    scale between SLOW_S and FAST_S a detent. Only time stamps count, so tests give exact times."""
+
+    def __init__(self) -> None:
         self.last: Optional[float] = None
+        self.direction = 0
 
-    def scale(self, detents: int, t: float) -> int:
-        if detents == 0:
-            return 0
-        dt = None if self.last is None else t - self.last
-        self.last = t
-        if dt is not None and dt < self.fast_s:
-            return detents * self.fast
-        if dt is not None and dt < self.medium_s:
-            return detents * self.medium
-        return detents
+    def feed(self, detents: int, t: Optional[float]) -> float:
+        if t is None or detents == 0:
+            return 0.0
+        direction = 1 if detents > 0 else -1
+        dt = None if self.last is None or direction != self.direction else (t - self.last) / abs(detents)
+        self.last, self.direction = t, direction
+        if dt is None or dt >= SLOW_S:  # the first detent, or a change of direction: slow
+            return 0.0
+        if dt <= FAST_S:
+            return 1.0
+        return math.log(SLOW_S / dt) / math.log(SLOW_S / FAST_S)
+
+
+@dataclass(frozen=True)
+class Dial:
+    """How one setting moves under the value encoder.
+
+    Linear settings move ``step`` a detent when turned slowly; logarithmic ones (times and
+    frequencies, where a millisecond matters at 5 ms and not at 5 s) move ``step`` of their range
+    in log(1 + v / knee) a detent, so each detent changes the value by the same ratio. Turning
+    faster grows the move geometrically up to 1/FAST_DETENTS of the range, so about one turn
+    crosses any range; fine mode moves by ``quantum`` (linear) or a tenth of a slow step (log).
+    Values are rounded to ``quantum``, and a detent always moves at least one quantum."""
+
+    lo: float
+    hi: float
+    step: float  # one slow detent: in the value's unit (linear), or a fraction of the range (log)
+    quantum: float  # the resolution
+    log: bool = False
+    knee: float = 1.0  # log: where the scale turns from linear to logarithmic (0 stays reachable)
+
+    def _u(self, v: float) -> float:
+        if not self.log:
+            return (v - self.lo) / (self.hi - self.lo)
+        return math.log1p((v - self.lo) / self.knee) / math.log1p((self.hi - self.lo) / self.knee)
+
+    def _v(self, u: float) -> float:
+        if not self.log:
+            return self.lo + u * (self.hi - self.lo)
+        return self.lo + self.knee * math.expm1(u * math.log1p((self.hi - self.lo) / self.knee))
+
+    def turn(self, v: float, detents: int, speed: float = 0.0, fine: bool = False) -> float:
+        if detents == 0 or self.hi <= self.lo:
+            return v
+        v = min(max(float(v), self.lo), self.hi)
+        slow = self.step if self.log else self.step / (self.hi - self.lo)
+        if fine:
+            du = slow / 10 if self.log else self.quantum / (self.hi - self.lo)
+        else:
+            fast = max(1.0 / FAST_DETENTS, slow)
+            du = slow * (fast / slow) ** min(max(speed, 0.0), 1.0)
+        u = min(max(self._u(v) + detents * du, 0.0), 1.0)
+        new = round(self._v(u) / self.quantum) * self.quantum
+        if new == v or (new - v) * detents < 0:  # too small a move to show: one quantum
+            new = v + (self.quantum if detents > 0 else -self.quantum)
+        new = min(max(new, self.lo), self.hi)
+        return float(round(new, 6))
 
 
 class Button:
@@ -72,6 +127,18 @@ class Button:
         if down != self.raw:
             self.raw = down
             self.changed = t
+
+    @property
+    def down(self) -> bool:
+        return self.raw or self.pressed
+
+    def consume(self) -> None:
+        """The press was used for something else (holding it while turning: fine mode): its
+        release is no short press and holding on is no long press."""
+        if self.down:
+            self.long_sent = True
+            if not self.pressed:  # pressed within the debounce: settle it as pressed now
+                self.pressed, self.pressed_at = True, self.changed
 
     def poll(self, t: float) -> List[str]:
         """Events due at time t: 'short', 'long'."""

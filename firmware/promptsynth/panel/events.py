@@ -4,18 +4,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
+from typing import Optional, Union
 
 
 @dataclass(frozen=True)
 class Turn:
     encoder: int  # 0: select (pages, rows), 1: value
     delta: int
+    t: Optional[float] = None  # when (seconds, any clock): how fast it turns, for acceleration
+    fine: bool = False  # fine mode: the smallest steps (its button held while turning, Shift)
 
 
 @dataclass(frozen=True)
 class Press:
-    button: int
+    button: int  # 0: the select encoder's push button, 1: the value encoder's
     kind: str  # "short" or "long"
 
 

@@ -10,15 +10,16 @@ from typing import Deque, Dict, List, Optional, Sequence, Tuple
 
 from promptsynth.backoff import Backoff
 from promptsynth.log import describe
-from promptsynth.panel.encoder import Acceleration, Button, QuadratureDecoder
+from promptsynth.panel.encoder import Button, QuadratureDecoder
 from promptsynth.panel.events import Event, Press, Turn
 
 
 class Controls:
     """Decoders for the encoders ((A pin, B pin) each) and buttons (pin each), fed by edges."""
 
-    def __init__(self, encoders: Sequence[Tuple[int, int]], buttons: Sequence[int], accelerate: bool = True):
-        self.encoders = [(a, b, QuadratureDecoder(), Acceleration() if accelerate else None) for a, b in encoders]
+    def __init__(self, encoders: Sequence[Tuple[int, int]], buttons: Sequence[int]):
+        # encoder i's push button is button i; acceleration is the panel's (from each turn's time)
+        self.encoders = [(a, b, QuadratureDecoder()) for a, b in encoders]
         self.buttons = [(pin, Button()) for pin in buttons]
         self.levels: Dict[int, int] = {pin: 1 for pair in encoders for pin in pair}
         self.levels.update({pin: 1 for pin in buttons})
@@ -29,16 +30,22 @@ class Controls:
         self.edges.append((pin, level, t))
 
     def events(self, now: float) -> List[tuple]:
-        """("turn", encoder, delta) and ("press", button, kind) since the last call."""
+        """("turn", encoder, delta, time, fine) and ("press", button, kind) since the last call.
+        Turning an encoder while holding its own button is fine mode, and that press is then no
+        press at all."""
         out: List[tuple] = []
         while self.edges:
             pin, level, t = self.edges.popleft()
             self.levels[pin] = level
-            for i, (a, b, dec, acc) in enumerate(self.encoders):
+            for i, (a, b, dec) in enumerate(self.encoders):
                 if pin in (a, b):
                     n = dec.edge(self.levels[a], self.levels[b])
                     if n:
-                        out.append(("turn", i, acc.scale(n, t) if acc else n))
+                        btn = self.buttons[i][1] if i < len(self.buttons) else None
+                        fine = btn is not None and btn.down
+                        if fine and btn is not None:
+                            btn.consume()
+                        out.append(("turn", i, n, t, fine))
             for i, (bp, btn) in enumerate(self.buttons):
                 if pin == bp:
                     # settle what came before this edge at its own time, so a press that began
@@ -118,7 +125,8 @@ class GpioControls:
         return self.state, self.error
 
     def events(self, now: float) -> List[Event]:
-        return [Turn(i, d) if kind == "turn" else Press(i, d) for kind, i, d in self.controls.events(now)]
+        events = self.controls.events(now)
+        return [Turn(e[1], e[2], e[3], e[4]) if e[0] == "turn" else Press(e[1], e[2]) for e in events]
 
     def stop(self) -> None:
         self._stop.set()

@@ -17,8 +17,9 @@ from promptsynth.generator import protocol as gm
 from promptsynth.library.presets import Preset
 from promptsynth.panel.cclearn import CCLearn
 from promptsynth.panel.display import HEIGHT, WIDTH, Display, Screen
+from promptsynth.panel.encoder import Speed
 from promptsynth.panel.events import Key, Press, Turn
-from promptsynth.panel.pages.base import Page, status_bar, text
+from promptsynth.panel.pages.base import Page, message_box, status_bar
 from promptsynth.panel.pages.generate import GeneratePage
 from promptsynth.panel.pages.gensettings import GenSettingsPage
 from promptsynth.panel.pages.library import LibraryPage
@@ -30,6 +31,8 @@ from promptsynth.panel.textedit import CharWheel, TextBuffer
 from promptsynth.panel.view import Model, refresh, waveform
 
 PRESETS_EVERY_S = 2.0  # the preset list is re-read at most this often (no disk reads per redraw)
+ESC_AGAIN_S = 2.0  # a second Esc this soon after one that cancelled the running job clears the queue
+MESSAGE_S = {"error": 6.0, "hint": 3.0, "info": 3.0}  # how long a message shows
 
 
 def make_pages() -> Dict[str, Page]:
@@ -70,9 +73,16 @@ class Panel:
         self.wheel = CharWheel()
         self.spelling = False
         self.last_seed: object = None  # the last result's seed, as its recipe has it
-        self.job: Optional[int] = None
+        self.job: Optional[int] = None  # the last job this panel submitted, until it ends
+        self.jobs: List[int] = []  # jobs queued or running, oldest (the running one) first
         self.model = Model()
-        self.error_until = 0.0
+        self.error_until = 0.0  # when the message shown ends
+        self.message_at = 0.0  # when it began (long messages scroll from there)
+        self.esc_at = -1e9  # the last Esc that cancelled the running job
+        self._cancelled: List[int] = []  # jobs this panel cancelled (said once, not per job)
+        self.speeds = [Speed(), Speed()]  # encoder acceleration, from each Turn's time
+        self.turn_speed = 0.0  # of the turn being handled: 0 slow .. 1 fast (pages read it)
+        self.fine = False  # ... and whether it is in fine mode
         self.last_input = clock()
         self.last_draw = -1e9
         self.last_image: Optional[bytes] = None
@@ -95,9 +105,15 @@ class Panel:
         return self.pages[self.page]
 
     # ---- actions the pages call ----------------------------------------------------------------
-    def flash(self, message: str, seconds: float = 4.0) -> None:
-        self.model.error = message[:40]
-        self.error_until = self.clock() + seconds
+    def flash(self, message: str, seconds: Optional[float] = None, kind: str = "error") -> None:
+        """Show ``message`` over any page: ``kind`` "error" (inverted, ERR in the top bar),
+        "hint" (what to do instead: "hold to save") or "info" (what happened: "cancelled").
+        Long messages wrap, and scroll past three lines."""
+        if kind not in MESSAGE_S:
+            raise ValueError("kind must be error, hint or info, not %r" % kind)
+        self.model.message, self.model.message_kind = message[:200], kind
+        self.message_at = self.clock()
+        self.error_until = self.message_at + (MESSAGE_S[kind] if seconds is None else seconds)
 
     def generate(self) -> bool:
         try:
@@ -108,8 +124,39 @@ class Panel:
         self.set_page("generate")
         return True
 
+    def running_job(self) -> Optional[int]:
+        """The job being generated now, whoever submitted it (the generator runs one at a time,
+        oldest first: the oldest job not yet ended)."""
+        return self.jobs[0] if self.jobs else None
+
+    def cancel_jobs(self) -> bool:
+        """Esc: cancel the running job; a second Esc within ESC_AGAIN_S, or one with nothing
+        running, cancels every job (the queue and whatever runs). True if anything was cancelled."""
+        now = self.clock()
+        running = self.running_job()
+        again = now - self.esc_at < ESC_AGAIN_S
+        if running is not None and not again:
+            self._cancelled.append(running)
+            n = self.inst.cancel(running)
+            self.esc_at = now
+            waiting = self.inst.queued()
+            if n:
+                self.flash("cancelled" + ("; Esc again: cancel %d waiting" % waiting if waiting else ""), kind="info")
+            return n > 0
+        self.esc_at = -1e9
+        self._cancelled.extend(self.jobs)
+        n = self.inst.cancel()
+        if n:
+            self.flash("cancelled %d job%s" % (n, "" if n == 1 else "s"), kind="info")
+        return n > 0
+
     def cancel(self) -> bool:
-        return self.job is not None and self.inst.cancel(self.job) > 0
+        return self.cancel_jobs()
+
+    def sound_seconds(self) -> Optional[float]:
+        """The length of the sound playing (start and loop points move within it)."""
+        audio = self.inst.current_audio()
+        return None if audio is None or not len(audio) else len(audio) / float(self.inst.cfg.audio.rate)
 
     @property
     def gen(self):
@@ -168,7 +215,7 @@ class Panel:
     def learn(self, key: str) -> None:
         """MIDI learn: the next controller that moves controls ``key``."""
         self.cc.learn(key)
-        self.flash("move a knob for %s" % key, 10.0)
+        self.flash("move a knob for %s" % key, 10.0, kind="hint")
 
     # ---- input -----------------------------------------------------------------------------------
     def handle(self, ev) -> None:
@@ -178,16 +225,25 @@ class Panel:
             if ev.name.startswith("f") and ev.name[1:].isdigit() and 1 <= int(ev.name[1:]) <= len(self.order):
                 self.set_page(self.order[int(ev.name[1:]) - 1])
                 return
-            if ev.name == "esc" and self.job is not None and self.page != "library":
-                self.cancel()
+            # Esc cancels jobs (see cancel_jobs) unless the page has a dialog open that it closes
+            if ev.name == "esc" and not page.modal() and (self.jobs or self.inst.queued()):
+                self.cancel_jobs()
                 return
             if page.key(self, ev):
+                return
+            if ev.name in ("tab", "backtab"):  # unless the page uses Tab: the select encoder
+                self.handle(Turn(0, -1 if ev.name == "backtab" else 1))
+                return
+            if ev.name in ("pageup", "pagedown"):  # the value encoder
+                self.handle(Turn(1, 1 if ev.name == "pageup" else -1))
                 return
             if ev.char and self.page != "prompt":  # typing anywhere goes to the prompt
                 self.set_page("prompt")
                 self.current_page.key(self, ev)
             return
         if isinstance(ev, Turn):
+            self.turn_speed = self.speeds[ev.encoder % 2].feed(ev.delta, ev.t)
+            self.fine = ev.fine
             if page.turn(self, ev.encoder, ev.delta):
                 return
             if ev.encoder == 0:
@@ -195,30 +251,43 @@ class Panel:
                 self.set_page(self.order[(i + ev.delta) % len(self.order)])
             return
         if isinstance(ev, Press):
-            if ev.button == 1 and ev.kind == "long" and self.page != "play":
-                self.set_page("play")  # a long press on select: home
+            if ev.button == 0 and ev.kind == "long":
+                self.set_page("play")  # a long press on select (encoder 1's button): home
                 return
-            page.press(self, ev.kind)
+            page.press(self, ev.kind)  # a page's own long-press action is encoder 2's
 
     # ---- refresh and drawing ---------------------------------------------------------------------
     def _events(self) -> None:
         self._event_seq, events = self.inst.events_since(self._event_seq)
+        # every job is followed, whoever submitted it (this panel, a preset load, the web page):
+        # the top bar shows the running one and how many wait
         for ev in events:
-            if isinstance(ev, gm.Progress) and ev.job_id == self.job:
-                self.model.progress = (ev.step, ev.total, ev.remaining)
-            elif isinstance(ev, gm.Result):
-                self.model.progress = None
-                self.last_seed = ev.recipe.get("seed")
-                self.model.last_result = "seed %s" % self.last_seed
+            if isinstance(ev, gm.Queued):
+                if ev.job_id not in self.jobs:
+                    self.jobs.append(ev.job_id)
+            elif isinstance(ev, gm.Progress):
+                if ev.job_id not in self.jobs:  # queued before this panel looked
+                    self.jobs.insert(0, ev.job_id)
+                if ev.job_id == self.running_job():
+                    self.model.progress = (ev.step, ev.total, ev.remaining)
+            elif isinstance(ev, (gm.Result, gm.Failed)):
+                if ev.job_id == self.running_job():
+                    self.model.progress = None
+                if ev.job_id in self.jobs:
+                    self.jobs.remove(ev.job_id)
                 if ev.job_id == self.job:
                     self.job = None
-            elif isinstance(ev, gm.Failed):
-                self.model.progress = None
-                if ev.job_id == self.job:
-                    self.job = None
-                self.flash("%s: %s" % (ev.kind, ev.reason))
-            elif isinstance(ev, gm.Queued) and ev.job_id == self.job:
-                self.model.progress = (0, self.gen.steps, 0.0)
+                if isinstance(ev, gm.Result):
+                    self.last_seed = ev.recipe.get("seed")
+                    self.model.last_result = "seed %s" % self.last_seed
+                elif ev.kind == "cancelled":  # asked for: news, not an error
+                    if ev.job_id in self._cancelled:
+                        self._cancelled.remove(ev.job_id)  # cancel_jobs said so already
+                    else:
+                        self.flash("job %d cancelled" % ev.job_id, kind="info")
+                else:
+                    self.flash("%s: %s" % (ev.kind, ev.reason))
+        self.model.running = self.running_job()
 
     def _cc(self) -> None:
         m = self.inst.meters()
@@ -228,7 +297,7 @@ class Panel:
             self.flash("cc map not saved: %s" % e)
             return
         if key == "learned":
-            self.flash("CC%d -> %s" % (m.cc_number, value))
+            self.flash("CC%d -> %s" % (m.cc_number, value), kind="info")
         elif key is not None:
             self.set_sampler(key, value)
 
@@ -241,7 +310,7 @@ class Panel:
         if new:
             self.flash(new[0])  # a part just stopped working: say so once
         elif now > self.error_until:
-            self.model.error = ""
+            self.model.message, self.model.message_kind = "", ""
         if self.page == "sound":
             cur = self.inst.current
             key = (cur.sound, cur.sampler)
@@ -260,12 +329,17 @@ class Panel:
                 self.flash(str(e))
 
     def flags(self) -> str:
+        """The top bar's right side: the running job's progress and the queue behind it come
+        first (GEN 40% +3), then an error, the model loading, a part that stopped working."""
         m = self.model
+        more = " +%d" % m.queued if m.queued else ""
+        if m.running is not None:
+            step, total, _ = m.progress if m.progress is not None else (0, 1, 0.0)
+            return "GEN %d%%%s" % (100 * step // max(total, 1), more)
+        if m.queued:
+            return "GEN" + more
         if m.error:
             return "ERR"
-        if m.progress is not None:
-            step, total, _ = m.progress
-            return "GEN %d%%" % (100 * step // max(total, 1))
         if m.model_state in ("starting", "loading"):
             return "LOAD"
         if m.problems:
@@ -276,11 +350,11 @@ class Panel:
         img = Image.new("1", (WIDTH, HEIGHT), 0)
         d = ImageDraw.Draw(img)
         page = self.current_page
-        status_bar(d, page.title, self.flags())
         page.draw(d, self.model, self)
-        if self.model.error:  # an error is shown over any page
-            d.rectangle((0, 53, 127, 63), fill=1)
-            text(d, 1, 52, self.model.error[:21], fill=0)
+        where = page.position()  # a list's place: "SOUND 9/17"
+        status_bar(d, page.title + (" " + where if where else ""), self.flags())
+        if self.model.message:  # a message is shown over any page
+            message_box(d, self.model.message, self.model.message_kind, self.clock() - self.message_at)
         return img
 
     def tick(self, now: Optional[float] = None) -> bool:

@@ -22,14 +22,21 @@ class Model:
     tune: float = 0.0
     voices: int = 0
     peak: float = 0.0
-    progress: Optional[Tuple[int, int, float]] = None
-    queued: int = 0
+    progress: Optional[Tuple[int, int, float]] = None  # the running job's (step, total, seconds left)
+    running: Optional[int] = None  # the job being generated now, whoever submitted it
+    queued: int = 0  # jobs waiting behind it
     last_result: str = ""
-    error: str = ""
+    message: str = ""  # shown over any page while it lasts (Panel.flash)
+    message_kind: str = ""  # "error", "hint" or "info"
     problems: List[str] = field(default_factory=list)  # parts that do not work: "display absent"
     wave: Optional[Tuple[np.ndarray, np.ndarray]] = None
     markers: Dict[str, int] = field(default_factory=dict)
     system: List[str] = field(default_factory=list)
+
+    @property
+    def error(self) -> str:
+        """The message shown, if it is an error ("" for none, a hint or info)."""
+        return self.message if self.message_kind == "error" else ""
 
 
 def refresh(m: Model, inst, page: str) -> None:
@@ -37,7 +44,7 @@ def refresh(m: Model, inst, page: str) -> None:
     cur = inst.current
     meters = inst.meters()
     m.preset = cur.name
-    m.prompt = str(cur.generation.get("prompt", "")) if cur.generation else ""
+    m.prompt = str(cur.generation.get("prompt") or "") if cur.generation else ""
     m.model = inst.gen_settings.model
     m.model_state = inst.model_state()
     m.root, m.tune = cur.sampler.root, cur.sampler.tune

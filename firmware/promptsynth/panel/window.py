@@ -1,19 +1,23 @@
 """The simulator's window: the OLED scaled up, laptop keys as encoders, buttons and text.
 
-Keys: type to edit the prompt, Enter generates, Esc cancels, F1-F7 pages, Tab / Shift-Tab turn
-the select encoder, Page Up / Page Down turn the value encoder, Insert presses (Shift-Insert:
-long press), arrows, Home, End, Backspace, Delete.
+Keys (the README's list; tests post them as pygame events and read them back through events()):
+type to edit the prompt, Enter generates, Esc cancels (again: the whole queue), F1-F7 pages,
+Tab / Shift-Tab turn the select encoder (Tab renames a user preset in the Library), Page Up /
+Page Down turn the value encoder (with Shift: fine steps), Insert presses encoder 1's button
+(Shift-Insert: a long press, home), Ctrl-Insert presses encoder 2's (Ctrl-Shift-Insert: a long
+press: save, delete, learn, generate), arrows, Home, End, Backspace, Delete.
 """
 
 from __future__ import annotations
 
-from typing import List, Tuple
+import time
+from typing import Callable, List, Tuple
 
 from promptsynth.panel.events import Event, Key, Press, Turn
 
 
 class Window:
-    def __init__(self, scale: int = 4):
+    def __init__(self, scale: int = 4, clock: Callable[[], float] = time.monotonic):
         import pygame
 
         self.pg = pygame
@@ -21,8 +25,10 @@ class Window:
         # on a sound server (the simulator's JACK) and has no business in the panel
         pygame.display.init()
         self.scale = scale
+        self.clock = clock  # time stamps for the value encoder's acceleration (key repeat spins it)
         self.screen = pygame.display.set_mode((128 * scale, 64 * scale))
         pygame.display.set_caption("promptsynth")
+        pygame.key.set_repeat(300, 30)  # a held Page Up spins the encoder (fast: coarse steps)
         self.failures_in_a_row = 0
         self.closed = False
 
@@ -47,6 +53,7 @@ class Window:
         out: List[Event] = []
         names = {
             pg.K_RETURN: "enter",
+            pg.K_KP_ENTER: "enter",
             pg.K_ESCAPE: "esc",
             pg.K_LEFT: "left",
             pg.K_RIGHT: "right",
@@ -62,17 +69,18 @@ class Window:
                 self.closed = True
             elif ev.type == pg.KEYDOWN:
                 shift = bool(ev.mod & pg.KMOD_SHIFT)
+                ctrl = bool(ev.mod & pg.KMOD_CTRL)
                 if pg.K_F1 <= ev.key <= pg.K_F7:
                     out.append(Key(name="f%d" % (ev.key - pg.K_F1 + 1)))
-                elif ev.key == pg.K_TAB:
-                    out.append(Turn(0, -1 if shift else 1))
+                elif ev.key == pg.K_TAB:  # a key, so a page can use it (rename); else the select encoder
+                    out.append(Key(name="backtab" if shift else "tab"))
                 elif ev.key in (pg.K_PAGEUP, pg.K_PAGEDOWN):
-                    out.append(Turn(1, 1 if ev.key == pg.K_PAGEUP else -1))
+                    out.append(Turn(1, 1 if ev.key == pg.K_PAGEUP else -1, self.clock(), fine=shift))
                 elif ev.key == pg.K_INSERT:
-                    out.append(Press(0, "long" if shift else "short"))
+                    out.append(Press(1 if ctrl else 0, "long" if shift else "short"))
                 elif ev.key in names:
                     out.append(Key(name=names[ev.key]))
-                elif ev.unicode and ev.unicode.isprintable():
+                elif ev.unicode and ev.unicode.isprintable() and not ctrl:
                     out.append(Key(char=ev.unicode))
         return out
 

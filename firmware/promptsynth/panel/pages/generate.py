@@ -1,6 +1,9 @@
-"""Generate: progress with step, total and time left; a press cancels."""
+"""Generate: the running job (whoever asked for it: this page, a preset whose sound must be made
+first, the web page), its step, total and time left, and how many wait behind it.
+Esc or a press cancels the running job; again within ESC_AGAIN_S (or with nothing running) it
+clears the queue (the panel's cancel_jobs)."""
 
-from promptsynth.panel.pages.base import Page, text
+from promptsynth.panel.pages.base import COLS, Page, text, wrap
 
 
 class GeneratePage(Page):
@@ -8,24 +11,23 @@ class GeneratePage(Page):
 
     def draw(self, d, m, ui):
         g = m.progress
-        if g is None:
-            text(d, 0, 12, "idle" if not m.queued else "%d waiting" % m.queued)
-            text(d, 0, 24, (m.last_result or "")[:21])
-            text(d, 0, 34, (m.last_result or "")[21:42])
+        waiting = "%d waiting" % m.queued if m.queued else ""
+        if m.running is None:
+            text(d, 0, 12, "idle" if not m.queued else waiting)
+            for i, line in enumerate(wrap(m.last_result or "")[:2]):
+                text(d, 0, 24 + 10 * i, line)
             return
-        step, total, left = g
-        text(d, 0, 12, "step %d/%d" % (step, total))
+        step, total, left = g if g is not None else (0, 0, 0.0)
+        text(d, 0, 12, ("step %d/%d" % (step, total)) if total else "starting...")
         text(d, 0, 22, "%.1f s left" % left if step else "loading...")
-        d.rectangle((0, 36, 127, 46), outline=1, fill=0)
+        if waiting:
+            text(d, 128 - 6 * len(waiting), 22, waiting)
+        d.rectangle((0, 34, 127, 44), outline=1, fill=0)
         fill = int(round(124 * step / max(total, 1)))
         if fill:
-            d.rectangle((2, 38, 1 + fill, 44), fill=1)
-        text(d, 0, 52, "press: cancel")
+            d.rectangle((2, 36, 1 + fill, 42), fill=1)
+        hint = "Esc: cancel, 2x: all" if m.queued else "Esc/press: cancel"
+        text(d, 0, 53, hint[:COLS])
 
     def press(self, ui, kind):
-        return ui.cancel()
-
-    def key(self, ui, key):
-        if key.name == "esc":
-            return ui.cancel()
-        return False
+        return ui.cancel_jobs()

@@ -2,10 +2,13 @@
 candidates, negative prompt. Ranges and choices come from the config's [generate] schema."""
 
 from promptsynth.config import GenerateConfig, bounds, choices
-from promptsynth.panel.pages.base import RowsPage, clamp, menu
+from promptsynth.panel import fmt
+from promptsynth.panel.encoder import Dial
+from promptsynth.panel.pages.base import RowsPage, menu, row
 
 KEYS = ("model", "steps", "guidance", "seconds", "seed", "scheduler", "candidates", "negative")
-STEP = {"steps": 1, "guidance": 0.5, "seconds": 0.32, "candidates": 1}  # one detent (0.32 s suits the model)
+# one slow detent, resolution (0.32 s of length suits the model's latent frames)
+STEP = {"steps": (1, 1), "guidance": (0.5, 0.1), "seconds": (0.32, 0.01), "candidates": (1, 1)}
 
 
 class GenSettingsPage(RowsPage):
@@ -18,14 +21,14 @@ class GenSettingsPage(RowsPage):
     def draw(self, d, m, ui):
         g = ui.gen
         rows = [
-            "model %s" % g.model,
-            "steps %d" % g.steps,
-            "guid  %.1f" % g.guidance,
-            "len   %.2f s" % g.seconds,
-            "seed  %s" % ("random" if g.seed is None else g.seed),
-            "sched %s" % g.scheduler,
-            "cand  %d" % g.candidates,
-            "neg   %s" % g.negative[:14],
+            row("model", fmt.choice(g.model)),
+            row("steps", fmt.count(g.steps)),
+            row("guidance", fmt.decimal(g.guidance, 1)),
+            row("length", fmt.seconds(g.seconds)),
+            row("seed", "random" if g.seed is None else fmt.count(g.seed)),
+            row("scheduler", fmt.choice(g.scheduler)),
+            row("candidates", fmt.count(g.candidates)),
+            row("negative", g.negative[:12] if g.negative else fmt.MISSING),
         ]
         menu(d, rows, self.sel)
 
@@ -44,8 +47,9 @@ class GenSettingsPage(RowsPage):
             ui.set_gen(k, options[(options.index(g.scheduler) + delta) % len(options)])
         elif k in STEP:
             lo, hi = bounds(GenerateConfig, k)
-            v = clamp(getattr(g, k) + STEP[k] * delta, lo, hi)
-            ui.set_gen(k, v if isinstance(STEP[k], int) else round(v, 2))
+            step, quantum = STEP[k]
+            v = Dial(lo, hi, step, quantum).turn(getattr(g, k), delta, ui.turn_speed, ui.fine)
+            ui.set_gen(k, int(v) if isinstance(step, int) else round(v, 2))
         return True
 
     def press(self, ui, kind):

@@ -1,6 +1,7 @@
 """Library: browse presets, load, save as, rename, delete (with a confirm)."""
 
-from promptsynth.panel.pages.base import Page, menu, text
+from promptsynth.panel.font import x_of
+from promptsynth.panel.pages.base import COLS, Page, menu, text
 
 
 class LibraryPage(Page):
@@ -9,24 +10,32 @@ class LibraryPage(Page):
     def __init__(self):
         self.sel = 0
         self.mode = ""  # "", "save", "rename", "confirm"
+        self.n = 0  # rows at the last draw (for the title's 3/15)
 
     def draw(self, d, m, ui):
         if self.mode in ("save", "rename"):
             text(d, 0, 12, "save as:" if self.mode == "save" else "rename to:")
-            visible, cur = ui.name.window(21)
+            visible, cur = ui.name.window(COLS)
             text(d, 0, 24, visible)
-            d.line((cur * 6, 34, cur * 6 + 5, 34), fill=1)
+            d.line((x_of(cur), 34, x_of(cur) + 5, 34), fill=1)
             text(d, 0, 52, "Enter: ok  Esc: back")
             return
         items = ui.presets()
         if self.mode == "confirm" and items:
             text(d, 0, 12, "delete")
-            text(d, 0, 22, items[self.sel].name[:21])
+            text(d, 0, 22, items[self.sel].name[:COLS])
             text(d, 0, 40, "press: yes  Esc: no")
             return
         rows = ["%s%s" % ("*" if p.bank == "factory" else " ", p.name) for p in items] + ["+ save current as..."]
         self.sel = min(self.sel, len(rows) - 1)
+        self.n = len(rows)
         menu(d, rows, self.sel)
+
+    def modal(self):
+        return bool(self.mode)
+
+    def position(self):
+        return "%d/%d" % (self.sel + 1, self.n) if self.n and not self.mode else None
 
     def turn(self, ui, encoder, delta):
         if encoder != 1 or self.mode:
@@ -49,7 +58,7 @@ class LibraryPage(Page):
             return False
         if p is None:  # the "save current as" row
             if ui.kiosk and kind != "long":  # kiosk: editing sits behind a long press
-                ui.flash("hold to save")
+                ui.flash("hold to save", kind="hint")
                 return True
             self.mode = "save"
             ui.name.clear()

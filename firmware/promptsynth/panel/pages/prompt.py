@@ -1,6 +1,7 @@
 """Prompt: type a description (keyboard, or spell it with the encoder); Enter generates."""
 
-from promptsynth.panel.pages.base import COLS, Page, ascii_only, text
+from promptsynth.panel.font import x_of
+from promptsynth.panel.pages.base import COLS, LINE, Page, text
 
 
 class PromptPage(Page):
@@ -11,13 +12,13 @@ class PromptPage(Page):
         # three lines of scrolling text with the cursor kept visible
         width = COLS * 3
         visible, cur = buf.window(width)
-        visible = ascii_only(visible)
-        for row in range(3):
-            text(d, 0, 11 + row * 10, visible[row * COLS : (row + 1) * COLS])
-        cx, cy = (cur % COLS) * 6, 11 + (cur // COLS) * 10
-        d.line((cx, cy + 10, cx + 5, cy + 10), fill=1)  # the cursor: an underline
+        for r in range(3):
+            text(d, 0, 11 + r * LINE, visible[r * COLS : (r + 1) * COLS])
+        # the cursor: an underline under its cell (monospaced: the cell's x is exact)
+        cx, cy = x_of(cur % COLS), 11 + (cur // COLS) * LINE
+        d.line((cx, cy + LINE, cx + 5, cy + LINE), fill=1)
         hint = "wheel [%s]" % ui.wheel.char if ui.spelling else "%d/%d  Enter: make" % (len(buf.text), buf.limit)
-        text(d, 0, 53, hint[:21])
+        text(d, 0, 53, hint[:COLS])
 
     def turn(self, ui, encoder, delta):
         if encoder == 1:  # the value encoder spells from the character wheel

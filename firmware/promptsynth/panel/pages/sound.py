@@ -1,27 +1,60 @@
-"""Sound: the waveform with start, end and loop markers; every sound setting, edited live.
-Ranges and choices come from the config's [sampler] schema; a page only adds its step sizes."""
+"""Sound: the waveform with start, end and loop markers; every sound setting, edited live, in a
+list that scrolls (a scroll bar, and the row's place in the title: SOUND 9/17).
+Ranges and choices come from the config's [sampler] schema; a page only adds how a value moves
+(panel/encoder.py's Dial) and how it reads (panel/fmt.py)."""
+
+from typing import Callable, NamedTuple, Optional
 
 from promptsynth.config import SoundSettings, bounds, choices
-from promptsynth.panel.pages.base import RowsPage, menu
+from promptsynth.panel import fmt
+from promptsynth.panel.encoder import Dial
+from promptsynth.panel.pages.base import LINE, RowsPage, menu, row
 
-# (key, one detent, unit shown)
+
+class Param(NamedTuple):
+    key: str
+    label: str
+    show: Callable
+    step: Optional[float] = None  # one slow detent (see Dial); None: a choice
+    quantum: float = 1.0
+    log: bool = False
+    knee: float = 1.0
+
+
+def _end(v):  # 0 is "the end of the sound"
+    return "end" if not v else fmt.seconds(v)
+
+
 PARAMS = (
-    ("start", 0.01, "s"),
-    ("end", 0.01, "s"),
-    ("loop_mode", None, ""),
-    ("loop_start", 0.01, "s"),
-    ("loop_end", 0.01, "s"),
-    ("crossfade", 5.0, "ms"),
-    ("root", 1, ""),
-    ("tune", 1.0, "c"),
-    ("attack", 5.0, "ms"),
-    ("decay", 10.0, "ms"),
-    ("sustain", 0.05, ""),
-    ("release", 10.0, "ms"),
-    ("gain", 0.5, "dB"),
-    ("velocity_track", 5.0, "%"),
-    ("bend_range", 1.0, "st"),
+    Param("start", "start", fmt.seconds, 0.01, 0.001),
+    Param("end", "end", _end, 0.01, 0.001),
+    Param("loop_mode", "loop", fmt.choice),
+    Param("loop_start", "loop start", fmt.seconds, 0.01, 0.001),
+    Param("loop_end", "loop end", _end, 0.01, 0.001),
+    Param("crossfade", "crossfade", fmt.ms, 1 / 150, 1.0, True),
+    Param("root", "root", fmt.note, 1, 1),
+    Param("tune", "tune", fmt.cents, 1.0, 1.0),
+    Param("attack", "attack", fmt.ms, 1 / 200, 1.0, True),  # log: 5 % a slow detent
+    Param("decay", "decay", fmt.ms, 1 / 200, 1.0, True),
+    Param("sustain", "sustain", fmt.level, 0.01, 0.01),
+    Param("release", "release", fmt.ms, 1 / 200, 1.0, True),
+    Param("gain", "gain", fmt.db, 0.5, 0.1),
+    Param("velocity_track", "vel track", fmt.percent, 1.0, 1.0),
+    Param("bend_range", "bend", fmt.semitones, 1.0, 1.0),
+    Param("vibrato_rate", "vib rate", fmt.hz, 1 / 150, 0.1, True, 0.1),
+    Param("vibrato_depth", "vib depth", fmt.cents, 5.0, 1.0),
 )
+POINTS = ("start", "end", "loop_start", "loop_end")
+WAVE_TOP, WAVE_BOTTOM = 11, 32  # the waveform; three rows of settings below it
+ROWS_TOP, ROWS_SHOWN = 34, 3
+
+
+def dial(p: Param, sound_seconds: Optional[float]) -> Dial:
+    lo, hi = bounds(SoundSettings, p.key)
+    if p.key in POINTS and sound_seconds:  # points move within the sound, not within an hour
+        hi = min(hi, sound_seconds)
+    assert p.step is not None
+    return Dial(lo, hi, p.step, p.quantum, p.log, p.knee)
 
 
 class SoundPage(RowsPage):
@@ -33,7 +66,7 @@ class SoundPage(RowsPage):
 
     def draw(self, d, m, ui):
         wave = m.wave
-        top, bottom = 11, 41
+        top, bottom = WAVE_TOP, WAVE_BOTTOM
         mid = (top + bottom) // 2
         if wave is not None:
             lo, hi = wave
@@ -48,31 +81,21 @@ class SoundPage(RowsPage):
             for y in range(top, bottom + 1, 2 if dotted else 1):
                 d.point((x, y), fill=1)
         s = ui.sampler()
-        rows = []
-        for key, _step, unit in PARAMS:
-            v = getattr(s, key)
-            rows.append(
-                "%-9s %s%s"
-                % (
-                    key.replace("velocity_track", "veltrack").replace("loop_", "loop")[:9],
-                    ("%.3g" % v) if isinstance(v, float) else v,
-                    unit,
-                )
-            )
-        menu(d, rows, self.sel, top=44, lines=2)
+        rows = [row(p.label, p.show(getattr(s, p.key, None)), cols=19) for p in PARAMS]
+        menu(d, rows, self.sel, top=ROWS_TOP, lines=ROWS_SHOWN)
+        assert ROWS_TOP + ROWS_SHOWN * LINE <= 64
 
     def turn(self, ui, encoder, delta):
         if encoder != 1:
             return False
-        key, step, unit = PARAMS[self.sel]
-        v = getattr(ui.sampler(), key)
-        options = choices(SoundSettings, key)
+        p = PARAMS[self.sel]
+        v = getattr(ui.sampler(), p.key)
+        options = choices(SoundSettings, p.key)
         if options:
-            ui.set_sampler(key, options[(options.index(v) + delta) % len(options)])
+            ui.set_sampler(p.key, options[(options.index(v) + delta) % len(options)])
             return True
-        lo, hi = bounds(SoundSettings, key)
-        new = min(max(v + step * delta, lo), hi)
-        ui.set_sampler(key, int(new) if isinstance(step, int) else round(new, 4))
+        new = dial(p, ui.sound_seconds()).turn(v, delta, ui.turn_speed, ui.fine)
+        ui.set_sampler(p.key, int(new) if isinstance(v, int) else new)
         return True
 
     def press(self, ui, kind):
