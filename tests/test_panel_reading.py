@@ -410,3 +410,31 @@ def test_window_esc_cancels(window, panel):
     window.press(window.pg.K_ESCAPE)
     window.press(window.pg.K_ESCAPE)
     assert jobs.cancels == [1, None]
+
+
+def test_usb_keyboard_tab_and_page_keys_turn_the_encoders(panel):
+    from evdev import InputEvent, ecodes
+
+    from promptsynth.panel.keyboard import KeyDecoder
+
+    dec = KeyDecoder()
+    keys = [
+        dec.feed(InputEvent(0, 0, ecodes.EV_KEY, code, value))
+        for code, value in (
+            (ecodes.KEY_TAB, 1),
+            (ecodes.KEY_LEFTSHIFT, 1),
+            (ecodes.KEY_TAB, 1),
+            (ecodes.KEY_LEFTSHIFT, 0),
+            (ecodes.KEY_PAGEUP, 1),
+        )
+    ]
+    keys = [k for k in keys if k is not None]
+    assert keys == [Key(name="tab"), Key(name="backtab"), Key(name="pageup")]
+    panel.handle(keys[0])
+    assert panel.page == "prompt"
+    panel.handle(keys[1])
+    assert panel.page == "play"
+    panel.set_page("sound")
+    panel.pages["sound"].sel = 12  # gain
+    panel.handle(keys[2])
+    assert panel.inst.current.sampler.gain == -5.5

@@ -92,6 +92,8 @@ class KeyDecoder:
         if ev.value == 0:  # key up
             return None
         if name in NAMED:
+            if name == "KEY_TAB" and self.shift:  # Shift-Tab turns the select encoder back
+                return Key(name="backtab")
             return Key(name=NAMED[name])
         if name in self.map:
             plain, shifted = self.map[name]

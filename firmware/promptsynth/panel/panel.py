@@ -351,8 +351,7 @@ class Panel:
         d = ImageDraw.Draw(img)
         page = self.current_page
         page.draw(d, self.model, self)
-        where = page.position()  # a list's place: "SOUND 9/17"
-        status_bar(d, page.title + (" " + where if where else ""), self.flags())
+        status_bar(d, page.title, self.flags(), page.position() or "")  # a list's place: SOUND 9/17
         if self.model.message:  # a message is shown over any page
             message_box(d, self.model.message, self.model.message_kind, self.clock() - self.message_at)
         return img

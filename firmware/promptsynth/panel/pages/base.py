@@ -20,11 +20,14 @@ def text(d, x: int, y: int, s: str, fill: int = 1) -> None:
     d.text((x, y), printable(s), font=FONT, fill=fill)
 
 
-def status_bar(d, title: str, flags: str) -> None:
-    """Inverted bar on top: page title left, what matters in a hurry right (GEN 40% +2, LOAD,
-    ERR); the flags always show whole, the title gives way."""
+def status_bar(d, title: str, flags: str, where: str = "") -> None:
+    """Inverted bar on top: page title left, with a list's place (SOUND 9/17) when it fits
+    whole; what matters in a hurry right (GEN 40% +2, LOAD, ERR). The flags always show whole,
+    the title gives way."""
     d.rectangle((0, 0, 127, 9), fill=1)
     room = (127 - width(flags) - (CELL_W if flags else 0)) // CELL_W
+    if where and len(title) + 1 + len(where) <= room:
+        title = "%s %s" % (title, where)
     text(d, 1, 0, title[: max(room, 0)], fill=0)
     if flags:
         text(d, 128 - width(flags), 0, flags, fill=0)
