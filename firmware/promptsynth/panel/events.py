@@ -16,7 +16,7 @@ class Turn:
 @dataclass(frozen=True)
 class Press:
     button: int
-    kind: str  # "short" or "long"
+    kind: str  # "short", "long", or "hold" (held [panel] kiosk_unlock_hold seconds, kiosk mode only)
 
 
 @dataclass(frozen=True)

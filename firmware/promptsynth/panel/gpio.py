@@ -17,9 +17,16 @@ from promptsynth.panel.events import Event, Press, Turn
 class Controls:
     """Decoders for the encoders ((A pin, B pin) each) and buttons (pin each), fed by edges."""
 
-    def __init__(self, encoders: Sequence[Tuple[int, int]], buttons: Sequence[int], accelerate: bool = True):
+    def __init__(
+        self,
+        encoders: Sequence[Tuple[int, int]],
+        buttons: Sequence[int],
+        accelerate: bool = True,
+        hold_s: Optional[float] = None,
+    ):
+        """``hold_s``: buttons also send 'hold' once held that long (the kiosk's unlock)."""
         self.encoders = [(a, b, QuadratureDecoder(), Acceleration() if accelerate else None) for a, b in encoders]
-        self.buttons = [(pin, Button()) for pin in buttons]
+        self.buttons = [(pin, Button(hold_s=hold_s)) for pin in buttons]
         self.levels: Dict[int, int] = {pin: 1 for pair in encoders for pin in pair}
         self.levels.update({pin: 1 for pin in buttons})
         self.edges: Deque[Tuple[int, int, float]] = deque(maxlen=4096)
