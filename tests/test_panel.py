@@ -461,22 +461,6 @@ def test_simulator_window_shows_frames_headless(monkeypatch, panel):
         w.close()
 
 
-def test_kiosk_keeps_saving_and_deleting_behind_a_long_press(tmp_path):
-    p = Panel(instrument(tmp_path), Display(None), kiosk=True)
-    p.set_page("library")
-    lib = p.pages["library"]
-    lib.sel = len(p.presets())  # the "save current as" row
-    p.handle(Press(0, "short"))
-    assert lib.mode == "" and p.model.message == "hold to save" and p.model.message_kind == "hint"
-    assert p.model.error == "" and p.flags() != "ERR"  # a hint, not an error
-    p.handle(Press(1, "long"))
-    assert lib.mode == "save"
-    lib.mode = ""
-    lib.sel = 0  # a factory preset: never deletable
-    p.handle(Press(1, "long"))
-    assert lib.mode == ""
-
-
 def test_rows_pages_take_arrow_keys(panel):
     panel.set_page("settings")
     guidance = panel.gen.guidance

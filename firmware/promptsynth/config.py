@@ -150,13 +150,28 @@ class PanelConfig:
     keyboard: str = _key("", 'USB keyboard to grab, by name substring ("" = the first keyboard found).')
     keymap: str = _key("us", "Keyboard layout.", choices=("us",))
     kiosk: bool = _key(
-        False, "Kiosk mode: prompt limit, control characters refused, idle return to the attract preset."
+        False,
+        "Kiosk mode: a visitor may type, generate, cancel, play, load presets and shape the envelope; "
+        "everything else is locked until the operator unlocks (docs/design.md, Kiosk mode).",
     )
     prompt_limit: int = _key(200, "Longest prompt the panel accepts in kiosk mode, in characters.", 10, 10000)
     idle_timeout: float = _key(
         300.0, "Kiosk: seconds without input before the attract preset returns (0 = never).", 0.0, 86400.0
     )
-    attract: str = _key("factory/Init pad", "Kiosk: the preset (BANK/NAME) to return to when idle.")
+    attract: str = _key(
+        "factory/Init pad",
+        "Kiosk: the preset (BANK/NAME) the idle return restores, with every setting it does not state "
+        'at its default ("" = the Init sound).',
+    )
+    kiosk_pin: str = _key(
+        "", 'Kiosk: the operator\'s PIN, typed on the System page followed by Enter ("" = no PIN unlock).'
+    )
+    kiosk_unlock_hold: float = _key(
+        8.0, "Kiosk: seconds both encoder buttons are held to unlock, or to lock again (0 = no hold unlock).", 0.0, 60.0
+    )
+    kiosk_unlock_timeout: float = _key(
+        120.0, "Kiosk: an unlocked panel locks again after this many seconds without input.", 10.0, 86400.0
+    )
 
 
 @dataclass(frozen=True)

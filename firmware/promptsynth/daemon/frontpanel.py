@@ -71,7 +71,12 @@ def make_sources(cfg: Config, display, evdev=None, gpio=None) -> List[Source]:
         from promptsynth.panel.gpio import Controls, GpioControls
 
         controls = GpioControls(
-            Controls([(p.encoder1_a, p.encoder1_b), (p.encoder2_a, p.encoder2_b)], [p.button1, p.button2]), gpio
+            Controls(
+                [(p.encoder1_a, p.encoder1_b), (p.encoder2_a, p.encoder2_b)],
+                [p.button1, p.button2],
+                hold_s=p.kiosk_unlock_hold if p.kiosk and p.kiosk_unlock_hold else None,
+            ),
+            gpio,
         )
         controls.start()
         sources.append(Source("encoders", controls.events, controls.status, controls.stop))
@@ -92,6 +97,8 @@ class FrontPanel:
             idle_timeout=p.idle_timeout if p.kiosk else 0.0,
             attract=p.attract,
             clock=clock,
+            kiosk_pin=p.kiosk_pin,
+            unlock_timeout=p.kiosk_unlock_timeout,
         )
         health.add("display", required=p.display != "none")
         self.sources = make_sources(cfg, self.display, evdev, gpio)

@@ -14,7 +14,7 @@ import dataclasses
 import logging
 import time
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -88,6 +88,15 @@ def startup_sound(cfg: Config, sound_id: int = 1) -> Tuple[PlayableSound, Option
     return playable(audio, rate, dataclasses.replace(s, root=60), sound_id, name="init", own_loop=loop), problem
 
 
+def complete_settings(s) -> SoundSettings:
+    """Sound settings with every key that ``s`` (settings, or a mapping) lacks or leaves None
+    taken from the schema's defaults; every value checked against the schema."""
+    values = (
+        s if isinstance(s, Mapping) else {f.name: getattr(s, f.name, None) for f in dataclasses.fields(SoundSettings)}
+    )
+    return config_mod.from_mapping(SoundSettings, {k: v for k, v in values.items() if v is not None})
+
+
 class Instrument:
     def __init__(
         self,
@@ -102,6 +111,7 @@ class Instrument:
         self.library = SoundLibrary(state)
         self.store = PresetStore(state)
         self.current = Preset(name="Init", sound="init", sampler=sampler_settings(cfg.sampler))
+        self.gen_defaults = gen.settings  # [generate] and [model]: what the kiosk's idle return restores
         self._awaiting: Dict[int, Preset] = {}  # job id -> the preset whose sound it makes
         self._points_due: Optional[float] = None
         self._save_due: Optional[float] = None
@@ -262,6 +272,33 @@ class Instrument:
     def delete_preset(self, preset: Preset) -> None:
         self.store.delete(preset.bank, preset.name)
         log.info("preset %s/%s deleted", preset.bank, preset.name)
+
+    def return_to_attract(self, bank: str, name: str) -> bool:
+        """The kiosk's idle return: nothing of the last visitor remains. Every job is cancelled,
+        the generation settings are the configured ones again, and the attract preset plays with
+        every sound setting it does not state taken from the schema's defaults (a preset that
+        stores 4 keys must not leave the visitor's gain in place). ``name`` "" means the Init
+        sound with the [sampler] settings. Raises LibraryError when the preset does not exist
+        (after the rest is done: the visitor's settings are gone either way)."""
+        cancelled = self.cancel()
+        self._awaiting.clear()
+        self._points_due = None
+        self.gen.settings = self.gen_defaults
+        init = Preset(name="Init", sound="init", sampler=sampler_settings(self.cfg.sampler))
+        try:
+            preset = self.preset(bank, name) if name else init
+        except LibraryError:
+            self.load_preset(init, generate=False)
+            raise
+        preset = dataclasses.replace(preset, sampler=complete_settings(preset.sampler))
+        before = self.current
+        ok = self.load_preset(preset)
+        if self.current is before:  # not loaded (load_preset makes a new current when it plays)
+            # its sound is missing or is being generated first: meanwhile the Init sound, so the
+            # visitor's sound and settings are gone now (a generated attract sound loads when done)
+            self.load_preset(init, generate=False)
+        log.info("idle return to %s/%s (%d job(s) cancelled)", preset.bank, preset.name, cancelled)
+        return ok
 
     # ---- generation -----------------------------------------------------------------------------
     def generate(self, prompt: str, **overrides) -> int:

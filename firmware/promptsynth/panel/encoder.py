@@ -111,10 +111,14 @@ class Dial:
 
 
 class Button:
-    """Debounced push button (active low by default): 'short' on release, 'long' once held."""
+    """Debounced push button (active low by default): 'short' on release, 'long' once held, and
+    'hold' once held ``hold_s`` (None: never; the kiosk's unlock holds both buttons that long)."""
 
-    def __init__(self, debounce_s: float = 0.02, long_s: float = 0.6, active_low: bool = True):
-        self.debounce_s, self.long_s, self.active_low = debounce_s, long_s, active_low
+    def __init__(
+        self, debounce_s: float = 0.02, long_s: float = 0.6, active_low: bool = True, hold_s: Optional[float] = None
+    ):
+        self.debounce_s, self.long_s, self.active_low, self.hold_s = debounce_s, long_s, active_low, hold_s
+        self.hold_sent = False
         self.raw = False
         self.changed = 0.0
         self.pressed = False
@@ -141,18 +145,21 @@ class Button:
                 self.pressed, self.pressed_at = True, self.changed
 
     def poll(self, t: float) -> List[str]:
-        """Events due at time t: 'short', 'long'."""
+        """Events due at time t: 'short', 'long', 'hold'."""
         out = []
         if self.raw != self.pressed and t - self.changed >= self.debounce_s:
             self.pressed = self.raw
             if self.pressed:
                 self.pressed_at = t
-                self.long_sent = False
+                self.long_sent = self.hold_sent = False
             elif not self.long_sent:
                 out.append("short")
         if self.pressed and not self.long_sent and t - self.pressed_at >= self.long_s:
             self.long_sent = True
             out.append("long")
+        if self.pressed and self.hold_s and not self.hold_sent and t - self.pressed_at >= self.hold_s:
+            self.hold_sent = True
+            out.append("hold")
         return out
 
 

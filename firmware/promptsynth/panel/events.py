@@ -18,7 +18,7 @@ class Turn:
 @dataclass(frozen=True)
 class Press:
     button: int  # 0: the select encoder's push button, 1: the value encoder's
-    kind: str  # "short" or "long"
+    kind: str  # "short", "long", or "hold" (held [panel] kiosk_unlock_hold seconds, kiosk mode only)
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,11 @@ from promptsynth.panel.events import Event, Press, Turn
 class Controls:
     """Decoders for the encoders ((A pin, B pin) each) and buttons (pin each), fed by edges."""
 
-    def __init__(self, encoders: Sequence[Tuple[int, int]], buttons: Sequence[int]):
+    def __init__(self, encoders: Sequence[Tuple[int, int]], buttons: Sequence[int], hold_s: Optional[float] = None):
+        """``hold_s``: buttons also send 'hold' once held that long (the kiosk's unlock)."""
         # encoder i's push button is button i; acceleration is the panel's (from each turn's time)
         self.encoders = [(a, b, QuadratureDecoder()) for a, b in encoders]
-        self.buttons = [(pin, Button()) for pin in buttons]
+        self.buttons = [(pin, Button(hold_s=hold_s)) for pin in buttons]
         self.levels: Dict[int, int] = {pin: 1 for pair in encoders for pin in pair}
         self.levels.update({pin: 1 for pin in buttons})
         self.edges: Deque[Tuple[int, int, float]] = deque(maxlen=4096)

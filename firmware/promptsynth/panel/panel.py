@@ -1,11 +1,13 @@
 """The panel: pages by name, input routing, the view model, and redraws on change at a capped rate.
 
 It talks to the instrument through its API only (``promptsynth.daemon.instrument``): what it
-shows comes from there, and every change it makes goes back through it.
+shows comes from there, and every change it makes goes back through it. In kiosk mode every
+action method asks the kiosk lock (``panel/kiosk.py``) first, so no page or key gets round it.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from typing import Dict, List, Optional, Tuple
@@ -19,6 +21,7 @@ from promptsynth.panel.cclearn import CCLearn
 from promptsynth.panel.display import HEIGHT, WIDTH, Display, Screen
 from promptsynth.panel.encoder import Speed
 from promptsynth.panel.events import Key, Press, Turn
+from promptsynth.panel.kiosk import KioskLock, sound_action
 from promptsynth.panel.pages.base import Page, message_box, status_bar
 from promptsynth.panel.pages.generate import GeneratePage
 from promptsynth.panel.pages.gensettings import GenSettingsPage
@@ -29,6 +32,8 @@ from promptsynth.panel.pages.sound import SoundPage
 from promptsynth.panel.pages.system import SystemPage
 from promptsynth.panel.textedit import CharWheel, TextBuffer
 from promptsynth.panel.view import Model, refresh, waveform
+
+log = logging.getLogger("panel")
 
 PRESETS_EVERY_S = 2.0  # the preset list is re-read at most this often (no disk reads per redraw)
 ESC_AGAIN_S = 2.0  # a second Esc this soon after one that cancelled the running job clears the queue
@@ -59,12 +64,15 @@ class Panel:
         idle_timeout: float = 0.0,
         attract: str = "",
         clock=time.monotonic,
+        kiosk_pin: str = "",
+        unlock_timeout: float = 120.0,
     ):
         self.inst = inst
         self.display: Screen = display or Display(None)
         self.min_interval = 1.0 / fps
         self.kiosk, self.idle_timeout, self.attract = kiosk, idle_timeout, attract
         self.clock = clock
+        self.lock = KioskLock(kiosk, kiosk_pin, unlock_timeout, clock)
         self.pages = make_pages()
         self.order: List[str] = list(self.pages)
         self.page = "play"
@@ -95,16 +103,36 @@ class Panel:
 
     # ---- pages -----------------------------------------------------------------------------------
     def set_page(self, name: str) -> None:
-        """Show the page called ``name`` (norns' set_page)."""
+        """Show the page called ``name`` (norns' set_page). The page left is told (an optional
+        ``leave(ui)``), so nothing it armed (a delete confirm, a name being typed) outlives it."""
         if name not in self.pages:
             raise KeyError("no page %r (pages: %s)" % (name, ", ".join(self.order)))
+        if name == self.page:
+            return
+        leave = getattr(self.current_page, "leave", None)
+        if leave is not None:
+            leave(self)
+        self.lock.typed = ""  # a PIN half typed on the System page is forgotten
         self.page = name
+        if name == "system" and self.lock.enabled:  # the operator's way in (and out)
+            if self.lock.unlocked:
+                self.flash("Enter: lock kiosk", 10.0, kind="hint")
+            elif self.lock.pin_enabled:
+                self.flash("staff: PIN + Enter", 10.0, kind="hint")
 
     @property
     def current_page(self) -> Page:
         return self.pages[self.page]
 
     # ---- actions the pages call ----------------------------------------------------------------
+    def may(self, action: str, detail: str = "") -> bool:
+        """May ``action`` (a name in kiosk.ACTIONS) be done now? When not (a locked kiosk), the
+        panel shows a short hint and the operator's log gets a line; never an error."""
+        if self.lock.allows(action):
+            return True
+        self.flash(self.lock.refusal(action, "%s page%s" % (self.page, ", " + detail if detail else "")), kind="hint")
+        return False
+
     def flash(self, message: str, seconds: Optional[float] = None, kind: str = "error") -> None:
         """Show ``message`` over any page: ``kind`` "error" (inverted, ERR in the top bar),
         "hint" (what to do instead: "hold to save") or "info" (what happened: "cancelled").
@@ -163,6 +191,8 @@ class Panel:
         return self.inst.gen_settings
 
     def set_gen(self, key: str, value) -> None:
+        if not self.may("settings", key):
+            return
         try:
             self.inst.set_generation(key, value)
         except ConfigError as e:
@@ -173,6 +203,11 @@ class Panel:
 
     def set_sampler(self, key: str, value) -> None:
         """Change one setting of the sound being played, live."""
+        if not self.may(sound_action(key), key):
+            return
+        self._set_sound(key, value)
+
+    def _set_sound(self, key: str, value) -> None:
         try:
             self.inst.set_sound(key, value)
         except ConfigError as e:
@@ -191,6 +226,8 @@ class Panel:
         return self.inst.current.name
 
     def load_preset(self, p: Preset) -> None:
+        if not self.may("load", p.name):
+            return
         if not self.inst.load_preset(p):
             self.flash("cannot load %s" % p.name)
 
@@ -204,26 +241,36 @@ class Panel:
             return False
 
     def save_preset(self, name: str) -> bool:
-        return self._library_action(self.inst.save_preset, name)
+        return self.may("save", name) and self._library_action(self.inst.save_preset, name)
 
     def rename_preset(self, p: Preset, name: str) -> bool:
-        return self._library_action(self.inst.rename_preset, p, name)
+        return self.may("rename", p.name) and self._library_action(self.inst.rename_preset, p, name)
 
-    def delete_preset(self, p: Preset) -> None:
-        self._library_action(self.inst.delete_preset, p)
+    def delete_preset(self, p: Preset) -> bool:
+        return self.may("delete", p.name) and self._library_action(self.inst.delete_preset, p)
 
     def learn(self, key: str) -> None:
         """MIDI learn: the next controller that moves controls ``key``."""
+        if not self.may("learn", key):
+            return
         self.cc.learn(key)
         self.flash("move a knob for %s" % key, 10.0, kind="hint")
 
     # ---- input -----------------------------------------------------------------------------------
     def handle(self, ev) -> None:
-        self.last_input = self.clock()
+        now = self.last_input = self.clock()
+        self.lock.input(now)
         page = self.current_page
+        if isinstance(ev, Press) and ev.kind == "hold":
+            # both buttons held for [panel] kiosk_unlock_hold: the operator's gesture, nothing else
+            if self.lock.hold(ev.button, now):
+                self.flash("kiosk unlocked" if self.lock.unlocked else "kiosk locked", 10.0, kind="info")
+            return
         if isinstance(ev, Key):
             if ev.name.startswith("f") and ev.name[1:].isdigit() and 1 <= int(ev.name[1:]) <= len(self.order):
                 self.set_page(self.order[int(ev.name[1:]) - 1])
+                return
+            if self.page == "system" and self._operator_key(ev, now):
                 return
             # Esc cancels jobs (see cancel_jobs) unless the page has a dialog open that it closes
             if ev.name == "esc" and not page.modal() and (self.jobs or self.inst.queued()):
@@ -255,6 +302,64 @@ class Panel:
                 self.set_page("play")  # a long press on select (encoder 1's button): home
                 return
             page.press(self, ev.kind)  # a page's own long-press action is encoder 2's
+
+    def _operator_key(self, ev: Key, now: float) -> bool:
+        """The System page of a kiosk: a locked one takes the PIN there (typed characters go to
+        the PIN, never to the prompt; only "*"s are shown), an unlocked one locks on Enter."""
+        lock = self.lock
+        if not lock.enabled:
+            return False
+        if lock.unlocked:
+            if ev.name == "enter":
+                lock.lock("Enter on the System page")
+                self.flash("kiosk locked", kind="info")
+                return True
+            return False
+        if not lock.pin_enabled:
+            return False
+        if ev.char:
+            lock.pin_char(ev.char)
+        elif ev.name == "backspace":
+            lock.pin_backspace()
+        elif ev.name == "esc" and lock.typed:
+            lock.typed = ""
+        elif ev.name == "enter":
+            hint = lock.pin_enter(now)
+            self.flash(hint or "kiosk unlocked", 10.0, kind="hint" if hint else "info")
+            return True
+        else:
+            return False
+        self.flash("PIN %s" % ("*" * len(lock.typed)), 10.0, kind="hint")
+        return True
+
+    def return_to_attract(self) -> None:
+        """The kiosk's idle return: the next visitor finds the panel and the instrument as the
+        operator left them. Locked again, nothing armed on any page (confirm, name entry, MIDI
+        learn, the character wheel), the prompt cleared, the queue cancelled, every sound and
+        generation setting back to the attract preset and the configured defaults, the Play page."""
+        self.lock.lock("idle return")
+        for page in self.pages.values():
+            leave = getattr(page, "leave", None)
+            if leave is not None:
+                leave(self)
+            if hasattr(page, "sel"):
+                page.sel = 0
+        self.page = "play"
+        self.prompt.clear()
+        self.name.clear()
+        self.wheel, self.spelling = CharWheel(), False
+        self.cc.learning = None
+        self.job, self.last_seed = None, None
+        self._cancelled.extend(self.jobs)  # their "cancelled" is not news for the next visitor
+        self.model.progress, self.model.last_result = None, ""
+        self.model.message, self.model.message_kind, self.error_until = "", "", 0.0
+        self._presets = None
+        bank, _, name = self.attract.rpartition("/")
+        try:
+            self.inst.return_to_attract(bank or "factory", name)
+        except Exception as e:  # a missing attract preset: say so; the rest is reset anyway
+            log.error("idle return: %s", e)
+            self.flash(str(e))
 
     # ---- refresh and drawing ---------------------------------------------------------------------
     def _events(self) -> None:
@@ -299,7 +404,7 @@ class Panel:
         if key == "learned":
             self.flash("CC%d -> %s" % (m.cc_number, value), kind="info")
         elif key is not None:
-            self.set_sampler(key, value)
+            self._set_sound(key, value)  # a knob the operator bound (learning is theirs alone)
 
     def refresh(self, now: float) -> None:
         self._events()
@@ -319,14 +424,11 @@ class Panel:
                 self.model.wave, self.model.markers = waveform(
                     self.inst.current_audio(), cur.sampler, self.inst.cfg.audio.rate
                 )
-        if self.idle_timeout and self.attract and now - self.last_input > self.idle_timeout:
+        self.lock.tick(now)
+        if self.idle_timeout and now - self.last_input > self.idle_timeout:
             self.last_input = now
-            try:
-                bank, _, name = self.attract.rpartition("/")
-                self.load_preset(self.inst.preset(bank or "factory", name))
-                self.set_page("play")
-            except Exception as e:
-                self.flash(str(e))
+            log.info("idle for %.0f s: back to the attract preset", self.idle_timeout)
+            self.return_to_attract()
 
     def flags(self) -> str:
         """The top bar's right side: the running job's progress and the queue behind it come

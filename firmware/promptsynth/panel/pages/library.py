@@ -10,6 +10,7 @@ class LibraryPage(Page):
     def __init__(self):
         self.sel = 0
         self.mode = ""  # "", "save", "rename", "confirm"
+        self.target = None  # (bank, name) of the preset a confirm or rename is about
         self.n = 0  # rows at the last draw (for the title's 3/15)
 
     def draw(self, d, m, ui):
@@ -21,9 +22,9 @@ class LibraryPage(Page):
             text(d, 0, 52, "Enter: ok  Esc: back")
             return
         items = ui.presets()
-        if self.mode == "confirm" and items:
+        if self.mode == "confirm" and self.target is not None:
             text(d, 0, 12, "delete")
-            text(d, 0, 22, items[self.sel].name[:COLS])
+            text(d, 0, 22, self.target[1][:COLS])
             text(d, 0, 40, "press: yes  Esc: no")
             return
         rows = ["%s%s" % ("*" if p.bank == "factory" else " ", p.name) for p in items] + ["+ save current as..."]
@@ -43,33 +44,95 @@ class LibraryPage(Page):
         self.sel = max(0, min(self.sel + delta, len(ui.presets())))
         return True
 
+    # Key and press handling. Each action is asked for by name (ui.may via the panel's action
+    # methods), so in kiosk mode no key stands in for a press that unlocks something: Delete asks
+    # to delete, Tab to rename, Enter loads (or, on the last row, asks to save).
+
+    def leave(self, ui):
+        """Leaving the page disarms a delete confirm and drops a name being typed."""
+        self.mode, self.target = "", None
+
     def _selected(self, ui):
         items = ui.presets()
         return items[self.sel] if self.sel < len(items) else None
 
-    def press(self, ui, kind):
-        p = self._selected(ui)
-        if self.mode == "confirm":
-            if p is not None:
-                ui.delete_preset(p)
-            self.mode = ""
-            return True
-        if self.mode:
-            return False
-        if p is None:  # the "save current as" row
-            if ui.kiosk and kind != "long":  # kiosk: editing sits behind a long press
-                ui.flash("hold to save", kind="hint")
-                return True
+    def _target(self, ui):
+        """The preset an armed confirm or rename is about (by bank and name, not by row: the list
+        may have changed under it), if it still exists."""
+        for p in ui.presets():
+            if (p.bank, p.name) == self.target:
+                return p
+        return None
+
+    def _select(self, ui, bank, name):
+        """Keep the selection on a preset after the list changed (a rename re-sorts it)."""
+        for i, p in enumerate(ui.presets()):
+            if (p.bank, p.name) == (bank, name):
+                self.sel = i
+                return
+
+    def _ask_save(self, ui):
+        if ui.may("save"):
             self.mode = "save"
             ui.name.clear()
             ui.name.insert(ui.suggest_name())
+        return True
+
+    def _ask_delete(self, ui, p):
+        if p is None:  # the "save current as" row: nothing to delete
+            return False
+        if not ui.may("delete", p.name):
             return True
+        if p.bank == "factory":
+            ui.flash("factory: read-only", kind="hint")
+            return True
+        self.mode, self.target = "confirm", (p.bank, p.name)
+        return True
+
+    def _ask_rename(self, ui, p):
+        if p is None or p.bank == "factory":  # nothing to rename: Tab is the select encoder
+            return False
+        if not ui.may("rename", p.name):
+            return True
+        self.mode, self.target = "rename", (p.bank, p.name)
+        ui.name.clear()
+        ui.name.insert(p.name)
+        return True
+
+    def _confirmed(self, ui):
+        p = self._target(ui)
+        self.mode, self.target = "", None
+        if p is not None:
+            ui.delete_preset(p)  # the row now shows the next preset: a new Delete asks again
+        return True
+
+    def _enter_name(self, ui):
+        if self.mode == "save":
+            if ui.save_preset(ui.name.text):
+                self.mode = ""
+                self.sel = len(ui.presets())  # still the "save current as" row, not a preset
+            return
+        p = self._target(ui)
+        if p is None:  # renamed or deleted meanwhile
+            self.mode, self.target = "", None
+            return
+        if ui.rename_preset(p, ui.name.text):
+            self.mode, self.target = "", None
+            self._select(ui, p.bank, ui.name.text)
+
+    def press(self, ui, kind):
+        if self.mode == "confirm":
+            return self._confirmed(ui)
+        if self.mode:
+            return False
+        p = self._selected(ui)
+        if p is None:  # the "save current as" row
+            return self._ask_save(ui)
         if kind == "short":
             ui.load_preset(p)
             return True
-        if kind == "long" and p.bank != "factory":  # editing and deleting sit behind a long press
-            self.mode = "confirm"
-            return True
+        if kind == "long":  # the encoder's way to delete (a confirm follows)
+            return self._ask_delete(ui, p)
         return False
 
     def key(self, ui, key):
@@ -83,32 +146,23 @@ class LibraryPage(Page):
             elif key.name == "right":
                 ui.name.right()
             elif key.name == "esc":
-                self.mode = ""
+                self.mode, self.target = "", None
             elif key.name == "enter":
-                if self.mode == "save":
-                    ok = ui.save_preset(ui.name.text)
-                else:
-                    ok = ui.rename_preset(self._selected(ui), ui.name.text)
-                if ok:
-                    self.mode = ""
+                self._enter_name(ui)
             return True
-        if key.name == "esc" and self.mode == "confirm":
-            self.mode = ""
-            return True
-        if (
-            key.name == "tab"
-            and not ui.kiosk
-            and self._selected(ui) is not None
-            and self._selected(ui).bank != "factory"
-        ):
-            self.mode = "rename"
-            ui.name.clear()
-            ui.name.insert(self._selected(ui).name)
-            return True
+        if self.mode == "confirm":
+            if key.name == "esc":
+                self.mode, self.target = "", None
+                return True
+            if key.name == "enter":
+                return self._confirmed(ui)
+            return key.name != ""  # other keys do nothing while asking; typing leaves the page
+        if key.name == "tab":
+            return self._ask_rename(ui, self._selected(ui))
         if key.name in ("up", "down"):
             return self.turn(ui, 1, 1 if key.name == "down" else -1)
         if key.name == "enter":
             return self.press(ui, "short")
         if key.name == "delete":
-            return self.press(ui, "long")
+            return self._ask_delete(ui, self._selected(ui))
         return False
