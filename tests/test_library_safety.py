@@ -199,3 +199,92 @@ def test_raw_generations_the_library_has_are_removed_and_others_kept(tmp_path):
     (gen / ".gen-1-j3-0.wav.abc.tmp").write_bytes(b"half")
     assert manage.clean_generated(str(tmp_path), lib) == (3, 1)
     assert sorted(os.listdir(gen)) == ["gen-1-j2-0.json", "gen-1-j2-0.wav"]  # not in the library: the only copy
+
+
+# ---- the instrument's API (no engine started: the library side is what is tested) -----------------------
+def _instrument(tmp_path, **panel):
+    from promptsynth.daemon.run import Daemon
+
+    cfg = config.replace(config.Config(), "paths", state=str(tmp_path / "state"))
+    if panel:
+        cfg = config.replace(cfg, "panel", **panel)
+    return Daemon(cfg, clock=lambda: 100.0).inst
+
+
+def _result(job, seed=1, prompt="a bell"):
+    from promptsynth.generator import protocol as gm
+
+    t = np.arange(16000) / 16000
+    audio = (0.2 * np.sin(2 * np.pi * (300 + seed) * t)).astype(np.float32)
+    recipe = {"model": "tiny", "prompt": prompt, "seed": seed, "steps": 2, "created": "2026-01-01T00:00:0%dZ" % seed}
+    return gm.Result(job, [], recipe, audio=[audio], rate=16000)
+
+
+def test_instrument_save_preset_asks_before_replacing(tmp_path):
+    from promptsynth.library.sounds import Exists
+
+    inst = _instrument(tmp_path)
+    path = inst.save_preset("Gig pad")
+    before = open(path, "rb").read()
+    inst.set_sound("gain", -20.0)
+    with pytest.raises(Exists):
+        inst.save_preset("Gig pad")
+    assert open(path, "rb").read() == before
+    inst.save_preset("Gig pad", overwrite=True)
+    assert inst.preset("user", "Gig pad").sampler.gain == -20.0
+    inst.save_preset("Other")
+    with pytest.raises(Exists):  # a rename onto another preset's name is refused too
+        inst.rename_preset(inst.preset("user", "Other"), "Gig pad")
+    assert {p.name for p in inst.presets() if p.bank == "user"} == {"Gig pad", "Other"}
+
+
+def test_a_full_disk_keeps_the_sound_playing_and_says_so(tmp_path, monkeypatch):
+    from promptsynth.library import sounds
+    from promptsynth.library.atomic import DiskFullError
+
+    inst = _instrument(tmp_path)
+    before = inst.current
+
+    def full(*a, **k):
+        raise DiskFullError(28, "disk full: x was not written")
+
+    monkeypatch.setattr(sounds.atomic, "write_with", full)
+    inst._take_result(_result(1))
+    part = inst.health.parts["library"]
+    assert part.state == "failed" and "disk full" in part.detail and "not kept" in part.detail
+    assert inst.current is before and inst.library.entries()[0] == []
+
+
+def test_a_preset_whose_sound_was_deleted_is_generated_again_from_its_recipe(tmp_path, monkeypatch):
+    inst = _instrument(tmp_path)
+    inst._take_result(_result(1, seed=5))  # a generated sound, played as a new preset
+    inst.save_preset("Bell")
+    old = inst.current.sound
+    inst.delete_sound(old, force=True)
+    bell = [p for p in inst.presets() if p.name == "Bell"][0]
+    assert bell.missing_sound and bell.generation["seed"] == 5
+    submitted = []
+    inst.gen.client = object()  # a generator is running (submit is replaced below)
+    monkeypatch.setattr(inst.gen, "submit", lambda prompt, **kw: submitted.append((prompt, kw)) or 9)
+    assert inst.load_preset(bell)
+    assert submitted[0][0] == "a bell" and submitted[0][1]["seed"] == 5 and submitted[0][1]["model"] == "tiny"
+    inst._take_result(_result(9, seed=5))
+    again = inst.preset("user", "Bell")
+    assert again.sound != old and again.sound == inst.current.sound and again.sampler == bell.sampler
+    assert not [p for p in inst.presets() if p.name == "Bell"][0].missing_sound
+
+
+def test_kiosk_retention_runs_after_each_stored_generation(tmp_path):
+    inst = _instrument(tmp_path, kiosk=True)
+    assert inst.cfg.library.keep_sounds == 50
+    inst.cfg = config.replace(inst.cfg, "library", keep_sounds=2)
+    for n in range(5):
+        inst._take_result(_result(n + 1, seed=n + 1))
+        if n == 0:
+            inst.save_preset("first")  # a visitor's sound in a preset stays
+    kept = sorted(e.meta["recipe"]["seed"] for e in inst.library.entries()[0])
+    assert kept == [1, 4, 5] and inst.current.sound == inst.library.entries()[0][0].id  # 5 plays
+    plain = _instrument(tmp_path / "b")  # outside kiosk mode nothing is deleted
+    for n in range(4):
+        plain._take_result(_result(n + 1, seed=n + 1))
+    assert len(plain.library.entries()[0]) == 4

@@ -51,9 +51,9 @@ def mark_missing(lib: SoundLibrary, presets: List[Preset]) -> List[Preset]:
 
 
 def protected(store: PresetStore) -> Set[str]:
-    """What retention never deletes: sounds presets play (by id), the current state's sound, and
-    recipe keys of presets (a factory preset's sound is found by its recipe: pruning it would cost
-    the next visitor who loads it a generation)."""
+    """What retention never deletes nor counts: sounds presets play (by id), and recipe keys of
+    presets (a factory preset's sound is found by its recipe: pruning it would cost the next
+    visitor who loads it a generation)."""
     keep: Set[str] = set()
     presets, _ = store.list()
     for p in presets:
@@ -61,23 +61,23 @@ def protected(store: PresetStore) -> Set[str]:
             keep.add(p.sound)
         if p.has_recipe:
             keep.add("recipe:" + p.recipe_key())
-    state, _ = store.load_state()
-    if state is not None and state.sound:
-        keep.add(state.sound)
     return keep
 
 
 def prune(lib: SoundLibrary, store: PresetStore, keep: int, also_keep: Optional[Set[str]] = None) -> List[str]:
-    """The kiosk's retention: of the generated sounds no preset and not the current state uses,
-    keep the newest ``keep`` and delete the rest (0 = keep all). Imported sounds are never pruned
-    (visitors cannot import; an operator did). Returns the ids deleted."""
+    """The kiosk's retention: of the generated sounds no preset uses, keep the newest ``keep`` and
+    delete the rest (0 = keep all); the current state's sound and ``also_keep`` count among them
+    but are never deleted. Imported sounds are never pruned (visitors cannot import; an operator
+    did). Returns the ids deleted."""
     if keep <= 0:
         return []
     safe = protected(store)
-    spare = set(also_keep or ())  # counted among the newest, never deleted (the sound just stored)
-    entries, _ = lib.entries()
-    # newest first: by the time stored (ids only resolve seconds; older sidecars have no stored_ns)
-    entries.sort(key=lambda e: (int(e.meta.get("stored_ns") or 0), e.id), reverse=True)
+    # counted among the newest, never deleted: the sound just stored, the one being played
+    spare = set(also_keep or ())
+    state, _ = store.load_state()
+    if state is not None and state.sound:
+        spare.add(state.sound)
+    entries, _ = lib.entries()  # newest first
     visitors = [
         e
         for e in entries

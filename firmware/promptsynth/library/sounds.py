@@ -246,6 +246,8 @@ class SoundLibrary:
                 problems.append("sound %s: unreadable audio (%s)" % (sid, e))
                 continue
             found.append(SoundEntry(sid, m))
+        # ids resolve only seconds: sounds stored within one second are ordered by stored_ns
+        found.sort(key=lambda e: (e.id[:15], int(e.meta.get("stored_ns") or 0), e.id), reverse=True)
         return found, problems
 
     def find(self, key: str) -> SoundEntry:
