@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -107,6 +108,37 @@ def test_run_in_the_simulator_plays_and_stops_on_sigterm(tmp_path):
             proc.kill()
 
 
+def test_the_simulator_keeps_its_state_in_xdg_state_home_and_leaves_no_temporary_folder(tmp_path):
+    p = tmp_path / "c.toml"  # no [paths]: the service's /var/lib/promptsynth, which root could write
+    p.write_text("[audio]\nrt_priority = 0\nlock_memory = false\n")
+    tmp = tmp_path / "tmp"
+    (tmp / "psynth-sim-999999999-old").mkdir(parents=True)  # left by a simulator that was killed
+    env = dict(os.environ, XDG_STATE_HOME=str(tmp_path / "xdg"), TMPDIR=str(tmp), HOME=str(tmp_path / "home"))
+    env.pop("DISPLAY", None)
+    env.pop("WAYLAND_DISPLAY", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "promptsynth", "run", "--sim", "--config", str(p)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    try:
+        lines = read_until(proc, lambda ln: "playable:" in ln, 60)
+        assert any("playable:" in ln for ln in lines), "".join(lines)
+        assert [n for n in os.listdir(tmp) if n.startswith("psynth-sim-")] != []  # its folder, while it runs
+        proc.send_signal(signal.SIGTERM)
+        lines += read_until(proc, lambda ln: False, 60)
+        assert proc.wait(timeout=5) == 0, "".join(lines)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    state = tmp_path / "xdg" / "promptsynth"
+    assert "simulator: state in %s" % state in "".join(lines)
+    assert (state / "state.json").exists()
+    assert [n for n in os.listdir(tmp) if n.startswith("psynth-")] == []  # its own and the stale one
+
+
 @pytest.mark.torch
 def test_run_in_the_simulator_generates_a_prompt_and_plays_it(tmp_path):
     p = tmp_path / "c.toml"
@@ -197,8 +229,98 @@ def test_sounds_and_presets_commands(tmp_path):
     assert r.returncode == 1 and "not allowed" in r.stderr
     r = cli("presets", "load", "gig/My A", "--config", str(cfgp))
     assert r.returncode == 0 and (tmp_path / "state" / "state.json").exists()
+    # nothing replaced without --force: a preset saved over, files exported over
+    before = (tmp_path / "out" / "My_A.wav").read_bytes()
+    r = cli("presets", "save", "My A", "--sound", "Sine A", "--bank", "gig", "--config", str(cfgp))
+    assert r.returncode == 1 and "already exists" in r.stderr and "--force" in r.stderr
+    r = cli("presets", "export", "gig/My A", "--out", str(tmp_path / "out"), "--config", str(cfgp))
+    assert r.returncode == 1 and "already exists" in r.stderr
+    assert (tmp_path / "out" / "My_A.wav").read_bytes() == before
+    r = cli("presets", "export", "gig/My A", "--out", str(tmp_path / "out"), "--force", "--config", str(cfgp))
+    assert r.returncode == 0, r.stderr
+    # import is idempotent: the same file is the same sound
+    r = cli("sounds", "import", str(usb), "--config", str(cfgp))
+    assert r.returncode == 0 and "already in the library" in r.stdout
+    assert len(os.listdir(tmp_path / "state" / "sounds")) == 2
+    # a sound presets use is not deleted without --force, and says which
     r = cli("sounds", "delete", "Sine A", "--config", str(cfgp))
-    assert r.returncode == 0 and cli("sounds", "show", "Sine A", "--config", str(cfgp)).returncode == 1
+    assert r.returncode == 1 and "gig/My A" in r.stderr and "the current state" in r.stderr
+    assert cli("sounds", "show", "Sine A", "--config", str(cfgp)).returncode == 0
+    r = cli("sounds", "delete", "Sine A", "--force", "--config", str(cfgp))
+    assert r.returncode == 0 and "gig/My A" in r.stdout
+    assert cli("sounds", "show", "Sine A", "--config", str(cfgp)).returncode == 1
+    # the preset says its sound is missing, and does not pretend to load
+    r = cli("presets", "list", "--bank", "gig", "--config", str(cfgp))
+    assert "My A" in r.stdout and "[sound missing]" in r.stdout
+    r = cli("presets", "load", "gig/My A", "--config", str(cfgp))
+    assert r.returncode == 1 and "missing" in r.stderr
+
+
+def test_sounds_import_fails_on_any_bad_file_and_delete_needs_an_unambiguous_name(tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    cfgp = tmp_path / "c.toml"
+    cfgp.write_text('[paths]\nstate = "%s"\n' % (tmp_path / "state"))
+    t = np.arange(24000) / 48000
+    for i, hz in enumerate((440, 660)):
+        d = tmp_path / ("stick%d" % i)
+        d.mkdir()
+        sf.write(str(d / "Pad.wav"), 0.3 * np.sin(2 * np.pi * hz * t), 48000)  # same name, other sound
+    (tmp_path / "stick1" / "broken.wav").write_bytes(b"RIFFxxxxWAVEjunk")
+    r = cli("sounds", "import", str(tmp_path / "stick0"), "--config", str(cfgp))
+    assert r.returncode == 0, r.stderr
+    r = cli("sounds", "import", str(tmp_path / "stick1"), "--config", str(cfgp))
+    assert r.returncode == 1 and "imported" in r.stdout and "broken.wav" in r.stderr  # one bad file: failure
+    r = cli("sounds", "delete", "Pad", "--config", str(cfgp))
+    assert r.returncode == 2 and "2 sounds are named 'Pad'" in r.stderr
+    ids = sorted(f[:-5] for f in os.listdir(tmp_path / "state" / "sounds") if f.endswith(".json"))
+    assert len(ids) == 2 and all(i in r.stderr for i in ids)  # the candidates, to choose from
+    r = cli("sounds", "delete", ids[0], "--config", str(cfgp))
+    assert r.returncode == 0 and len(os.listdir(tmp_path / "state" / "sounds")) == 2
+
+
+def test_generate_checks_its_output_path_before_generating(tmp_path):
+    cfgp = tmp_path / "c.toml"
+    cfgp.write_text('[paths]\nstate = "%s"\n' % (tmp_path / "state"))
+    (tmp_path / "taken.wav").write_bytes(b"keep me")
+    cases = [
+        (str(tmp_path / "nope" / "x.wav"), "does not exist"),
+        (str(tmp_path), "is a folder"),
+        (str(tmp_path / "x.flac"), "must end in .wav"),
+        (str(tmp_path / "taken.wav"), "already exists: add --force"),
+    ]
+    for out, needle in cases:
+        r = cli("generate", "a bell", "--model", "tiny", "-o", out, "--config", str(cfgp))
+        assert r.returncode == 2 and needle in r.stderr and "Traceback" not in r.stderr, (out, r.stderr)
+    assert (tmp_path / "taken.wav").read_bytes() == b"keep me"
+    assert not os.path.exists(tmp_path / "state" / "generated")  # nothing was generated
+
+
+@pytest.mark.torch
+def test_generate_writes_the_shaped_sound_or_the_raw_one_and_keeps_no_raw_files(tmp_path):
+    import soundfile as sf
+
+    from promptsynth.library.export import read_smpl
+    from promptsynth.library.sounds import SoundLibrary
+
+    cfgp = tmp_path / "c.toml"
+    cfgp.write_text('[paths]\nstate = "%s"\n[model]\ndevice = "cpu"\n' % (tmp_path / "state"))
+    args = ["--model", "tiny", "--seconds", "1.0", "--steps", "2", "--seed", "3", "--config", str(cfgp)]
+    r = cli("generate", "a bell", "-o", str(tmp_path / "bell.wav"), *args, timeout=300)
+    assert r.returncode == 0 and "-> sound " in r.stdout, r.stderr
+    entries, _ = SoundLibrary(str(tmp_path / "state")).entries()
+    assert len(entries) == 1 and entries[0].meta["recipe"]["seed"] == 3
+    shaped, rate = sf.read(str(tmp_path / "bell.wav"), dtype="float32", always_2d=True)
+    stored, srate = sf.read(str(tmp_path / "state" / "sounds" / (entries[0].id + ".wav")), dtype="float32")
+    assert rate == srate == 48000 and np.array_equal(shaped.reshape(stored.shape), stored)
+    assert read_smpl(str(tmp_path / "bell.wav")) is not None  # root (and loop) for other samplers
+    assert not os.path.exists(tmp_path / "state" / "generated")  # the raw files went once stored
+    r = cli("generate", "a bell", "-o", str(tmp_path / "raw.wav"), "--raw", *args, timeout=300)
+    assert r.returncode == 0, r.stderr
+    raw, rrate = sf.read(str(tmp_path / "raw.wav"), dtype="float32")
+    assert rrate == 16000 and len(raw) == 16000
+    assert not os.path.exists(tmp_path / "state" / "generated")
 
 
 def test_bench_shape_quick_json():

@@ -69,3 +69,17 @@ def test_default_path_absent_means_defaults(monkeypatch, tmp_path):
     monkeypatch.setattr(config, "DEFAULT_PATH", str(tmp_path / "none.toml"))
     cfg, where = config.load(None)
     assert cfg == config.Config() and "defaults" in where
+
+
+def test_every_error_of_a_file_is_listed_at_once(tmp_path):
+    p = tmp_path / "c.toml"
+    p.write_text('[audio]\nrate = 1\nperiod = 7\n[midi]\napi = "oss"\n[bogus]\nx = 1\n[library]\nkeep_sounds = -1\n')
+    errors = config.errors_in(str(p))
+    assert len(errors) == 5 and all(e.startswith(str(p) + ": ") for e in errors)
+    for needle in ("[audio] rate", "[audio] period", "[midi] api", "[bogus]: unknown section", "[library] keep_sounds"):
+        assert any(needle in e for e in errors), needle
+    with pytest.raises(config.ConfigError, match=r"\[audio\] rate"):  # loading still stops at the first
+        config.load(str(p))
+    ok = tmp_path / "ok.toml"
+    ok.write_text("[library]\nkeep_sounds = 0\n")
+    assert config.errors_in(str(ok)) == [] and config.load(str(ok))[0].library.keep_sounds == 0

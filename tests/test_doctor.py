@@ -65,3 +65,32 @@ def test_midi_ports_are_judged_by_the_rule_the_instrument_uses(rig, tmp_path):
             keys.close()
     finally:
         software.close()
+
+
+def test_every_config_error_is_listed_and_alsa_noise_is_hidden(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[audio]\nrate = 1\nformat = "U8"\n[panel]\nfps = 0.0\n')
+    checks = doctor.run(str(bad))
+    assert [c.part for c in checks] == ["config"] * 3 and all(c.status == "fail" for c in checks)
+    assert {"[audio] rate", "[audio] format", "[panel] fps"} == {c.detail.split(": ")[1] for c in checks}
+    # a part that reaches libasound before the audio check (libasound prints its own lines on
+    # stderr for a PCM that does not exist): doctor's output has none of them
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[paths]\nstate = "%s"\n[audio]\ndevice = "no_such_pcm"\n' % (tmp_path / "s"))
+    code = (
+        "import sys\n"
+        "from promptsynth import doctor\n"
+        "def noisy(cfg):\n"
+        "    import alsaaudio\n"
+        "    try:\n"
+        "        alsaaudio.PCM(device='no_such_pcm_either')\n"
+        "    except alsaaudio.ALSAAudioError:\n"
+        "        pass\n"
+        "    return []\n"
+        "doctor.CHECKS = (noisy,) + doctor.CHECKS\n"
+        "checks = doctor.run(sys.argv[1])\n"
+        "print([c.part for c in checks if c.status == 'fail'])\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code, str(cfg)], capture_output=True, text=True, timeout=120)
+    assert "audio device" in r.stdout, r.stderr
+    assert "ALSA lib" not in r.stderr, r.stderr

@@ -123,7 +123,7 @@ print("ready", flush=True)
 i = 0
 while True:
     sid = lib.add(a, 48000, {"kind": "test", "n": i})
-    store.save(Preset(name="p%d" % (i % 5), sound=sid, sampler=SoundSettings(root=60 + i % 12)))
+    store.save(Preset(name="p%d" % (i % 5), sound=sid, sampler=SoundSettings(root=60 + i % 12)), overwrite=True)
     store.save_state(Preset(name="p%d" % (i % 5), sound=sid))
     i += 1
 """
@@ -242,7 +242,8 @@ def test_import_reads_smpl_loops_and_analyses_the_rest(tmp_path):
     (usb / "broken.wav").write_bytes(b"RIFFxxxxWAVEjunk")
     (usb / "notes.txt").write_text("not audio")
     lib = SoundLibrary(str(tmp_path / "state"))
-    ids, problems = import_folder(lib, str(usb), RATE)
+    done, problems = import_folder(lib, str(usb), RATE)
+    ids = [d.id for d in done]
     assert len(ids) == 2 and len(problems) == 1 and "broken.wav" in problems[0]
     metas = {lib.meta(i)["source"]: lib.meta(i) for i in ids}
     looped = metas["looped.wav"]

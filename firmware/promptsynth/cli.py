@@ -93,7 +93,14 @@ def build_parser() -> argparse.ArgumentParser:
     gp.add_argument("--negative", help="negative prompt")
     gp.add_argument("--scheduler", choices=["dpm", "ddim"])
     gp.add_argument("--candidates", type=int, help="1-4, best first by CLAP")
-    gp.add_argument("-o", "--output", help="also copy the best result to this WAV file")
+    gp.add_argument(
+        "-o",
+        "--output",
+        help="also write the best result to this WAV file: the shaped sound the instrument plays (root and "
+        "loop in its smpl chunk); checked before generating",
+    )
+    gp.add_argument("--raw", action="store_true", help="-o gets the model's raw output (16 kHz float) instead")
+    gp.add_argument("--force", action="store_true", help="-o may replace an existing file")
     mp = command("models", "list installed models, or fetch one")
     mp.add_argument("action", choices=["list", "fetch"])
     mp.add_argument("id", nargs="?")
@@ -104,6 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("action", choices=["list", "show", "import", "export", "delete"])
     sp.add_argument("target", nargs="?", help="a sound id or name; for import, a folder")
     sp.add_argument("--out", help="export: the folder to write WAV + SFZ into (default: here)")
+    sp.add_argument(
+        "--force", action="store_true", help="export: replace existing files; delete: even a sound presets use"
+    )
     sp.add_argument("--config")
     pp = command("presets", "presets in banks: list, show, save, load, delete, export")
     pp.add_argument("action", choices=["list", "show", "save", "load", "delete", "export"])
@@ -111,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     pp.add_argument("--bank", help="bank (default: user; the factory bank is read-only)")
     pp.add_argument("--sound", help="save: the sound (id or name) the preset plays")
     pp.add_argument("--out", help="export: the folder to write WAV + SFZ into (default: here)")
+    pp.add_argument("--force", action="store_true", help="save, export: replace an existing preset or files")
     pp.add_argument("--config")
     d = command("doctor", "check every part: pass, warn or fail, with the fix")
     d.add_argument("--config")

@@ -12,7 +12,7 @@ import dataclasses
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -175,6 +175,20 @@ class PanelConfig:
 
 
 @dataclass(frozen=True)
+class LibraryConfig:
+    keep_sounds: int = _key(
+        50,
+        "Kiosk mode ([panel] kiosk): after each generated sound is stored, keep only the newest this "
+        "many generated sounds that no preset uses and delete older ones (sounds a preset or the "
+        "current state plays, factory presets' sounds and imported sounds are always kept), so the "
+        "disk holds at most this many visitor sounds (up to 11 MB each: 30 s of 48 kHz stereo "
+        "float). 0 = keep every sound. Outside kiosk mode nothing is ever deleted by itself.",
+        0,
+        100000,
+    )
+
+
+@dataclass(frozen=True)
 class PathsConfig:
     state: str = _key("/var/lib/promptsynth", "State directory: sounds, presets, the last state.")
 
@@ -187,6 +201,7 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     generate: GenerateConfig = field(default_factory=GenerateConfig)
     panel: PanelConfig = field(default_factory=PanelConfig)
+    library: LibraryConfig = field(default_factory=LibraryConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
 
 
@@ -197,6 +212,7 @@ SECTIONS: Dict[str, type] = {
     "model": ModelConfig,
     "generate": GenerateConfig,
     "panel": PanelConfig,
+    "library": LibraryConfig,
     "paths": PathsConfig,
 }
 
@@ -230,23 +246,40 @@ def _check_value(section: str, f: dataclasses.Field, value: Any) -> Any:
     return value
 
 
-def from_dict(data: Dict[str, Any]) -> Config:
-    """Validate a parsed TOML document and build the config; raises ConfigError naming the key."""
+def _collect(data: Dict[str, Any], errors: List[str]) -> Config:
+    """Build the config from a parsed TOML document, appending a message to ``errors`` for every
+    bad section, key and value (the bad ones take their defaults meanwhile)."""
     sections = {}
     for sname, values in data.items():
         cls = SECTIONS.get(sname)
         if cls is None:
-            raise ConfigError("[%s]: unknown section (known: %s)" % (sname, ", ".join(SECTIONS)))
+            errors.append("[%s]: unknown section (known: %s)" % (sname, ", ".join(SECTIONS)))
+            continue
         if not isinstance(values, dict):
-            raise ConfigError("[%s]: must be a table of keys" % sname)
+            errors.append("[%s]: must be a table of keys" % sname)
+            continue
         fields = {f.name: f for f in dataclasses.fields(cls)}
         kwargs = {}
         for key, value in values.items():
             if key not in fields:
-                raise ConfigError("[%s] %s: unknown key (known: %s)" % (sname, key, ", ".join(fields)))
-            kwargs[key] = _check_value(sname, fields[key], value)
+                errors.append("[%s] %s: unknown key (known: %s)" % (sname, key, ", ".join(fields)))
+                continue
+            try:
+                kwargs[key] = _check_value(sname, fields[key], value)
+            except ConfigError as e:
+                errors.append(str(e))
         sections[sname] = cls(**kwargs)
     return Config(**sections)
+
+
+def from_dict(data: Dict[str, Any]) -> Config:
+    """Validate a parsed TOML document and build the config; raises ConfigError naming the key
+    (the first bad one; :func:`errors_in` lists them all)."""
+    errors: List[str] = []
+    cfg = _collect(data, errors)
+    if errors:
+        raise ConfigError(errors[0])
+    return cfg
 
 
 def loads(text: str) -> Config:
@@ -257,11 +290,8 @@ def loads(text: str) -> Config:
     return from_dict(data)
 
 
-def load(path: Optional[str] = None) -> Tuple[Config, str]:
-    """Load ``path`` (or the default path, which may be absent: then the defaults apply).
-
-    Returns the config and a one-line description of where it came from.
-    """
+def _read(path: Optional[str]) -> Tuple[Optional[str], str]:
+    """The text of ``path`` (or the default path, which may be absent: then None)."""
     explicit = path is not None
     path = path or DEFAULT_PATH
     try:
@@ -270,17 +300,45 @@ def load(path: Optional[str] = None) -> Tuple[Config, str]:
     except FileNotFoundError:
         if explicit:
             raise ConfigError("%s: no such config file" % path) from None
-        return Config(), "defaults (no %s)" % path
+        return None, path
     except OSError as e:
         raise ConfigError("%s: cannot read config: %s" % (path, e.strerror)) from None
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8"), path
     except UnicodeDecodeError:
         raise ConfigError("%s: not UTF-8 text" % path) from None
+
+
+def load(path: Optional[str] = None) -> Tuple[Config, str]:
+    """Load ``path`` (or the default path, which may be absent: then the defaults apply).
+
+    Returns the config and a one-line description of where it came from.
+    """
+    text, path = _read(path)
+    if text is None:
+        return Config(), "defaults (no %s)" % path
     try:
         return loads(text), path
     except ConfigError as e:
         raise ConfigError("%s: %s" % (path, e)) from None
+
+
+def errors_in(path: Optional[str] = None) -> List[str]:
+    """Every problem of a config file at once (each naming its key), for `doctor` and `config
+    check`: fixing them one start at a time is slow on a device. Empty when it loads."""
+    try:
+        text, path = _read(path)
+    except ConfigError as e:
+        return [str(e)]
+    if text is None:
+        return []
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        return ["%s: not valid TOML: %s" % (path, e)]
+    errors: List[str] = []
+    _collect(data, errors)
+    return ["%s: %s" % (path, e) for e in errors]
 
 
 def replace(cfg: Config, section: str, **changes: Any) -> Config:

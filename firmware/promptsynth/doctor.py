@@ -350,13 +350,25 @@ def check_system(cfg) -> List[Check]:
     return out
 
 
+CHECKS = (check_audio, check_midi, check_panel, check_keyboard, check_model, check_system, check_running)
+
+
 def run(cfg_path: Optional[str] = None) -> List[Check]:
+    # libasound prints its own error lines (two dozen for a missing card) to stderr, under the
+    # table; each check reports what matters itself. The instrument silences it the same way.
+    from promptsynth.hw.alsa_out import quiet_alsa_lib
+
     try:
-        cfg, where = config_mod.load(cfg_path)
-    except config_mod.ConfigError as e:
-        return [Check("config", FAIL, str(e), "fix the key named; `promptsynth config example` shows every key")]
+        quiet_alsa_lib()
+    except Exception:  # no libasound here: nothing to silence
+        pass
+    errors = config_mod.errors_in(cfg_path)
+    if errors:  # every one at once: fixing a device's config one start at a time is slow
+        fix = "fix the key named; `promptsynth config example` shows every key"
+        return [Check("config", FAIL, e, fix) for e in errors]
+    cfg, where = config_mod.load(cfg_path)
     checks = [Check("config", PASS, where)]
-    for part in (check_audio, check_midi, check_panel, check_keyboard, check_model, check_system, check_running):
+    for part in CHECKS:
         try:
             checks.extend(part(cfg))
         except Exception as e:  # a check that breaks is itself a finding

@@ -1,5 +1,11 @@
 """The simulator's hardware: on a machine with no sound card or MIDI, a JACK dummy server
 stands in for both (audio paced in real time through ALSA's jack plugin, MIDI on JACK ports).
+
+Its state is the user's, never the service's: `$XDG_STATE_HOME/promptsynth` (else
+`~/.local/state/promptsynth`) unless the config names a state directory other than the
+service's `/var/lib/promptsynth`, so even root's simulator leaves the device's library alone.
+Its temporary folder (jackd's log, the ALSA definitions, the audio tap) goes when it stops; one
+left by a simulator that was killed is removed by the next one.
 """
 
 from __future__ import annotations
@@ -7,13 +13,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import re
 import shutil
 import subprocess
 import tempfile
 import time
 from typing import Dict, Optional, Tuple
 
-from promptsynth.config import Config
+from promptsynth.config import Config, PathsConfig
 
 log = logging.getLogger("sim")
 
@@ -50,10 +57,12 @@ def _die_with_parent() -> None:
 class JackServer:
     """A `jackd --no-realtime -d dummy` server, started and stopped by us."""
 
-    def __init__(self, rate: int = 48000, period: int = 128, name: Optional[str] = None):
+    def __init__(self, rate: int = 48000, period: int = 128, name: Optional[str] = None, folder: Optional[str] = None):
+        """``folder``: where its log goes (a new temporary folder if None); removed by stop()."""
         self.rate, self.period, self.name = rate, period, name
         self.proc: Optional[subprocess.Popen] = None
-        self.log_path = os.path.join(tempfile.mkdtemp(prefix="psynth-jack-"), "jackd.log")
+        self.dir = folder or tempfile.mkdtemp(prefix="psynth-jack-")
+        self.log_path = os.path.join(self.dir, "jackd.log")
 
     def env(self) -> Dict[str, str]:
         return {"JACK_DEFAULT_SERVER": self.name} if self.name else {}
@@ -102,6 +111,7 @@ class JackServer:
             return 0
 
     def stop(self) -> None:
+        """Stop the server and remove its folder (the log, and whatever was put beside it)."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -109,6 +119,10 @@ class JackServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
         self.proc = None
+        log_fh = getattr(self, "_log", None)
+        if log_fh is not None:
+            log_fh.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def alsa_env(asoundrc_path: str) -> Dict[str, str]:
@@ -116,20 +130,65 @@ def alsa_env(asoundrc_path: str) -> Dict[str, str]:
     return {"ALSA_CONFIG_PATH": "/usr/share/alsa/alsa.conf:" + asoundrc_path}
 
 
+def user_state() -> str:
+    """The user's state folder for promptsynth (XDG base directories: an absolute
+    $XDG_STATE_HOME, else ~/.local/state)."""
+    base = os.environ.get("XDG_STATE_HOME", "")
+    if not os.path.isabs(base):  # unset, empty or relative: the spec says ignore it
+        base = os.path.join(os.path.expanduser("~"), ".local", "state")
+    return os.path.join(base, "promptsynth")
+
+
+def sim_state(configured: str) -> str:
+    """Where the simulator keeps its state: the configured folder, unless that is the service's
+    (the default) or cannot be written; then the user's."""
+    path = os.path.abspath(os.path.expanduser(configured))
+    service = os.path.abspath(PathsConfig().state)
+    writable = os.access(path, os.W_OK) or (
+        not os.path.exists(path) and os.access(os.path.dirname(path) or "/", os.W_OK)
+    )
+    return user_state() if path == service or not writable else configured
+
+
+SIM_PREFIX = "psynth-sim-"
+
+
+def remove_stale_folders() -> int:
+    """Remove the temporary folders of simulators that are no longer running (killed before
+    they could clean up): named psynth-sim-<pid>-..., kept while that process lives."""
+    n = 0
+    tmp = tempfile.gettempdir()
+    try:
+        names = os.listdir(tmp)
+    except OSError:
+        return 0
+    for fn in names:
+        m = re.match(re.escape(SIM_PREFIX) + r"(\d+)-", fn)
+        if m and not os.path.exists("/proc/%s" % m.group(1)):
+            shutil.rmtree(os.path.join(tmp, fn), ignore_errors=True)
+            n += 1
+    return n
+
+
 def prepare(cfg: Config) -> Tuple[Config, Dict[str, str], Optional[JackServer]]:
-    """Adjust ``cfg`` for the simulator; start a JACK dummy server where there is no hardware."""
+    """Adjust ``cfg`` for the simulator; start a JACK dummy server where there is no hardware.
+    The server's stop() removes the simulator's temporary folder."""
     env: Dict[str, str] = {}
     jack = None
     audio, midi = cfg.audio, cfg.midi
-    state = cfg.paths.state
-    if not os.access(os.path.dirname(os.path.abspath(state)) or "/", os.W_OK) and not os.access(state, os.W_OK):
-        state = os.path.join(os.path.expanduser("~"), ".local", "state", "promptsynth")
+    state = sim_state(cfg.paths.state)
+    log.info("simulator: state in %s", state)
     need_jack = not has_sound_card() or not has_alsa_seq()
     if need_jack:
-        jack = JackServer(audio.rate, audio.period, name="promptsynth-sim-%d" % os.getpid())
-        jack.start()
+        remove_stale_folders()
+        d = tempfile.mkdtemp(prefix="%s%d-" % (SIM_PREFIX, os.getpid()))
+        jack = JackServer(audio.rate, audio.period, name="promptsynth-sim-%d" % os.getpid(), folder=d)
+        try:
+            jack.start()
+        except BaseException:
+            jack.stop()  # its folder too
+            raise
         env.update(jack.env())
-        d = tempfile.mkdtemp(prefix="psynth-sim-")
         rc = os.path.join(d, "asoundrc")
         with open(rc, "w") as fh:
             fh.write(ASOUNDRC.format(tap=os.path.join(d, "out.raw")))

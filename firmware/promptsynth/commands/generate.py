@@ -6,10 +6,30 @@ import json
 import logging
 import os
 import sys
+from typing import Optional
 
 from promptsynth.config import state_dir
 
 log = logging.getLogger("promptsynth")
+
+EXIT_USAGE = 2
+
+
+def output_problem(path: str, force: bool) -> Optional[str]:
+    """Why ``-o path`` cannot be written, or None: checked before a generation that may take
+    minutes, so a typo costs nothing (and never ends in a traceback after the work is done)."""
+    if os.path.isdir(path):
+        return "-o %s is a folder: name the file, e.g. %s" % (path, os.path.join(path, "sound.wav"))
+    if os.path.splitext(path)[1].lower() != ".wav":
+        return "-o %s: the file is written as WAV, so its name must end in .wav" % path
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        return "-o %s: the folder %s does not exist" % (path, folder)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return "-o %s: the folder %s is not writable" % (path, folder)
+    if os.path.lexists(path) and not force:
+        return "-o %s already exists: add --force to replace it" % path
+    return None
 
 
 def cmd_generate(args, cfg) -> int:
@@ -29,7 +49,14 @@ def cmd_generate(args, cfg) -> int:
         scheduler=args.scheduler or g.scheduler,
         candidates=args.candidates or g.candidates,
     )
+    if args.output:
+        problem = output_problem(args.output, args.force)
+        if problem:
+            log.error("%s", problem)
+            return EXIT_USAGE
     g = cfg.generate
+    # each candidate's raw WAV + JSON recipe (with its own seed) lands in <state>/generated;
+    # _keep shapes them into the library and removes them there once stored
     client = GeneratorClient(
         args.model or cfg.model.id,
         state_dir(cfg),
@@ -80,16 +107,57 @@ def cmd_generate(args, cfg) -> int:
     bar.close()
     for w in result.warnings:
         log.warning("%s", w)
-    out = result.paths[0]
-    if args.output:
-        from promptsynth.library import atomic
+    return _keep(args, cfg, result)
 
-        with open(out, "rb") as fh:
-            atomic.write_bytes(args.output, fh.read())
-        out = args.output
-    print("seed %d -> %s (%.1f s)" % (result.recipe["seed"], out, result.seconds.get("model", 0.0)))
-    for extra in result.paths[1:]:
-        print("  also: %s" % extra)
+
+def _keep(args, cfg, result) -> int:
+    """Every candidate shaped into the library (best first, as the instrument would play it) and
+    its raw files removed once stored; ``-o``: the best one as a WAV with its root and loop in a
+    `smpl` chunk (--raw: the model's output as it came). A failure leaves the raw files."""
+    from promptsynth.library import atomic
+    from promptsynth.library.export import loop_frames, wav_with_smpl
+    from promptsynth.library.intake import settings_for, shape_and_store
+    from promptsynth.library.presets import sampler_settings
+    from promptsynth.library.sounds import LibraryError, SoundLibrary
+
+    lib = SoundLibrary(state_dir(cfg))
+    ids = []
+    try:
+        for wav, audio in zip(result.paths, result.audio):
+            with open(os.path.splitext(wav)[0] + ".json", "rb") as fh:
+                recipe = json.loads(fh.read().decode("utf-8"))  # this candidate's own seed and rank
+            ids.append(shape_and_store(lib, audio, result.rate, recipe, cfg.audio.rate))
+        out = None
+        if args.output:
+            if args.raw:
+                with open(result.paths[0], "rb") as fh:
+                    atomic.write_bytes(args.output, fh.read())
+            else:
+                audio, rate, meta = lib.load(ids[0][0])
+                s = settings_for(meta, sampler_settings(cfg.sampler))
+                data = wav_with_smpl(audio, rate, s.root, s.tune, loop_frames(s, rate, len(audio)), subtype="FLOAT")
+                atomic.write_bytes(args.output, data)
+            out = args.output
+    except (OSError, LibraryError, ValueError) as e:  # a full disk says so: DiskFullError's message
+        log.error("the sound was generated but not kept: %s (its raw output: %s)", e, ", ".join(result.paths))
+        return 1
+    for wav in result.paths:  # stored: the raw files have served
+        for path in (wav, os.path.splitext(wav)[0] + ".json"):
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+    try:
+        os.rmdir(os.path.dirname(result.paths[0]))  # only when empty
+    except (OSError, IndexError):
+        pass
+    sid, meta = ids[0]
+    print(
+        "seed %d -> sound %s (%s)%s (%.1f s)"
+        % (result.recipe["seed"], sid, meta["name"], " -> %s" % out if out else "", result.seconds.get("model", 0.0))
+    )
+    for extra, _ in ids[1:]:
+        print("  also: sound %s" % extra)
     return 0
 
 

@@ -4,13 +4,26 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 
 from promptsynth.config import state_dir
 from promptsynth.generator.params import RECIPE_KEYS
 from promptsynth.library.presets import Preset, PresetStore, sampler_settings
-from promptsynth.library.sounds import LibraryError, SoundLibrary, file_stem
+from promptsynth.library.sounds import Ambiguous, LibraryError, SoundLibrary, file_stem
 
 log = logging.getLogger("promptsynth")
+
+EXIT_USAGE = 2  # as cli.EXIT_USAGE (not imported: cli imports the commands)
+
+
+def _no_sound(preset: Preset) -> LibraryError:
+    if preset.has_recipe:
+        return LibraryError(
+            "preset %s/%s: its sound %s is missing (deleted); loading it on the instrument generates it "
+            "again from its recipe (%s, seed %s)"
+            % (preset.bank, preset.name, preset.sound, preset.generation.get("model"), preset.generation.get("seed"))
+        )
+    return LibraryError("preset %s/%s: its sound %s is missing (deleted)" % (preset.bank, preset.name, preset.sound))
 
 
 def _library(cfg):
@@ -42,12 +55,17 @@ def cmd_sounds(args, cfg) -> int:
         elif args.action == "import":
             from promptsynth.library.intake import import_folder
 
-            ids, problems = import_folder(lib, args.target, cfg.audio.rate)
-            for i in ids:
-                print("imported %s (%s)" % (i, lib.meta(i)["name"]))
+            if not args.target:
+                log.error("sounds import needs a folder")
+                return EXIT_USAGE
+            done, problems = import_folder(lib, args.target, cfg.audio.rate)
+            for d in done:
+                print("%s %s (%s)" % ("imported" if d.new else "already in the library:", d.id, d.name))
+                for w in d.warnings:
+                    log.warning("%s", w)
             for p in problems:
                 log.error("not imported: %s", p)
-            return 1 if problems and not ids else 0
+            return 1 if problems else 0  # any file that failed is a failure, even beside others
         elif args.action == "export":
             from promptsynth.library.export import export
             from promptsynth.library.intake import settings_for
@@ -55,13 +73,35 @@ def cmd_sounds(args, cfg) -> int:
             e = lib.find(args.target)
             audio, rate, meta = lib.load(e.id)
             for path in export(
-                args.out or ".", file_stem(e.name), audio, rate, settings_for(meta, sampler_settings(cfg.sampler))
+                args.out or ".",
+                file_stem(e.name),
+                audio,
+                rate,
+                settings_for(meta, sampler_settings(cfg.sampler)),
+                overwrite=args.force,
             ):
                 print(path)
         elif args.action == "delete":
-            e = lib.find(args.target)
-            lib.delete(e.id)
-            print("deleted %s" % e.id)
+            from promptsynth.library.manage import delete_sound
+
+            if not args.target:
+                log.error("sounds delete needs a sound id or name")
+                return EXIT_USAGE
+            try:
+                e = lib.resolve(args.target)
+            except Ambiguous as a:  # never a guess when deleting
+                log.error("%s", a)
+                for c in a.candidates:
+                    print(
+                        "%s  %s  %s  %.2f s"
+                        % (c.id, c.name, c.meta.get("kind", ""), c.meta["frames"] / float(c.meta["rate"])),
+                        file=sys.stderr,
+                    )
+                return EXIT_USAGE
+            users = delete_sound(lib, store, e.id, force=args.force)
+            print(
+                "deleted %s (%s)%s" % (e.id, e.name, "; presets now without it: " + ", ".join(users) if users else "")
+            )
     except (LibraryError, OSError) as e:
         log.error("%s", e)
         return 1
@@ -72,14 +112,19 @@ def cmd_presets(args, cfg) -> int:
     lib, store = _library(cfg)
     try:
         if args.action == "list":
+            from promptsynth.library.manage import mark_missing
+
             presets, problems = store.list(args.bank)
-            for p in presets:
+            for p in mark_missing(lib, presets):
                 g = p.generation
                 print(
-                    "%-10s %-40s %s"
+                    "%-10s %-40s %s%s"
                     % (
                         p.bank,
                         p.name[:40],
+                        "[sound missing%s] " % (": re-generated on load" if p.has_recipe else "")
+                        if p.missing_sound
+                        else "",
                         "%s: %s" % (g.get("model"), g.get("prompt")) if g.get("prompt") else p.sound or "",
                     )
                 )
@@ -97,13 +142,19 @@ def cmd_presets(args, cfg) -> int:
                 sampler=settings_for(e.meta, sampler_settings(cfg.sampler)),
                 generation={k: v for k, v in (e.meta.get("recipe") or {}).items() if k in RECIPE_KEYS},
             )
-            print(store.save(p))
+            print(store.save(p, overwrite=args.force))
             return 0
         bank, _, name = (args.target or "").rpartition("/")
         preset = store.get(bank or args.bank or "user", name)
+        stored = preset.sound not in (None, "init")
         if args.action == "show":
             print(json.dumps(preset.to_json(), indent=2, ensure_ascii=False))
         elif args.action == "load":
+            if stored:
+                try:
+                    lib.meta(str(preset.sound))
+                except LibraryError:
+                    raise _no_sound(preset) from None
             store.save_state(preset)
             print(
                 "%s/%s is the current state: the instrument plays it from its next start" % (preset.bank, preset.name)
@@ -114,10 +165,16 @@ def cmd_presets(args, cfg) -> int:
         elif args.action == "export":
             from promptsynth.library.export import export
 
-            if preset.sound in (None, "init"):
+            if not stored:
                 raise LibraryError("preset %s has no stored sound to export yet" % preset.name)
-            audio, rate, meta = lib.load(preset.sound)
-            for path in export(args.out or ".", file_stem(preset.name), audio, rate, preset.sampler):
+            try:
+                lib.meta(str(preset.sound))
+            except LibraryError:
+                raise _no_sound(preset) from None
+            audio, rate, meta = lib.load(str(preset.sound))
+            for path in export(
+                args.out or ".", file_stem(preset.name), audio, rate, preset.sampler, overwrite=args.force
+            ):
                 print(path)
     except (LibraryError, OSError) as e:
         log.error("%s", e)

@@ -41,6 +41,13 @@ def cmd_config(args) -> int:
     if args.action == "example":
         sys.stdout.write(config_mod.example_toml())
         return 0
+    errors = config_mod.errors_in(args.config)
+    if errors:  # every bad key at once, each named
+        import logging
+
+        for e in errors:
+            logging.getLogger("promptsynth").error("config error: %s", e)
+        return 2
     cfg, where = config_mod.load(args.config)
     print("ok: %s" % where)
     return 0

@@ -27,7 +27,8 @@ from promptsynth.daemon.health import FAILED, OK, Health
 from promptsynth.engine import messages as em
 from promptsynth.engine.params import VOICE_KEYS, voice_changes
 from promptsynth.engine.sound import PlayableSound, init_sound
-from promptsynth.library.presets import Preset, PresetStore, sampler_settings
+from promptsynth.library.atomic import DiskFullError
+from promptsynth.library.presets import FACTORY, Preset, PresetStore, sampler_settings
 from promptsynth.library.sounds import LibraryError, SoundLibrary
 from promptsynth.log import describe
 
@@ -110,6 +111,12 @@ class Instrument:
         self.cfg, self.host, self.gen, self.health, self.clock = cfg, host, gen, health, clock
         self.library = SoundLibrary(state)
         self.store = PresetStore(state)
+        from promptsynth.library.manage import clean_generated
+
+        try:  # raw model output the library has stored (a generate run cut short, an older version)
+            clean_generated(state, self.library)
+        except OSError as e:
+            log.warning("raw generations not cleaned up: %s", describe(e))
         self.current = Preset(name="Init", sound="init", sampler=sampler_settings(cfg.sampler))
         self.gen_defaults = gen.settings  # [generate] and [model]: what the kiosk's idle return restores
         self._awaiting: Dict[int, Preset] = {}  # job id -> the preset whose sound it makes
@@ -123,11 +130,15 @@ class Instrument:
         return Meters.of(self.host.stats)
 
     def presets(self) -> List[Preset]:
-        """Every preset (factory first); unreadable files are skipped and logged."""
+        """Every preset (factory first); unreadable files are skipped and logged. A preset whose
+        stored sound is gone has ``missing_sound`` set (loading it generates it again from its
+        recipe, where it has one)."""
+        from promptsynth.library.manage import mark_missing
+
         presets, problems = self.store.list()
         for p in problems:
             log.warning("%s", p)
-        return presets
+        return mark_missing(self.library, presets)
 
     def preset(self, bank: str, name: str) -> Preset:
         """A preset by bank and name (raises LibraryError naming what is missing)."""
@@ -186,7 +197,12 @@ class Instrument:
 
         preset = dataclasses.replace(preset)
         sid = preset.sound
-        if sid is None and preset.generation:
+        if sid is not None and sid != "init" and preset.has_recipe and not self._have(sid):
+            # its sound was deleted (with --force) or lost: make it again from its recipe; the
+            # same seed and model give the same sound, which the preset then plays again
+            log.warning("preset %s: its sound %s is missing: generating it again from its recipe", preset.name, sid)
+            sid = None
+        if sid is None and preset.has_recipe:
             sid = self._cached_sound(preset)
             if sid is None:
                 if generate and self.gen.client is not None:
@@ -221,6 +237,13 @@ class Instrument:
         self.current = preset
         self.save_state()
         return True
+
+    def _have(self, sound_id: str) -> bool:
+        try:
+            self.library.meta(sound_id)
+            return True
+        except LibraryError:
+            return False
 
     def _cached_sound(self, preset: Preset) -> Optional[str]:
         key = preset.recipe_key()
@@ -260,14 +283,28 @@ class Instrument:
         self.health.sync("library", OK)
         return True
 
-    def save_preset(self, name: str, bank: str = "user") -> str:
-        """Save the current sound and settings as a preset; returns its path (raises LibraryError
-        or OSError with a message for the user)."""
-        return self.store.save(dataclasses.replace(self.current, name=name, bank=bank))
+    def save_preset(self, name: str, bank: str = "user", overwrite: bool = False) -> str:
+        """Save the current sound and settings as a preset; returns its path. A preset of that
+        name raises library.sounds.Exists unless ``overwrite`` (ask, then call again); other
+        refusals raise LibraryError or OSError (DiskFullError) with a message for the user."""
+        path = self.store.save(dataclasses.replace(self.current, name=name, bank=bank), overwrite=overwrite)
+        log.info("preset %s/%s saved%s", PresetStore.bank_id(bank), name, " over the old one" if overwrite else "")
+        return path
 
     def rename_preset(self, preset: Preset, name: str) -> None:
+        """Rename a preset; a preset already of the new name raises library.sounds.Exists."""
+        if name == preset.name:
+            return
         self.store.save(dataclasses.replace(preset, name=name))
         self.store.delete(preset.bank, preset.name)
+
+    def delete_sound(self, sound_id: str, force: bool = False) -> None:
+        """Delete a sound from the library; while presets use it raises library.sounds.InUse
+        (its ``users`` name them) unless ``force``."""
+        from promptsynth.library.manage import delete_sound
+
+        delete_sound(self.library, self.store, sound_id, force=force)
+        log.info("sound %s deleted", sound_id)
 
     def delete_preset(self, preset: Preset) -> None:
         self.store.delete(preset.bank, preset.name)
@@ -349,10 +386,43 @@ class Instrument:
             new = keep_generated(
                 self.library, ev.audio[0], ev.rate, ev.recipe, self.cfg.audio.rate, self.current.sampler, preset
             )
+            if preset is not None and preset.sound not in (None, "init") and preset.bank != FACTORY:
+                new = self._mended(preset, new.sound)
+        except DiskFullError:  # play on, say why and what to do
+            self.health.sync(
+                "library",
+                FAILED,
+                "disk full: generation %d was not kept (delete sounds or presets to make room)" % ev.job_id,
+            )
+            return
         except (OSError, ValueError, LibraryError) as e:  # play on, say why
             self.health.sync("library", FAILED, "generation %d could not be kept: %s" % (ev.job_id, describe(e)))
             return
         self.load_preset(new, generate=False)
+        self._retain(new.sound)
+
+    def _mended(self, preset: Preset, sound: Optional[str]) -> Preset:
+        """A user preset whose sound was missing, with its newly generated sound: saved over its
+        file if that still holds the preset as it was (its own settings kept, only the sound new)."""
+        mended = dataclasses.replace(preset, sound=sound, missing_sound=False)
+        try:
+            if self.store.get(preset.bank, preset.name).sound == preset.sound:
+                self.store.save(dataclasses.replace(mended), overwrite=True)
+                log.info("preset %s/%s plays its sound again (%s)", preset.bank, preset.name, sound)
+        except LibraryError:  # renamed or deleted meanwhile: play it, write nothing
+            pass
+        return mended
+
+    def _retain(self, newest: Optional[str]) -> None:
+        """Kiosk mode: keep the library to [library] keep_sounds visitor sounds (docs/design.md)."""
+        if not self.cfg.panel.kiosk or not self.cfg.library.keep_sounds:
+            return
+        from promptsynth.library.manage import prune
+
+        try:
+            prune(self.library, self.store, self.cfg.library.keep_sounds, {newest} if newest else None)
+        except (OSError, LibraryError) as e:
+            log.warning("retention: %s", describe(e))
 
     # ---- the loop's share -----------------------------------------------------------------------
     def poll(self, now: float) -> List[object]:

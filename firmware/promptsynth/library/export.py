@@ -163,11 +163,20 @@ def parse_sfz(text: str) -> Dict[str, str]:
     return out
 
 
-def export(folder: str, stem: str, audio: np.ndarray, rate: int, s: SoundSettings) -> Tuple[str, str]:
-    """Write ``stem``.wav (with `smpl`) and ``stem``.sfz into ``folder``; returns both paths."""
-    os.makedirs(folder, exist_ok=True)
+def export(
+    folder: str, stem: str, audio: np.ndarray, rate: int, s: SoundSettings, overwrite: bool = False
+) -> Tuple[str, str]:
+    """Write ``stem``.wav (with `smpl`) and ``stem``.sfz into ``folder``; returns both paths.
+    Either file already there raises :class:`~promptsynth.library.sounds.Exists` (before anything
+    is written) unless ``overwrite``."""
+    from promptsynth.library.sounds import Exists
+
     wav = os.path.join(folder, stem + ".wav")
     sfz = os.path.join(folder, stem + ".sfz")
+    for path in (wav, sfz):
+        if os.path.lexists(path) and not overwrite:
+            raise Exists("the export %s" % os.path.basename(path), path)
+    os.makedirs(folder, exist_ok=True)
     atomic.write_bytes(wav, wav_with_smpl(audio, rate, s.root, s.tune, loop_frames(s, rate, len(audio))))
     atomic.write_bytes(sfz, sfz_text(stem + ".wav", s, len(audio), rate).encode("utf-8"))
     return wav, sfz

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import hashlib
 import logging
 import os
 from typing import Any, Dict, List, Mapping, Optional, Tuple
@@ -20,6 +21,17 @@ from promptsynth.library.sounds import LibraryError, SoundLibrary, safe_name
 log = logging.getLogger("library")
 
 AUDIO_EXT = (".wav", ".flac", ".aif", ".aiff", ".ogg")
+LONG_S = 60.0  # longer imports are warned about (with what they take on disk): a sampler's
+# sounds are notes and loops, and a forgotten 10-minute recording silently costs 230 MB
+SHORT_S = 0.05  # shorter ones too: under 50 ms a note is a click
+
+
+@dataclasses.dataclass
+class Imported:
+    id: str
+    name: str
+    new: bool  # False: the same file content was already in the library (nothing stored again)
+    warnings: List[str]
 
 
 def name_from_prompt(prompt: str) -> str:
@@ -91,11 +103,44 @@ def keep_generated(
     return new
 
 
-def import_file(lib: SoundLibrary, path: str, out_rate: int) -> str:
-    """Bring a WAV/FLAC file in: resampled, its `smpl` root and loop kept, else its pitch analysed."""
+def file_sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def length_warnings(fn: str, seconds: float, channels: int, out_rate: int) -> List[str]:
+    if seconds > LONG_S:
+        mb = seconds * out_rate * channels * 4 / 1e6  # stored as float at the engine's rate
+        return ["%s is %.0f s long: it takes %.0f MB in the library (float WAV at %d Hz)" % (fn, seconds, mb, out_rate)]
+    if seconds < SHORT_S:
+        return ["%s is only %.0f ms long: it plays as a click" % (fn, seconds * 1000.0)]
+    return []
+
+
+def import_file(lib: SoundLibrary, path: str, out_rate: int) -> Imported:
+    """Bring a WAV/FLAC file in: resampled, its `smpl` root and loop kept, else its pitch analysed.
+
+    Idempotent: the sidecar records the file's SHA-256, and a file whose content is already in
+    the library gives that sound back instead of a duplicate (which `sounds delete NAME` could
+    not tell apart)."""
+    import soundfile as sf
+
     from promptsynth.library.audiofile import read
     from promptsynth.library.export import read_smpl
 
+    fn = os.path.basename(path)
+    digest = file_sha256(path)
+    same = lib.with_source_hash(digest)
+    if same is not None:
+        return Imported(same.id, same.name, False, [])
+    try:
+        info = sf.info(path)  # the length before reading: a huge file is reported as such
+        warnings = length_warnings(fn, info.frames / float(info.samplerate or 1), min(info.channels, 2), out_rate)
+    except Exception:  # soundfile raises several types; read() below reports the problem
+        warnings = []
     data = read(path, out_rate)
     analysis: Dict[str, Any] = {}
     smpl = read_smpl(path) if path.lower().endswith(".wav") else None
@@ -122,30 +167,32 @@ def import_file(lib: SoundLibrary, path: str, out_rate: int) -> str:
         analysis["pitch"] = detect_pitch(data.audio.mean(axis=1), out_rate)
     meta = {
         "kind": "imported",
-        "source": os.path.basename(path),
+        "source": fn,
+        "source_sha256": digest,
         "source_rate": data.source_rate,
         "analysis": analysis,
         "created": datetime.datetime.utcnow().isoformat(timespec="seconds") + "Z",
     }
-    stem = os.path.splitext(os.path.basename(path))[0]
-    return lib.add(data.audio, out_rate, meta, name_from_prompt(stem))
+    name = name_from_prompt(os.path.splitext(fn)[0])
+    return Imported(lib.add(data.audio, out_rate, meta, name), name, True, warnings)
 
 
-def import_folder(lib: SoundLibrary, folder: str, out_rate: int) -> Tuple[List[str], List[str]]:
-    """Import every sound file in ``folder`` (a USB stick, say); returns (ids, problems)."""
+def import_folder(lib: SoundLibrary, folder: str, out_rate: int) -> Tuple[List[Imported], List[str]]:
+    """Import every sound file in ``folder`` (a USB stick, say); returns (imported, problems)."""
     from promptsynth.library.audiofile import AudioFileError
 
-    ids, problems = [], []
+    done: List[Imported] = []
+    problems: List[str] = []
     if not os.path.isdir(folder):
         return [], ["%s: no such folder" % folder]
     for fn in sorted(os.listdir(folder)):
         if fn.startswith(".") or not fn.lower().endswith(AUDIO_EXT):
             continue
         try:
-            ids.append(import_file(lib, os.path.join(folder, fn), out_rate))
+            done.append(import_file(lib, os.path.join(folder, fn), out_rate))
         except (AudioFileError, LibraryError, OSError) as e:
             problems.append("%s: %s" % (fn, e))
-    return ids, problems
+    return done, problems
 
 
 def settings_for(meta: Mapping[str, Any], base: SoundSettings) -> SoundSettings:

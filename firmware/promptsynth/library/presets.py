@@ -4,6 +4,11 @@ User banks are folders of JSON files under ``<state>/presets/<bank>/``; the fact
 with the package (read-only). A factory preset names no sound, only a recipe with a fixed seed:
 its sound is generated on first use and found in the library by that recipe afterwards.
 The current state (the preset being played, with its edits) is ``<state>/state.json``.
+
+A preset read from disk is always complete: every sampler setting and every recipe key not in
+the file takes the schema's default (a file written before a key existed, or by hand, never
+leaves a page showing "None" nor lets the previous preset's value linger). The factory bank
+states its shared settings once, in its "defaults" block, and each preset inherits from it.
 """
 
 from __future__ import annotations
@@ -15,14 +20,40 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
-from promptsynth.config import ConfigError, SamplerConfig, SoundSettings, from_mapping
+from promptsynth.config import (
+    ConfigError,
+    GenerateConfig,
+    ModelConfig,
+    SamplerConfig,
+    SoundSettings,
+    from_mapping,
+)
 from promptsynth.generator.params import RECIPE_KEYS
 from promptsynth.library import atomic
-from promptsynth.library.sounds import LibraryError, file_stem, make_folder, safe_name
+from promptsynth.library.sounds import Exists, LibraryError, file_stem, make_folder, old_file_stem, safe_name
 
 SCHEMA = 1
 FACTORY = "factory"
 FACTORY_FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "factory_bank.json")
+
+
+def generation_defaults() -> Dict[str, Any]:
+    """Every recipe key's default, from the config schema ([model] id and [generate]): what a
+    preset that does not state a key means by it. The schema's defaults, not this instrument's
+    config, so a preset means the same on every instrument. No prompt: the preset has no recipe
+    (it plays a stored or the init sound); no seed: a new one each time."""
+    g = GenerateConfig()
+    return {
+        "model": ModelConfig().id,
+        "prompt": "",
+        "negative": g.negative,
+        "seconds": g.seconds,
+        "steps": g.steps,
+        "guidance": g.guidance,
+        "seed": None,
+        "scheduler": g.scheduler,
+        "candidates": g.candidates,
+    }
 
 
 @dataclass
@@ -32,21 +63,42 @@ class Preset:
     sound: Optional[str] = None  # library id; None: generate from the recipe
     sampler: SoundSettings = field(default_factory=SoundSettings)
     generation: Dict[str, Any] = field(default_factory=dict)  # the recipe (RECIPE_KEYS)
+    # not stored: set by library.manage.mark_missing when ``sound`` names a sound the library no
+    # longer has (deleted, or its file lost); such a preset plays again once generated anew from
+    # its recipe (Instrument.load_preset does that)
+    missing_sound: bool = field(default=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # complete in memory too: a preset built in code (the Init state, a CLI save) names every
+        # recipe key, so whatever shows or applies it finds a value for each
+        gen = generation_defaults()
+        gen.update({k: v for k, v in dict(self.generation or {}).items() if k in RECIPE_KEYS})
+        self.generation = gen
+
+    @property
+    def has_recipe(self) -> bool:
+        return bool(self.generation.get("prompt"))
 
     def to_json(self) -> Dict[str, Any]:
         d = dataclasses.asdict(self)
+        del d["missing_sound"]
         d["schema"] = SCHEMA
         return d
 
     @classmethod
-    def from_json(cls, d: Dict[str, Any]) -> Preset:
+    def from_json(cls, d: Dict[str, Any], inherit: Optional[Dict[str, Any]] = None) -> Preset:
+        """A preset from its JSON; ``inherit``: a bank's "defaults" block ({"sampler": ...,
+        "generation": ...}) under the preset's own keys; the schema's defaults fill the rest."""
         if not isinstance(d, dict) or d.get("schema") != SCHEMA:
             raise LibraryError("unknown preset schema %r" % (d.get("schema") if isinstance(d, dict) else None))
+        base = inherit or {}
         try:
-            sampler = from_mapping(SoundSettings, dict(d.get("sampler") or {}))
+            sampler = from_mapping(SoundSettings, dict(base.get("sampler") or {}, **dict(d.get("sampler") or {})))
         except ConfigError as e:
             raise LibraryError("bad setting: %s" % e) from None
-        gen = {k: v for k, v in dict(d.get("generation") or {}).items() if k in RECIPE_KEYS}
+        gen = generation_defaults()
+        for part in (base.get("generation"), d.get("generation")):
+            gen.update({k: v for k, v in dict(part or {}).items() if k in RECIPE_KEYS})
         sound = d.get("sound")
         if sound is not None and not isinstance(sound, str):
             raise LibraryError("bad sound id %r" % (sound,))
@@ -67,6 +119,9 @@ class Preset:
 def sampler_settings(cfg_sampler: SamplerConfig) -> SoundSettings:
     """The sound settings of a [sampler] config section (everything but its start-up file)."""
     return SoundSettings(**{f.name: getattr(cfg_sampler, f.name) for f in dataclasses.fields(SoundSettings)})
+
+
+_factory_cache: Dict[str, List[Preset]] = {}
 
 
 class PresetStore:
@@ -94,10 +149,46 @@ class PresetStore:
             raise LibraryError("the factory bank is read-only: save under another bank")
         return os.path.join(self.dir, bank, file_stem(name) + ".json")
 
+    @staticmethod
+    def _name_in(path: str) -> Optional[str]:
+        try:
+            with open(path, "rb") as fh:
+                d = json.loads(fh.read().decode("utf-8"))
+            return str(d.get("name")) if isinstance(d, dict) else None
+        except (OSError, ValueError):
+            return None
+
+    def file_of(self, bank: str, name: str) -> Optional[str]:
+        """The file that holds preset ``name`` in ``bank``, found by the name stored in it: the
+        stem it would get now, the stem older versions gave it, else any file of the bank."""
+        name = safe_name(name, "preset name")
+        path = self._path(bank, name)
+        folder = os.path.dirname(path)
+        first = [path, os.path.join(folder, old_file_stem(name) + ".json")]
+        for p in first:
+            if os.path.exists(p) and self._name_in(p) == name:
+                return p
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError:
+            return None
+        for fn in names:
+            p = os.path.join(folder, fn)
+            if fn.endswith(".json") and not fn.startswith(".") and p not in first and self._name_in(p) == name:
+                return p
+        return None
+
     def factory(self) -> List[Preset]:
-        with open(FACTORY_FILE, "rb") as fh:
-            data = json.loads(fh.read().decode("utf-8"))
-        return [Preset.from_json(dict(p, bank=FACTORY, schema=SCHEMA)) for p in data["presets"]]
+        # package data never changes while running: parsed and checked once (34 presets of 18
+        # checked settings cost 40 ms, paid at every listing otherwise); copies handed out
+        if _factory_cache.get(FACTORY_FILE) is None:
+            with open(FACTORY_FILE, "rb") as fh:
+                data = json.loads(fh.read().decode("utf-8"))
+            inherit = data.get("defaults") or {}
+            _factory_cache[FACTORY_FILE] = [
+                Preset.from_json(dict(p, bank=FACTORY, schema=SCHEMA), inherit) for p in data["presets"]
+            ]
+        return [dataclasses.replace(p, generation=dict(p.generation)) for p in _factory_cache[FACTORY_FILE]]
 
     def list(self, bank: Optional[str] = None) -> Tuple[List[Preset], List[str]]:
         """Presets (of one bank or all), and a report line for each file skipped."""
@@ -133,19 +224,33 @@ class PresetStore:
                 return p
         raise LibraryError("no preset %r in bank %r" % (name, bank))
 
-    def save(self, preset: Preset) -> str:
+    def save(self, preset: Preset, overwrite: bool = False) -> str:
+        """Write a preset; returns its path. A preset of that name in that bank raises
+        :class:`Exists` unless ``overwrite`` (nothing is replaced without being asked)."""
         preset.name = safe_name(preset.name, "preset name")
         path = self._path(preset.bank, preset.name)
         preset.bank = self.bank_id(preset.bank)
+        old = self.file_of(preset.bank, preset.name)
+        if old is not None and not overwrite:
+            raise Exists("preset %s/%s" % (preset.bank, preset.name), old)
+        if os.path.exists(path) and old != path:  # another name's file (only a hash collision)
+            raise LibraryError("preset %s/%s: its file %s holds another preset" % (preset.bank, preset.name, path))
         os.makedirs(os.path.dirname(path), exist_ok=True)
         atomic.write_json(path, preset.to_json())
+        if old is not None and old != path:  # an old-style file name: the new file replaces it
+            os.unlink(old)
         return path
 
     def delete(self, bank: str, name: str) -> None:
-        path = self._path(bank, name)
-        if not os.path.exists(path):
+        self._path(bank, name)  # refuses the factory bank
+        path = self.file_of(bank, name)
+        if path is None:
             raise LibraryError("no preset %r in bank %r" % (name, bank))
         os.unlink(path)
+
+    def users_of(self, sound_id: str) -> List[str]:
+        """The presets ("bank/name") that play sound ``sound_id``."""
+        return ["%s/%s" % (p.bank, p.name) for p in self.list()[0] if p.sound == sound_id]
 
     # ---- the current state ----------------------------------------------------------------------
     def save_state(self, preset: Preset) -> None:

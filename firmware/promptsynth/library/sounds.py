@@ -10,10 +10,12 @@ hides the others.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 import os
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
@@ -29,6 +31,37 @@ _ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{6}$")
 
 class LibraryError(Exception):
     pass
+
+
+class Exists(LibraryError):
+    """Saving or exporting would replace a file that holds something else: ask first (the panel:
+    "exists: overwrite?"; the CLI: --force), then call again with ``overwrite=True``."""
+
+    def __init__(self, what: str, path: str):
+        super().__init__("%s already exists (%s): overwrite it explicitly (--force on the command line)" % (what, path))
+        self.what, self.path = what, path
+
+
+class InUse(LibraryError):
+    """Deleting a sound that presets play: ``users`` names them ("bank/name")."""
+
+    def __init__(self, sound: str, users: List[str]):
+        super().__init__(
+            "sound %s is used by %d preset%s: %s (delete anyway with --force: they then say "
+            "'sound missing' and can be generated again from their recipe)"
+            % (sound, len(users), "" if len(users) == 1 else "s", ", ".join(users))
+        )
+        self.sound, self.users = sound, list(users)
+
+
+class Ambiguous(LibraryError):
+    """A name that several sounds share: ``candidates`` are their ids (newest first)."""
+
+    def __init__(self, key: str, candidates: List[SoundEntry]):
+        super().__init__(
+            "%d sounds are named %r: give the id (%s)" % (len(candidates), key, ", ".join(e.id for e in candidates))
+        )
+        self.key, self.candidates = key, list(candidates)
 
 
 def safe_name(name: str, what: str = "name") -> str:
@@ -53,9 +86,30 @@ def safe_name(name: str, what: str = "name") -> str:
     return n
 
 
-def file_stem(name: str) -> str:
-    """A file-system-safe stem for a safe name (for exports)."""
+_PLAIN = re.compile(r"^[A-Za-z0-9.\- ]+$")
+
+
+def old_file_stem(name: str) -> str:
+    """The stem files were named with before names could carry non-ASCII letters (so "音 pad" and
+    "鐘 pad" were both `pad`): only used to find such files again."""
     return re.sub(r"[^A-Za-z0-9._-]+", "_", safe_name(name)).strip("_") or "sound"
+
+
+def file_stem(name: str) -> str:
+    """A file-system-safe stem for a safe name, unique and stable for every name.
+
+    The readable ASCII part is kept (a USB stick's file list stays legible); where it loses
+    anything (non-ASCII letters, punctuation, an underscore that a space could also have made),
+    8 hex digits of the name's SHA-256 follow, so "音 pad" and "鐘 pad" become `pad-1a2b3c4d` and
+    `pad-5e6f7a8b`. Plain names (letters, digits, `.`, `-`, spaces) keep their old stems, so their
+    existing files keep their names. The readable name itself lives in the JSON.
+    """
+    n = safe_name(name)
+    slug = old_file_stem(n)
+    if _PLAIN.match(n):  # spaces are the only change, and they are the only source of "_": lossless
+        return slug
+    digest = hashlib.sha256(n.encode("utf-8")).hexdigest()[:8]
+    return "%s-%s" % (slug, digest)  # a name with no ASCII letter at all: "sound-<hash>"
 
 
 @dataclass
@@ -111,6 +165,7 @@ class SoundLibrary:
                 "channels": int(a.shape[1]),
                 "name": safe_name(name) if name else full.get("name") or sound_id,
                 "stored": now.isoformat(timespec="seconds") + "Z",
+                "stored_ns": time.time_ns(),  # orders sounds stored within one second (retention)
             }
         )
         atomic.write_with(wav, lambda fh: sf.write(fh, a, rate, subtype="FLOAT", format="WAV"))
@@ -191,6 +246,8 @@ class SoundLibrary:
                 problems.append("sound %s: unreadable audio (%s)" % (sid, e))
                 continue
             found.append(SoundEntry(sid, m))
+        # ids resolve only seconds: sounds stored within one second are ordered by stored_ns
+        found.sort(key=lambda e: (e.id[:15], int(e.meta.get("stored_ns") or 0), e.id), reverse=True)
         return found, problems
 
     def find(self, key: str) -> SoundEntry:
@@ -200,6 +257,27 @@ class SoundLibrary:
             if e.id == key or e.name == key:
                 return e
         raise LibraryError("no sound %r" % key)
+
+    def resolve(self, key: str) -> SoundEntry:
+        """A sound by id, or by a name exactly one sound has; several of that name raise
+        :class:`Ambiguous` naming their ids (for deleting: never a guess)."""
+        entries, _ = self.entries()
+        for e in entries:
+            if e.id == key:
+                return e
+        named = [e for e in entries if e.name == key]
+        if len(named) > 1:
+            raise Ambiguous(key, named)
+        if not named:
+            raise LibraryError("no sound %r" % key)
+        return named[0]
+
+    def with_source_hash(self, digest: str) -> Optional[SoundEntry]:
+        """The sound imported from a file with this content (SHA-256), if there is one."""
+        for e in self.entries()[0]:
+            if e.meta.get("source_sha256") == digest:
+                return e
+        return None
 
     def rename(self, sound_id: str, name: str) -> None:
         m = self.meta(sound_id)
