@@ -640,3 +640,21 @@ def test_the_policy_table_is_complete():
         assert about and (visitor or 0 < len(hint) <= 21)
     with pytest.raises(KeyError):
         lock.allows("format the disk")
+
+
+def test_a_locked_kiosk_offers_no_save_row_and_an_unlocked_one_does(kiosk):
+    p, inst, _jobs, _clock = kiosk
+    p.set_page("library")
+    lib = p.pages["library"]
+    n = len(p.presets())
+    p.handle(Turn(1, 10 * n))  # as far down as the list goes
+    p.render()
+    assert (lib.sel, lib.n) == (n - 1, n)  # the last preset: there is no "save" row to reach
+    p.handle(Key(name="enter"))
+    assert lib.mode == ""  # it loaded that preset, it did not ask for a name
+    p.lock.unlock("test")
+    p.handle(Turn(1, 10 * n))
+    p.render()
+    assert (lib.sel, lib.n) == (n, n + 1)
+    p.handle(Key(name="enter"))
+    assert lib.mode == "save"

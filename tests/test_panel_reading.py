@@ -438,3 +438,63 @@ def test_usb_keyboard_tab_and_page_keys_turn_the_encoders(panel):
     panel.pages["sound"].sel = 12  # gain
     panel.handle(keys[2])
     assert panel.inst.current.sampler.gain == -5.5
+
+
+# ---- the Library: nothing replaced without a yes, a missing sound marked --------------------
+def _save_as(panel, name):
+    panel.set_page("library")
+    lib = panel.pages["library"]
+    lib.sel = len(panel.presets())  # the "+ save current as..." row
+    panel.handle(Key(name="enter"))
+    assert lib.mode == "save"
+    for _ in range(64):
+        panel.handle(Key(name="backspace"))
+    for ch in name:
+        panel.handle(Key(char=ch))
+    panel.handle(Key(name="enter"))
+    return lib
+
+
+def _preset_file(panel, name):
+    return panel.inst.store.file_of("user", name)
+
+
+def test_saving_under_a_taken_name_asks_and_replaces_only_on_yes(panel):
+    panel.inst.set_sound("gain", -6.0)
+    lib = _save_as(panel, "Mine")
+    assert lib.mode == "" and _preset_file(panel, "Mine") is not None
+    before = open(_preset_file(panel, "Mine"), "rb").read()
+    panel.inst.set_sound("gain", -12.0)
+    lib = _save_as(panel, "Mine")
+    assert lib.mode == "overwrite" and lib.target == ("user", "Mine")
+    assert shows(px(panel), "replace the preset", 0, 12)
+    assert open(_preset_file(panel, "Mine"), "rb").read() == before  # asked, nothing written
+    panel.handle(Key(name="esc"))  # no: back to the name
+    assert lib.mode == "save" and panel.inst.preset("user", "Mine").sampler.gain == -6.0
+    panel.handle(Key(name="enter"))  # the same name again: asked again
+    assert lib.mode == "overwrite"
+    panel.handle(Key(name="enter"))  # yes
+    assert lib.mode == "" and panel.inst.preset("user", "Mine").sampler.gain == -12.0
+    assert [p.name for p in panel.presets()].count("Mine") == 1
+
+
+def test_a_preset_whose_sound_is_gone_is_marked_in_the_list(panel):
+    import dataclasses
+
+    inst = panel.inst
+    tone = np.zeros((4800, 2), dtype=np.float32) + 0.1
+    sid = inst.library.add(tone, 48000, {"prompt": "a test tone"}, name="tone")
+    p = inst.presets()[0]
+    inst.store.save(dataclasses.replace(p, bank="user", name="Tone", sound=sid))
+    inst.store.save(dataclasses.replace(p, bank="user", name="Kept", sound=sid))
+    rows = {q.name: q for q in inst.presets()}
+    assert not rows["Tone"].missing_sound
+    inst.library.delete(sid)
+    panel._presets = None  # (the panel re-reads the list every 2 s)
+    rows = {q.name: q for q in panel.presets()}
+    assert rows["Tone"].missing_sound and rows["Kept"].missing_sound
+    assert not any(q.missing_sound for q in panel.presets() if q.bank == "factory")
+    panel.set_page("library")
+    sel = panel.pages["library"].sel = [q.name for q in panel.presets()].index("Tone")
+    y = 12 + 10 * min(sel, 4)  # the selected row (five shown, scrolled to keep it in view)
+    assert shows(px(panel), "!Tone", 1, y, inverted=True)

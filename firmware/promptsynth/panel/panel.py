@@ -17,6 +17,7 @@ from PIL import Image, ImageDraw
 from promptsynth.config import ConfigError, SoundSettings, state_dir
 from promptsynth.generator import protocol as gm
 from promptsynth.library.presets import Preset
+from promptsynth.library.sounds import Exists
 from promptsynth.panel.cclearn import CCLearn
 from promptsynth.panel.display import HEIGHT, WIDTH, Display, Screen
 from promptsynth.panel.encoder import Speed
@@ -240,8 +241,20 @@ class Panel:
             self.flash(str(e))
             return False
 
-    def save_preset(self, name: str) -> bool:
-        return self.may("save", name) and self._library_action(self.inst.save_preset, name)
+    def save_preset(self, name: str, overwrite: bool = False) -> Optional[bool]:
+        """True: saved. False: refused (and said why). None: a preset of that name exists, so
+        ask, then call again with ``overwrite`` (nothing is replaced without a yes)."""
+        if not self.may("save", name):
+            return False
+        self._presets = None
+        try:
+            self.inst.save_preset(name, overwrite=overwrite)
+            return True
+        except Exists:
+            return None
+        except Exception as e:  # a refused name, a full or read-only disk: shown, not raised
+            self.flash(str(e))
+            return False
 
     def rename_preset(self, p: Preset, name: str) -> bool:
         return self.may("rename", p.name) and self._library_action(self.inst.rename_preset, p, name)

@@ -1,4 +1,6 @@
-"""Library: browse presets, load, save as, rename, delete (with a confirm)."""
+"""Library: browse presets, load, save as (asking before replacing one), rename, delete (with a
+confirm). A preset whose sound is missing is marked "!" (loading it generates the sound again
+from its recipe); factory presets are marked "*"."""
 
 from promptsynth.panel.font import x_of
 from promptsynth.panel.pages.base import COLS, Page, menu, text
@@ -9,7 +11,7 @@ class LibraryPage(Page):
 
     def __init__(self):
         self.sel = 0
-        self.mode = ""  # "", "save", "rename", "confirm"
+        self.mode = ""  # "", "save", "rename", "confirm" (delete), "overwrite" (save over a preset)
         self.target = None  # (bank, name) of the preset a confirm or rename is about
         self.n = 0  # rows at the last draw (for the title's 3/15)
 
@@ -22,13 +24,13 @@ class LibraryPage(Page):
             text(d, 0, 52, "Enter: ok  Esc: back")
             return
         items = ui.presets()
-        if self.mode == "confirm" and self.target is not None:
-            text(d, 0, 12, "delete")
+        if self.mode in ("confirm", "overwrite") and self.target is not None:
+            text(d, 0, 12, "delete" if self.mode == "confirm" else "replace the preset")
             text(d, 0, 22, self.target[1][:COLS])
             text(d, 0, 40, "press: yes  Esc: no")
             return
-        rows = ["%s%s" % ("*" if p.bank == "factory" else " ", p.name) for p in items] + ["+ save current as..."]
-        self.sel = min(self.sel, len(rows) - 1)
+        rows = ["%s%s" % (_mark(p), p.name) for p in items] + (["+ save current as..."] if _can_save(ui) else [])
+        self.sel = max(0, min(self.sel, len(rows) - 1))
         self.n = len(rows)
         menu(d, rows, self.sel)
 
@@ -41,7 +43,8 @@ class LibraryPage(Page):
     def turn(self, ui, encoder, delta):
         if encoder != 1 or self.mode:
             return False
-        self.sel = max(0, min(self.sel + delta, len(ui.presets())))
+        last = len(ui.presets()) - (0 if _can_save(ui) else 1)  # the save row is the last, if shown
+        self.sel = max(0, min(self.sel + delta, last))
         return True
 
     # Key and press handling. Each action is asked for by name (ui.may via the panel's action
@@ -106,11 +109,20 @@ class LibraryPage(Page):
             ui.delete_preset(p)  # the row now shows the next preset: a new Delete asks again
         return True
 
+    def _saved(self, ui, overwrite=False):
+        name = ui.name.text if self.mode == "save" else self.target[1]
+        done = ui.save_preset(name, overwrite=overwrite)
+        if done is None:  # a preset of that name exists: ask before replacing it
+            self.mode, self.target = "overwrite", ("user", name)
+        elif done:
+            self.mode, self.target = "", None
+            self.sel = len(ui.presets())  # still the "save current as" row, not a preset
+        elif overwrite:  # refused (said why): back to the name, to change it
+            self.mode, self.target = "save", None
+
     def _enter_name(self, ui):
         if self.mode == "save":
-            if ui.save_preset(ui.name.text):
-                self.mode = ""
-                self.sel = len(ui.presets())  # still the "save current as" row, not a preset
+            self._saved(ui)
             return
         p = self._target(ui)
         if p is None:  # renamed or deleted meanwhile
@@ -123,6 +135,9 @@ class LibraryPage(Page):
     def press(self, ui, kind):
         if self.mode == "confirm":
             return self._confirmed(ui)
+        if self.mode == "overwrite":
+            self._saved(ui, overwrite=True)
+            return True
         if self.mode:
             return False
         p = self._selected(ui)
@@ -150,6 +165,13 @@ class LibraryPage(Page):
             elif key.name == "enter":
                 self._enter_name(ui)
             return True
+        if self.mode == "overwrite":
+            if key.name == "esc":  # no: back to the name, to change it
+                self.mode, self.target = "save", None
+                return True
+            if key.name == "enter":
+                return self.press(ui, "short")
+            return key.name != ""
         if self.mode == "confirm":
             if key.name == "esc":
                 self.mode, self.target = "", None
@@ -166,3 +188,14 @@ class LibraryPage(Page):
         if key.name == "delete":
             return self._ask_delete(ui, self._selected(ui))
         return False
+
+
+def _mark(p) -> str:
+    """A row's first column: "!" the preset's sound is missing, "*" factory, " " user."""
+    return "!" if getattr(p, "missing_sound", False) else "*" if p.bank == "factory" else " "
+
+
+def _can_save(ui) -> bool:
+    """The "+ save current as..." row is shown only where saving is allowed (not to a visitor
+    of a locked kiosk, who could only be refused)."""
+    return ui.lock.allows("save")
