@@ -149,6 +149,8 @@ def test_progress_counts_the_steps_and_the_result_is_on_disk(client):
 
     assert recipe["seed"] == 5 and recipe["steps"] == 7 and recipe["versions"]["torch"] == torch.__version__
     assert recipe["decode"] == "fp32"  # the CPU's own dtype, first time
+    # the worker runs below the daemon (nice 10 more than us), as the product starts it
+    assert os.getpriority(os.PRIO_PROCESS, client.proc.pid) == min(os.getpriority(os.PRIO_PROCESS, 0) + 10, 19)
 
 
 def test_cancel_takes_effect_within_a_step_and_the_next_job_works(client):

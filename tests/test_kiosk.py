@@ -135,23 +135,6 @@ def kiosk_panel(inst, clock, **kw):
     return Panel(inst, Display(None), **args)
 
 
-@pytest.fixture(autouse=True)
-def quick_init_sound(monkeypatch):
-    """The init sound is synthesised at each load (0.1 s); the session loads presets hundreds
-    of times, so it is made once here (the same audio: only the time changes)."""
-    from promptsynth.daemon import instrument as instrument_mod
-
-    made = {}
-
-    def init_sound(rate):
-        if rate not in made:
-            made[rate] = original(rate)
-        return made[rate]
-
-    original = instrument_mod.init_sound
-    monkeypatch.setattr(instrument_mod, "init_sound", init_sound)
-
-
 @pytest.fixture
 def kiosk(tmp_path):
     clock = Clock()

@@ -249,7 +249,7 @@ def test_a_full_disk_keeps_the_sound_playing_and_says_so(tmp_path, monkeypatch):
         raise DiskFullError(28, "disk full: x was not written")
 
     monkeypatch.setattr(sounds.atomic, "write_with", full)
-    inst._take_result(_result(1))
+    inst.take_result(_result(1))
     part = inst.health.parts["library"]
     assert part.state == "failed" and "disk full" in part.detail and "not kept" in part.detail
     assert inst.current is before and inst.library.entries()[0] == []
@@ -257,7 +257,7 @@ def test_a_full_disk_keeps_the_sound_playing_and_says_so(tmp_path, monkeypatch):
 
 def test_a_preset_whose_sound_was_deleted_is_generated_again_from_its_recipe(tmp_path, monkeypatch):
     inst = _instrument(tmp_path)
-    inst._take_result(_result(1, seed=5))  # a generated sound, played as a new preset
+    inst.take_result(_result(1, seed=5))  # a generated sound, played as a new preset
     inst.save_preset("Bell")
     old = inst.current.sound
     inst.delete_sound(old, force=True)
@@ -268,7 +268,7 @@ def test_a_preset_whose_sound_was_deleted_is_generated_again_from_its_recipe(tmp
     monkeypatch.setattr(inst.gen, "submit", lambda prompt, **kw: submitted.append((prompt, kw)) or 9)
     assert inst.load_preset(bell)
     assert submitted[0][0] == "a bell" and submitted[0][1]["seed"] == 5 and submitted[0][1]["model"] == "tiny"
-    inst._take_result(_result(9, seed=5))
+    inst.take_result(_result(9, seed=5))
     again = inst.preset("user", "Bell")
     assert again.sound != old and again.sound == inst.current.sound and again.sampler == bell.sampler
     assert not [p for p in inst.presets() if p.name == "Bell"][0].missing_sound
@@ -279,12 +279,12 @@ def test_kiosk_retention_runs_after_each_stored_generation(tmp_path):
     assert inst.cfg.library.keep_sounds == 50
     inst.cfg = config.replace(inst.cfg, "library", keep_sounds=2)
     for n in range(5):
-        inst._take_result(_result(n + 1, seed=n + 1))
+        inst.take_result(_result(n + 1, seed=n + 1))
         if n == 0:
             inst.save_preset("first")  # a visitor's sound in a preset stays
     kept = sorted(e.meta["recipe"]["seed"] for e in inst.library.entries()[0])
     assert kept == [1, 4, 5] and inst.current.sound == inst.library.entries()[0][0].id  # 5 plays
     plain = _instrument(tmp_path / "b")  # outside kiosk mode nothing is deleted
     for n in range(4):
-        plain._take_result(_result(n + 1, seed=n + 1))
+        plain.take_result(_result(n + 1, seed=n + 1))
     assert len(plain.library.entries()[0]) == 4

@@ -14,29 +14,31 @@ import dataclasses
 import logging
 import time
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
 from promptsynth import config as config_mod
-from promptsynth.backoff import Backoff
 from promptsynth.config import Config, SoundSettings
+from promptsynth.daemon import preset_sound
 from promptsynth.daemon.engine_host import EngineHost
 from promptsynth.daemon.generation import Generation
-from promptsynth.daemon.health import FAILED, OK, Health
+from promptsynth.daemon.health import FAILED, Health
+from promptsynth.daemon.state_saver import StateSaver
 from promptsynth.engine import messages as em
 from promptsynth.engine.params import VOICE_KEYS, voice_changes
-from promptsynth.engine.sound import PlayableSound, init_sound
 from promptsynth.library.atomic import DiskFullError
 from promptsynth.library.presets import FACTORY, Preset, PresetStore, sampler_settings
 from promptsynth.library.sounds import LibraryError, SoundLibrary
 from promptsynth.log import describe
 
+# (where they were first: importers keep working)
+startup_sound, complete_settings = preset_sound.startup_sound, preset_sound.complete_settings
+
 log = logging.getLogger("instrument")
 
 POINT_KEYS = ("start", "end", "loop_mode", "loop_start", "loop_end", "crossfade")
 POINTS_EVERY_S = 0.2  # start/loop edits prepare the sound again at most 5 times a second
-SAVE_EVERY_S = 0.5  # an encoder spin saves the state once, not at every detent
 
 
 @dataclass(frozen=True)
@@ -66,38 +68,6 @@ class Meters:
         )
 
 
-def startup_sound(cfg: Config, sound_id: int = 1) -> Tuple[PlayableSound, Optional[str]]:
-    """The configured sound file, or the init sound (also when the file cannot be used).
-
-    Returns the sound and, if the file was refused, why: the instrument must make a sound.
-    """
-    from promptsynth.library.intake import playable
-
-    rate, s = cfg.audio.rate, sampler_settings(cfg.sampler)
-    problem = None
-    if cfg.sampler.sound:
-        from promptsynth.library.audiofile import AudioFileError, read
-
-        try:
-            data = read(cfg.sampler.sound, rate)
-            if data.root is not None:
-                s = dataclasses.replace(s, root=data.root)
-            return playable(data.audio, rate, s, sound_id, name=cfg.sampler.sound, own_loop=data.loop), None
-        except AudioFileError as e:
-            problem = "%s; playing the init sound instead" % e
-    audio, loop = init_sound(rate)
-    return playable(audio, rate, dataclasses.replace(s, root=60), sound_id, name="init", own_loop=loop), problem
-
-
-def complete_settings(s) -> SoundSettings:
-    """Sound settings with every key that ``s`` (settings, or a mapping) lacks or leaves None
-    taken from the schema's defaults; every value checked against the schema."""
-    values = (
-        s if isinstance(s, Mapping) else {f.name: getattr(s, f.name, None) for f in dataclasses.fields(SoundSettings)}
-    )
-    return config_mod.from_mapping(SoundSettings, {k: v for k, v in values.items() if v is not None})
-
-
 class Instrument:
     def __init__(
         self,
@@ -121,8 +91,7 @@ class Instrument:
         self.gen_defaults = gen.settings  # [generate] and [model]: what the kiosk's idle return restores
         self._awaiting: Dict[int, Preset] = {}  # job id -> the preset whose sound it makes
         self._points_due: Optional[float] = None
-        self._save_due: Optional[float] = None
-        self._save_backoff = Backoff(first=1.0, limit=60.0)
+        self.saver = StateSaver(self.store, health, clock)
         self._audio: Tuple[Optional[str], Optional[np.ndarray]] = (None, None)
 
     # ---- reading --------------------------------------------------------------------------------
@@ -146,17 +115,16 @@ class Instrument:
 
     def current_audio(self) -> Optional[np.ndarray]:
         """The audio of the sound being played (for the waveform), cached by sound id."""
-        sid = self.current.sound
+        sid = self.current.sound or "init"
         if self._audio[0] != sid:
             try:
-                if sid is None or sid == "init":
-                    audio = init_sound(self.cfg.audio.rate)[0]
-                else:
-                    audio = self.library.load(sid)[0]
+                self._audio = (
+                    sid,
+                    preset_sound.load(self.library, sid, self.current.sampler, self.cfg.audio.rate).audio,
+                )
             except (LibraryError, OSError) as e:
                 log.error("sound %s unreadable: %s", sid, e)
-                audio = None
-            self._audio = (sid, audio)
+                self._audio = (sid, None)
         return self._audio[1]
 
     # ---- playing --------------------------------------------------------------------------------
@@ -172,7 +140,7 @@ class Instrument:
         return True
 
     def play_startup_sound(self) -> None:
-        sound, problem = startup_sound(self.cfg, self.host.new_id())
+        sound, problem = preset_sound.startup_sound(self.cfg, self.host.new_id())
         if problem:
             log.error("%s", problem)
         self.host.play(sound)
@@ -191,66 +159,29 @@ class Instrument:
             self.play_startup_sound()
 
     def load_preset(self, preset: Preset, generate: bool = True) -> bool:
-        """Play a preset: its sound from the library (generated first if it is only a recipe), its
-        settings in the engine; it becomes the current state. False if its sound is missing."""
-        from promptsynth.library.intake import playable, settings_for
+        """Play a preset: its sound from the library (generated first if it is only a recipe, or
+        its sound is gone), its settings in the engine; it becomes the current state. False if
+        it has no sound to play (nor a generator to make one)."""
+        from promptsynth.library.intake import playable
 
-        preset = dataclasses.replace(preset)
-        sid = preset.sound
-        if sid is not None and sid != "init" and preset.has_recipe and not self._have(sid):
-            # its sound was deleted (with --force) or lost: make it again from its recipe; the
-            # same seed and model give the same sound, which the preset then plays again
-            log.warning("preset %s: its sound %s is missing: generating it again from its recipe", preset.name, sid)
-            sid = None
-        if sid is None and preset.has_recipe:
-            sid = self._cached_sound(preset)
-            if sid is None:
-                if generate and self.gen.client is not None:
-                    g = dict(preset.generation)
-                    self._awaiting[self.gen.submit(g.pop("prompt"), **g)] = preset
-                    return True
-                log.error("preset %s: its sound has not been generated yet", preset.name)
-                return False
+        sid = preset_sound.sound_id_for(self.library, preset)
+        if sid is None:
+            if generate and self.gen.client is not None:
+                g = dict(preset.generation)
+                self._awaiting[self.gen.submit(g.pop("prompt"), **g)] = preset
+                return True
+            log.error("preset %s: its sound has not been generated yet", preset.name)
+            return False
         try:
-            if sid is None or sid == "init":
-                sid = "init"
-                audio, loop = init_sound(self.cfg.audio.rate)
-                meta = {
-                    "rate": self.cfg.audio.rate,
-                    "analysis": {
-                        "pitch": {"pitched": True, "note": 60, "cents": 0.0},
-                        "loop": {"start": loop[0], "end": loop[1], "crossfade": 0},
-                    },
-                }
-                settings = settings_for(meta, preset.sampler)
-            else:
-                audio, rate, meta = self.library.load(sid)
-                settings = preset.sampler
+            a = preset_sound.load(self.library, sid, preset.sampler, self.cfg.audio.rate)
         except (LibraryError, OSError) as e:
             log.error("preset %s: %s", preset.name, e)
             return False
-        self.host.play(
-            playable(audio, self.cfg.audio.rate, settings, self.host.new_id(), name=str(meta.get("name", sid)))
-        )
-        self.host.send(em.SetParams(voice_changes(settings)))
-        preset.sound, preset.sampler = sid, settings
-        self.current = preset
+        self.host.play(playable(a.audio, self.cfg.audio.rate, a.settings, self.host.new_id(), name=a.name))
+        self.host.send(em.SetParams(voice_changes(a.settings)))
+        self.current = dataclasses.replace(preset, sound=a.sound, sampler=a.settings)
         self.save_state()
         return True
-
-    def _have(self, sound_id: str) -> bool:
-        try:
-            self.library.meta(sound_id)
-            return True
-        except LibraryError:
-            return False
-
-    def _cached_sound(self, preset: Preset) -> Optional[str]:
-        key = preset.recipe_key()
-        for e in self.library.entries()[0]:
-            if (e.meta.get("recipe") or {}).get("recipe_key") == key:
-                return e.id
-        return None
 
     # ---- editing --------------------------------------------------------------------------------
     def set_sound(self, key: str, value) -> SoundSettings:
@@ -264,24 +195,13 @@ class Instrument:
             self.host.send(em.SetParams({VOICE_KEYS[key]: getattr(s, key)}))
         elif key in POINT_KEYS and self._points_due is None:
             self._points_due = self.clock() + POINTS_EVERY_S
-        if self._save_due is None:
-            self._save_due = self.clock() + SAVE_EVERY_S
+        self.saver.soon()
         return s
 
     def save_state(self) -> bool:
         """Save the current state now; False when the disk refuses (full, read-only): reported,
         nothing raised, and tried again later with a backoff until it works."""
-        self._save_due = None
-        try:
-            self.store.save_state(self.current)
-        except OSError as e:
-            delay = self._save_backoff.failed(self.clock())
-            self._save_due = self.clock() + delay
-            self.health.sync("library", FAILED, "the state was not saved: %s" % describe(e))
-            return False
-        self._save_backoff.succeeded()
-        self.health.sync("library", OK)
-        return True
+        return self.saver.save(self.current)
 
     def save_preset(self, name: str, bank: str = "user", overwrite: bool = False) -> str:
         """Save the current sound and settings as a preset; returns its path. A preset of that
@@ -327,7 +247,7 @@ class Instrument:
         except LibraryError:
             self.load_preset(init, generate=False)
             raise
-        preset = dataclasses.replace(preset, sampler=complete_settings(preset.sampler))
+        preset = dataclasses.replace(preset, sampler=preset_sound.complete_settings(preset.sampler))
         before = self.current
         ok = self.load_preset(preset)
         if self.current is before:  # not loaded (load_preset makes a new current when it plays)
@@ -376,9 +296,11 @@ class Instrument:
         """One line per part that does not work, for the panel and the web page."""
         return ["%s %s" % (p.name, p.state) for p in self.health.problems()]
 
-    def _take_result(self, ev) -> None:
-        """Keep the best candidate (its audio came in the Result) and play it as the current state:
-        as the preset that asked for it, or as a new sound with its own root and loop."""
+    def take_result(self, ev) -> None:
+        """A generated sound (a Result) arrived: keep it in the library and play it, as the preset
+        that asked for it or as a new sound with its own root and loop. A disk that refuses it is
+        reported as the library's health; the sound being played plays on."""
+        from promptsynth.library import manage
         from promptsynth.library.intake import keep_generated
 
         preset = self._awaiting.pop(ev.job_id, None)
@@ -387,42 +309,17 @@ class Instrument:
                 self.library, ev.audio[0], ev.rate, ev.recipe, self.cfg.audio.rate, self.current.sampler, preset
             )
             if preset is not None and preset.sound not in (None, "init") and preset.bank != FACTORY:
-                new = self._mended(preset, new.sound)
-        except DiskFullError:  # play on, say why and what to do
-            self.health.sync(
-                "library",
-                FAILED,
-                "disk full: generation %d was not kept (delete sounds or presets to make room)" % ev.job_id,
-            )
+                new = manage.mend(self.store, preset, new.sound)
+        except DiskFullError:
+            why = "disk full: generation %d was not kept (delete sounds or presets to make room)" % ev.job_id
+            self.health.sync("library", FAILED, why)
             return
-        except (OSError, ValueError, LibraryError) as e:  # play on, say why
+        except (OSError, ValueError, LibraryError) as e:
             self.health.sync("library", FAILED, "generation %d could not be kept: %s" % (ev.job_id, describe(e)))
             return
         self.load_preset(new, generate=False)
-        self._retain(new.sound)
-
-    def _mended(self, preset: Preset, sound: Optional[str]) -> Preset:
-        """A user preset whose sound was missing, with its newly generated sound: saved over its
-        file if that still holds the preset as it was (its own settings kept, only the sound new)."""
-        mended = dataclasses.replace(preset, sound=sound, missing_sound=False)
-        try:
-            if self.store.get(preset.bank, preset.name).sound == preset.sound:
-                self.store.save(dataclasses.replace(mended), overwrite=True)
-                log.info("preset %s/%s plays its sound again (%s)", preset.bank, preset.name, sound)
-        except LibraryError:  # renamed or deleted meanwhile: play it, write nothing
-            pass
-        return mended
-
-    def _retain(self, newest: Optional[str]) -> None:
-        """Kiosk mode: keep the library to [library] keep_sounds visitor sounds (docs/design.md)."""
-        if not self.cfg.panel.kiosk or not self.cfg.library.keep_sounds:
-            return
-        from promptsynth.library.manage import prune
-
-        try:
-            prune(self.library, self.store, self.cfg.library.keep_sounds, {newest} if newest else None)
-        except (OSError, LibraryError) as e:
-            log.warning("retention: %s", describe(e))
+        if self.cfg.panel.kiosk and self.cfg.library.keep_sounds:  # the kiosk's retention (docs/design.md)
+            manage.retain(self.library, self.store, self.cfg.library.keep_sounds, new.sound)
 
     # ---- the loop's share -----------------------------------------------------------------------
     def poll(self, now: float) -> List[object]:
@@ -433,14 +330,13 @@ class Instrument:
         events = self.gen.poll()
         for ev in events:
             if isinstance(ev, gm.Result):
-                self._take_result(ev)
+                self.take_result(ev)
             elif isinstance(ev, gm.Failed):
                 self._awaiting.pop(ev.job_id, None)
         if self._points_due is not None and now >= self._points_due:
             self._points_due = None
             self._reload_current()
-        if self._save_due is not None and now >= self._save_due:
-            self.save_state()
+        self.saver.poll(now, self.current)
         return events
 
     def _reload_current(self) -> None:

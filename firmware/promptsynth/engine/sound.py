@@ -7,6 +7,7 @@ audio so that playback needs no second read at the seam.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Optional, Tuple
 
@@ -158,12 +159,15 @@ def prepare(
     )
 
 
+@functools.lru_cache(maxsize=4)
 def init_sound(rate: int, seconds: float = 3.0) -> Tuple[np.ndarray, Tuple[int, int]]:
     """The built-in init sound: a bright C4 (MIDI 60) tone with a pluck, slowly swaying in stereo.
 
     Its sustain is periodic and the returned loop spans the whole number of cycles whose length
     in frames is closest to an integer, so it loops seamlessly even without a crossfade.
-    Returns (audio shaped (frames, 2), (loop_start, loop_end)).
+    Returns (audio shaped (frames, 2), (loop_start, loop_end)). Made once per rate (0.1 s of
+    synthesis; a kiosk's idle return loads it again and again) and read-only, so no caller can
+    change it under another.
     """
     f0 = 440.0 * 2 ** ((60 - 69) / 12)
     cycles = np.arange(int(0.8 * f0), int(1.6 * f0))
@@ -185,4 +189,6 @@ def init_sound(rate: int, seconds: float = 3.0) -> Tuple[np.ndarray, Tuple[int, 
     audio = np.stack([left * (1 + 0.15 * np.sin(sway)), right * (1 - 0.15 * np.sin(sway))], axis=1) * env[:, None]
     audio *= 0.5 / np.max(np.abs(audio))
     loop_end = n - int(0.05 * rate)
-    return audio.astype(np.float32), (loop_end - loop_len, loop_end)
+    out = audio.astype(np.float32)
+    out.setflags(write=False)
+    return out, (loop_end - loop_len, loop_end)

@@ -39,8 +39,12 @@ class GeneratorClient:
         out_dir: Optional[str] = None,
         max_prompt_chars: int = 1000,
         env: Optional[dict] = None,
+        nice: int = 10,
     ):
+        """``nice``: the worker's niceness (10: the daemon's own work comes first; the engine
+        runs SCHED_FIFO on the device in any case). A benchmark timing the model passes 0."""
         self.model = model
+        self.nice = nice
         self.state_dir = state_dir
         self.device = device
         self.threads = threads
@@ -73,7 +77,7 @@ class GeneratorClient:
             target=worker_main,
             name="promptsynth-generator",
             daemon=True,
-            args=(child, self.model, path, self.device, self.threads, self.cancel_flag, self.env),
+            args=(child, self.model, path, self.device, self.threads, self.cancel_flag, self.env, self.nice),
         )
         self.proc.start()
         if self._started:  # counted here, whoever restarts it

@@ -107,7 +107,9 @@ def write_result(job: msg.Job, out, device: str, dtype: str, vers: dict):
     return paths, recipes
 
 
-def worker_main(conn, model: str, path: str, device: str, threads: int, cancel, env: Optional[dict] = None) -> None:
+def worker_main(
+    conn, model: str, path: str, device: str, threads: int, cancel, env: Optional[dict] = None, nice: int = 10
+) -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor stops us (Ctrl-C reaches the group)
@@ -116,7 +118,8 @@ def worker_main(conn, model: str, path: str, device: str, threads: int, cancel, 
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
     try:
-        os.nice(10)  # the engine comes first
+        if nice:
+            os.nice(nice)  # the daemon's own work comes first
     except OSError:
         pass
     _quiet()

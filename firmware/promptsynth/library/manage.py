@@ -7,6 +7,7 @@ Nothing here deletes what a preset or the current state plays, except a sound de
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from typing import List, Optional, Set, Tuple
@@ -97,6 +98,28 @@ def prune(lib: SoundLibrary, store: PresetStore, keep: int, also_keep: Optional[
     if gone:
         log.info("retention: %d old visitor sound(s) deleted, the newest %d kept", len(gone), keep)
     return gone
+
+
+def retain(lib: SoundLibrary, store: PresetStore, keep: int, newest: Optional[str]) -> None:
+    """:func:`prune` after a generation was stored (``newest``); a disk that refuses is logged,
+    never raised: the sound plays on and the next generation tries again."""
+    try:
+        prune(lib, store, keep, {newest} if newest else None)
+    except (OSError, LibraryError) as e:
+        log.warning("retention: %s", e)
+
+
+def mend(store: PresetStore, preset: Preset, sound: Optional[str]) -> Preset:
+    """A user preset whose sound was missing, with its newly generated sound: saved over its file
+    if that still holds the preset as it was (its own settings kept, only the sound new)."""
+    mended = dataclasses.replace(preset, sound=sound, missing_sound=False)
+    try:
+        if store.get(preset.bank, preset.name).sound == preset.sound:
+            store.save(dataclasses.replace(mended), overwrite=True)
+            log.info("preset %s/%s plays its sound again (%s)", preset.bank, preset.name, sound)
+    except LibraryError:  # renamed or deleted meanwhile: play it, write nothing
+        pass
+    return mended
 
 
 def _recipe_key(recipe: object) -> Optional[tuple]:

@@ -1,0 +1,111 @@
+"""Which audio a preset plays: its stored sound, the init sound, a sound generated earlier from
+the same recipe, or none yet (it must be generated first); and the start-up sound.
+
+Plain functions over the library, so the instrument only decides what to do with the answer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any, Dict, Mapping, NamedTuple, Optional, Tuple
+
+import numpy as np
+
+from promptsynth import config as config_mod
+from promptsynth.config import Config, SoundSettings
+from promptsynth.engine.sound import PlayableSound, init_sound
+from promptsynth.library.presets import Preset, sampler_settings
+from promptsynth.library.sounds import LibraryError, SoundLibrary
+
+log = logging.getLogger("instrument")
+
+
+class Audio(NamedTuple):
+    """A preset's sound, ready to be made playable: its id, audio, name and settings."""
+
+    sound: str
+    audio: np.ndarray
+    name: str
+    settings: SoundSettings
+
+
+def startup_sound(cfg: Config, sound_id: int = 1) -> Tuple[PlayableSound, Optional[str]]:
+    """The configured sound file, or the init sound (also when the file cannot be used).
+
+    Returns the sound and, if the file was refused, why: the instrument must make a sound.
+    """
+    from promptsynth.library.intake import playable
+
+    rate, s = cfg.audio.rate, sampler_settings(cfg.sampler)
+    problem = None
+    if cfg.sampler.sound:
+        from promptsynth.library.audiofile import AudioFileError, read
+
+        try:
+            data = read(cfg.sampler.sound, rate)
+            if data.root is not None:
+                s = dataclasses.replace(s, root=data.root)
+            return playable(data.audio, rate, s, sound_id, name=cfg.sampler.sound, own_loop=data.loop), None
+        except AudioFileError as e:
+            problem = "%s; playing the init sound instead" % e
+    audio, loop = init_sound(rate)
+    return playable(audio, rate, dataclasses.replace(s, root=60), sound_id, name="init", own_loop=loop), problem
+
+
+def complete_settings(s) -> SoundSettings:
+    """Sound settings with every key that ``s`` (settings, or a mapping) lacks or leaves None
+    taken from the schema's defaults; every value checked against the schema."""
+    values = (
+        s if isinstance(s, Mapping) else {f.name: getattr(s, f.name, None) for f in dataclasses.fields(SoundSettings)}
+    )
+    return config_mod.from_mapping(SoundSettings, {k: v for k, v in values.items() if v is not None})
+
+
+def have(library: SoundLibrary, sound_id: str) -> bool:
+    try:
+        library.meta(sound_id)
+        return True
+    except LibraryError:
+        return False
+
+
+def cached_sound(library: SoundLibrary, preset: Preset) -> Optional[str]:
+    """A sound generated earlier from the preset's recipe (a factory preset's, made once)."""
+    key = preset.recipe_key()
+    for e in library.entries()[0]:
+        if (e.meta.get("recipe") or {}).get("recipe_key") == key:
+            return e.id
+    return None
+
+
+def sound_id_for(library: SoundLibrary, preset: Preset) -> Optional[str]:
+    """The sound id a preset plays: "init", a stored sound, or None when it must be generated
+    from its recipe first (never made yet, or deleted or lost since: the same seed and model
+    make the same sound again)."""
+    sid = preset.sound
+    if sid is not None and sid != "init" and preset.has_recipe and not have(library, sid):
+        log.warning("preset %s: its sound %s is missing: generating it again from its recipe", preset.name, sid)
+        sid = None
+    if sid is None and preset.has_recipe:
+        return cached_sound(library, preset)
+    return sid or "init"
+
+
+def load(library: SoundLibrary, sound_id: str, settings: SoundSettings, rate: int) -> Audio:
+    """The audio of ``sound_id`` ("init" or a library id) with the settings to play it with
+    (the init sound brings its own root and loop). Raises LibraryError or OSError."""
+    from promptsynth.library.intake import settings_for
+
+    if sound_id == "init":
+        audio, loop = init_sound(rate)
+        meta: Dict[str, Any] = {
+            "rate": rate,
+            "analysis": {
+                "pitch": {"pitched": True, "note": 60, "cents": 0.0},
+                "loop": {"start": loop[0], "end": loop[1], "crossfade": 0},
+            },
+        }
+        return Audio("init", audio, "init", settings_for(meta, settings))
+    audio, _, meta = library.load(sound_id)
+    return Audio(sound_id, audio, str(meta.get("name", sound_id)), settings)
