@@ -11,13 +11,23 @@ The operator unlocks with a long hold of both encoder buttons (``[panel] kiosk_u
 seconds) or by typing ``[panel] kiosk_pin`` and Enter on the System page; unlocked, everything is
 allowed until ``[panel] kiosk_unlock_timeout`` seconds pass without input, or the operator locks
 again (the same hold, or Enter on the System page), or the idle return runs.
+
+The idle return (:func:`return_to_attract`) puts the panel and the instrument back as the operator
+left them for the next visitor. It and the System page's PIN entry (:func:`operator_key`) are
+functions of the panel (``ui``), as the pages' methods are.
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
-from typing import Callable, Dict, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, Optional, Tuple
+
+from promptsynth.panel.events import Key
+from promptsynth.panel.textedit import CharWheel
+
+if TYPE_CHECKING:  # the panel calls these functions with itself
+    from promptsynth.panel.panel import Panel
 
 log = logging.getLogger("kiosk")
 
@@ -166,3 +176,76 @@ class KioskLock:
             return "PIN paused %d s" % PIN_PAUSE_S
         log.warning("kiosk: a wrong PIN was typed on the System page")
         return "wrong PIN"
+
+
+# ---- the operator and the next visitor at the panel ---------------------------------------------
+def page_shown(ui: Panel, name: str) -> None:
+    """A page change: a PIN half typed is forgotten, and the System page, the operator's way in
+    (and out), says how."""
+    lock = ui.lock
+    lock.typed = ""
+    if name == "system" and lock.enabled:
+        if lock.unlocked:
+            ui.flash("Enter: lock kiosk", 10.0, kind="hint")
+        elif lock.pin_enabled:
+            ui.flash("staff: PIN + Enter", 10.0, kind="hint")
+
+
+def operator_key(ui: Panel, ev: Key, now: float) -> bool:
+    """A key on the System page of a kiosk: a locked one takes the PIN there (typed characters go
+    to the PIN, never to the prompt; only "*"s are shown), an unlocked one locks on Enter.
+    True when the key was the operator's (the page and the prompt never see it)."""
+    lock = ui.lock
+    if not lock.enabled:
+        return False
+    if lock.unlocked:
+        if ev.name == "enter":
+            lock.lock("Enter on the System page")
+            ui.flash("kiosk locked", kind="info")
+            return True
+        return False
+    if not lock.pin_enabled:
+        return False
+    if ev.char:
+        lock.pin_char(ev.char)
+    elif ev.name == "backspace":
+        lock.pin_backspace()
+    elif ev.name == "esc" and lock.typed:
+        lock.typed = ""
+    elif ev.name == "enter":
+        hint = lock.pin_enter(now)
+        ui.flash(hint or "kiosk unlocked", 10.0, kind="hint" if hint else "info")
+        return True
+    else:
+        return False
+    ui.flash("PIN %s" % ("*" * len(lock.typed)), 10.0, kind="hint")
+    return True
+
+
+def return_to_attract(ui: Panel) -> None:
+    """The kiosk's idle return: the next visitor finds the panel and the instrument as the
+    operator left them. Locked again, nothing armed on any page (confirm, name entry, MIDI
+    learn, the character wheel), the prompt cleared, the queue cancelled, every sound and
+    generation setting back to the attract preset and the configured defaults, the Play page."""
+    ui.lock.lock("idle return")
+    for page in ui.pages.values():
+        leave = getattr(page, "leave", None)
+        if leave is not None:
+            leave(ui)
+        if hasattr(page, "sel"):
+            page.sel = 0
+    ui.page = "play"
+    ui.prompt.clear()
+    ui.name.clear()
+    ui.wheel, ui.spelling = CharWheel(), False
+    ui.cc.learning = None
+    ui.jobs.forget()
+    ui.model.progress, ui.model.last_result = None, ""
+    ui.messages.clear()
+    ui.forget_presets()
+    bank, _, name = ui.attract.rpartition("/")
+    try:
+        ui.inst.return_to_attract(bank or "factory", name)
+    except Exception as e:  # a missing attract preset: say so; the rest is reset anyway
+        log.error("idle return: %s", e)
+        ui.flash(str(e))

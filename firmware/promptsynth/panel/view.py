@@ -67,6 +67,24 @@ def refresh(m: Model, inst, page: str) -> None:
         )
 
 
+def status_flags(m: Model) -> str:
+    """The top bar's right side: the running job's progress and the queue behind it come first
+    (GEN 40% +3), then an error, the model loading, a part that stopped working."""
+    more = " +%d" % m.queued if m.queued else ""
+    if m.running is not None:
+        step, total, _ = m.progress if m.progress is not None else (0, 1, 0.0)
+        return "GEN %d%%%s" % (100 * step // max(total, 1), more)
+    if m.queued:
+        return "GEN" + more
+    if m.error:
+        return "ERR"
+    if m.model_state in ("starting", "loading"):
+        return "LOAD"
+    if m.problems:
+        return "!" + m.problems[0].split()[0][:6].upper()  # e.g. !KEYBOA: see the System page
+    return ""
+
+
 def waveform(
     audio: Optional[np.ndarray], sampler, rate: int
 ) -> Tuple[Optional[Tuple[np.ndarray, np.ndarray]], Dict[str, int]]:

@@ -1,7 +1,7 @@
 """Generate: the running job (whoever asked for it: this page, a preset whose sound must be made
 first, the web page), its step, total and time left, and how many wait behind it.
 Esc or a press cancels the running job; again within ESC_AGAIN_S (or with nothing running) it
-clears the queue (the panel's cancel_jobs)."""
+clears the queue (``JobWatch.cancel``, panel/jobs.py)."""
 
 from promptsynth.panel.pages.base import COLS, Page, text, wrap
 
@@ -30,4 +30,4 @@ class GeneratePage(Page):
         text(d, 0, 53, hint[:COLS])
 
     def press(self, ui, kind):
-        return ui.cancel_jobs()
+        return ui.jobs.cancel()

@@ -57,6 +57,6 @@ class GenSettingsPage(RowsPage):
             self.sel = (self.sel + 1) % len(KEYS)
             return True
         if kind == "long" and KEYS[self.sel] == "seed":  # lock the last seed / go back to random
-            ui.set_gen("seed", None if ui.gen.seed is not None else ui.last_seed)
+            ui.set_gen("seed", None if ui.gen.seed is not None else ui.jobs.last_seed)
             return True
         return False
