@@ -5,7 +5,7 @@ silent period under a held note), and takes the part back when the fault clears.
 What cannot exist here is faked at its lowest level, behind the real libraries where they run:
 the kernel's I2C device under luma's real i2c interface and SSD1306 driver (smbus2.SMBus), the
 input devices under evdev's interface, the GPIO chip under Jetson.GPIO's interface, and the
-operating system's answers to the library's writes (tempfile.mkstemp, os.makedirs).
+operating system's answers to the library's writes (its mkstemp, os.makedirs).
 """
 
 import errno
@@ -291,11 +291,9 @@ DISK_FAULTS = [
 
 
 def test_a_full_or_read_only_state_disk_loses_no_edit_and_no_sound(playing, monkeypatch, tmp_path):
-    import tempfile as tf
-
     from promptsynth.library import atomic
 
-    real_mkstemp = tf.mkstemp
+    real_mkstemp = atomic.mkstemp
     fault = [DISK_FAULTS[1]]  # read-only from the start
 
     def mkstemp(*a, **kw):
@@ -303,7 +301,7 @@ def test_a_full_or_read_only_state_disk_loses_no_edit_and_no_sound(playing, monk
             raise fault[0]
         return real_mkstemp(*a, **kw)
 
-    monkeypatch.setattr(atomic.tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(atomic, "mkstemp", mkstemp)  # the library's writes only
     d, audio = playing(display="dummy", gpio="none")
     state = tmp_path / "state" / "state.json"
     for i, f in enumerate(DISK_FAULTS):

@@ -97,17 +97,17 @@ def test_a_full_disk_is_a_clear_error_and_the_old_file_survives(tmp_path):
     # /dev/full fails every write with ENOSPC: write through a folder whose temp file is it
     import promptsynth.library.atomic as atomic
 
-    real = atomic.tempfile.mkstemp
+    real = atomic.mkstemp
 
     def full_mkstemp(prefix="", suffix="", dir=None):
         return os.open("/dev/full", os.O_WRONLY), "/dev/full-not-a-real-file"
 
-    atomic.tempfile.mkstemp = full_mkstemp
+    atomic.mkstemp = full_mkstemp
     try:
         with pytest.raises(DiskFullError, match="disk full"):
             write_bytes(str(path), b"new" * 100000)
     finally:
-        atomic.tempfile.mkstemp = real
+        atomic.mkstemp = real
     assert path.read_text() == "old"
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import errno
 import json
 import os
-import tempfile
+from tempfile import mkstemp  # (by name: tests patch the library's own writes, not every temp file)
 from typing import IO, Any, Callable, Optional
 
 
@@ -56,7 +56,7 @@ def write_with(path: str, writer: Callable[[IO[bytes]], object]) -> None:
     """Call ``writer(fileobj)`` on a temporary file (what it returns is ignored), then put it at
     ``path`` atomically."""
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    fd, tmp = mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
     try:
         try:
             os.fchmod(fd, file_mode())
