@@ -70,6 +70,10 @@ def test_sigkill_generator_mid_job_leaves_no_gap_and_the_next_job_works(rig, tmp
         assert d.host.wait_ready(60.0)
         d.host.send(m.Midi(bytes([0x90, 60, 100])))  # a held note, sounding throughout
         assert step_until(d, lambda: d.inst.model_state() == "ready", 120)
+        # the daemon's worker runs below the daemon (nice 10 more), so the daemon's own work comes first
+        assert os.getpriority(os.PRIO_PROCESS, d.gen.client.proc.pid) == min(
+            os.getpriority(os.PRIO_PROCESS, 0) + 10, 19
+        )
         job = d.inst.generate("a long job")
         assert step_until(d, lambda: d.gen.running() == job and any(isinstance(e, gm.Progress) for e in events()), 120)
         audio = AudioWatch(rig, d.host)

@@ -38,8 +38,10 @@ def client(tiny_models, tmp_path_factory):
     state = tmp_path_factory.mktemp("state")
     os.makedirs(state / "models")
     shutil.copytree(tiny_models["tiny"], state / "models" / "tiny")
+    # nice=0: these tests are about the worker's protocol; the product's nice 10 would leave it a
+    # twentieth of a machine that other jobs keep busy (the daemon's priority: tests/test_faults.py)
     c = GeneratorClient(
-        "tiny", str(state), "cpu", threads=1, queue_size=2, timeout=120.0, out_dir=str(state / "generated")
+        "tiny", str(state), "cpu", threads=1, queue_size=2, timeout=120.0, out_dir=str(state / "generated"), nice=0
     )  # as `promptsynth generate` asks
     c.start()
     yield c
@@ -122,7 +124,7 @@ def test_nan_from_the_model_is_an_error_and_nothing_is_written(tiny_models, tmp_
     key = [k for k in w if k.startswith("conv_post") and k.endswith("bias")][0]
     w[key] = torch.full_like(w[key], float("nan"))
     save_file(w, str(f), metadata={"format": "pt"})
-    c = GeneratorClient("tiny", str(tmp_path / "state"), "cpu", threads=1, out_dir=str(tmp_path / "generated"))
+    c = GeneratorClient("tiny", str(tmp_path / "state"), "cpu", threads=1, out_dir=str(tmp_path / "generated"), nice=0)
     try:
         with pytest.raises(JobFailed, match="NaN"):
             c.run(quick(), timeout=120)
@@ -149,8 +151,6 @@ def test_progress_counts_the_steps_and_the_result_is_on_disk(client):
 
     assert recipe["seed"] == 5 and recipe["steps"] == 7 and recipe["versions"]["torch"] == torch.__version__
     assert recipe["decode"] == "fp32"  # the CPU's own dtype, first time
-    # the worker runs below the daemon (nice 10 more than us), as the product starts it
-    assert os.getpriority(os.PRIO_PROCESS, client.proc.pid) == min(os.getpriority(os.PRIO_PROCESS, 0) + 10, 19)
 
 
 def test_cancel_takes_effect_within_a_step_and_the_next_job_works(client):
@@ -218,7 +218,7 @@ def test_bad_prompts_are_refused_before_the_model(client, prompt):
 def test_job_timeout_ends_the_job(tiny_models, tmp_path):
     os.makedirs(tmp_path / "models")
     shutil.copytree(tiny_models["tiny"], tmp_path / "models" / "tiny")
-    c = GeneratorClient("tiny", str(tmp_path), "cpu", threads=1, timeout=10.0)
+    c = GeneratorClient("tiny", str(tmp_path), "cpu", threads=1, timeout=10.0, nice=0)
     try:
         c.start()
         while c.model_state != "ready":
@@ -571,7 +571,7 @@ def test_without_a_folder_the_audio_travels_in_the_result_and_nothing_is_written
     state = tmp_path / "state"
     os.makedirs(state / "models")
     shutil.copytree(tiny_models["tiny"], state / "models" / "tiny")
-    c = GeneratorClient("tiny", str(state), "cpu", threads=1)
+    c = GeneratorClient("tiny", str(state), "cpu", threads=1, nice=0)
     try:
         res = c.run(quick(steps=3, seconds=1.0, candidates=2), timeout=120)
     finally:
