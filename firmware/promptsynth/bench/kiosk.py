@@ -63,7 +63,7 @@ def disk_use(state: str) -> Dict[str, int]:
     """Bytes and files under the state directory, the model cache (`models/`) apart; the
     library's sounds (sidecars) and their bytes; raw generations in `generated/`."""
     out = {"bytes": 0, "files": 0, "sounds": 0, "sound_bytes": 0, "generated_files": 0, "model_bytes": 0}
-    for root, dirs, files in os.walk(state):
+    for root, _dirs, files in os.walk(state):
         rel = os.path.relpath(root, state)
         top = rel.split(os.sep)[0]
         for f in files:
@@ -140,6 +140,7 @@ def restore_mismatches(d, want, gen_want) -> List[str]:
     from promptsynth.config import SoundSettings
     from promptsynth.library.presets import Preset
 
+    assert d.front is not None
     p, inst = d.front.panel, d.inst
     cur = inst.current
     bad = []
@@ -239,10 +240,15 @@ class Soak:
         shutil.rmtree(self.state, ignore_errors=True)
 
     # ---- a visitor's actions, through the panel's input path --------------------------------------
+    @property
+    def panel(self):
+        assert self.d.front is not None, "the front panel did not start"
+        return self.d.front.panel
+
     def keys(self, *events) -> None:
         from promptsynth.panel.events import Key
 
-        p = self.d.front.panel
+        p = self.panel
         for ev in events:
             p.handle(Key(name=ev) if len(ev) > 1 else Key(char=ev))
         self.d.step()
@@ -250,20 +256,20 @@ class Soak:
     def type(self, text: str) -> None:
         from promptsynth.panel.events import Key
 
-        p = self.d.front.panel
+        p = self.panel
         for ch in text:
             p.handle(Key(char=ch))
         self.d.step()
 
     def hinted(self) -> None:
         """A locked action shows a hint (never an error)."""
-        m = self.d.front.panel.model
+        m = self.panel.model
         if m.message_kind == "hint" and m.message.startswith("kiosk"):
             self.counts["refusal_hints"] += 1
 
     def generate(self, n: int, prompt: str, rng: random.Random) -> Optional[int]:
         """Type the prompt, Enter; the job id (None, counted as failed, if refused)."""
-        p = self.d.front.panel
+        p = self.panel
         if rng.random() < 0.3:  # a typo, corrected
             self.type(prompt[:-1] + "x")
             self.keys("backspace")
@@ -300,7 +306,7 @@ class Soak:
         """The Sound page: attack, decay, sustain, release turned; gain tried (locked)."""
         from promptsynth.panel.events import Turn
 
-        p = self.d.front.panel
+        p = self.panel
         self.keys("f5", *(["down"] * 8))  # attack
         for _ in range(4):
             before = p.sampler()
@@ -314,7 +320,7 @@ class Soak:
         """Delete and Tab on the Library page, a generation setting on the Settings page."""
         from promptsynth.panel.events import Press, Turn
 
-        p = self.d.front.panel
+        p = self.panel
         self.keys("f6", "down", "delete")
         self.hinted()
         p.handle(Press(0, "long"))  # home, then the Library again: Tab there
@@ -329,7 +335,7 @@ class Soak:
         """An init preset from the Library (factory first: Init, Init pad, Init pluck)."""
         row = rng.choice((0, 2))
         self.keys("f6")
-        self.keys(*(["up"] * self.d.front.panel.pages["library"].sel), *(["down"] * row), "enter")
+        self.keys(*(["up"] * getattr(self.panel.pages["library"], "sel", 0)), *(["down"] * row), "enter")
         if self.d.inst.current.name == ("Init", "Init pad", "Init pluck")[row]:
             self.counts["presets_loaded"] += 1
 
@@ -347,7 +353,7 @@ class Soak:
     def go_idle(self) -> None:
         """Nobody touches the panel for [panel] idle_timeout seconds: the panel's idle clock is set
         back by that much, and the next step runs the idle return through Panel.refresh."""
-        p = self.d.front.panel
+        p = self.panel
         p.last_input = self.d.clock() - p.idle_timeout - 1.0
         self.d.step()
 
@@ -359,7 +365,7 @@ class Soak:
         job = self.generate(n, prompt, rng)
         if job is not None and n % 25 == 24:  # walks away while the sound is being generated
             self.counts["walked_away"] += 1
-            self.until(lambda: self.d.front.panel.model.progress is not None, 60.0)
+            self.until(lambda: self.panel.model.progress is not None, 60.0)
             self.go_idle()
             ev = self.job_end(job)  # cancelled; a sound finished meanwhile must not replace the attract
             if isinstance(ev, gm.Result):  # it ended in the step that saw the idle return, before it
@@ -377,7 +383,7 @@ class Soak:
             elif isinstance(ev, gm.Result):
                 self.counts["generated"] += 1  # it had finished
             self.keys("f2", "enter")
-            job = self.d.front.panel.job
+            job = self.panel.job
             if job is None:
                 self.counts["failed"] += 1
                 self.failures.append("visitor %d: Enter again did not generate" % n)
@@ -406,6 +412,21 @@ def run(
     import numpy as np
 
     n_visitors = visitors or (QUICK_VISITORS if quick else VISITORS)
+    if progress is None:
+        import logging
+
+        log = logging.getLogger("bench")
+
+        def progress(n: int, sample: Dict[str, int]) -> None:
+            if n % 100 == 0:
+                log.info(
+                    "kiosk soak: visitor %d of %d; %d sounds, %d bytes",
+                    n,
+                    n_visitors,
+                    sample["sounds"],
+                    sample["bytes"],
+                )
+
     own_rig = rig is None
     rig = rig or Rig()
     soak = Soak(rig, keep, seconds, steps)
@@ -462,7 +483,7 @@ def run(
     max_sounds = max(s["sounds"] for s in samples)
     # after the pruning point (keep_sounds generated), the library holds keep_sounds sounds
     full = [s for s in samples if s["stored"] >= keep]
-    t = np.asarray(times)
+    vt = np.asarray(times)
     bounded = max_sounds <= keep and max_bytes <= bound and samples[-1]["generated_files"] == 0
     result: Dict[str, object] = {
         "visitors": n_visitors,
@@ -498,10 +519,10 @@ def run(
             "first_mismatches": [{"visitor": n, "what": what} for n, what in mismatches[:5]],
         },
         "visitor_s": {
-            "median": round(float(np.median(t)), 3),
-            "p95": round(float(np.percentile(t, 95)), 3),
-            "max": round(float(t.max()), 3),
-            "total": round(float(t.sum()), 1),
+            "median": round(float(np.median(vt)), 3),
+            "p95": round(float(np.percentile(vt, 95)), 3),
+            "max": round(float(vt.max()), 3),
+            "total": round(float(vt.sum()), 1),
         },
         "engine_xruns": xruns,
         "restarts": restarts,
