@@ -380,6 +380,7 @@ class Soak:
             ev = self.job_end(job)
             if isinstance(ev, gm.Failed) and ev.kind == "cancelled":
                 self.counts["cancelled"] += 1
+                self.counts["cancels_after_last_step"] += "it had finished" in ev.reason
             elif isinstance(ev, gm.Result):
                 self.counts["generated"] += 1  # it had finished
             self.keys("f2", "enter")
