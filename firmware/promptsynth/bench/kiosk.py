@@ -278,12 +278,21 @@ class Soak:
             self.type(prompt)
         if p.prompt.text != prompt:
             self.failures.append("visitor %d: the prompt reads %r, not %r" % (n, p.prompt.text, prompt))
-        self.keys("enter")
-        if p.job is None:
+        return self.enter(n)
+
+    def enter(self, n: int) -> Optional[int]:
+        """Enter on the Prompt page: the job it submitted (read before the loop runs on: a job of
+        the tiny model can end within the same round, which clears the panel's ``job``)."""
+        from promptsynth.panel.events import Key
+
+        p = self.panel
+        p.handle(Key(name="enter"))
+        job = p.job
+        self.d.step()
+        if job is None:
             self.counts["failed"] += 1
             self.failures.append("visitor %d: Enter did not generate (%s)" % (n, p.model.message))
-            return None
-        return p.job
+        return job
 
     def wait_result(self, n: int, job: int) -> bool:
         from promptsynth.generator import protocol as gm
@@ -383,11 +392,8 @@ class Soak:
                 self.counts["cancels_after_last_step"] += "it had finished" in ev.reason
             elif isinstance(ev, gm.Result):
                 self.counts["generated"] += 1  # it had finished
-            self.keys("f2", "enter")
-            job = self.panel.job
-            if job is None:
-                self.counts["failed"] += 1
-                self.failures.append("visitor %d: Enter again did not generate" % n)
+            self.keys("f2")
+            job = self.enter(n)
         if job is not None and self.wait_result(n, job):
             if n % 3 == 0:
                 self.envelope(rng)
