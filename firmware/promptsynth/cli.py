@@ -80,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("part", choices=BENCHES)
     b.add_argument("--model", default="audioldm2", help="bench generate: the full-size model to time")
     b.add_argument("--json", action="store_true", help="print JSON")
+    b.add_argument("--visitors", type=int, help="bench kiosk: visitors in the soak (default 1000, --quick 30)")
     b.add_argument("--quick", action="store_true", help="fewer runs, no full-size model (for smoke tests)")
     gp = command("generate", "make a sound from text (progress bar; Ctrl-C cancels)")
     gp.add_argument("prompt")

@@ -6,7 +6,7 @@ import importlib
 import json
 import sys
 
-BENCHES = ("engine", "generate", "shape", "panel", "boot", "faults")
+BENCHES = ("engine", "generate", "shape", "panel", "boot", "faults", "kiosk")
 
 
 def cmd_doctor(args) -> int:
@@ -25,14 +25,16 @@ def cmd_doctor(args) -> int:
 
 def cmd_bench(args) -> int:
     bench = importlib.import_module("promptsynth.bench." + args.part)
-    kwargs = {"full_model": args.model} if args.part == "generate" else {}
+    kwargs: dict = {"full_model": args.model} if args.part == "generate" else {}
+    if args.part == "kiosk" and getattr(args, "visitors", None):
+        kwargs["visitors"] = args.visitors
     result = bench.run(quick=args.quick, **kwargs)
     if args.json:
         print(json.dumps(result, indent=2))
     else:
         for key, value in result.items():
             print("%s: %s" % (key, value))
-    return 0
+    return 0 if result.get("ok", True) else 1  # a bench that checks something (kiosk) says so
 
 
 def cmd_config(args) -> int:

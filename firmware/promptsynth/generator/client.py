@@ -14,7 +14,7 @@ import multiprocessing
 import time
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
-from typing import Deque, List, Optional, Tuple
+from typing import Deque, List, Optional, Set, Tuple
 
 from promptsynth.generator import protocol as msg
 from promptsynth.generator.models import ModelError, info_for, is_installed, model_dir, not_installed_message
@@ -65,6 +65,7 @@ class GeneratorClient:
         self._started = False
         self._next = 1
         self._pending: List[object] = []
+        self._cancel_asked: Set[int] = set()  # running jobs told to stop: no Result of theirs goes out
 
     # ---- process ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -100,6 +101,7 @@ class GeneratorClient:
         if self.running is not None:
             job, _ = self.running
             self.running = None
+            self._cancel_asked.discard(job.job_id)
             self._pending.append(
                 msg.Failed(
                     job.job_id,
@@ -164,8 +166,24 @@ class GeneratorClient:
                 return True
         if self.running is not None and self.running[0].job_id == job_id:
             self.cancel_flag.value = job_id  # read by the worker at the next step
+            self._cancel_asked.add(job_id)
             return True
         return False
+
+    def _cancelled_result(self, result: msg.Result) -> msg.Failed:
+        """A Result for a job cancelled after its last step (the worker reads the flag at step
+        boundaries, so a cancel during decoding comes too late for it): the job ends cancelled as
+        asked, and its sound is dropped. Whoever cancelled (Esc, the kiosk's idle return) must
+        not have it played over what they went back to, nor its files left in the output folder."""
+        import os
+
+        for path in result.paths:
+            for f in (path, os.path.splitext(path)[0] + ".json"):
+                try:
+                    os.unlink(f)
+                except OSError:
+                    pass
+        return msg.Failed(result.job_id, "cancelled (it had finished: its sound is dropped)", "cancelled")
 
     def _dispatch(self) -> None:
         if self.running is not None or not self.queue:
@@ -203,6 +221,10 @@ class GeneratorClient:
             elif isinstance(item, (msg.Result, msg.Failed)):
                 if self.running is not None and self.running[0].job_id == item.job_id:
                     self.running = None
+                if item.job_id in self._cancel_asked:
+                    self._cancel_asked.discard(item.job_id)
+                    if isinstance(item, msg.Result):
+                        item = self._cancelled_result(item)
             events.append(item)
         if self.proc is not None and not self.proc.is_alive():
             self._lost("died")
