@@ -498,3 +498,16 @@ def test_a_preset_whose_sound_is_gone_is_marked_in_the_list(panel):
     sel = panel.pages["library"].sel = [q.name for q in panel.presets()].index("Tone")
     y = 12 + 10 * min(sel, 4)  # the selected row (five shown, scrolled to keep it in view)
     assert shows(px(panel), "!Tone", 1, y, inverted=True)
+
+
+def test_the_simulator_says_it_generates_with_its_tiny_model_only(tmp_path):
+    t = [100.0]
+    cfg = config.replace(config.Config(), "paths", state=str(tmp_path / "state"))
+    inst = Daemon(cfg, model_override="tiny", clock=lambda: t[0]).inst
+    p = Panel(inst, Display(factory("dummy")), clock=lambda: t[0])
+    p.set_page("settings")
+    assert inst.gen_settings.model == "tiny"
+    p.pages["settings"].sel = 0  # the model row
+    p.handle(Turn(1, 1))
+    assert inst.gen_settings.model == "tiny"  # not shown as chosen while tiny generates
+    assert p.model.message_kind == "error" and "generates with tiny only" in p.model.message

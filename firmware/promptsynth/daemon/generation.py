@@ -132,6 +132,12 @@ class Generation:
     # ---- settings and jobs ----------------------------------------------------------------------
     def set(self, key: str, value) -> GenSettings:
         """Change one generation setting (checked against the schema; raises ConfigError)."""
+        if key == "model" and self.model_override and value != self.model_override:
+            # the simulator generates every sound with its tiny model: showing another as chosen
+            # (and "ready") while recipes record the tiny one would mislead
+            raise config_mod.ConfigError(
+                "the simulator generates with %s only (start without --sim for %s)" % (self.model_override, value)
+            )
         self.settings = dataclasses.replace(self.settings, **{key: check_gen(key, value)})
         return self.settings
 
