@@ -121,18 +121,7 @@ def expected_attract(cfg: config.Config) -> Tuple[Any, Any]:
         want = ref.current
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    g = cfg.generate
-    gen = GenSettings(
-        model=cfg.model.id,
-        negative=g.negative,
-        seconds=g.seconds,
-        steps=g.steps,
-        guidance=g.guidance,
-        scheduler=g.scheduler,
-        candidates=g.candidates,
-        seed=None,
-    )
-    return want, gen
+    return want, GenSettings.from_config(cfg)
 
 
 def restore_mismatches(d, want, gen_want) -> List[str]:

@@ -40,6 +40,20 @@ class GenSettings:
     candidates: int
     seed: Optional[int] = None  # None: a new random seed each time
 
+    @classmethod
+    def from_config(cls, cfg: Config, model: Optional[str] = None) -> GenSettings:
+        """The settings a start (and a kiosk's idle return) begins with: [generate] and [model]."""
+        g = cfg.generate
+        return cls(
+            model=model or cfg.model.id,
+            negative=g.negative,
+            seconds=g.seconds,
+            steps=g.steps,
+            guidance=g.guidance,
+            scheduler=g.scheduler,
+            candidates=g.candidates,
+        )
+
 
 def check_gen(key: str, value) -> Any:
     """A generation setting checked against its one schema ([generate] in the config)."""
@@ -66,18 +80,9 @@ class Generation:
         model_override: Optional[str] = None,
         clock: Callable[[], float] = time.monotonic,
     ):
-        g = cfg.generate
         self.cfg, self.health, self.env, self.clock = cfg, health, env or {}, clock
         self.model_override = model_override
-        self.settings = GenSettings(
-            model=model_override or cfg.model.id,
-            negative=g.negative,
-            seconds=g.seconds,
-            steps=g.steps,
-            guidance=g.guidance,
-            scheduler=g.scheduler,
-            candidates=g.candidates,
-        )
+        self.settings = GenSettings.from_config(cfg, model_override)
         self.client: Optional[GeneratorClient] = None  # while started
         self.backoff = Backoff(first=2.0, limit=60.0, grace=1)
         self.log: Deque[Tuple[int, object]] = deque(maxlen=200)  # (sequence number, event)
