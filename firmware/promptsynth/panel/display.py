@@ -18,6 +18,9 @@ from promptsynth.backoff import Backoff
 from promptsynth.config import PanelConfig, choices
 from promptsynth.log import describe
 
+# luma.emulator imports pygame, whose greeting would land on stdout, where results go
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+
 WIDTH, HEIGHT = 128, 64
 KINDS = tuple(k for k in choices(PanelConfig, "display") if k != "window")  # the window is the simulator's
 

@@ -10,6 +10,7 @@ press: save, delete, learn, generate), arrows, Home, End, Backspace, Delete.
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Callable, List, Tuple
 
@@ -18,6 +19,7 @@ from promptsynth.panel.events import Event, Key, Press, Turn
 
 class Window:
     def __init__(self, scale: int = 4, clock: Callable[[], float] = time.monotonic):
+        os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")  # no greeting on stdout
         import pygame
 
         self.pg = pygame
