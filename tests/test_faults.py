@@ -69,13 +69,14 @@ def test_sigkill_generator_mid_job_leaves_no_gap_and_the_next_job_works(rig, tmp
         d.start()
         assert d.host.wait_ready(60.0)
         d.host.send(m.Midi(bytes([0x90, 60, 100])))  # a held note, sounding throughout
-        assert step_until(d, lambda: d.inst.model_state() == "ready", 120)
+        # (generous bounds: the daemon's worker runs at nice 10, a tenth of a core on a busy machine)
+        assert step_until(d, lambda: d.inst.model_state() == "ready", 400)
         # the daemon's worker runs below the daemon (nice 10 more), so the daemon's own work comes first
         assert os.getpriority(os.PRIO_PROCESS, d.gen.client.proc.pid) == min(
             os.getpriority(os.PRIO_PROCESS, 0) + 10, 19
         )
         job = d.inst.generate("a long job")
-        assert step_until(d, lambda: d.gen.running() == job and any(isinstance(e, gm.Progress) for e in events()), 120)
+        assert step_until(d, lambda: d.gen.running() == job and any(isinstance(e, gm.Progress) for e in events()), 400)
         audio = AudioWatch(rig, d.host)
         os.kill(d.gen.client.proc.pid, signal.SIGKILL)
         lost = []
@@ -98,7 +99,7 @@ def test_sigkill_generator_mid_job_leaves_no_gap_and_the_next_job_works(rig, tmp
             lambda: (
                 got.extend(e for e in events() if isinstance(e, (gm.Result, gm.Failed)) and e.job_id == job2) or got
             ),
-            120,
+            400,
         )
         assert isinstance(got[0], gm.Result), got
     finally:

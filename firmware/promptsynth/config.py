@@ -113,6 +113,13 @@ class ModelConfig:
         choices=("auto", "cuda", "cpu"),
     )
     threads: int = _key(0, "CPU threads for torch (0 = torch's default).", 0, 64)
+    nice: int = _key(
+        10,
+        "How far below the daemon the generator's process runs (0-19): the daemon's own work (the "
+        "panel, feeding the engine) comes first; the engine runs in real time in any case.",
+        0,
+        19,
+    )
 
 
 @dataclass(frozen=True)

@@ -171,7 +171,8 @@ class Soak:
         cfg = rig.config("rig_jack")  # paced by JACK's dummy driver; no tap file growing for hours
         self.state = tempfile.mkdtemp(prefix="psynth-kiosk-")
         cfg = config.replace(cfg, "paths", state=self.state)
-        cfg = config.replace(cfg, "model", id="tiny", device="cpu", threads=1)
+        # nice 0: the soak measures the instrument, not how a busy machine treats a niced worker
+        cfg = config.replace(cfg, "model", id="tiny", device="cpu", threads=1, nice=0)
         cfg = config.replace(cfg, "generate", seconds=seconds, steps=steps)
         cfg = config.replace(cfg, "panel", kiosk=True, idle_timeout=idle_timeout, kiosk_pin="2468")
         cfg = config.replace(cfg, "library", keep_sounds=keep)

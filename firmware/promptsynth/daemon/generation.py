@@ -108,6 +108,7 @@ class Generation:
             g.timeout,
             max_prompt_chars=g.max_prompt_chars,
             env=self.env,
+            nice=m.nice,
         )
         self.client.start()
         self._wanted = True
