@@ -77,6 +77,7 @@ class JackServer:
             + ["-d", "dummy", "-r", str(self.rate), "-p", str(self.period)]
         )
         env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1")
+        os.makedirs(self.dir, exist_ok=True)  # stop() removed it: a server started again needs it
         self._log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
             cmd,
