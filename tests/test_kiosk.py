@@ -565,13 +565,18 @@ def test_outside_kiosk_mode_or_unlocked_everything_is_allowed(tmp_path, how, cap
     assert not [r for r in caplog.records if "refused" in r.getMessage()]
 
 
-def test_a_delete_confirm_does_not_outlive_the_page(tmp_path):
+def library_page(tmp_path):
+    """A panel (not a kiosk) on the Library page of a furnished instrument; and that page."""
     clock = Clock()
     inst = make_instrument(tmp_path / "state", clock)
     furnish(inst)
     p = Panel(inst, Display(None), clock=clock)
-    lib = p.pages["library"]
     p.set_page("library")
+    return p, p.pages["library"]
+
+
+def test_a_delete_confirm_does_not_outlive_the_page(tmp_path):
+    p, lib = library_page(tmp_path)
     lib.sel = [x.name for x in p.presets()].index("Sine pad")
     p.handle(Key(name="delete"))
     assert lib.mode == "confirm"
@@ -589,12 +594,7 @@ def test_a_delete_confirm_does_not_outlive_the_page(tmp_path):
 
 
 def test_the_selection_stays_put_after_a_save(tmp_path):
-    clock = Clock()
-    inst = make_instrument(tmp_path / "state", clock)
-    furnish(inst)
-    p = Panel(inst, Display(None), clock=clock)
-    lib = p.pages["library"]
-    p.set_page("library")
+    p, lib = library_page(tmp_path)
     lib.sel = len(p.presets())  # "+ save current as..."
     p.handle(Key(name="enter"))
     p.name.clear()
