@@ -2,8 +2,12 @@
 (spawned, sounds in shared memory, notices collected, stopped with a fade), plus test sounds
 and JACK MIDI clients that stand for keyboards and software."""
 
-import collections
+import json
 import os
+import queue
+import subprocess
+import sys
+import threading
 from typing import Dict, List, Optional
 
 import numpy as np
@@ -62,29 +66,59 @@ class JackMidiPort:
     """A JACK client with one MIDI output port: a keyboard (``physical=True``: flagged like a
     hardware port, as the JACK ALSA backend and a2jmidid flag theirs) or a software client.
     Messages queued by :meth:`send` go out in the next process cycle, each call's messages in the
-    same cycle."""
+    same cycle.
+
+    The client lives in a child process (``jack_midi_child.py``): libjack can deadlock a client
+    beside a loaded server, and a child that stops answering for ``answer_s`` is killed and
+    the test fails, where a client in the pytest process would hang the whole run."""
+
+    answer_s = 60.0
 
     def __init__(self, client: str, physical: bool = False, port: str = "out"):
-        import jack
+        child = os.path.join(os.path.dirname(os.path.abspath(__file__)), "jack_midi_child.py")
+        self.proc = subprocess.Popen(
+            [sys.executable, child, client, "1" if physical else "0", port],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
+        self._lines: queue.Queue[Optional[str]] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+        self.name = self._answer("ready")
 
-        self.client = jack.Client(client, no_start_server=True)
-        self.port = self.client.midi_outports.register(port, is_physical=physical, is_terminal=physical)
-        self.name = self.port.name
-        self._queue: collections.deque = collections.deque()
-        self.cycles = 0
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self._lines.put(line)
+        self._lines.put(None)  # the child is gone
 
-        @self.client.set_process_callback
-        def process(frames):
-            self.cycles += 1
-            self.port.clear_buffer()
-            while self._queue:
-                for offset, msg in enumerate(self._queue.popleft()):
-                    self.port.write_midi_event(offset, msg)
+    def _answer(self, key: str = "value"):
+        try:
+            line = self._lines.get(timeout=self.answer_s)
+        except queue.Empty:
+            self.proc.kill()
+            raise AssertionError("JACK client %r stopped answering (killed)" % self.proc.args[2]) from None
+        if line is None:
+            raise AssertionError("JACK client %r exited with %s" % (self.proc.args[2], self.proc.wait()))
+        msg = json.loads(line)
+        if "error" in msg:
+            raise RuntimeError(msg["error"])
+        return msg[key]
 
-        self.client.activate()
+    def _ask(self, op: str, **args):
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(dict(args, op=op)) + "\n")
+        self.proc.stdin.flush()
+        return self._answer()
+
+    @property
+    def cycles(self) -> int:
+        """How many JACK process cycles the client has run."""
+        return int(self._ask("cycles"))
 
     def send(self, *messages) -> None:
-        self._queue.append([bytes(msg) for msg in messages])
+        self._ask("send", messages=[list(bytes(msg)) for msg in messages])
 
     def settle(self, cycles: int = 32) -> None:
         """Wait until this client has gone through ``cycles`` more JACK cycles (JACK time, not
@@ -94,20 +128,29 @@ class JackMidiPort:
         assert wait_for(lambda: self.cycles >= start + cycles, 30.0), "JACK stopped calling %s" % self.name
 
     def connect(self, destination: str) -> None:
-        self.client.connect(self.port, destination)
+        self._ask("connect", to=destination)
 
     def disconnect(self, destination: str) -> None:
-        self.client.disconnect(self.port, destination)
+        self._ask("disconnect", to=destination)
 
     def connections(self) -> List[str]:
-        return sorted(p.name for p in self.client.get_all_connections(self.port))
+        return list(self._ask("connections"))
 
     def close(self) -> None:
-        """Unplug: the port and its client go away."""
+        """Unplug: the port and its client go away (killed, if closing it hangs: JACK drops a
+        dead client's ports too)."""
+        if self.proc.poll() is not None:
+            return
         try:
-            self.client.deactivate()
+            self._ask("close")
+        except (AssertionError, OSError):
+            pass
         finally:
-            self.client.close()
+            try:
+                self.proc.wait(10.0)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
 
 
 def deliver(port: JackMidiPort, arrived, progress, *messages, tries: int = 5) -> int:
