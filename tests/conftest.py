@@ -1,3 +1,4 @@
+import os
 import shutil
 
 import numpy as np
@@ -8,6 +9,7 @@ from promptsynth.engine.sound import prepare
 
 RATE = 48000
 PERIOD = 128
+RENDERER_ENV = "PROMPTSYNTH_TEST_RENDERER"  # which renderer make_sampler() builds (default: kernel)
 
 
 @pytest.fixture(scope="session")
@@ -22,10 +24,22 @@ def rig():
     r.close()
 
 
+@pytest.fixture(params=["kernel", "numpy"])
+def renderer(request, monkeypatch):
+    """Runs a test once on each renderer: the compiled kernel and the numpy reference. The
+    kernel must have loaded (it is built at install): a missing one fails, never falls back."""
+    if request.param == "kernel":
+        from promptsynth.engine import kernel
+
+        assert kernel.load() is not None, kernel.load_error
+    monkeypatch.setenv(RENDERER_ENV, request.param)
+    return request.param
+
+
 def make_sampler(polyphony=16, **params):
     p = dict(attack=0.0, decay=0.0, sustain=1.0, release=0.0, gain_db=0.0, velocity_track=0.0, polyphony=polyphony)
     p.update(params)
-    return Sampler(RATE, PERIOD, VoiceParams(**p), max_polyphony=64)
+    return Sampler(RATE, PERIOD, VoiceParams(**p), max_polyphony=64, renderer=os.environ.get(RENDERER_ENV, "kernel"))
 
 
 def render(s, periods):

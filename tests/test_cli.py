@@ -338,8 +338,13 @@ def test_bench_engine_quick_json():
     data = json.loads(r.stdout)
     for v in ("8", "16", "32", "64"):
         assert data["render"][v]["p99_us"] > 0
+        assert data["renderers"]["numpy"][v]["p99_us"] > 0
+    # measured in one run, so a busy machine slows both: the kernel stays well ahead
+    assert data["renderers"]["speedup_median"]["32"] > 1.5
+    assert data["renderers"]["kernel_64_frames"]["32"]["period_frames"] == 64
     assert data["note_on_latency"]["to_output_ms"]["n"] == 5
     assert data["paced_run"]["periods"] > 0
+    assert data["paced_run"]["renderer"] == "kernel"  # the engine process plays through the kernel
 
 
 @pytest.mark.torch

@@ -94,3 +94,16 @@ def test_every_config_error_is_listed_and_alsa_noise_is_hidden(tmp_path):
     r = subprocess.run([sys.executable, "-c", code, str(cfg)], capture_output=True, text=True, timeout=120)
     assert "audio device" in r.stdout, r.stderr
     assert "ALSA lib" not in r.stderr, r.stderr
+
+
+def test_the_renderer_in_use_is_named_and_a_missing_kernel_is_a_warning_with_the_fix(tmp_path, monkeypatch):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[paths]\nstate = "%s"\n' % (tmp_path / "s"))
+    c = by_part(doctor.run(str(cfg)))["renderer"]
+    assert (c.status, c.detail) == ("pass", "compiled render kernel")
+    (tmp_path / "n.toml").write_text('[paths]\nstate = "%s"\n[audio]\nrenderer = "numpy"\n' % (tmp_path / "s"))
+    c = by_part(doctor.run(str(tmp_path / "n.toml")))["renderer"]
+    assert c.status == "pass" and "numpy" in c.detail
+    monkeypatch.setitem(sys.modules, "promptsynth.engine.kernel._render", None)  # as if never built
+    c = by_part(doctor.run(str(cfg)))["renderer"]
+    assert c.status == "warn" and "render kernel not built" in c.detail and "build-essential" in c.fix

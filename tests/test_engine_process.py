@@ -12,6 +12,7 @@ import pytest
 
 from conftest import PERIOD, RATE, freq_of
 from engine_harness import EngineProc, fresh_tap, send_until, startup_sound
+from promptsynth import config
 from promptsynth.bench.rig import onset_after, wait_for
 from promptsynth.engine import messages as m
 from promptsynth.engine.sound import prepare
@@ -21,9 +22,10 @@ from promptsynth.engine.sound import prepare
 def engine(rig):
     started = []
 
-    def start(device="tap_jack", **sampler):
+    def start(device="tap_jack", renderer="auto", **sampler):
         fresh_tap(rig, device)
-        sup = EngineProc(rig.config(device, **sampler), rig.env)
+        cfg = config.replace(rig.config(device, **sampler), "audio", renderer=renderer)
+        sup = EngineProc(cfg, rig.env)
         started.append(sup)
         sup.load(startup_sound(sup.cfg, sup.new_id()))
         return sup
@@ -57,9 +59,11 @@ def _ready(sup, ports=1):
     assert wait_for(lambda: sup.stats["midi_ports"] >= ports, 10.0), sup.texts()
 
 
-def test_note_from_a_midi_keyboard_plays_the_init_sound_at_its_pitch(engine, keyboard, rig):
-    sup = engine(release=5.0)
+@pytest.mark.parametrize("renderer", ["auto", "numpy"])
+def test_note_from_a_midi_keyboard_plays_the_init_sound_at_its_pitch(engine, keyboard, rig, renderer):
+    sup = engine(release=5.0, renderer=renderer)
     _ready(sup)
+    assert sup.stats["kernel"] == (renderer == "auto")  # the compiled kernel, unless numpy is asked for
     send_until(keyboard, lambda: sup.stats["voices"] >= 1, periods(sup), [0x90, 72, 127])  # an octave up
     _audio_for(rig, RATE * 6 // 10)
     send_until(keyboard, lambda: sup.stats["voices"] == 0, periods(sup), [0x80, 72, 0])

@@ -148,6 +148,7 @@ def _level(s, periods=2):
     return float(abs(out[-1, 0]))
 
 
+@pytest.mark.usefixtures("renderer")
 def test_each_input_has_its_own_notes_and_pedal():
     s = _tone_sampler()
     a = MidiDecoder(midi.apply_to_sampler(s, source=2), counters=midi.MidiCounters())
@@ -172,6 +173,7 @@ def test_each_input_has_its_own_notes_and_pedal():
     assert a.counters.events == b.counters.events and a.counters.events > 10  # one shared count
 
 
+@pytest.mark.usefixtures("renderer")
 def test_a_lost_input_releases_only_its_notes_and_pedal():
     s = _tone_sampler()
     s.sustain_pedal(True, 2)
@@ -196,6 +198,7 @@ def test_a_note_released_in_the_period_it_started_still_sounds():
     assert 0 < abs(rel[0][0]) <= 0.25 and abs(rel[-1][-1]) == 0.0
 
 
+@pytest.mark.usefixtures("renderer")
 def test_a_quick_note_under_the_pedal_is_held_not_released():
     s = _tone_sampler()
     s.sustain_pedal(True)

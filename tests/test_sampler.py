@@ -1,10 +1,13 @@
 """The sampler through its real render path, with exact expectations in samples."""
 
 import numpy as np
+import pytest
 
 from conftest import PERIOD, RATE, freq_of, make_sampler, render, sine
 from promptsynth.engine.sampler import STEAL_MS
 from promptsynth.engine.sound import init_sound, prepare
+
+pytestmark = pytest.mark.usefixtures("renderer")  # every test on the kernel and on the numpy reference
 
 
 def test_note_at_root_reproduces_the_sound_sample_for_sample(sampler_with):

@@ -30,6 +30,9 @@ def _key(default, doc, lo=None, hi=None, choices=None):
     return field(default=default, metadata={"doc": doc, "min": lo, "max": hi, "choices": choices})
 
 
+RENDERERS = ("auto", "kernel", "numpy")  # engine/renderers.py picks one by name
+
+
 @dataclass(frozen=True)
 class AudioConfig:
     device: str = _key("default", "ALSA PCM to play through (`hw:1,0`, `plughw:CARD=Device`, `default`, ...).")
@@ -41,6 +44,12 @@ class AudioConfig:
     )
     rt_priority: int = _key(70, "SCHED_FIFO priority for the engine process (0 = do not ask).", 0, 99)
     lock_memory: bool = _key(True, "Lock the engine's memory (mlockall) so it never pages.")
+    renderer: str = _key(
+        "auto",
+        "What renders the voices: `kernel` (compiled, built at install), `numpy` (the reference: the "
+        "same sound, slower) or `auto` (the kernel where it loads; the engine warns when it cannot).",
+        choices=RENDERERS,
+    )
 
 
 @dataclass(frozen=True)

@@ -196,6 +196,26 @@ def check_keyboard(cfg) -> List[Check]:
     ]
 
 
+def check_renderer(cfg) -> List[Check]:
+    """Which renderer the engine will play through, and why not the kernel where it cannot."""
+    from promptsynth.engine.renderers import choose
+
+    which, warning = choose(cfg.audio.renderer, cfg.audio.period)
+    if which == "kernel":
+        return [Check("renderer", PASS, "compiled render kernel")]
+    if not warning:
+        return [Check("renderer", PASS, "numpy reference renderer ([audio] renderer = numpy)")]
+    return [
+        Check(
+            "renderer",
+            WARN,
+            warning,
+            "install a C compiler (apt-get install build-essential) and reinstall promptsynth, which "
+            "builds the kernel; the numpy renderer plays the same sound with less headroom",
+        )
+    ]
+
+
 def check_running(cfg) -> List[Check]:
     """What the running instrument says of its parts (the health file it keeps up to date)."""
     import json
@@ -350,7 +370,16 @@ def check_system(cfg) -> List[Check]:
     return out
 
 
-CHECKS = (check_audio, check_midi, check_panel, check_keyboard, check_model, check_system, check_running)
+CHECKS = (
+    check_audio,
+    check_renderer,
+    check_midi,
+    check_panel,
+    check_keyboard,
+    check_model,
+    check_system,
+    check_running,
+)
 
 
 def run(cfg_path: Optional[str] = None) -> List[Check]:

@@ -18,12 +18,25 @@ class SoftLimiter:
     ):
         self.threshold = 10 ** (threshold_db / 20.0)
         self.knee = knee
-        self.gain = 1.0
         self.release = 1.0 - math.exp(-period / (release_ms * rate / 1000.0))
+        # the changing state, in an array the compiled kernel (engine/kernel/) updates in place
+        self.state = np.array([1.0, 0.0])  # gain now, periods the soft clipper acted in
         self._ramp = ((np.arange(period) + 1) / period).astype(np.float32)[:, None]
         self._abs = np.empty((period, 2), np.float32)
         self._g = np.empty((period, 1), np.float32)
-        self.clipped = 0  # periods in which the soft clipper had to act
+
+    @property
+    def gain(self) -> float:
+        return float(self.state[0])
+
+    @gain.setter
+    def gain(self, value: float) -> None:
+        self.state[0] = value
+
+    @property
+    def clipped(self) -> int:
+        """Periods in which the soft clipper had to act."""
+        return int(self.state[1])
 
     def process(self, x: np.ndarray) -> float:
         """Limit ``x`` (period, 2) in place; return its peak after limiting."""
@@ -42,7 +55,7 @@ class SoftLimiter:
             np.abs(x, out=self._abs)
             peak = float(self._abs.max())
         if peak > self.knee:
-            self.clipped += 1
+            self.state[1] += 1
             k = self.knee
             a = np.abs(x)
             over = a > k

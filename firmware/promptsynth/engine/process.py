@@ -39,7 +39,7 @@ class Engine:
         self.cfg = cfg
         self.stats = stats
         a = cfg.audio
-        self.sampler = Sampler(a.rate, a.period, voice_params(cfg.sampler), max_polyphony=64)
+        self.sampler = Sampler(a.rate, a.period, voice_params(cfg.sampler), max_polyphony=64, renderer=a.renderer)
         # one decoder per MIDI input (source), made here so the audio loop never allocates one
         self.counters = MidiCounters()
         self.decoders = [
@@ -175,7 +175,10 @@ class Engine:
         rt, locked, warnings = realtime.setup(cfg.rt_priority, cfg.lock_memory)
         for w in warnings:
             self.outbox.append(m.Notice("warning", w))
+        if self.sampler.renderer_warning:
+            self.outbox.append(m.Notice("warning", self.sampler.renderer_warning))
         v = self.stats.values
+        v[INDEX["kernel"]] = self.sampler.renderer.name == "kernel"
         v[INDEX["realtime"]] = rt
         v[INDEX["memory_locked"]] = locked
         v[INDEX["rate"]] = cfg.rate

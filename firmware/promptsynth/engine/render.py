@@ -22,6 +22,7 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
+from promptsynth.engine.limiter import SoftLimiter
 from promptsynth.engine.sound import PAD, PlayableSound
 from promptsynth.engine.voices import (
     A0,
@@ -50,6 +51,8 @@ T_MAX = 1.0e7  # frames since note-on are clamped here (float32 stays exact)
 class VoiceRenderer:
     """Work arrays for ``count`` voices of ``period`` frames, and the render that uses them."""
 
+    name = "numpy"
+
     def __init__(self, rate: int, period: int, count: int):
         n = self.n = period
         v = count
@@ -70,23 +73,52 @@ class VoiceRenderer:
         self._y = {ch: [np.empty((ch, v, n), np.float32) for _ in range(6)] for ch in (1, 2)}
         self._sum = {ch: np.empty((ch, n), np.float32) for ch in (1, 2)}
         self.mix = np.empty((2, n), np.float32)
+        self.ramp_g = ((self.ramp + 1) / n).astype(np.float32)  # the master gain's ramp, 0..1
+        self._gr = np.empty(n, np.float32)
 
-    def render(
+    def period(
         self,
         voices: Voices,
         sounds: List[Optional[PlayableSound]],
-        act: np.ndarray,
-        act_slots: np.ndarray,
         pitch_offset: float,
-    ) -> int:
-        """Render the voices ``act`` (grouped by slot; ``act_slots`` their slots, at least one
-        voice) into ``mix``, advance them, free the finished ones; returns how many finished."""
+        g0: float,
+        g1: float,
+        out: np.ndarray,
+        limiter: SoftLimiter,
+    ) -> Tuple[float, int]:
+        """A whole period into ``out`` (frames, 2): the voices, the master gain ramped from
+        ``g0`` to ``g1`` while interleaving, and the limiter. Returns (peak, voices sounding)."""
+        if voices.active.any():
+            sounding = self.render(voices, sounds, pitch_offset)
+            mix = self.mix
+            if g0 == g1:
+                np.multiply(mix.T, g1, out=out)
+            else:
+                gr = self._gr
+                np.multiply(self.ramp_g, g1 - g0, out=gr)
+                gr += g0
+                np.multiply(mix.T, gr[:, None], out=out)
+        else:
+            sounding = 0
+            out.fill(0.0)
+        return limiter.process(out), sounding
+
+    def render(self, voices: Voices, sounds: List[Optional[PlayableSound]], pitch_offset: float) -> int:
+        """Render every active voice (at least one) into ``mix``, advance them, free the
+        finished ones; returns how many still sound."""
+        act = np.flatnonzero(voices.active)
+        k = act.size
+        # the taps of each sound are gathered once for a run of voices: group them by slot
+        act_slots = voices.slot[act]
+        if act_slots[0] != act_slots[-1] or (k > 2 and len(set(act_slots.tolist())) > 1):
+            act = act[np.argsort(act_slots, kind="stable")]
+            act_slots = voices.slot[act]
         vp = voices.vp[act]  # (k, columns) per-voice parameters
         inc1, ph0, ph1 = self._phase(voices, act, vp, pitch_offset)
         self._fold(vp, ph0, ph1)
         g = self._envelope(voices, act, vp)
         self._interpolate(sounds, act_slots, g)
-        return self._advance(voices, act, vp, inc1, ph1)
+        return k - self._advance(voices, act, vp, inc1, ph1)
 
     def _phase(
         self, voices: Voices, act: np.ndarray, vp: np.ndarray, pitch_offset: float

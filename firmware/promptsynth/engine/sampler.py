@@ -3,11 +3,12 @@
 One object ties the parts together, each in its own module:
   voices.py  the voice pool and the note events (allocation, stealing, release, pedal, sources);
   slots.py   the sounds that can sound at once, and the current one new notes play;
-  render.py  the vectorised render of the active voices into a stereo mix;
+  render.py  the vectorised render of the active voices into a stereo mix (the numpy reference);
+  kernel/    the same, compiled: one C call a period (renderers.py picks one by name);
   limiter.py the master soft limiter.
-This module keeps the controllers (bend, vibrato, volume), smooths them once a period, applies
-the master gain and the limiter, and is the API the MIDI handler, the engine process, the bench
-and the tests use.
+This module keeps the controllers (bend, vibrato, volume) and smooths them once a period; the
+renderer applies them with the master gain and the limiter. It is the API the MIDI handler, the
+engine process, the bench and the tests use.
 
 Nothing here does I/O, logs, or takes locks; events (note on/off, controllers, new sounds) are
 applied between two calls of :meth:`Sampler.render`, which is the period boundary.
@@ -21,7 +22,7 @@ from typing import List, Optional
 import numpy as np
 
 from promptsynth.engine.limiter import SoftLimiter
-from promptsynth.engine.render import VoiceRenderer
+from promptsynth.engine.renderers import make_renderer
 from promptsynth.engine.slots import MAX_SLOTS, SoundSlots
 from promptsynth.engine.sound import PlayableSound
 from promptsynth.engine.voices import DECLICK_MS, MIN_RELEASE_MS, SOURCES, SPARE_VOICES, STEAL_MS, VoiceParams, Voices
@@ -32,7 +33,12 @@ __all__ = ["Sampler", "VoiceParams", "SOURCES", "SPARE_VOICES", "STEAL_MS", "MIN
 
 class Sampler:
     def __init__(
-        self, rate: int = 48000, period: int = 128, params: Optional[VoiceParams] = None, max_polyphony: int = 64
+        self,
+        rate: int = 48000,
+        period: int = 128,
+        params: Optional[VoiceParams] = None,
+        max_polyphony: int = 64,
+        renderer: str = "auto",
     ):
         self.rate = int(rate)
         self.n = n = int(period)
@@ -40,7 +46,7 @@ class Sampler:
         self.max_polyphony = max_polyphony
         self.slots = SoundSlots()
         self.voices = Voices(self.rate, max_polyphony + SPARE_VOICES, self.params, self.slots)
-        self.renderer = VoiceRenderer(self.rate, n, self.voices.count)
+        self.renderer, self.renderer_warning = make_renderer(renderer, self.rate, n, self.voices.count)
         # controllers
         self.bend = 0.0  # -1..1
         self.mod = 0.0  # 0..1
@@ -49,9 +55,7 @@ class Sampler:
         self._pitch_offset = 0.0  # semitones of bend and vibrato, last period
         self._mod_smooth = 0.0
         self._gain = self._gain_target()
-        # master gain and output
-        self.ramp_g = ((np.arange(n) + 1) / n).astype(np.float32)  # 0..1 gain ramp
-        self._gr = np.empty(n, np.float32)
+        # output: the master gain, then the limiter
         self.out = np.zeros((n, 2), np.float32)
         self.limiter = SoftLimiter(rate, n)
         self.peak = 0.0
@@ -178,29 +182,9 @@ class Sampler:
         self._gain = g1
 
         voices = self.voices
-        act = np.flatnonzero(voices.active)
-        k = act.size
-        out = self.out
-        if k:
-            # the render gathers each sound's taps once for a run of voices: group them by slot
-            act_slots = voices.slot[act]
-            if act_slots[0] != act_slots[-1] or (k > 2 and len(set(act_slots.tolist())) > 1):
-                act = act[np.argsort(act_slots, kind="stable")]
-                act_slots = voices.slot[act]
-            self.voices_sounding = k - self.renderer.render(voices, self.slots.sounds, act, act_slots, pitch_offset)
-            # master gain, ramped per frame, applied while interleaving into the output
-            mix = self.renderer.mix
-            if g0 == g1:
-                np.multiply(mix.T, g1, out=out)
-            else:
-                gr = self._gr
-                np.multiply(self.ramp_g, g1 - g0, out=gr)
-                gr += g0
-                np.multiply(mix.T, gr[:, None], out=out)
-        else:
-            self.voices_sounding = 0
-            out.fill(0.0)
+        self.peak, self.voices_sounding = self.renderer.period(
+            voices, self.slots.sounds, pitch_offset, g0, g1, self.out, self.limiter
+        )
         if voices.pending:  # notes released before they sounded have now sounded
             voices.release_pending()
-        self.peak = self.limiter.process(out)
-        return out
+        return self.out

@@ -43,6 +43,7 @@ FIELDS = (
     "cc_number",
     "cc_value",
     "cc_count",
+    "kernel",  # 1: the compiled kernel renders; 0: the numpy reference
 )
 INDEX = {name: i for i, name in enumerate(FIELDS)}
 RING = 8192  # render times kept for percentiles (about 22 s at 128 frames)

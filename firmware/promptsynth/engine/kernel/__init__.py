@@ -1,0 +1,23 @@
+"""The compiled render kernel (render.c, built by build.py with cffi) and its Python side.
+
+``load()`` returns the compiled module, or None with the reason in ``load_error``: the engine
+then plays through the numpy reference renderer (engine/render.py), which renders the same
+sound, only slower.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import Optional
+
+load_error = ""
+
+
+def load() -> Optional[ModuleType]:
+    global load_error
+    try:
+        return importlib.import_module(__name__ + "._render")
+    except ImportError as e:  # not built (no compiler at install), or built for another Python
+        load_error = "render kernel not built (%s)" % e
+        return None

@@ -1,0 +1,272 @@
+/* One period of every active voice, in one call: the compiled twin of engine/render.py.
+ *
+ * The numpy renderer (engine/render.py) is the reference; this computes the same things in the
+ * same precision, one voice at a time, and agrees with it to float32 rounding:
+ *   phase    float64; the per-frame increment ramps from last period's pitch to this one's;
+ *   position the phase folded into the loop: ls + |u + cL - pL*floor((u + cL)/pL) - cL|;
+ *   gain     float32; one closed-form ADSR for held and released voices, times velocity,
+ *            times a de-click ramp (float64, as in numpy) before a trimmed end point;
+ *   sample   float32; 4-point Hermite (Catmull-Rom). The reference evaluates it in Laurent de
+ *            Soras' nested form; here it is a dot product of the 4 taps (one vector load) with
+ *            the 4 Catmull-Rom weights of the fraction, scaled by the gain: the same polynomial,
+ *            a few float32 roundings apart;
+ * summed into the planar (2, n) float32 mix (a mono sound on both sides); then ps_period applies
+ * the master gain and the limiter (engine/limiter.py) exactly as the reference does.
+ *
+ * Real-time rules: no allocation, no locks, no system calls, no Python objects. The caller
+ * releases the GIL around the call (cffi does). Voice state is the engine's own arrays
+ * (engine/voices.py), read and advanced in place.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+/* columns of the per-voice parameter matrix (engine/voices.py) */
+enum { BASE, AR, A0, DR, D0, SUS, OMS, LS, CL, PL, FEND, END, REND, STEADY, NCOLS };
+
+#define PAD 4            /* zero frames each side of a sound (engine/sound.py) */
+#define FAR 1.0e15       /* "loop start" of voices that do not loop */
+#define ENV_FLOOR 1e-9f  /* envelope values below -180 dB are flushed to 0 (no denormals) */
+#define T_MAX 1.0e7      /* frames since note-on are clamped here */
+#define MAX_PERIOD 4096
+
+#include "render.h"
+
+static inline float clipf(float x, float lo, float hi) { return x < lo ? lo : (x > hi ? hi : x); }
+static inline double clipd(double x, double lo, double hi) { return x < lo ? lo : (x > hi ? hi : x); }
+
+typedef float v4sf __attribute__((vector_size(16)));  /* GCC and clang, SSE and NEON alike */
+
+/* 4 taps from row (unaligned) times 4 weights, summed */
+static inline float dot4(const float *row, const float *w)
+{
+    v4sf t, k;
+    memcpy(&t, row, sizeof t);
+    memcpy(&k, w, sizeof k);
+    t *= k;
+    return (t[0] + t[2]) + (t[1] + t[3]);
+}
+
+static inline float tap(const float *row, int64_t i, int64_t len)
+{
+    /* numpy's take(mode="clip") */
+    if (i < 0) i = 0;
+    else if (i >= len) i = len - 1;
+    return row[i];
+}
+
+/* Render voice v into the mix; returns 1 when it finished this period. */
+static int render_voice(ps_voices *s, int v, double pitch_offset)
+{
+    const int n = s->n;
+    const double *p = s->vp + (size_t)v * NCOLS;
+    const float *p32 = s->vp32 + (size_t)v * NCOLS;
+    double pos[MAX_PERIOD];
+    float gain[MAX_PERIOD];
+    float wt[MAX_PERIOD][4] __attribute__((aligned(16)));
+    int32_t idx[MAX_PERIOD];
+
+    /* 1. phase: the increment ramps linearly from inc0 to inc1 over the period */
+    const double inc1 = exp2((p[BASE] + pitch_offset) * (1.0 / 12.0));
+    const double inc0 = s->inc[v], ph0 = s->phase[v];
+    const double dinc = inc1 - inc0;
+    for (int j = 0; j < n; j++) pos[j] = inc0 * j + ph0;
+    if (dinc != 0.0)
+        for (int j = 0; j < n; j++) pos[j] += dinc * ((double)j * (j + 1) / (2.0 * n));
+    double ph1 = ph0 + inc0 * n + dinc * ((n + 1) / 2.0);
+
+    /* 2. fold into the loop, once a voice has passed its first loop end */
+    const double ls = p[LS], cl = p[CL], pl = p[PL];
+    const int looping = ls < FAR;
+    if (looping && ph1 > ls + pl - cl && cl == 0.0 && pl >= ph1 - ph0 && ph0 < ls + pl) {
+        /* a forward loop longer than this period's travel, entered at or before the period's
+         * start: each position passes the loop end at most once */
+        const double end = ls + pl;
+        for (int j = 0; j < n; j++) pos[j] = pos[j] >= end ? pos[j] - pl : pos[j];
+        double u = ph1 - ls;
+        if (u >= pl) ph1 = ls + fmod(u, pl);
+    } else if (looping && ph1 > ls + pl - cl) {
+        for (int j = 0; j < n; j++) {
+            double u = pos[j] - ls;
+            if (u >= 0.0) {
+                double x = u + cl;
+                x -= (double)(int64_t)(x / pl) * pl; /* x >= 0: truncation is floor */
+                pos[j] = fabs(x - cl) + ls;
+            }
+        }
+        double u = ph1 - ls;
+        if (u >= pl) ph1 = ls + fmod(u, pl);
+    }
+
+    /* 3. envelope (float32, as the reference computes it) */
+    const double t0 = s->t[v];
+    if (t0 >= p[STEADY]) {
+        const float sus = p32[SUS];
+        for (int j = 0; j < n; j++) gain[j] = sus;
+    } else {
+        const float t0f = (float)t0;
+        for (int j = 0; j < n; j++) {
+            float h = t0f + (float)j;
+            float g = clipf(h * p32[DR] + p32[D0], 0.0f, 1.0f);
+            g = 1.0f - g;
+            g = g * (g * g);
+            g = g * p32[OMS] + p32[SUS];
+            if (p32[A0] < 1.0f) {
+                float a = h * p32[AR] + p32[A0];
+                g *= a < 1.0f ? a : 1.0f;
+            }
+            gain[j] = g < ENV_FLOOR ? 0.0f : g;
+        }
+    }
+    if (p[FEND] < FAR) {
+        for (int j = 0; j < n; j++)
+            gain[j] = (float)(gain[j] * clipd((p[FEND] - pos[j]) * s->declick, 0.0, 1.0));
+    }
+
+    /* 4. Hermite interpolation, weighted, into the mix (a mono sound on both sides). Each
+     * frame's 4 taps are one unaligned vector load, weighted by the Catmull-Rom coefficients
+     * of its fraction times the envelope (computed for all frames first, in a loop that
+     * vectorises), and summed. */
+    const int slot = (int)s->slot[v];
+    const int64_t len = s->frames[slot];
+    const int channels = s->channels[slot];
+    const float *rl = s->data[slot][0], *rr = s->data[slot][1];
+    float *left = s->mix, *right = s->mix + n;
+    int32_t lo = INT32_MAX, hi = 0;
+    for (int j = 0; j < n; j++) {
+        /* positions are >= 0 and below 2^31: truncation to int32 is floor */
+        const int32_t whole = (int32_t)pos[j];
+        const float f = (float)(pos[j] - (double)whole);
+        const float f2 = f * f, f3 = f2 * f, g = 0.5f * gain[j];
+        idx[j] = whole + (PAD - 1);
+        wt[j][0] = (2.0f * f2 - f3 - f) * g;
+        wt[j][1] = (3.0f * f3 - 5.0f * f2 + 2.0f) * g;
+        wt[j][2] = (4.0f * f2 - 3.0f * f3 + f) * g;
+        wt[j][3] = (f3 - f2) * g;
+        lo = idx[j] < lo ? idx[j] : lo;
+        hi = idx[j] > hi ? idx[j] : hi;
+    }
+    if (lo < 0 || hi + 3 >= len) {
+        /* a tap outside the row (a voice's pre-roll, a sound's edges): clip each, as numpy's
+         * take(mode="clip") does */
+        for (int c = 0; c < channels; c++) {
+            const float *row = c ? rr : rl;
+            for (int j = 0; j < n; j++) {
+                const int64_t i0 = idx[j];
+                const float y = tap(row, i0, len) * wt[j][0] + tap(row, i0 + 1, len) * wt[j][1] +
+                                tap(row, i0 + 2, len) * wt[j][2] + tap(row, i0 + 3, len) * wt[j][3];
+                (c ? right : left)[j] += y;
+                if (channels == 1) right[j] += y;
+            }
+        }
+    } else if (channels == 2) {
+        for (int j = 0; j < n; j++) {
+            left[j] += dot4(rl + idx[j], wt[j]);
+            right[j] += dot4(rr + idx[j], wt[j]);
+        }
+    } else {
+        for (int j = 0; j < n; j++) {
+            const float y = dot4(rl + idx[j], wt[j]);
+            left[j] += y;
+            right[j] += y;
+        }
+    }
+
+    /* 5. advance; free the voice past its release or its sound's end */
+    s->phase[v] = ph1;
+    s->inc[v] = inc1;
+    double t1 = t0 + n;
+    s->t[v] = t1 < T_MAX ? t1 : T_MAX;
+    if (t1 >= p[REND] || ph1 >= p[END]) {
+        s->active[v] = 0;
+        s->stealing[v] = 0;
+        return 1;
+    }
+    return 0;
+}
+
+/* Render every active voice into s->mix (cleared first); returns how many are still sounding. */
+int ps_render(ps_voices *s, double pitch_offset)
+{
+    int sounding = 0;
+    if (s->n > MAX_PERIOD) return -1;
+    memset(s->mix, 0, sizeof(float) * 2 * (size_t)s->n);
+    for (int v = 0; v < s->count; v++) {
+        if (!s->active[v]) continue;
+        sounding += 1 - render_voice(s, v, pitch_offset);
+    }
+    return sounding;
+}
+
+static float peak_of(const float *x, int count)
+{
+    float peak = 0.0f;
+    for (int i = 0; i < count; i++) {
+        float a = fabsf(x[i]);
+        peak = a > peak ? a : peak;
+    }
+    return peak;
+}
+
+/* The master soft limiter (engine/limiter.py, which this mirrors operation for operation):
+ * limit out in place, return its peak after limiting. */
+static double limit(ps_master *m, int n)
+{
+    float *x = m->out;
+    double peak = peak_of(x, 2 * n);
+    const double g0 = m->state[0];
+    const double target = peak <= m->threshold ? 1.0 : m->threshold / peak;
+    double g1 = target < g0 ? target : g0 + (target - g0) * m->release;
+    if (g1 > 0.99999) g1 = 1.0;
+    m->state[0] = g1;
+    if (g0 != 1.0 || g1 != 1.0) {
+        const float d = (float)(g1 - g0), base = (float)g0;
+        for (int j = 0; j < n; j++) {
+            const float g = m->ramp[j] * d + base;
+            x[2 * j] *= g;
+            x[2 * j + 1] *= g;
+        }
+        peak = peak_of(x, 2 * n);
+    }
+    if (peak > m->knee) {
+        const float k = (float)m->knee, span = (float)(1.0 - m->knee);
+        m->state[1] += 1.0;
+        for (int i = 0; i < 2 * n; i++) {
+            const float a = fabsf(x[i]);
+            if (a > k) x[i] = copysignf(k + span * tanhf((a - k) / span), x[i]);
+        }
+        peak = peak_of(x, 2 * n);
+    }
+    return peak;
+}
+
+/* A whole period: the voices, the master gain ramped from g0 to g1 while interleaving into
+ * m->out, and the limiter. Returns the output's peak; *sounding: voices still sounding. */
+double ps_period(ps_voices *s, ps_master *m, double pitch_offset, double g0, double g1, int *sounding)
+{
+    const int n = s->n;
+    int any = 0;
+    for (int v = 0; v < s->count && !any; v++) any = s->active[v];
+    if (any) {
+        *sounding = ps_render(s, pitch_offset);
+        const float *l = s->mix, *r = s->mix + n;
+        if (g0 == g1) {
+            const float g = (float)g1;
+            for (int j = 0; j < n; j++) {
+                m->out[2 * j] = l[j] * g;
+                m->out[2 * j + 1] = r[j] * g;
+            }
+        } else {
+            const float d = (float)(g1 - g0), base = (float)g0;
+            for (int j = 0; j < n; j++) {
+                const float g = m->ramp[j] * d + base;
+                m->out[2 * j] = l[j] * g;
+                m->out[2 * j + 1] = r[j] * g;
+            }
+        }
+    } else {
+        *sounding = 0;
+        memset(m->out, 0, sizeof(float) * 2 * (size_t)n);
+    }
+    return limit(m, n);
+}

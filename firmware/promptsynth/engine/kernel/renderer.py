@@ -1,0 +1,124 @@
+"""The compiled renderer: the same interface as engine/render.py's VoiceRenderer, one C call a
+period for every voice (render.c).
+
+The kernel reads and advances the voices' own arrays in place, so they are bound once (their
+addresses never change: engine/voices.py never replaces them); a period passes only the pitch
+offset. The slots' sounds are bound again only when one changes.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any, List, Optional, Tuple
+
+import numpy as np
+
+from promptsynth.engine.limiter import SoftLimiter
+from promptsynth.engine.slots import MAX_SLOTS
+from promptsynth.engine.sound import PlayableSound
+from promptsynth.engine.voices import DECLICK_MS, NCOLS, Voices
+
+MAX_PERIOD = 4096  # render.c's stack buffers
+
+
+class KernelRenderer:
+    name = "kernel"
+
+    def __init__(self, module: ModuleType, rate: int, period: int, count: int):
+        if not 0 < period <= MAX_PERIOD:
+            raise ValueError("the kernel renders periods of 1..%d frames, not %d" % (MAX_PERIOD, period))
+        self.ffi = module.ffi
+        self.lib = module.lib
+        self.n = period
+        self.count = count
+        self.mix = np.zeros((2, period), np.float32)
+        self.s = self.ffi.new("ps_voices *")
+        self.s.count = count
+        self.s.n = period
+        self.s.declick = 1.0 / (DECLICK_MS * rate / 1000.0)
+        self.s.mix = self._ptr("float *", self.mix)
+        self.ramp_g = ((np.arange(period) + 1) / period).astype(np.float32)
+        self.m = self.ffi.new("ps_master *")
+        self.m.ramp = self._ptr("float *", self.ramp_g)
+        self._sounding = self.ffi.new("int *")
+        self._out: Optional[np.ndarray] = None
+        self._limiter: Optional[SoftLimiter] = None
+        self._voices: Optional[Voices] = None
+        self._sounds: Tuple[Any, ...] = (None,) * MAX_SLOTS
+        self._rows: List[np.ndarray] = []
+
+    def _ptr(self, ctype: str, a: np.ndarray):
+        assert a.flags.c_contiguous
+        return self.ffi.cast(ctype, a.ctypes.data)
+
+    def _bind(self, voices: Voices) -> None:
+        assert voices.count == self.count and voices.vp.shape[1] == NCOLS
+        assert voices.active.dtype == np.bool_ and voices.slot.dtype.itemsize == 8
+        s = self.s
+        s.vp = self._ptr("double *", voices.vp)
+        s.vp32 = self._ptr("float *", voices.vp32)
+        s.active = self._ptr("uint8_t *", voices.active)
+        s.stealing = self._ptr("uint8_t *", voices.stealing)
+        s.slot = self._ptr("int64_t *", voices.slot)
+        s.phase = self._ptr("double *", voices.phase)
+        s.inc = self._ptr("double *", voices.inc)
+        s.t = self._ptr("double *", voices.t)
+        self._voices = voices  # keeps the arrays alive
+
+    def _bind_sounds(self, sounds: List[Optional[PlayableSound]]) -> None:
+        s = self.s
+        keep = []
+        for i, snd in enumerate(sounds):
+            if snd is None:
+                s.frames[i] = 0
+                s.channels[i] = 0
+                continue
+            data = snd.planar
+            if not data.flags.c_contiguous:  # never on the engine's own sounds: they are made so
+                data = np.ascontiguousarray(data)
+            keep.append(data)  # the rows the kernel reads stay alive while bound
+            rows = [self._ptr("float *", data[j]) for j in range(data.shape[0])]
+            s.data[i][0] = rows[0]
+            s.data[i][1] = rows[-1]
+            s.frames[i] = data.shape[1]
+            s.channels[i] = data.shape[0]
+        self._sounds = tuple(sounds)
+        self._rows = keep
+
+    def _bind_master(self, out: np.ndarray, limiter: SoftLimiter) -> None:
+        assert out.shape == (self.n, 2) and out.dtype == np.float32
+        m = self.m
+        m.out = self._ptr("float *", out)
+        m.state = self._ptr("double *", limiter.state)
+        m.threshold, m.release, m.knee = limiter.threshold, limiter.release, limiter.knee
+        self._out, self._limiter = out, limiter
+
+    def period(
+        self,
+        voices: Voices,
+        sounds: List[Optional[PlayableSound]],
+        pitch_offset: float,
+        g0: float,
+        g1: float,
+        out: np.ndarray,
+        limiter: SoftLimiter,
+    ) -> Tuple[float, int]:
+        """A whole period into ``out`` (frames, 2) in one call: the voices, the master gain
+        ramped from ``g0`` to ``g1``, the limiter. Returns (peak, voices sounding)."""
+        if voices is not self._voices:
+            self._bind(voices)
+        if out is not self._out or limiter is not self._limiter:
+            self._bind_master(out, limiter)
+        if any(a is not b for a, b in zip(sounds, self._sounds)):
+            self._bind_sounds(sounds)
+        peak = self.lib.ps_period(self.s, self.m, pitch_offset, g0, g1, self._sounding)
+        return peak, self._sounding[0]
+
+    def render(self, voices: Voices, sounds: List[Optional[PlayableSound]], pitch_offset: float) -> int:
+        """Render every active voice (at least one) into ``mix``, advance them, free the
+        finished ones; returns how many still sound."""
+        if voices is not self._voices:
+            self._bind(voices)
+        if any(a is not b for a, b in zip(sounds, self._sounds)):
+            self._bind_sounds(sounds)
+        return int(self.lib.ps_render(self.s, pitch_offset))
