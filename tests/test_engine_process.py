@@ -191,3 +191,28 @@ def test_audio_device_that_vanishes_is_retried_and_comes_back(tmp_path):
     finally:
         sup.stop()
         own.close()
+
+
+def test_turning_the_cutoff_filters_a_held_note_in_the_engine_process(engine, rig):
+    # the init sound held, the 12 dB low-pass open (20 kHz); then the cutoff turned to 150 Hz
+    # as the panel does (SetParams): the note sounding takes it, and its upper harmonics go
+    sup = engine(release=5.0, filter_type="lp12")
+    _ready(sup, ports=0)
+    sup.send(m.Midi(bytes([0x90, 48, 127])))  # C3: 130.8 Hz, harmonics up the spectrum
+    assert wait_for(lambda: sup.stats["voices"] == 1, 10.0)
+    _audio_for(rig, RATE // 2)
+    open_ = rig.read_tap()[-RATE // 4 :, 0]
+    sup.send(m.SetParams({"cutoff": 150.0, "resonance": 0.0}))
+    start = rig.tap_frames()
+    assert wait_for(lambda: rig.tap_frames() > start + RATE // 2, 30.0)
+    closed = rig.read_tap()[-RATE // 4 :, 0]
+
+    def above(x, hz):  # the share of the energy above ``hz``
+        spec = np.abs(np.fft.rfft(x * np.hanning(len(x)))) ** 2
+        f = np.fft.rfftfreq(len(x), 1.0 / RATE)
+        return spec[f > hz].sum() / spec.sum()
+
+    assert above(open_, 350.0) > 0.05  # the init sound's harmonics from the third up
+    assert above(closed, 350.0) < 0.1 * above(open_, 350.0)
+    assert abs(freq_of(closed) / 130.81 - 1) < 5e-3 and np.abs(closed).max() > 0.05  # the same note, playing
+    assert sup.stats["voices"] == 1 and sup.stats["kernel"] == 1

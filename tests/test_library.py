@@ -282,3 +282,28 @@ def test_a_preset_whose_sound_is_not_an_id_is_skipped_with_a_reason(tmp_path):
         json.dump({"schema": 1, "current": dict(good, sound=["x"])}, fh)
     state, problem = store.load_state()
     assert state is None and "unreadable" in problem
+
+
+def test_the_filter_is_exported_with_sfz_opcodes_and_left_out_when_off(tmp_path):
+    a = tone(220.0, 0.5, RATE)
+    filtered = SoundSettings(
+        filter_type="lp24",
+        cutoff=1200.0,
+        resonance=70.0,
+        filter_keytrack=50.0,
+        filter_veltrack=-1200.0,
+        filter_env_depth=3600.0,
+        filter_attack=5.0,
+        filter_decay=350.0,
+        filter_sustain=0.25,
+        filter_release=120.0,
+    )
+    _wav, sfz = export.export(str(tmp_path), "acid", a, RATE, filtered)
+    op = export.parse_sfz(open(sfz).read())
+    assert (op["fil_type"], op["cutoff"], op["fil_keytrack"], op["fil_veltrack"]) == ("lpf_4p", "1200.0", "50", "-1200")
+    assert (op["fileg_depth"], op["fileg_attack"], op["fileg_decay"]) == ("3600", "0.0050", "0.3500")
+    assert (op["fileg_sustain"], op["fileg_release"]) == ("25.00", "0.1200")
+    # 70 %: damping 0.232, a 2-pole low-pass peaking at Q = 4.3: 12.7 dB
+    assert abs(float(op["resonance"]) - 12.7) < 0.1
+    _wav, sfz = export.export(str(tmp_path), "plain", a, RATE, SoundSettings())
+    assert not [k for k in export.parse_sfz(open(sfz).read()) if k.startswith("fil")]

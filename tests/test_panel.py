@@ -365,7 +365,7 @@ def test_scripted_session_type_generate_loop_save_reload(rig, tmp_path):
         assert abs(inst.current.sampler.loop_start - (before + 0.2)) < 1e-6
         assert step_until(d, lambda: d.host.stats["sound_id"] != sound_before, 10)  # the new loop reached the engine
         # Library: save as "Organ one"
-        p.handle(Key(name="f6"))
+        p.handle(Key(name="f7"))
         p.pages["library"].sel = len(p.presets())  # the "save current as" row
         p.handle(Press(0, "short"))
         p.name.clear()
@@ -416,11 +416,16 @@ def test_unused_controllers_reach_the_cc_learn_callback():
         def mod_wheel(self, v):
             self.mod = v
 
+        def set_brightness(self, v):
+            self.bright = v
+
     seen = []
-    h = apply_to_sampler(S(), lambda n, val: seen.append((n, val)))
-    h(CONTROL, 74, 99)
+    s = S()
+    h = apply_to_sampler(s, lambda n, val: seen.append((n, val)))
+    h(CONTROL, 20, 99)
     h(CONTROL, 1, 64)  # the mod wheel is the sampler's, not learnable
-    assert seen == [(74, 99)]
+    h(CONTROL, 74, 127)  # brightness: the filter's cutoff, by the usual convention
+    assert seen == [(20, 99)] and s.bright == 1.0
 
 
 def test_kiosk_idle_timeout_returns_to_the_attract_preset(tmp_path):

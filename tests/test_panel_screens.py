@@ -32,7 +32,15 @@ def scene(tmp_path, monkeypatch):
     inst.current = dataclasses.replace(
         inst.current, name="Crystal harp", generation={"prompt": "a fluttering harp with crystal echoes"}
     )
-    for key, value in (("loop_mode", "forward"), ("loop_start", 1.2), ("loop_end", 2.4), ("tune", -12.0)):
+    for key, value in (
+        ("loop_mode", "forward"),
+        ("loop_start", 1.2),
+        ("loop_end", 2.4),
+        ("tune", -12.0),
+        ("filter_type", "lp24"),
+        ("cutoff", 1200.0),
+        ("resonance", 70.0),
+    ):
         inst.set_sound(key, value)
     inst.host.stats.values[INDEX["peak"]] = 0.62
     monkeypatch.setattr(inst, "queued", lambda: 2)
@@ -44,6 +52,7 @@ def scene(tmp_path, monkeypatch):
     inst.gen.record(gm.Progress(1, 12, 25, 4.1, 4.4))
     panel.pages["sound"].sel = 8  # attack: the list scrolled
     panel.pages["settings"].sel = 1
+    panel.pages["filter"].sel = 1  # the cutoff
     panel.pages["library"].sel = 2
     return panel
 

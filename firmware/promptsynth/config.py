@@ -31,6 +31,7 @@ def _key(default, doc, lo=None, hi=None, choices=None):
 
 
 RENDERERS = ("auto", "kernel", "numpy")  # engine/renderers.py picks one by name
+FILTER_TYPES = ("off", "lp12", "bp12", "hp12", "lp24")  # engine/filter.py's order
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,28 @@ class SoundSettings:
     )
     vibrato_rate: float = _key(5.5, "Vibrato (mod wheel) rate in Hz.", 0.1, 20.0)
     vibrato_depth: float = _key(50.0, "Vibrato depth in cents with the mod wheel fully up.", 0.0, 1200.0)
+    filter_type: str = _key(
+        "off",
+        "Per-voice filter: `off`, `lp12`, `bp12`, `hp12` (12 dB an octave) or `lp24` (24 dB low-pass).",
+        choices=FILTER_TYPES,
+    )
+    cutoff: float = _key(20000.0, "Filter cutoff in Hz (at key 60, velocity 0, the envelope at 0).", 20.0, 20000.0)
+    resonance: float = _key(
+        0.0, "Filter resonance in percent (0 = no peak, 100 = it self-oscillates; CC71 adds to it).", 0.0, 100.0
+    )
+    filter_keytrack: float = _key(
+        0.0, "Cutoff key tracking in percent (100 = the cutoff doubles an octave up from key 60).", -100.0, 200.0
+    )
+    filter_veltrack: float = _key(
+        0.0, "Cutoff change in cents at velocity 127 (SFZ fil_veltrack; scaled by velocity).", -9600.0, 9600.0
+    )
+    filter_env_depth: float = _key(
+        0.0, "Filter envelope amount in cents of cutoff at its peak (SFZ fileg_depth).", -9600.0, 9600.0
+    )
+    filter_attack: float = _key(0.0, "Filter envelope attack in milliseconds.", 0.0, 20000.0)
+    filter_decay: float = _key(0.0, "Filter envelope decay in milliseconds.", 0.0, 20000.0)
+    filter_sustain: float = _key(1.0, "Filter envelope sustain level, 0-1.", 0.0, 1.0)
+    filter_release: float = _key(300.0, "Filter envelope release in milliseconds.", 0.0, 20000.0)
 
 
 @dataclass(frozen=True)

@@ -163,6 +163,10 @@ def apply_to_sampler(
                 sampler.mod_wheel(b / 127.0)
             elif a == 7:
                 sampler.set_volume(b / 127.0)
+            elif a == 74:  # brightness: the filter's cutoff (64 = as set)
+                sampler.set_brightness((b - 64) / (63.0 if b > 64 else 64.0))
+            elif a == 71:  # timbre / harmonic intensity: the filter's resonance (64 = as set)
+                sampler.set_timbre((b - 64) / (63.0 if b > 64 else 64.0))
             elif a == 120:
                 sampler.all_sound_off()
             elif a == 121:

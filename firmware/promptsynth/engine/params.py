@@ -19,6 +19,16 @@ VOICE_KEYS = {
     "vibrato_rate": "vibrato_rate",
     "vibrato_depth": "vibrato_depth",
     "polyphony": "polyphony",
+    "filter_type": "filter_type",
+    "cutoff": "cutoff",
+    "resonance": "resonance",
+    "filter_keytrack": "filter_keytrack",
+    "filter_veltrack": "filter_veltrack",
+    "filter_env_depth": "filter_env_depth",
+    "filter_attack": "filter_attack",
+    "filter_decay": "filter_decay",
+    "filter_sustain": "filter_sustain",
+    "filter_release": "filter_release",
 }
 
 

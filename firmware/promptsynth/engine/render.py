@@ -22,6 +22,7 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
+from promptsynth.engine import filter as filt
 from promptsynth.engine.limiter import SoftLimiter
 from promptsynth.engine.sound import PAD, PlayableSound
 from promptsynth.engine.voices import (
@@ -33,7 +34,9 @@ from promptsynth.engine.voices import (
     DECLICK_MS,
     DR,
     END,
+    F_STEADY,
     FAR,
+    FBASE,
     FEND,
     LS,
     OMS,
@@ -81,6 +84,7 @@ class VoiceRenderer:
         voices: Voices,
         sounds: List[Optional[PlayableSound]],
         pitch_offset: float,
+        fp: np.ndarray,
         g0: float,
         g1: float,
         out: np.ndarray,
@@ -89,7 +93,7 @@ class VoiceRenderer:
         """A whole period into ``out`` (frames, 2): the voices, the master gain ramped from
         ``g0`` to ``g1`` while interleaving, and the limiter. Returns (peak, voices sounding)."""
         if voices.active.any():
-            sounding = self.render(voices, sounds, pitch_offset)
+            sounding = self.render(voices, sounds, pitch_offset, fp)
             mix = self.mix
             if g0 == g1:
                 np.multiply(mix.T, g1, out=out)
@@ -103,7 +107,7 @@ class VoiceRenderer:
             out.fill(0.0)
         return limiter.process(out), sounding
 
-    def render(self, voices: Voices, sounds: List[Optional[PlayableSound]], pitch_offset: float) -> int:
+    def render(self, voices: Voices, sounds: List[Optional[PlayableSound]], pitch_offset: float, fp: np.ndarray) -> int:
         """Render every active voice (at least one) into ``mix``, advance them, free the
         finished ones; returns how many still sound."""
         act = np.flatnonzero(voices.active)
@@ -117,7 +121,10 @@ class VoiceRenderer:
         inc1, ph0, ph1 = self._phase(voices, act, vp, pitch_offset)
         self._fold(vp, ph0, ph1)
         g = self._envelope(voices, act, vp)
-        self._interpolate(sounds, act_slots, g)
+        gc = None
+        if fp[filt.FP_TYPE] != filt.OFF:
+            gc = filt.cutoff_gains(vp[:, FBASE:F_STEADY], voices.t[act], fp, self.n)
+        self._interpolate(sounds, act_slots, g, voices, act, fp, gc)
         return k - self._advance(voices, act, vp, inc1, ph1)
 
     def _phase(
@@ -225,9 +232,19 @@ class VoiceRenderer:
             g *= q
         return g
 
-    def _interpolate(self, sounds: List[Optional[PlayableSound]], act_slots: np.ndarray, g: np.ndarray) -> None:
+    def _interpolate(
+        self,
+        sounds: List[Optional[PlayableSound]],
+        act_slots: np.ndarray,
+        g: np.ndarray,
+        voices: Voices,
+        act: np.ndarray,
+        fp: np.ndarray,
+        gc: Optional[np.ndarray],
+    ) -> None:
         """Per sound: gather 4 taps per channel at the positions ``_p``, Hermite-interpolate,
-        weight by ``g`` and sum over voices into ``mix`` (a mono sound goes to both sides)."""
+        filter (where ``gc``, the cutoff gains, is given), weight by ``g`` and sum over voices
+        into ``mix`` (a mono sound goes to both sides)."""
         k = act_slots.size
         p = self._p[:k]
         q = self._q[:k]
@@ -278,6 +295,10 @@ class VoiceRenderer:
             ym1 += c
             ym1 *= fr
             ym1 += y0
+            if gc is not None:  # the filter sees the sound, before the envelope
+                st = voices.fstate[act[a:b], :ch].transpose(1, 0, 2).copy()  # (channels, voices, 4)
+                filt.run(int(fp[filt.FP_TYPE]), ym1, gc[a:b], float(fp[filt.FP_K]), st)
+                voices.fstate[act[a:b], :ch] = st.transpose(1, 0, 2)
             ym1 *= g[a:b]
             if first and ch == 2:
                 np.add.reduce(ym1, axis=1, out=mix)

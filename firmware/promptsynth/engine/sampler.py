@@ -21,11 +21,14 @@ from typing import List, Optional
 
 import numpy as np
 
+from promptsynth.engine import filter as filt
 from promptsynth.engine.limiter import SoftLimiter
 from promptsynth.engine.renderers import make_renderer
 from promptsynth.engine.slots import MAX_SLOTS, SoundSlots
 from promptsynth.engine.sound import PlayableSound
 from promptsynth.engine.voices import DECLICK_MS, MIN_RELEASE_MS, SOURCES, SPARE_VOICES, STEAL_MS, VoiceParams, Voices
+
+BRIGHTNESS_RANGE = 48.0  # semitones CC74 moves the cutoff at 0 and 127
 
 # the names callers have always imported from here
 __all__ = ["Sampler", "VoiceParams", "SOURCES", "SPARE_VOICES", "STEAL_MS", "MIN_RELEASE_MS", "DECLICK_MS", "MAX_SLOTS"]
@@ -55,6 +58,11 @@ class Sampler:
         self._pitch_offset = 0.0  # semitones of bend and vibrato, last period
         self._mod_smooth = 0.0
         self._gain = self._gain_target()
+        self.brightness = 0.0  # CC74 as -1..1 (64 = 0): moves every voice's cutoff
+        self.timbre = 0.0  # CC71 as -1..1 (64 = 0): moves the resonance
+        self._cutoff: Optional[float] = None  # the smoothed cutoff as a MIDI pitch
+        self.fp = np.zeros(filt.FP_COUNT)  # this period's filter settings, as the renderers take them
+        self.fp[filt.FP_RATE] = self.rate
         # output: the master gain, then the limiter
         self.out = np.zeros((n, 2), np.float32)
         self.limiter = SoftLimiter(rate, n)
@@ -154,10 +162,21 @@ class Sampler:
         self.bend = 0.0
         self.mod = 0.0
         self.volume = 1.0
+        self.brightness = 0.0
+        self.timbre = 0.0
         self.voices.release_pedals(source)
 
     def pitch_bend(self, value: float) -> None:
         self.bend = min(max(float(value), -1.0), 1.0)
+
+    def set_brightness(self, value: float) -> None:
+        """CC74 (sound controller 5, "brightness"): -1..1 moves the cutoff of sounding and new
+        notes by up to BRIGHTNESS_RANGE semitones, smoothly."""
+        self.brightness = min(max(float(value), -1.0), 1.0)
+
+    def set_timbre(self, value: float) -> None:
+        """CC71 (sound controller 2, "timbre/harmonic intensity"): -1..1 added to the resonance."""
+        self.timbre = min(max(float(value), -1.0), 1.0)
 
     def mod_wheel(self, value: float) -> None:
         self.mod = min(max(float(value), 0.0), 1.0)
@@ -166,6 +185,23 @@ class Sampler:
         self.volume = min(max(float(value), 0.0), 1.0)
 
     # ---- rendering ------------------------------------------------------------------------
+    def _filter_settings(self) -> None:
+        """This period's filter settings into ``fp``. The cutoff (the setting, moved by CC74) is
+        smoothed (~10 ms at 128 frames) and ramped across the period by the renderer, so turning
+        it moves sounding notes without steps."""
+        p, fp = self.params, self.fp
+        fp[filt.FP_TYPE] = filt.TYPES.index(p.filter_type)
+        fp[filt.FP_K] = filt.damping(p.resonance / 100.0 + self.timbre)
+        fp[filt.FP_DEPTH] = p.filter_env_depth / 100.0
+        target = filt.cutoff_pitch(p.cutoff) + self.brightness * BRIGHTNESS_RANGE
+        if self._cutoff is None:  # the first period starts where the setting is
+            self._cutoff = target
+        fp[filt.FP_OFF0] = self._cutoff
+        self._cutoff += (target - self._cutoff) * 0.3
+        if abs(self._cutoff - target) < 1e-6:
+            self._cutoff = target
+        fp[filt.FP_OFF1] = self._cutoff
+
     def render(self) -> np.ndarray:
         """Render one period; returns the (period, 2) float32 output (a buffer reused each call)."""
         n = self.n
@@ -181,9 +217,10 @@ class Sampler:
             g1 = 0.0
         self._gain = g1
 
+        self._filter_settings()
         voices = self.voices
         self.peak, self.voices_sounding = self.renderer.period(
-            voices, self.slots.sounds, pitch_offset, g0, g1, self.out, self.limiter
+            voices, self.slots.sounds, pitch_offset, self.fp, g0, g1, self.out, self.limiter
         )
         if voices.pending:  # notes released before they sounded have now sounded
             voices.release_pending()

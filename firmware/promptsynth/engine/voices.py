@@ -31,9 +31,12 @@ FAR = 1.0e15  # "loop start" of voices that do not loop, "end" of those that do
 # release) slope and offset; SUS, OMS: level * sustain and level * (1 - sustain); LS, CL, PL:
 # loop start, fold offset and fold length (see render.py); FEND: trimmed end to de-click
 # before; END: frame where a non-looping voice ends; REND: frames after which a released voice
-# is silent; STEADY: frames after which a held voice's envelope is constant (FAR once released)
+# is silent; STEADY: frames after which a held voice's envelope is constant (FAR once released);
+# FBASE: the filter cutoff's key and velocity tracking in semitones; F_AR..F_STEADY: the
+# filter envelope's, as AR..STEADY (level 1)
 (BASE, AR, A0, DR, D0, SUS, OMS, LS, CL, PL, FEND, END, REND, STEADY) = range(14)
-NCOLS = 14
+(FBASE, F_AR, F_A0, F_DR, F_D0, F_SUS, F_OMS, F_STEADY) = range(14, 22)
+NCOLS = 22
 
 
 @dataclass
@@ -50,6 +53,16 @@ class VoiceParams:
     vibrato_rate: float = 5.5
     vibrato_depth: float = 50.0  # cents at full mod wheel
     polyphony: int = 16
+    filter_type: str = "off"  # engine/filter.py TYPES
+    cutoff: float = 20000.0  # Hz
+    resonance: float = 0.0  # percent
+    filter_keytrack: float = 0.0  # percent: 100 = the cutoff follows the key (doubles an octave)
+    filter_veltrack: float = 0.0  # cents of cutoff at velocity 127
+    filter_env_depth: float = 0.0  # cents of cutoff at the envelope's peak
+    filter_attack: float = 0.0
+    filter_decay: float = 0.0
+    filter_sustain: float = 1.0
+    filter_release: float = 300.0
 
 
 class Voices:
@@ -82,6 +95,7 @@ class Voices:
         self._age = 0
         self.vp = np.zeros((v, NCOLS), np.float64)
         self.vp32 = np.zeros((v, NCOLS), np.float32)  # float32 copy for the (voices, frames) math
+        self.fstate = np.zeros((v, 2, 4), np.float64)  # per voice and channel, the filter's states
         self.pedals = np.zeros(SOURCES, bool)  # each input's sustain pedal
         self.steals = 0
 
@@ -116,6 +130,7 @@ class Voices:
         row = self.vp[i]
         row[BASE] = note - self.slots.root[c] + self.slots.tune[c] / 100.0
         self._attack(i, velocity, row)
+        self._filter_attack(i, note, velocity, row)
         self._loop(row, self.slots.held(c))
         row[FEND] = self.slots.fade_end[c]
         row[REND] = FAR
@@ -156,6 +171,29 @@ class Voices:
         row[DR], row[D0] = (1.0 / dec, -att / dec) if dec > 0 else (0.0, 1.0)
         row[SUS], row[OMS] = lvl * sus, lvl * (1.0 - sus)
 
+    def _filter_attack(self, i: int, note: int, velocity: int, row: np.ndarray) -> None:
+        """The filter's cutoff offset for this note (key and velocity tracking, in semitones) and
+        its envelope's coefficients; fresh states."""
+        p = self.params
+        # the note's own offset; the cutoff itself is the sampler's, so turning it moves sounding notes
+        row[FBASE] = p.filter_keytrack / 100.0 * (note - 60) + p.filter_veltrack / 100.0 * (velocity / 127.0)
+        att, dec, sus = self.ms(p.filter_attack), self.ms(p.filter_decay), float(p.filter_sustain)
+        row[F_STEADY] = att + dec
+        row[F_AR], row[F_A0] = (1.0 / att, 0.0) if att > 0 else (0.0, 1.0)
+        row[F_DR], row[F_D0] = (1.0 / dec, -att / dec) if dec > 0 else (0.0, 1.0)
+        row[F_SUS], row[F_OMS] = sus, 1.0 - sus
+        self.fstate[i] = 0.0
+
+    def _filter_env_now(self, i: int) -> float:
+        """The filter envelope of voice ``i`` at its current time (where its release starts)."""
+        row = self.vp[i]
+        t = self.t[i]
+        e = min(max(t * row[F_DR] + row[F_D0], 0.0), 1.0)
+        e = (1.0 - e) ** 3 * row[F_OMS] + row[F_SUS]
+        if row[F_A0] < 1.0:
+            e *= min(t * row[F_AR] + row[F_A0], 1.0)
+        return e
+
     @staticmethod
     def _loop(row: np.ndarray, snd: PlayableSound) -> None:
         """The loop folding's constants (forward: fold by L; ping-pong: offset L, fold by 2L)."""
@@ -186,6 +224,7 @@ class Voices:
         """Release voice ``i`` over ``frames`` from where its envelope is now: the same closed
         form as the decay, from that level to 0, with no attack."""
         lvl = self._env_now(i)
+        fenv = self._filter_env_now(i)
         self.level[i] = lvl
         self.released[i] = True
         self.key_down[i] = False
@@ -199,6 +238,11 @@ class Voices:
         row[SUS], row[OMS] = 0.0, lvl
         row[REND] = self.rel[i]
         row[STEADY] = FAR
+        frel = max(self.ms(self.params.filter_release), 1.0)
+        row[F_AR], row[F_A0] = 0.0, 1.0
+        row[F_DR], row[F_D0] = 1.0 / frel, 0.0
+        row[F_SUS], row[F_OMS] = 0.0, fenv
+        row[F_STEADY] = FAR
         self.vp32[i] = row
 
     def _steal(self, i: int) -> None:

@@ -17,6 +17,7 @@ from typing import Dict, List, Optional, Tuple, TypedDict
 import numpy as np
 
 from promptsynth.config import SoundSettings
+from promptsynth.engine.filter import damping as filter_damping
 from promptsynth.library import atomic
 
 LOOP_TYPES = {"forward": 0, "pingpong": 1}
@@ -149,7 +150,34 @@ def sfz_text(sample: str, s: SoundSettings, frames: int, rate: int) -> str:
         "bend_down=%d" % -bend,
         "polyphony=%d" % s.polyphony,
     ]
+    lines += sfz_filter(s)
     return "\n".join(lines) + "\n"
+
+
+SFZ_FILTER_TYPES = {"lp12": "lpf_2p", "bp12": "bpf_2p", "hp12": "hpf_2p", "lp24": "lpf_4p"}
+
+
+def sfz_filter(s: SoundSettings) -> List[str]:
+    """The filter's opcodes (none when it is off). SFZ gives resonance as the peak's height in dB
+    (0-40); ours is the damping's setting in percent, so it is converted through the peak a
+    2-pole low-pass has at that damping (20 log10 Q, 0 where there is no peak, 40 at the most)."""
+    if s.filter_type == "off":
+        return []
+    k = filter_damping(s.resonance / 100.0)
+    peak_db = 40.0 if k <= 0.01 else min(max(20.0 * math.log10(1.0 / k), 0.0), 40.0)
+    return [
+        "fil_type=%s" % SFZ_FILTER_TYPES[s.filter_type],
+        "cutoff=%.1f" % s.cutoff,
+        "resonance=%.1f" % peak_db,
+        "fil_keytrack=%d" % int(round(s.filter_keytrack)),  # percent: cents a key
+        "fil_keycenter=60",
+        "fil_veltrack=%d" % int(round(s.filter_veltrack)),
+        "fileg_depth=%d" % int(round(s.filter_env_depth)),
+        "fileg_attack=%.4f" % (s.filter_attack / 1000.0),
+        "fileg_decay=%.4f" % (s.filter_decay / 1000.0),
+        "fileg_sustain=%.2f" % (s.filter_sustain * 100.0),
+        "fileg_release=%.4f" % (s.filter_release / 1000.0),
+    ]
 
 
 def parse_sfz(text: str) -> Dict[str, str]:

@@ -29,6 +29,7 @@ from promptsynth.panel.jobs import JobWatch
 from promptsynth.panel.kiosk import KioskLock, page_shown, return_to_attract, sound_action
 from promptsynth.panel.messages import Messages
 from promptsynth.panel.pages.base import Page, message_box, status_bar
+from promptsynth.panel.pages.filter import FilterPage
 from promptsynth.panel.pages.generate import GeneratePage
 from promptsynth.panel.pages.gensettings import GenSettingsPage
 from promptsynth.panel.pages.library import LibraryPage
@@ -45,13 +46,14 @@ PRESETS_EVERY_S = 2.0  # the preset list is re-read at most this often (no disk 
 
 
 def make_pages() -> Dict[str, Page]:
-    """The pages in their order on the panel (F1-F7, the select encoder), by name."""
+    """The pages in their order on the panel (F1-F8, the select encoder), by name."""
     return {
         "play": PlayPage(),
         "prompt": PromptPage(),
         "generate": GeneratePage(),
         "settings": GenSettingsPage(),
         "sound": SoundPage(),
+        "filter": FilterPage(),
         "library": LibraryPage(),
         "system": SystemPage(),
     }

@@ -22,7 +22,12 @@
 #include <string.h>
 
 /* columns of the per-voice parameter matrix (engine/voices.py) */
-enum { BASE, AR, A0, DR, D0, SUS, OMS, LS, CL, PL, FEND, END, REND, STEADY, NCOLS };
+enum { BASE, AR, A0, DR, D0, SUS, OMS, LS, CL, PL, FEND, END, REND, STEADY,
+       FBASE, F_AR, F_A0, F_DR, F_D0, F_SUS, F_OMS, F_STEADY, NCOLS };
+/* the period's filter settings (engine/filter.py): type, damping, envelope depth in
+ * semitones, the cutoff as a MIDI pitch at the period's start and end (smoothed, ramped) */
+enum { FP_TYPE, FP_K, FP_DEPTH, FP_OFF0, FP_OFF1, FP_RATE, FP_COUNT };
+#define CONTROL 16  /* frames between the filter's cutoff control points */
 
 #define PAD 4            /* zero frames each side of a sound (engine/sound.py) */
 #define FAR 1.0e15       /* "loop start" of voices that do not loop */
@@ -31,20 +36,25 @@ enum { BASE, AR, A0, DR, D0, SUS, OMS, LS, CL, PL, FEND, END, REND, STEADY, NCOL
 #define MAX_PERIOD 4096
 
 #include "render.h"
+#include "filter.h"
 
 static inline float clipf(float x, float lo, float hi) { return x < lo ? lo : (x > hi ? hi : x); }
 static inline double clipd(double x, double lo, double hi) { return x < lo ? lo : (x > hi ? hi : x); }
 
 typedef float v4sf __attribute__((vector_size(16)));  /* GCC and clang, SSE and NEON alike */
 
-/* 4 taps from row (unaligned) times 4 weights, summed */
-static inline float dot4(const float *row, const float *w)
+/* The interpolated sample times its gain: y0 g + the weights w (gain included) times each tap's
+ * difference from y0 (w[1] is unused). Relative to y0, a constant sound comes out exactly
+ * constant, as the reference's nested form gives it, whatever the weights' rounding. */
+static inline float dot4(const float *row, const float *w, float g)
 {
     v4sf t, k;
     memcpy(&t, row, sizeof t);
     memcpy(&k, w, sizeof k);
+    const float y0 = t[1];
+    t -= y0;
     t *= k;
-    return (t[0] + t[2]) + (t[1] + t[3]);
+    return (t[0] + t[2]) + t[3] + y0 * g;
 }
 
 static inline float tap(const float *row, int64_t i, int64_t len)
@@ -53,6 +63,56 @@ static inline float tap(const float *row, int64_t i, int64_t len)
     if (i < 0) i = 0;
     else if (i >= len) i = len - 1;
     return row[i];
+}
+
+/* Hermite in Laurent de Soras' nested form, each operation in the reference's order: what the
+ * filter gets, so that a resonant filter does not magnify the dot product's rounding */
+static inline float hermite(float ym1, float y0, float y1, float y2, float f)
+{
+    const float c = (y1 - ym1) * 0.5f;
+    const float w = (y0 - y1) + c;
+    const float a = (y2 - y0) * 0.5f + w + (y0 - y1);
+    return ((a * f - (w + a)) * f + c) * f + y0;
+}
+
+/* dot4 on taps clipped to the row, as numpy's take(mode="clip") reads them */
+static inline float hermite_clipped(const float *row, int64_t i0, int64_t len, const float *w, float g)
+{
+    const float y0 = tap(row, i0 + 1, len);
+    return ((tap(row, i0, len) - y0) * w[0] + (tap(row, i0 + 2, len) - y0) * w[2]) +
+           (tap(row, i0 + 3, len) - y0) * w[3] + y0 * g;
+}
+
+/* The voice's filter cutoff as a prewarped gain g = tan(pi fc / fs) for every frame: computed
+ * at control points every CONTROL frames (and at the period's end) from the filter envelope,
+ * the cutoff offset and the voice's base, and ramped linearly between them (no zipper steps). */
+static void cutoff_gains(const ps_voices *s, const double *p, double t0, double *g)
+{
+    const int n = s->n;
+    const double *fp = s->fp;
+    const double rate = fp[FP_RATE];
+    double ctl[MAX_PERIOD / CONTROL + 2];
+    int points = 0;
+    for (int j = 0;; j += CONTROL) {
+        if (j > n) j = n;
+        const double t = t0 + j;
+        double e = clipd(t * p[F_DR] + p[F_D0], 0.0, 1.0);
+        e = 1.0 - e;
+        e = e * (e * e) * p[F_OMS] + p[F_SUS];
+        if (p[F_A0] < 1.0) {
+            const double a = t * p[F_AR] + p[F_A0];
+            e *= a < 1.0 ? a : 1.0;
+        }
+        const double pitch = p[FBASE] + fp[FP_DEPTH] * e + fp[FP_OFF0] + (fp[FP_OFF1] - fp[FP_OFF0]) * j / n;
+        const double fc = clipd(440.0 * exp2((pitch - 69.0) / 12.0), 16.0, 0.45 * rate);
+        ctl[points++] = tan(M_PI * fc / rate);
+        if (j == n) break;
+    }
+    for (int b = 0; b + 1 < points; b++) {
+        const int j0 = b * CONTROL, len = (j0 + CONTROL < n ? CONTROL : n - j0);
+        const double step = (ctl[b + 1] - ctl[b]) / len;
+        for (int i = 0; i < len; i++) g[j0 + i] = ctl[b] + step * i;
+    }
 }
 
 /* Render voice v into the mix; returns 1 when it finished this period. */
@@ -64,6 +124,7 @@ static int render_voice(ps_voices *s, int v, double pitch_offset)
     double pos[MAX_PERIOD];
     float gain[MAX_PERIOD];
     float wt[MAX_PERIOD][4] __attribute__((aligned(16)));
+    float gy[MAX_PERIOD], frac[MAX_PERIOD];
     int32_t idx[MAX_PERIOD];
 
     /* 1. phase: the increment ramps linearly from inc0 to inc1 over the period */
@@ -132,41 +193,79 @@ static int render_voice(ps_voices *s, int v, double pitch_offset)
     const int channels = s->channels[slot];
     const float *rl = s->data[slot][0], *rr = s->data[slot][1];
     float *left = s->mix, *right = s->mix + n;
+    const int filtered = (int)s->fp[FP_TYPE] != FILTER_OFF;
     int32_t lo = INT32_MAX, hi = 0;
     for (int j = 0; j < n; j++) {
         /* positions are >= 0 and below 2^31: truncation to int32 is floor */
         const int32_t whole = (int32_t)pos[j];
         const float f = (float)(pos[j] - (double)whole);
-        const float f2 = f * f, f3 = f2 * f, g = 0.5f * gain[j];
+        const float f2 = f * f, f3 = f2 * f, g = filtered ? 0.5f : 0.5f * gain[j];
         idx[j] = whole + (PAD - 1);
+        frac[j] = f;
+        gy[j] = filtered ? 1.0f : gain[j];
         wt[j][0] = (2.0f * f2 - f3 - f) * g;
-        wt[j][1] = (3.0f * f3 - 5.0f * f2 + 2.0f) * g;
+        wt[j][1] = 0.0f; /* y0's weight: it is applied as gy, the others relative to y0 */
         wt[j][2] = (4.0f * f2 - 3.0f * f3 + f) * g;
         wt[j][3] = (f3 - f2) * g;
         lo = idx[j] < lo ? idx[j] : lo;
         hi = idx[j] > hi ? idx[j] : hi;
     }
-    if (lo < 0 || hi + 3 >= len) {
+    const int clip = lo < 0 || hi + 3 >= len;
+    if (filtered) {
+        /* each channel's raw samples (in the reference's nested form), then the filter, then
+         * the envelope: the filter sees the sound, not the envelope's steps */
+        double gc[MAX_PERIOD];
+        cutoff_gains(s, p, t0, gc);
+        const double k = s->fp[FP_K];
+        float y[2][MAX_PERIOD];
+        float *const ys[2] = {y[0], y[1]};
+        for (int c = 0; c < channels; c++) {
+            const float *row = c ? rr : rl;
+            for (int j = 0; j < n; j++) {
+                const int64_t i0 = idx[j];
+                float ym1, y0, y1, y2;
+                if (clip) {
+                    ym1 = tap(row, i0, len), y0 = tap(row, i0 + 1, len);
+                    y1 = tap(row, i0 + 2, len), y2 = tap(row, i0 + 3, len);
+                } else {
+                    ym1 = row[i0], y0 = row[i0 + 1], y1 = row[i0 + 2], y2 = row[i0 + 3];
+                }
+                y[c][j] = hermite(ym1, y0, y1, y2, frac[j]);
+            }
+        }
+        filter_run((int)s->fp[FP_TYPE], ys, channels, gc, k, s->fstate + (size_t)v * 8, n);
+        if (channels == 2) {
+            for (int j = 0; j < n; j++) {
+                left[j] += y[0][j] * gain[j];
+                right[j] += y[1][j] * gain[j];
+            }
+        } else {
+            for (int j = 0; j < n; j++) {
+                const float w = y[0][j] * gain[j];
+                left[j] += w;
+                right[j] += w;
+            }
+        }
+    } else if (clip) {
         /* a tap outside the row (a voice's pre-roll, a sound's edges): clip each, as numpy's
          * take(mode="clip") does */
         for (int c = 0; c < channels; c++) {
             const float *row = c ? rr : rl;
             for (int j = 0; j < n; j++) {
                 const int64_t i0 = idx[j];
-                const float y = tap(row, i0, len) * wt[j][0] + tap(row, i0 + 1, len) * wt[j][1] +
-                                tap(row, i0 + 2, len) * wt[j][2] + tap(row, i0 + 3, len) * wt[j][3];
+                const float y = hermite_clipped(row, i0, len, wt[j], gy[j]);
                 (c ? right : left)[j] += y;
                 if (channels == 1) right[j] += y;
             }
         }
     } else if (channels == 2) {
         for (int j = 0; j < n; j++) {
-            left[j] += dot4(rl + idx[j], wt[j]);
-            right[j] += dot4(rr + idx[j], wt[j]);
+            left[j] += dot4(rl + idx[j], wt[j], gy[j]);
+            right[j] += dot4(rr + idx[j], wt[j], gy[j]);
         }
     } else {
         for (int j = 0; j < n; j++) {
-            const float y = dot4(rl + idx[j], wt[j]);
+            const float y = dot4(rl + idx[j], wt[j], gy[j]);
             left[j] += y;
             right[j] += y;
         }

@@ -17,6 +17,8 @@ typedef struct {
     int64_t frames[8];         /* per slot: row length, PAD included */
     int channels[8];
     float *mix;             /* (2, n) */
+    double *fstate;         /* (count, 2 channels, 4): each voice's filter states */
+    const double *fp;       /* this period's filter settings: FP_* in render.c */
 } ps_voices;
 
 typedef struct {

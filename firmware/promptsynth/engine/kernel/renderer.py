@@ -44,6 +44,7 @@ class KernelRenderer:
         self._out: Optional[np.ndarray] = None
         self._limiter: Optional[SoftLimiter] = None
         self._voices: Optional[Voices] = None
+        self._fp: Optional[np.ndarray] = None
         self._sounds: Tuple[Any, ...] = (None,) * MAX_SLOTS
         self._rows: List[np.ndarray] = []
 
@@ -63,6 +64,7 @@ class KernelRenderer:
         s.phase = self._ptr("double *", voices.phase)
         s.inc = self._ptr("double *", voices.inc)
         s.t = self._ptr("double *", voices.t)
+        s.fstate = self._ptr("double *", voices.fstate)
         self._voices = voices  # keeps the arrays alive
 
     def _bind_sounds(self, sounds: List[Optional[PlayableSound]]) -> None:
@@ -98,6 +100,7 @@ class KernelRenderer:
         voices: Voices,
         sounds: List[Optional[PlayableSound]],
         pitch_offset: float,
+        fp: np.ndarray,
         g0: float,
         g1: float,
         out: np.ndarray,
@@ -109,16 +112,10 @@ class KernelRenderer:
             self._bind(voices)
         if out is not self._out or limiter is not self._limiter:
             self._bind_master(out, limiter)
+        if fp is not self._fp:
+            self.s.fp = self._ptr("double *", fp)
+            self._fp = fp
         if any(a is not b for a, b in zip(sounds, self._sounds)):
             self._bind_sounds(sounds)
         peak = self.lib.ps_period(self.s, self.m, pitch_offset, g0, g1, self._sounding)
         return peak, self._sounding[0]
-
-    def render(self, voices: Voices, sounds: List[Optional[PlayableSound]], pitch_offset: float) -> int:
-        """Render every active voice (at least one) into ``mix``, advance them, free the
-        finished ones; returns how many still sound."""
-        if voices is not self._voices:
-            self._bind(voices)
-        if any(a is not b for a, b in zip(sounds, self._sounds)):
-            self._bind_sounds(sounds)
-        return int(self.lib.ps_render(self.s, pitch_offset))
