@@ -62,8 +62,10 @@ def script_for(rate, periods, rng, snds):
                 ev.append(("note_off", (int(rng.integers(20, 110)), int(rng.integers(0, 3)))))
             elif r < 0.82:
                 ev.append(("pitch_bend", (float(rng.uniform(-1, 1)),)))
-            elif r < 0.87:
+            elif r < 0.85:
                 ev.append(("mod_wheel", (float(rng.random()),)))
+            elif r < 0.87:
+                ev.append(("set_pressure", (float(rng.random()),)))
             elif r < 0.91:
                 ev.append(("sustain_pedal", (bool(rng.random() < 0.5), int(rng.integers(0, 3)))))
             elif r < 0.95:
@@ -85,6 +87,11 @@ SETTINGS = [
     dict(attack=5.0, decay=100.0, sustain=0.7, release=50.0, polyphony=8, velocity_track=100.0),
     dict(attack=300.0, decay=2000.0, sustain=0.0, release=3000.0, polyphony=64, vibrato_depth=100.0),
     dict(attack=1.0, decay=10.0, sustain=0.3, release=2.0, polyphony=4, bend_range=24.0),  # steals
+    # the LFO on pitch and level, each shape, its delay and fade, the mod wheel and pressure
+    dict(lfo_wave="sine", lfo_rate=7.0, lfo_pitch=80.0, lfo_level=40.0, lfo_delay=30.0, lfo_fade=100.0),
+    dict(lfo_wave="triangle", lfo_rate=3.0, lfo_pitch=300.0, lfo_modwheel=100.0, polyphony=8),
+    dict(lfo_wave="square", lfo_rate=11.0, lfo_level=100.0, lfo_aftertouch=100.0, release=30.0),
+    dict(lfo_wave="sample_hold", lfo_rate=20.0, lfo_pitch=1200.0, lfo_level=60.0, polyphony=6),
 ]
 # the filter: each type, with its envelope, tracking and CC74/CC71 moving it (resonance up to
 # 80 %: at full resonance it self-oscillates, and the two renderers' rounding grows apart
@@ -112,6 +119,17 @@ FILTERED = [
     ),
     dict(filter_type="bp12", cutoff=1500.0, resonance=30.0, polyphony=4, attack=5.0, release=100.0),
     dict(filter_type="hp12", cutoff=200.0, filter_env_depth=6000.0, filter_release=50.0, polyphony=4, release=80.0),
+    dict(
+        filter_type="lp12",
+        cutoff=600.0,
+        resonance=50.0,
+        lfo_wave="triangle",
+        lfo_rate=6.0,
+        lfo_cutoff=2400.0,
+        aftertouch_cutoff=1200.0,
+        lfo_modwheel=50.0,
+        polyphony=4,
+    ),
 ]
 
 
@@ -126,7 +144,7 @@ def test_the_kernel_renders_what_the_reference_renders(rate, period, settings):
     ref, ref_active, _ = play("numpy", rate, period, SETTINGS[settings], script)
     out, active, s = play("kernel", rate, period, SETTINGS[settings], script)
     assert np.abs(ref).max() > 0.05  # the script made sound
-    assert ref_active.any(axis=1).mean() > 0.5
+    assert ref_active.any(axis=1).mean() > 0.3  # voices sounded most of the time
     err = np.abs(out - ref)
     assert err.max() <= TOLERANCE, "frame %d off by %.3g" % (int(np.argmax(err.max(axis=1))), err.max())
     assert (active == ref_active).all()  # the same voices end in the same periods

@@ -307,3 +307,21 @@ def test_the_filter_is_exported_with_sfz_opcodes_and_left_out_when_off(tmp_path)
     assert abs(float(op["resonance"]) - 12.7) < 0.1
     _wav, sfz = export.export(str(tmp_path), "plain", a, RATE, SoundSettings())
     assert not [k for k in export.parse_sfz(open(sfz).read()) if k.startswith("fil")]
+
+
+def test_the_lfo_is_exported_as_sfz_lfo01_when_it_moves_something(tmp_path):
+    a = tone(220.0, 0.5, RATE)
+    s = SoundSettings(
+        lfo_wave="triangle", lfo_rate=4.5, lfo_delay=250.0, lfo_fade=500.0, lfo_pitch=30.0, lfo_level=40.0
+    )
+    _wav, sfz = export.export(str(tmp_path), "wobble", a, RATE, s)
+    op = export.parse_sfz(open(sfz).read())
+    assert (op["lfo01_wave"], op["lfo01_freq"], op["lfo01_delay"], op["lfo01_fade"]) == (
+        "0",
+        "4.500",
+        "0.2500",
+        "0.5000",
+    )
+    assert (op["lfo01_pitch"], op["lfo01_amplitude"]) == ("30", "40") and "lfo01_cutoff" not in op
+    _wav, sfz = export.export(str(tmp_path), "still", a, RATE, SoundSettings(lfo_rate=9.0))
+    assert not [k for k in export.parse_sfz(open(sfz).read()) if k.startswith("lfo")]

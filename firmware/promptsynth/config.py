@@ -32,6 +32,7 @@ def _key(default, doc, lo=None, hi=None, choices=None):
 
 RENDERERS = ("auto", "kernel", "numpy")  # engine/renderers.py picks one by name
 FILTER_TYPES = ("off", "lp12", "bp12", "hp12", "lp24")  # engine/filter.py's order
+LFO_WAVES = ("sine", "triangle", "square", "sample_hold")  # engine/lfo.py's order
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,26 @@ class SoundSettings:
     filter_decay: float = _key(0.0, "Filter envelope decay in milliseconds.", 0.0, 20000.0)
     filter_sustain: float = _key(1.0, "Filter envelope sustain level, 0-1.", 0.0, 1.0)
     filter_release: float = _key(300.0, "Filter envelope release in milliseconds.", 0.0, 20000.0)
+    lfo_wave: str = _key(
+        "sine",
+        "LFO shape (one LFO a voice, started at its note-on): `sine`, `triangle`, `square`, `sample_hold`.",
+        choices=LFO_WAVES,
+    )
+    lfo_rate: float = _key(5.0, "LFO rate in Hz.", 0.05, 40.0)
+    lfo_delay: float = _key(0.0, "LFO delay after the note-on in milliseconds.", 0.0, 10000.0)
+    lfo_fade: float = _key(0.0, "LFO fade-in after its delay in milliseconds.", 0.0, 10000.0)
+    lfo_pitch: float = _key(0.0, "LFO depth on pitch in cents (up and down).", 0.0, 1200.0)
+    lfo_cutoff: float = _key(0.0, "LFO depth on the filter cutoff in cents (up and down).", 0.0, 9600.0)
+    lfo_level: float = _key(0.0, "LFO depth on the level in percent (100 = down to silence).", 0.0, 100.0)
+    lfo_modwheel: float = _key(
+        0.0, "How much the LFO's depths wait for the mod wheel, in percent (100 = none until it moves).", 0.0, 100.0
+    )
+    lfo_aftertouch: float = _key(
+        0.0, "LFO depth added by channel pressure at its full, in percent of the depths set.", 0.0, 100.0
+    )
+    aftertouch_cutoff: float = _key(
+        0.0, "Filter cutoff change in cents at full channel pressure (aftertouch).", -9600.0, 9600.0
+    )
 
 
 @dataclass(frozen=True)

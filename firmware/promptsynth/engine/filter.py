@@ -22,10 +22,13 @@ frames): it is exact, and slow; the engine plays through the kernel.
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 import numpy as np
 
 from promptsynth.config import FILTER_TYPES
+from promptsynth.engine.lfo import ramp
+from promptsynth.engine.period_settings import FP_DEPTH, FP_OFF0, FP_OFF1, FP_RATE
 
 TYPES = FILTER_TYPES  # by index: OFF, LP12, ... below
 
@@ -37,12 +40,6 @@ CONTROL = 16  # frames between cutoff control points
 K_MAX = math.sqrt(2.0)  # resonance 0: Butterworth (-3 dB at the cutoff)
 K_SELF = -0.05  # resonance 100 %: negative damping, so it self-oscillates
 BUTTERWORTH = math.sqrt(2.0)  # the 24 dB's second stage
-
-# the period's filter settings (render.c's FP_*): type, damping, envelope depth in semitones,
-# the cutoff as a MIDI pitch at the period's start and its end (the setting and CC74, smoothed
-# and ramped), sample rate
-FP_TYPE, FP_K, FP_DEPTH, FP_OFF0, FP_OFF1, FP_RATE = range(6)
-FP_COUNT = 6
 
 
 def damping(resonance: float) -> float:
@@ -68,13 +65,20 @@ def sat(x: np.ndarray) -> np.ndarray:
     return np.where(a > SAT_KNEE, bent, x)
 
 
-def cutoff_gains(cols: np.ndarray, t0: np.ndarray, fp: np.ndarray, n: int) -> np.ndarray:
+def control_points(n: int) -> np.ndarray:
+    """Frames 0, CONTROL, 2 CONTROL, ... and n: where the cutoff and the LFO are computed."""
+    return np.append(np.arange(0, n, CONTROL), n).astype(np.float64)
+
+
+def cutoff_gains(
+    cols: np.ndarray, t0: np.ndarray, fp: np.ndarray, n: int, lfo: Optional[np.ndarray] = None
+) -> np.ndarray:
     """Per voice and frame, the prewarped cutoff gain g = tan(pi fc / fs): (voices, n).
 
     ``cols``: the voices' (FBASE, F_AR, F_A0, F_DR, F_D0, F_SUS, F_OMS) columns; ``t0``: their time
-    in frames at the period's start."""
+    in frames at the period's start; ``lfo``: the LFO's semitones at the control points, if any."""
     fbase, far, fa0, fdr, fd0, fsus, foms = (cols[:, i : i + 1] for i in range(7))
-    pts = np.append(np.arange(0, n, CONTROL), n).astype(np.float64)
+    pts = control_points(n)
     t = t0[:, None] + pts
     e = np.clip(t * fdr + fd0, 0.0, 1.0)
     e = 1.0 - e
@@ -82,16 +86,11 @@ def cutoff_gains(cols: np.ndarray, t0: np.ndarray, fp: np.ndarray, n: int) -> np
     attack = np.minimum(t * far + fa0, 1.0)
     e = np.where(fa0 < 1.0, e * attack, e)
     pitch = fbase + fp[FP_DEPTH] * e + fp[FP_OFF0] + (fp[FP_OFF1] - fp[FP_OFF0]) * pts / n
+    if lfo is not None:
+        pitch = pitch + lfo
     rate = fp[FP_RATE]
     fc = np.clip(440.0 * np.exp2((pitch - 69.0) / 12.0), 16.0, 0.45 * rate)
-    ctl = np.tan(np.pi * fc / rate)
-    g = np.empty((cols.shape[0], n))
-    for b in range(len(pts) - 1):
-        j0 = int(pts[b])
-        length = int(pts[b + 1]) - j0
-        step = (ctl[:, b + 1] - ctl[:, b]) / length
-        g[:, j0 : j0 + length] = ctl[:, b, None] + step[:, None] * np.arange(length)
-    return g
+    return ramp(np.tan(np.pi * fc / rate), pts, n)
 
 
 def run(kind: int, x: np.ndarray, g: np.ndarray, k: float, st: np.ndarray) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 # event kinds passed to the handler
-NOTE_OFF, NOTE_ON, CONTROL, BEND, PROGRAM, RESET = range(6)
+NOTE_OFF, NOTE_ON, CONTROL, BEND, PROGRAM, RESET, PRESSURE = range(7)
 
 # data bytes each channel-voice status takes, by high nibble
 _LENGTH = {0x80: 2, 0x90: 2, 0xA0: 2, 0xB0: 2, 0xC0: 1, 0xD0: 1, 0xE0: 2}
@@ -36,7 +36,8 @@ class MidiDecoder:
 
     ``channel`` is 1-16 to listen to one channel, 0 for all.  Events: NOTE_ON (note, velocity;
     velocity 0 arrives as NOTE_OFF), NOTE_OFF (note, 0), CONTROL (number, value), BEND (14-bit
-    value - 8192, 0), PROGRAM (program, 0), RESET (0, 0) for System Reset.
+    value - 8192, 0), PROGRAM (program, 0), PRESSURE (channel pressure, 0), RESET (0, 0) for
+    System Reset. Polyphonic aftertouch is counted as ignored.
     """
 
     def __init__(
@@ -124,7 +125,7 @@ class MidiDecoder:
             c.filtered += 1
             return
         kind = status & 0xF0
-        if kind in (0xA0, 0xD0):  # aftertouch: valid, not used yet
+        if kind == 0xA0:  # polyphonic aftertouch: valid, not used
             c.ignored += 1
             return
         c.events += 1
@@ -136,6 +137,8 @@ class MidiDecoder:
             self.handler(CONTROL, d1, d2)
         elif kind == 0xE0:
             self.handler(BEND, (d1 | d2 << 7) - 8192, 0)
+        elif kind == 0xD0:
+            self.handler(PRESSURE, d1, 0)
         else:
             self.handler(PROGRAM, d1, 0)
 
@@ -177,6 +180,8 @@ def apply_to_sampler(
                 other_cc(a, b)
         elif kind == BEND:
             sampler.pitch_bend(a / 8191.0 if a > 0 else a / 8192.0)
+        elif kind == PRESSURE:
+            sampler.set_pressure(a / 127.0)
         elif kind == RESET:
             sampler.reset_controllers()
             sampler.all_sound_off()

@@ -29,6 +29,16 @@ VOICE_KEYS = {
     "filter_decay": "filter_decay",
     "filter_sustain": "filter_sustain",
     "filter_release": "filter_release",
+    "lfo_wave": "lfo_wave",
+    "lfo_rate": "lfo_rate",
+    "lfo_delay": "lfo_delay",
+    "lfo_fade": "lfo_fade",
+    "lfo_pitch": "lfo_pitch",
+    "lfo_cutoff": "lfo_cutoff",
+    "lfo_level": "lfo_level",
+    "lfo_modwheel": "lfo_modwheel",
+    "lfo_aftertouch": "lfo_aftertouch",
+    "aftertouch_cutoff": "aftertouch_cutoff",
 }
 
 

@@ -23,6 +23,8 @@ from typing import List, Optional, Tuple
 import numpy as np
 
 from promptsynth.engine import filter as filt
+from promptsynth.engine import lfo
+from promptsynth.engine import period_settings as ps
 from promptsynth.engine.limiter import SoftLimiter
 from promptsynth.engine.sound import PAD, PlayableSound
 from promptsynth.engine.voices import (
@@ -118,23 +120,42 @@ class VoiceRenderer:
             act = act[np.argsort(act_slots, kind="stable")]
             act_slots = voices.slot[act]
         vp = voices.vp[act]  # (k, columns) per-voice parameters
-        inc1, ph0, ph1 = self._phase(voices, act, vp, pitch_offset)
+        inc1, ph0, ph1 = self._phase(voices, act, vp, pitch_offset, fp)
         self._fold(vp, ph0, ph1)
         g = self._envelope(voices, act, vp)
+        lv = None  # the LFO at the control points
+        if fp[ps.FP_LFO_LEVEL] != 0.0 or fp[ps.FP_LFO_CUTOFF] != 0.0:
+            pts = filt.control_points(self.n)
+            lv = self._lfo(voices, act, fp, voices.lt[act][:, None] + pts)
+            if fp[ps.FP_LFO_LEVEL] != 0.0:
+                fac = lfo.ramp(1.0 - fp[ps.FP_LFO_LEVEL] * (1.0 - lv) / 2.0, pts, self.n)
+                g *= fac.astype(np.float32)
         gc = None
-        if fp[filt.FP_TYPE] != filt.OFF:
-            gc = filt.cutoff_gains(vp[:, FBASE:F_STEADY], voices.t[act], fp, self.n)
+        if fp[ps.FP_TYPE] != filt.OFF:
+            lc = fp[ps.FP_LFO_CUTOFF] * lv if fp[ps.FP_LFO_CUTOFF] != 0.0 else None
+            gc = filt.cutoff_gains(vp[:, FBASE:F_STEADY], voices.t[act], fp, self.n, lc)
         self._interpolate(sounds, act_slots, g, voices, act, fp, gc)
         return k - self._advance(voices, act, vp, inc1, ph1)
 
+    @staticmethod
+    def _lfo(voices: Voices, act: np.ndarray, fp: np.ndarray, lt: np.ndarray) -> np.ndarray:
+        """The LFO of the voices ``act`` at their times ``lt``."""
+        wave = int(fp[ps.FP_LFO_WAVE])
+        rate, delay, fade = fp[ps.FP_LFO_RATE], fp[ps.FP_LFO_DELAY], fp[ps.FP_LFO_FADE]
+        return lfo.values(wave, lt, rate, delay, fade, voices.age[act])
+
     def _phase(
-        self, voices: Voices, act: np.ndarray, vp: np.ndarray, pitch_offset: float
+        self, voices: Voices, act: np.ndarray, vp: np.ndarray, pitch_offset: float, fp: np.ndarray
     ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Unfolded read positions into ``_p``: the increment per frame ramps linearly from last
         period's value to this one's. Returns (new increment, phase now, phase next period)."""
         k = act.size
         n = self.n
-        inc1 = np.exp2((vp[:, BASE] + pitch_offset) * (1.0 / 12.0))
+        if fp[ps.FP_LFO_PITCH] != 0.0:  # the LFO at the period's end: the increment ramps to it
+            end = self._lfo(voices, act, fp, voices.lt[act] + n)
+            inc1 = np.exp2((vp[:, BASE] + pitch_offset + fp[ps.FP_LFO_PITCH] * end) * (1.0 / 12.0))
+        else:
+            inc1 = np.exp2((vp[:, BASE] + pitch_offset) * (1.0 / 12.0))
         inc0 = voices.inc[act]
         ph0 = voices.phase[act]
         p = self._p[:k]
@@ -297,7 +318,7 @@ class VoiceRenderer:
             ym1 += y0
             if gc is not None:  # the filter sees the sound, before the envelope
                 st = voices.fstate[act[a:b], :ch].transpose(1, 0, 2).copy()  # (channels, voices, 4)
-                filt.run(int(fp[filt.FP_TYPE]), ym1, gc[a:b], float(fp[filt.FP_K]), st)
+                filt.run(int(fp[ps.FP_TYPE]), ym1, gc[a:b], float(fp[ps.FP_K]), st)
                 voices.fstate[act[a:b], :ch] = st.transpose(1, 0, 2)
             ym1 *= g[a:b]
             if first and ch == 2:
@@ -315,6 +336,7 @@ class VoiceRenderer:
         """Store where the voices got to; free those past their release or their sound's end."""
         voices.phase[act] = ph1
         voices.inc[act] = inc1
+        voices.lt[act] += self.n  # float64: exact for ages, not clamped like t (an LFO never freezes)
         t1 = voices.t[act] + self.n
         voices.t[act] = np.minimum(t1, T_MAX)
         done = t1 >= vp[:, REND]

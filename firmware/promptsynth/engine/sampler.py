@@ -22,6 +22,8 @@ from typing import List, Optional
 import numpy as np
 
 from promptsynth.engine import filter as filt
+from promptsynth.engine import lfo
+from promptsynth.engine import period_settings as ps
 from promptsynth.engine.limiter import SoftLimiter
 from promptsynth.engine.renderers import make_renderer
 from promptsynth.engine.slots import MAX_SLOTS, SoundSlots
@@ -61,8 +63,10 @@ class Sampler:
         self.brightness = 0.0  # CC74 as -1..1 (64 = 0): moves every voice's cutoff
         self.timbre = 0.0  # CC71 as -1..1 (64 = 0): moves the resonance
         self._cutoff: Optional[float] = None  # the smoothed cutoff as a MIDI pitch
-        self.fp = np.zeros(filt.FP_COUNT)  # this period's filter settings, as the renderers take them
-        self.fp[filt.FP_RATE] = self.rate
+        self.pressure = 0.0  # channel pressure (aftertouch) as 0..1
+        self._press_smooth = 0.0
+        self.fp = np.zeros(ps.FP_COUNT)  # this period's shared voice settings, as the renderers take them
+        self.fp[ps.FP_RATE] = self.rate
         # output: the master gain, then the limiter
         self.out = np.zeros((n, 2), np.float32)
         self.limiter = SoftLimiter(rate, n)
@@ -164,6 +168,7 @@ class Sampler:
         self.volume = 1.0
         self.brightness = 0.0
         self.timbre = 0.0
+        self.pressure = 0.0
         self.voices.release_pedals(source)
 
     def pitch_bend(self, value: float) -> None:
@@ -178,6 +183,10 @@ class Sampler:
         """CC71 (sound controller 2, "timbre/harmonic intensity"): -1..1 added to the resonance."""
         self.timbre = min(max(float(value), -1.0), 1.0)
 
+    def set_pressure(self, value: float) -> None:
+        """Channel pressure (aftertouch), 0..1: opens the cutoff and deepens the LFO as set."""
+        self.pressure = min(max(float(value), 0.0), 1.0)
+
     def mod_wheel(self, value: float) -> None:
         self.mod = min(max(float(value), 0.0), 1.0)
 
@@ -185,22 +194,37 @@ class Sampler:
         self.volume = min(max(float(value), 0.0), 1.0)
 
     # ---- rendering ------------------------------------------------------------------------
-    def _filter_settings(self) -> None:
-        """This period's filter settings into ``fp``. The cutoff (the setting, moved by CC74) is
-        smoothed (~10 ms at 128 frames) and ramped across the period by the renderer, so turning
-        it moves sounding notes without steps."""
-        p, fp = self.params, self.fp
-        fp[filt.FP_TYPE] = filt.TYPES.index(p.filter_type)
-        fp[filt.FP_K] = filt.damping(p.resonance / 100.0 + self.timbre)
-        fp[filt.FP_DEPTH] = p.filter_env_depth / 100.0
-        target = filt.cutoff_pitch(p.cutoff) + self.brightness * BRIGHTNESS_RANGE
+    def _shared_settings(self) -> None:
+        """This period's shared voice settings into ``fp`` (engine/period_settings.py). The
+        cutoff (the setting, moved by CC74 and channel pressure) is smoothed (~10 ms at 128
+        frames) and ramped across the period by the renderer, so turning it moves sounding notes
+        without steps; the LFO's depths are scaled by the (smoothed) mod wheel and pressure."""
+        p, fp, rate = self.params, self.fp, self.rate
+        self._press_smooth += (self.pressure - self._press_smooth) * 0.2
+        fp[ps.FP_TYPE] = filt.TYPES.index(p.filter_type)
+        fp[ps.FP_K] = filt.damping(p.resonance / 100.0 + self.timbre)
+        fp[ps.FP_DEPTH] = p.filter_env_depth / 100.0
+        target = (
+            filt.cutoff_pitch(p.cutoff)
+            + self.brightness * BRIGHTNESS_RANGE
+            + self.pressure * p.aftertouch_cutoff / 100.0
+        )
         if self._cutoff is None:  # the first period starts where the setting is
             self._cutoff = target
-        fp[filt.FP_OFF0] = self._cutoff
+        fp[ps.FP_OFF0] = self._cutoff
         self._cutoff += (target - self._cutoff) * 0.3
         if abs(self._cutoff - target) < 1e-6:
             self._cutoff = target
-        fp[filt.FP_OFF1] = self._cutoff
+        fp[ps.FP_OFF1] = self._cutoff
+        waits = p.lfo_modwheel / 100.0
+        scale = 1.0 - waits + waits * self._mod_smooth + p.lfo_aftertouch / 100.0 * self._press_smooth
+        fp[ps.FP_LFO_WAVE] = lfo.WAVES.index(p.lfo_wave)
+        fp[ps.FP_LFO_RATE] = p.lfo_rate / rate
+        fp[ps.FP_LFO_DELAY] = p.lfo_delay * rate / 1000.0
+        fp[ps.FP_LFO_FADE] = p.lfo_fade * rate / 1000.0
+        fp[ps.FP_LFO_PITCH] = p.lfo_pitch / 100.0 * scale
+        fp[ps.FP_LFO_CUTOFF] = p.lfo_cutoff / 100.0 * scale
+        fp[ps.FP_LFO_LEVEL] = min(p.lfo_level / 100.0 * scale, 1.0)
 
     def render(self) -> np.ndarray:
         """Render one period; returns the (period, 2) float32 output (a buffer reused each call)."""
@@ -217,7 +241,7 @@ class Sampler:
             g1 = 0.0
         self._gain = g1
 
-        self._filter_settings()
+        self._shared_settings()
         voices = self.voices
         self.peak, self.voices_sounding = self.renderer.period(
             voices, self.slots.sounds, pitch_offset, self.fp, g0, g1, self.out, self.limiter

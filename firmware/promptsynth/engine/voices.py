@@ -63,6 +63,16 @@ class VoiceParams:
     filter_decay: float = 0.0
     filter_sustain: float = 1.0
     filter_release: float = 300.0
+    lfo_wave: str = "sine"  # engine/lfo.py WAVES
+    lfo_rate: float = 5.0  # Hz
+    lfo_delay: float = 0.0  # ms
+    lfo_fade: float = 0.0  # ms
+    lfo_pitch: float = 0.0  # cents
+    lfo_cutoff: float = 0.0  # cents
+    lfo_level: float = 0.0  # percent
+    lfo_modwheel: float = 0.0  # percent of the depths that wait for the mod wheel
+    lfo_aftertouch: float = 0.0  # percent of the depths channel pressure adds
+    aftertouch_cutoff: float = 0.0  # cents at full pressure
 
 
 class Voices:
@@ -86,6 +96,7 @@ class Voices:
         self.phase = np.zeros(v, np.float64)
         self.inc = np.full(v, np.nan)  # last frame's increment (NaN: start a new voice)
         self.t = np.zeros(v, np.float64)  # frames since note-on or since release
+        self.lt = np.zeros(v, np.float64)  # frames since note-on (the LFO's time: not reset at release)
         self.level = np.ones(v, np.float32)  # velocity gain x level at release
         self.att = np.zeros(v, np.float32)  # snapshot of A/D/S (frames) at note-on
         self.dec = np.zeros(v, np.float32)
@@ -125,6 +136,7 @@ class Voices:
         self.stealing[i] = False
         self.phase[i] = self.slots.start[c]
         self.t[i] = 0.0
+        self.lt[i] = 0.0
         self._age += 1
         self.age[i] = self._age
         row = self.vp[i]

@@ -150,8 +150,31 @@ def sfz_text(sample: str, s: SoundSettings, frames: int, rate: int) -> str:
         "bend_down=%d" % -bend,
         "polyphony=%d" % s.polyphony,
     ]
-    lines += sfz_filter(s)
+    lines += sfz_filter(s) + sfz_lfo(s)
     return "\n".join(lines) + "\n"
+
+
+SFZ_LFO_WAVES = {"triangle": 0, "sine": 1, "square": 3, "sample_hold": 12}  # SFZ v2 lfoN_wave
+
+
+def sfz_lfo(s: SoundSettings) -> List[str]:
+    """The LFO as SFZ v2's lfo01 (none when it moves nothing). How the mod wheel and channel
+    pressure scale its depths has no plain opcode and is left out."""
+    if not (s.lfo_pitch or s.lfo_cutoff or s.lfo_level):
+        return []
+    lines = [
+        "lfo01_wave=%d" % SFZ_LFO_WAVES[s.lfo_wave],
+        "lfo01_freq=%.3f" % s.lfo_rate,
+        "lfo01_delay=%.4f" % (s.lfo_delay / 1000.0),
+        "lfo01_fade=%.4f" % (s.lfo_fade / 1000.0),
+    ]
+    if s.lfo_pitch:
+        lines.append("lfo01_pitch=%d" % int(round(s.lfo_pitch)))
+    if s.lfo_cutoff:
+        lines.append("lfo01_cutoff=%d" % int(round(s.lfo_cutoff)))
+    if s.lfo_level:
+        lines.append("lfo01_amplitude=%d" % int(round(s.lfo_level)))
+    return lines
 
 
 SFZ_FILTER_TYPES = {"lp12": "lpf_2p", "bp12": "bpf_2p", "hp12": "hpf_2p", "lp24": "lpf_4p"}

@@ -24,9 +24,9 @@
 /* columns of the per-voice parameter matrix (engine/voices.py) */
 enum { BASE, AR, A0, DR, D0, SUS, OMS, LS, CL, PL, FEND, END, REND, STEADY,
        FBASE, F_AR, F_A0, F_DR, F_D0, F_SUS, F_OMS, F_STEADY, NCOLS };
-/* the period's filter settings (engine/filter.py): type, damping, envelope depth in
- * semitones, the cutoff as a MIDI pitch at the period's start and end (smoothed, ramped) */
-enum { FP_TYPE, FP_K, FP_DEPTH, FP_OFF0, FP_OFF1, FP_RATE, FP_COUNT };
+/* the settings every voice shares this period: engine/period_settings.py says what each is */
+enum { FP_TYPE, FP_K, FP_DEPTH, FP_OFF0, FP_OFF1, FP_RATE, FP_LFO_WAVE, FP_LFO_RATE, FP_LFO_DELAY, FP_LFO_FADE,
+       FP_LFO_PITCH, FP_LFO_CUTOFF, FP_LFO_LEVEL, FP_COUNT };
 #define CONTROL 16  /* frames between the filter's cutoff control points */
 
 #define PAD 4            /* zero frames each side of a sound (engine/sound.py) */
@@ -37,6 +37,7 @@ enum { FP_TYPE, FP_K, FP_DEPTH, FP_OFF0, FP_OFF1, FP_RATE, FP_COUNT };
 
 #include "render.h"
 #include "filter.h"
+#include "lfo.h"
 
 static inline float clipf(float x, float lo, float hi) { return x < lo ? lo : (x > hi ? hi : x); }
 static inline double clipd(double x, double lo, double hi) { return x < lo ? lo : (x > hi ? hi : x); }
@@ -83,18 +84,37 @@ static inline float hermite_clipped(const float *row, int64_t i0, int64_t len, c
            (tap(row, i0 + 3, len) - y0) * w[3] + y0 * g;
 }
 
+/* The control points of a period: frames 0, CONTROL, 2 CONTROL, ... and n; returns how many. */
+static int control_points(int n, int *pts)
+{
+    int count = 0;
+    for (int j = 0; j < n; j += CONTROL) pts[count++] = j;
+    pts[count++] = n;
+    return count;
+}
+
+/* Values at the control points, ramped linearly to every frame (lfo.py's ramp). */
+static void ramp(const double *ctl, const int *pts, int count, double *out)
+{
+    for (int b = 0; b + 1 < count; b++) {
+        const int j0 = pts[b], len = pts[b + 1] - j0;
+        const double step = (ctl[b + 1] - ctl[b]) / len;
+        for (int i = 0; i < len; i++) out[j0 + i] = ctl[b] + step * i;
+    }
+}
+
 /* The voice's filter cutoff as a prewarped gain g = tan(pi fc / fs) for every frame: computed
- * at control points every CONTROL frames (and at the period's end) from the filter envelope,
- * the cutoff offset and the voice's base, and ramped linearly between them (no zipper steps). */
-static void cutoff_gains(const ps_voices *s, const double *p, double t0, double *g)
+ * at the control points from the filter envelope, the cutoff, the voice's tracking and the LFO
+ * (lfo: semitones at each point, or NULL), and ramped linearly between them (no zipper). */
+static void cutoff_gains(const ps_voices *s, const double *p, double t0, const int *pts, int count,
+                         const double *lfo, double *g)
 {
     const int n = s->n;
     const double *fp = s->fp;
     const double rate = fp[FP_RATE];
     double ctl[MAX_PERIOD / CONTROL + 2];
-    int points = 0;
-    for (int j = 0;; j += CONTROL) {
-        if (j > n) j = n;
+    for (int b = 0; b < count; b++) {
+        const int j = pts[b];
         const double t = t0 + j;
         double e = clipd(t * p[F_DR] + p[F_D0], 0.0, 1.0);
         e = 1.0 - e;
@@ -103,16 +123,20 @@ static void cutoff_gains(const ps_voices *s, const double *p, double t0, double 
             const double a = t * p[F_AR] + p[F_A0];
             e *= a < 1.0 ? a : 1.0;
         }
-        const double pitch = p[FBASE] + fp[FP_DEPTH] * e + fp[FP_OFF0] + (fp[FP_OFF1] - fp[FP_OFF0]) * j / n;
+        double pitch = p[FBASE] + fp[FP_DEPTH] * e + fp[FP_OFF0] + (fp[FP_OFF1] - fp[FP_OFF0]) * j / n;
+        if (lfo) pitch = pitch + lfo[b];
         const double fc = clipd(440.0 * exp2((pitch - 69.0) / 12.0), 16.0, 0.45 * rate);
-        ctl[points++] = tan(M_PI * fc / rate);
-        if (j == n) break;
+        ctl[b] = tan(M_PI * fc / rate);
     }
-    for (int b = 0; b + 1 < points; b++) {
-        const int j0 = b * CONTROL, len = (j0 + CONTROL < n ? CONTROL : n - j0);
-        const double step = (ctl[b + 1] - ctl[b]) / len;
-        for (int i = 0; i < len; i++) g[j0 + i] = ctl[b] + step * i;
-    }
+    ramp(ctl, pts, count, g);
+}
+
+/* The voice's LFO at lt frames after its note-on */
+static inline double lfo_at(const ps_voices *s, int v, double lt)
+{
+    const double *fp = s->fp;
+    return lfo_value((int)fp[FP_LFO_WAVE], lt, fp[FP_LFO_RATE], fp[FP_LFO_DELAY], fp[FP_LFO_FADE],
+                     (uint32_t)s->age[v]);
 }
 
 /* Render voice v into the mix; returns 1 when it finished this period. */
@@ -128,7 +152,13 @@ static int render_voice(ps_voices *s, int v, double pitch_offset)
     int32_t idx[MAX_PERIOD];
 
     /* 1. phase: the increment ramps linearly from inc0 to inc1 over the period */
-    const double inc1 = exp2((p[BASE] + pitch_offset) * (1.0 / 12.0));
+    const double *fp = s->fp;
+    const double lt0 = s->lt[v];
+    double inc1;
+    if (fp[FP_LFO_PITCH] != 0.0) /* the LFO at the period's end: the increment ramps to it */
+        inc1 = exp2((p[BASE] + pitch_offset + fp[FP_LFO_PITCH] * lfo_at(s, v, lt0 + n)) * (1.0 / 12.0));
+    else
+        inc1 = exp2((p[BASE] + pitch_offset) * (1.0 / 12.0));
     const double inc0 = s->inc[v], ph0 = s->phase[v];
     const double dinc = inc1 - inc0;
     for (int j = 0; j < n; j++) pos[j] = inc0 * j + ph0;
@@ -183,6 +213,19 @@ static int render_voice(ps_voices *s, int v, double pitch_offset)
         for (int j = 0; j < n; j++)
             gain[j] = (float)(gain[j] * clipd((p[FEND] - pos[j]) * s->declick, 0.0, 1.0));
     }
+    /* the LFO's values at the control points (for the level and the cutoff) */
+    int pts[MAX_PERIOD / CONTROL + 2];
+    const int count = control_points(n, pts);
+    double lv[MAX_PERIOD / CONTROL + 2];
+    const int lfo_on = fp[FP_LFO_LEVEL] != 0.0 || fp[FP_LFO_CUTOFF] != 0.0;
+    if (lfo_on)
+        for (int b = 0; b < count; b++) lv[b] = lfo_at(s, v, lt0 + pts[b]);
+    if (fp[FP_LFO_LEVEL] != 0.0) {
+        double ctl[MAX_PERIOD / CONTROL + 2], fac[MAX_PERIOD];
+        for (int b = 0; b < count; b++) ctl[b] = 1.0 - fp[FP_LFO_LEVEL] * (1.0 - lv[b]) / 2.0;
+        ramp(ctl, pts, count, fac);
+        for (int j = 0; j < n; j++) gain[j] = gain[j] * (float)fac[j];
+    }
 
     /* 4. Hermite interpolation, weighted, into the mix (a mono sound on both sides). Each
      * frame's 4 taps are one unaligned vector load, weighted by the Catmull-Rom coefficients
@@ -214,8 +257,10 @@ static int render_voice(ps_voices *s, int v, double pitch_offset)
     if (filtered) {
         /* each channel's raw samples (in the reference's nested form), then the filter, then
          * the envelope: the filter sees the sound, not the envelope's steps */
-        double gc[MAX_PERIOD];
-        cutoff_gains(s, p, t0, gc);
+        double gc[MAX_PERIOD], lc[MAX_PERIOD / CONTROL + 2];
+        if (fp[FP_LFO_CUTOFF] != 0.0)
+            for (int b = 0; b < count; b++) lc[b] = fp[FP_LFO_CUTOFF] * lv[b];
+        cutoff_gains(s, p, t0, pts, count, fp[FP_LFO_CUTOFF] != 0.0 ? lc : NULL, gc);
         const double k = s->fp[FP_K];
         float y[2][MAX_PERIOD];
         float *const ys[2] = {y[0], y[1]};
@@ -274,6 +319,7 @@ static int render_voice(ps_voices *s, int v, double pitch_offset)
     /* 5. advance; free the voice past its release or its sound's end */
     s->phase[v] = ph1;
     s->inc[v] = inc1;
+    s->lt[v] = lt0 + n; /* float64: exact for ages, not clamped like t (an LFO never freezes) */
     double t1 = t0 + n;
     s->t[v] = t1 < T_MAX ? t1 : T_MAX;
     if (t1 >= p[REND] || ph1 >= p[END]) {

@@ -18,6 +18,8 @@ typedef struct {
     int channels[8];
     float *mix;             /* (2, n) */
     double *fstate;         /* (count, 2 channels, 4): each voice's filter states */
+    double *lt;             /* frames since each voice's note-on (its LFO's time) */
+    const int64_t *age;     /* each voice's note-on count (its sample & hold's seed) */
     const double *fp;       /* this period's filter settings: FP_* in render.c */
 } ps_voices;
 

@@ -65,6 +65,8 @@ class KernelRenderer:
         s.inc = self._ptr("double *", voices.inc)
         s.t = self._ptr("double *", voices.t)
         s.fstate = self._ptr("double *", voices.fstate)
+        s.lt = self._ptr("double *", voices.lt)
+        s.age = self._ptr("int64_t *", voices.age)
         self._voices = voices  # keeps the arrays alive
 
     def _bind_sounds(self, sounds: List[Optional[PlayableSound]]) -> None:

@@ -43,6 +43,16 @@ PARAMS = (
     Param("bend_range", "bend", fmt.semitones, 1.0, 1.0),
     Param("vibrato_rate", "vib rate", fmt.hz, 1 / 150, 0.1, True, 0.1),
     Param("vibrato_depth", "vib depth", fmt.cents, 5.0, 1.0),
+    Param("lfo_wave", "lfo wave", fmt.choice),
+    Param("lfo_rate", "lfo rate", fmt.hz, 1 / 150, 0.05, True, 0.1),
+    Param("lfo_delay", "lfo delay", fmt.ms, 1 / 200, 1.0, True),
+    Param("lfo_fade", "lfo fade", fmt.ms, 1 / 200, 1.0, True),
+    Param("lfo_pitch", "lfo>pitch", fmt.cents, 5.0, 1.0),
+    Param("lfo_cutoff", "lfo>cutoff", fmt.cents, 50.0, 1.0),
+    Param("lfo_level", "lfo>level", fmt.percent, 1.0, 1.0),
+    Param("lfo_modwheel", "lfo wheel", fmt.percent, 1.0, 1.0),
+    Param("lfo_aftertouch", "lfo press", fmt.percent, 1.0, 1.0),
+    Param("aftertouch_cutoff", "press>cutoff", fmt.cents, 50.0, 1.0),
 )
 POINTS = ("start", "end", "loop_start", "loop_end")
 WAVE_TOP, WAVE_BOTTOM = 11, 32  # the waveform; three rows of settings below it
