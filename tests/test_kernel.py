@@ -43,7 +43,10 @@ def play(renderer, rate, period, params, script):
     out, actives = [], []
     for events in script:
         for name, args in events:
-            getattr(s, name)(*args)
+            if name == "set_params":
+                s.set_params(**args[0])
+            else:
+                getattr(s, name)(*args)
         out.append(s.render().copy())
         actives.append(s.active.copy())
     return np.concatenate(out), np.array(actives), s
@@ -165,6 +168,36 @@ def test_the_kernel_filters_as_the_reference_filters(rate, period, settings):
     assert (active == ref_active).all()
     on = ref_active[-1]
     assert np.abs(k.voices.fstate[on] - r.voices.fstate[on]).max(initial=0.0) < 1e-4  # the states agree too
+
+
+EFFECTS = [
+    dict(chorus_mix=70.0, chorus_rate=1.3, chorus_depth=80.0),
+    dict(delay_mix=60.0, delay_time=90.0, delay_feedback=70.0),
+    dict(reverb_mix=50.0, reverb_size=85.0, reverb_damping=30.0),
+    dict(chorus_mix=40.0, delay_mix=40.0, delay_time=37.0, reverb_mix=40.0, filter_type="lp12", cutoff=2000.0),
+]
+
+
+@pytest.mark.parametrize("rate,period", [(48000, 128), (44100, 100), (48000, 1000)])
+@pytest.mark.parametrize("settings", range(len(EFFECTS)))
+def test_the_kernel_runs_the_effects_as_the_reference_does(rate, period, settings):
+    rng = np.random.default_rng(70 + settings + period)
+    snds = sounds(rate, rng)
+    script = script_for(rate, max(60, rate // 2 // period), rng, snds)
+    # the effects turned off and on again (their lines cleared), the delay time moved, then a
+    # tail with no voice sounding
+    third = len(script) // 3
+    script[third].append(("set_params", ({"reverb_mix": 0.0, "delay_mix": 0.0, "chorus_mix": 0.0},)))
+    script[third + 20].append(("set_params", (EFFECTS[settings],)))
+    script[third + 25].append(("set_params", ({"delay_time": 140.0},)))
+    script += [[("all_sound_off", ())]] + [[] for _ in range(max(10, rate // 4 // period))]
+    ref, _, r = play("numpy", rate, period, EFFECTS[settings], script)
+    out, _, k = play("kernel", rate, period, EFFECTS[settings], script)
+    assert np.abs(ref).max() > 0.02
+    err = np.abs(out - ref)
+    assert err.max() <= TOLERANCE, "frame %d off by %.3g" % (int(np.argmax(err.max(axis=1))), err.max())
+    assert np.abs(k.effects.state - r.effects.state).max() < 1e-6
+    assert (k.effects.pos == r.effects.pos).all()
 
 
 def test_sixty_four_voices_on_many_sounds_match():

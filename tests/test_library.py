@@ -325,3 +325,12 @@ def test_the_lfo_is_exported_as_sfz_lfo01_when_it_moves_something(tmp_path):
     assert (op["lfo01_pitch"], op["lfo01_amplitude"]) == ("30", "40") and "lfo01_cutoff" not in op
     _wav, sfz = export.export(str(tmp_path), "still", a, RATE, SoundSettings(lfo_rate=9.0))
     assert not [k for k in export.parse_sfz(open(sfz).read()) if k.startswith("lfo")]
+
+
+def test_the_reverb_and_chorus_levels_are_exported_as_sfz_effect_sends(tmp_path):
+    a = tone(220.0, 0.5, RATE)
+    _wav, sfz = export.export(str(tmp_path), "room", a, RATE, SoundSettings(reverb_mix=35.0, chorus_mix=20.0))
+    op = export.parse_sfz(open(sfz).read())
+    assert (op["effect1"], op["effect2"]) == ("35.0", "20.0")
+    _wav, sfz = export.export(str(tmp_path), "dry", a, RATE, SoundSettings(delay_mix=50.0))
+    assert not [k for k in export.parse_sfz(open(sfz).read()) if k.startswith("effect")]

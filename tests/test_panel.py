@@ -365,7 +365,7 @@ def test_scripted_session_type_generate_loop_save_reload(rig, tmp_path):
         assert abs(inst.current.sampler.loop_start - (before + 0.2)) < 1e-6
         assert step_until(d, lambda: d.host.stats["sound_id"] != sound_before, 10)  # the new loop reached the engine
         # Library: save as "Organ one"
-        p.handle(Key(name="f7"))
+        p.handle(Key(name="f8"))
         p.pages["library"].sel = len(p.presets())  # the "save current as" row
         p.handle(Press(0, "short"))
         p.name.clear()

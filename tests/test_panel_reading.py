@@ -389,7 +389,7 @@ def test_window_page_keys_turn_the_value_encoder_with_fine_mode(window, panel):
 def test_window_tab_renames_a_user_preset_in_the_library(window, panel):
     pg = window.pg
     panel.inst.save_preset("Mine")
-    window.press(pg.K_F7)
+    window.press(pg.K_F8)
     lib = panel.pages["library"]
     lib.sel = [p.name for p in panel.presets()].index("Mine")
     window.press(pg.K_TAB)

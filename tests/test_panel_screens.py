@@ -40,6 +40,8 @@ def scene(tmp_path, monkeypatch):
         ("filter_type", "lp24"),
         ("cutoff", 1200.0),
         ("resonance", 70.0),
+        ("delay_mix", 30.0),
+        ("reverb_mix", 25.0),
     ):
         inst.set_sound(key, value)
     inst.host.stats.values[INDEX["peak"]] = 0.62
@@ -53,6 +55,7 @@ def scene(tmp_path, monkeypatch):
     panel.pages["sound"].sel = 8  # attack: the list scrolled
     panel.pages["settings"].sel = 1
     panel.pages["filter"].sel = 1  # the cutoff
+    panel.pages["fx"].sel = 3  # the delay
     panel.pages["library"].sel = 2
     return panel
 

@@ -145,6 +145,15 @@ class SoundSettings:
     aftertouch_cutoff: float = _key(
         0.0, "Filter cutoff change in cents at full channel pressure (aftertouch).", -9600.0, 9600.0
     )
+    chorus_mix: float = _key(0.0, "Chorus level in percent (0 = off: bypassed).", 0.0, 100.0)
+    chorus_rate: float = _key(0.8, "Chorus sweep rate in Hz.", 0.05, 5.0)
+    chorus_depth: float = _key(50.0, "Chorus sweep depth in percent (100 = 2-12 ms).", 0.0, 100.0)
+    delay_mix: float = _key(0.0, "Delay (echo) level in percent (0 = off: bypassed).", 0.0, 100.0)
+    delay_time: float = _key(375.0, "Delay time in milliseconds (a change glides there).", 10.0, 2000.0)
+    delay_feedback: float = _key(35.0, "Delay feedback in percent: how much of each echo echoes again.", 0.0, 95.0)
+    reverb_mix: float = _key(0.0, "Reverb level in percent (0 = off: bypassed).", 0.0, 100.0)
+    reverb_size: float = _key(60.0, "Reverb room size in percent (the tail's length).", 0.0, 100.0)
+    reverb_damping: float = _key(50.0, "Reverb damping in percent (how fast the tail darkens).", 0.0, 100.0)
 
 
 @dataclass(frozen=True)

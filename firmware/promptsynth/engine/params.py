@@ -39,6 +39,15 @@ VOICE_KEYS = {
     "lfo_modwheel": "lfo_modwheel",
     "lfo_aftertouch": "lfo_aftertouch",
     "aftertouch_cutoff": "aftertouch_cutoff",
+    "chorus_mix": "chorus_mix",
+    "chorus_rate": "chorus_rate",
+    "chorus_depth": "chorus_depth",
+    "delay_mix": "delay_mix",
+    "delay_time": "delay_time",
+    "delay_feedback": "delay_feedback",
+    "reverb_mix": "reverb_mix",
+    "reverb_size": "reverb_size",
+    "reverb_damping": "reverb_damping",
 }
 
 

@@ -22,9 +22,11 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
+from promptsynth.engine import effects as fx
 from promptsynth.engine import filter as filt
 from promptsynth.engine import lfo
 from promptsynth.engine import period_settings as ps
+from promptsynth.engine.effects import Effects
 from promptsynth.engine.limiter import SoftLimiter
 from promptsynth.engine.sound import PAD, PlayableSound
 from promptsynth.engine.voices import (
@@ -87,26 +89,29 @@ class VoiceRenderer:
         sounds: List[Optional[PlayableSound]],
         pitch_offset: float,
         fp: np.ndarray,
+        effects: Effects,
         g0: float,
         g1: float,
         out: np.ndarray,
         limiter: SoftLimiter,
     ) -> Tuple[float, int]:
-        """A whole period into ``out`` (frames, 2): the voices, the master gain ramped from
-        ``g0`` to ``g1`` while interleaving, and the limiter. Returns (peak, voices sounding)."""
+        """A whole period into ``out`` (frames, 2): the voices, the effects, the master gain
+        ramped from ``g0`` to ``g1`` while interleaving, and the limiter. Returns (peak, voices
+        sounding). With no voice sounding the mix is silence, and the effects' tails ring on."""
+        mix = self.mix
         if voices.active.any():
             sounding = self.render(voices, sounds, pitch_offset, fp)
-            mix = self.mix
-            if g0 == g1:
-                np.multiply(mix.T, g1, out=out)
-            else:
-                gr = self._gr
-                np.multiply(self.ramp_g, g1 - g0, out=gr)
-                gr += g0
-                np.multiply(mix.T, gr[:, None], out=out)
         else:
             sounding = 0
-            out.fill(0.0)
+            mix.fill(0.0)
+        fx.process(effects, mix)
+        if g0 == g1:
+            np.multiply(mix.T, g1, out=out)
+        else:
+            gr = self._gr
+            np.multiply(self.ramp_g, g1 - g0, out=gr)
+            gr += g0
+            np.multiply(mix.T, gr[:, None], out=out)
         return limiter.process(out), sounding
 
     def render(self, voices: Voices, sounds: List[Optional[PlayableSound]], pitch_offset: float, fp: np.ndarray) -> int:

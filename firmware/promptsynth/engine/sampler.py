@@ -24,6 +24,7 @@ import numpy as np
 from promptsynth.engine import filter as filt
 from promptsynth.engine import lfo
 from promptsynth.engine import period_settings as ps
+from promptsynth.engine.effects import Effects
 from promptsynth.engine.limiter import SoftLimiter
 from promptsynth.engine.renderers import make_renderer
 from promptsynth.engine.slots import MAX_SLOTS, SoundSlots
@@ -67,6 +68,7 @@ class Sampler:
         self._press_smooth = 0.0
         self.fp = np.zeros(ps.FP_COUNT)  # this period's shared voice settings, as the renderers take them
         self.fp[ps.FP_RATE] = self.rate
+        self.effects = Effects(self.rate)  # chorus, delay, reverb on the mix
         # output: the master gain, then the limiter
         self.out = np.zeros((n, 2), np.float32)
         self.limiter = SoftLimiter(rate, n)
@@ -242,9 +244,10 @@ class Sampler:
         self._gain = g1
 
         self._shared_settings()
+        self.effects.settings(self.params)
         voices = self.voices
         self.peak, self.voices_sounding = self.renderer.period(
-            voices, self.slots.sounds, pitch_offset, self.fp, g0, g1, self.out, self.limiter
+            voices, self.slots.sounds, pitch_offset, self.fp, self.effects, g0, g1, self.out, self.limiter
         )
         if voices.pending:  # notes released before they sounded have now sounded
             voices.release_pending()

@@ -73,6 +73,15 @@ class VoiceParams:
     lfo_modwheel: float = 0.0  # percent of the depths that wait for the mod wheel
     lfo_aftertouch: float = 0.0  # percent of the depths channel pressure adds
     aftertouch_cutoff: float = 0.0  # cents at full pressure
+    chorus_mix: float = 0.0  # percent (the master effects: engine/effects.py)
+    chorus_rate: float = 0.8  # Hz
+    chorus_depth: float = 50.0  # percent
+    delay_mix: float = 0.0  # percent
+    delay_time: float = 375.0  # ms
+    delay_feedback: float = 35.0  # percent
+    reverb_mix: float = 0.0  # percent
+    reverb_size: float = 60.0  # percent
+    reverb_damping: float = 50.0  # percent
 
 
 class Voices:

@@ -150,8 +150,20 @@ def sfz_text(sample: str, s: SoundSettings, frames: int, rate: int) -> str:
         "bend_down=%d" % -bend,
         "polyphony=%d" % s.polyphony,
     ]
-    lines += sfz_filter(s) + sfz_lfo(s)
+    lines += sfz_filter(s) + sfz_lfo(s) + sfz_effects(s)
     return "\n".join(lines) + "\n"
+
+
+def sfz_effects(s: SoundSettings) -> List[str]:
+    """The reverb and chorus levels as the region's sends to SFZ's effect buses (effect1:
+    reverb, effect2: chorus, in percent; the player's own effects then play them). The delay has
+    no such opcode and is left out."""
+    lines = []
+    if s.reverb_mix:
+        lines.append("effect1=%.1f" % s.reverb_mix)
+    if s.chorus_mix:
+        lines.append("effect2=%.1f" % s.chorus_mix)
+    return lines
 
 
 SFZ_LFO_WAVES = {"triangle": 0, "sine": 1, "square": 3, "sample_hold": 12}  # SFZ v2 lfoN_wave

@@ -34,6 +34,7 @@ NAMED = {
     "KEY_F6": "f6",
     "KEY_F7": "f7",
     "KEY_F8": "f8",
+    "KEY_F9": "f9",
 }
 # US layout: key -> (plain, shifted)
 US: Dict[str, Tuple[str, str]] = {"KEY_%s" % c: (c.lower(), c) for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"}

@@ -30,6 +30,7 @@ from promptsynth.panel.kiosk import KioskLock, page_shown, return_to_attract, so
 from promptsynth.panel.messages import Messages
 from promptsynth.panel.pages.base import Page, message_box, status_bar
 from promptsynth.panel.pages.filter import FilterPage
+from promptsynth.panel.pages.fx import FxPage
 from promptsynth.panel.pages.generate import GeneratePage
 from promptsynth.panel.pages.gensettings import GenSettingsPage
 from promptsynth.panel.pages.library import LibraryPage
@@ -46,7 +47,7 @@ PRESETS_EVERY_S = 2.0  # the preset list is re-read at most this often (no disk 
 
 
 def make_pages() -> Dict[str, Page]:
-    """The pages in their order on the panel (F1-F8, the select encoder), by name."""
+    """The pages in their order on the panel (F1-F9, the select encoder), by name."""
     return {
         "play": PlayPage(),
         "prompt": PromptPage(),
@@ -54,6 +55,7 @@ def make_pages() -> Dict[str, Page]:
         "settings": GenSettingsPage(),
         "sound": SoundPage(),
         "filter": FilterPage(),
+        "fx": FxPage(),
         "library": LibraryPage(),
         "system": SystemPage(),
     }

@@ -1,7 +1,7 @@
 """The simulator's window: the OLED scaled up, laptop keys as encoders, buttons and text.
 
 Keys (the README's list; tests post them as pygame events and read them back through events()):
-type to edit the prompt, Enter generates, Esc cancels (again: the whole queue), F1-F8 pages,
+type to edit the prompt, Enter generates, Esc cancels (again: the whole queue), F1-F9 pages,
 Tab / Shift-Tab turn the select encoder (Tab renames a user preset in the Library), Page Up /
 Page Down turn the value encoder (with Shift: fine steps), Insert presses encoder 1's button
 (Shift-Insert: a long press, home), Ctrl-Insert presses encoder 2's (Ctrl-Shift-Insert: a long
@@ -72,7 +72,7 @@ class Window:
             elif ev.type == pg.KEYDOWN:
                 shift = bool(ev.mod & pg.KMOD_SHIFT)
                 ctrl = bool(ev.mod & pg.KMOD_CTRL)
-                if pg.K_F1 <= ev.key <= pg.K_F8:
+                if pg.K_F1 <= ev.key <= pg.K_F9:
                     out.append(Key(name="f%d" % (ev.key - pg.K_F1 + 1)))
                 elif ev.key == pg.K_TAB:  # a key, so a page can use it (rename); else the select encoder
                     out.append(Key(name="backtab" if shift else "tab"))

@@ -38,6 +38,7 @@ enum { FP_TYPE, FP_K, FP_DEPTH, FP_OFF0, FP_OFF1, FP_RATE, FP_LFO_WAVE, FP_LFO_R
 #include "render.h"
 #include "filter.h"
 #include "lfo.h"
+#include "effects.h"
 
 static inline float clipf(float x, float lo, float hi) { return x < lo ? lo : (x > hi ? hi : x); }
 static inline double clipd(double x, double lo, double hi) { return x < lo ? lo : (x > hi ? hi : x); }
@@ -385,33 +386,35 @@ static double limit(ps_master *m, int n)
     return peak;
 }
 
-/* A whole period: the voices, the master gain ramped from g0 to g1 while interleaving into
- * m->out, and the limiter. Returns the output's peak; *sounding: voices still sounding. */
-double ps_period(ps_voices *s, ps_master *m, double pitch_offset, double g0, double g1, int *sounding)
+/* A whole period: the voices, the effects, the master gain ramped from g0 to g1 while
+ * interleaving into m->out, and the limiter. Returns the output's peak; *sounding: voices still
+ * sounding. With no voice sounding the mix is silence, and the effects' tails ring on. */
+double ps_period(ps_voices *s, ps_master *m, ps_effects *e, double pitch_offset, double g0, double g1,
+                 int *sounding)
 {
     const int n = s->n;
     int any = 0;
     for (int v = 0; v < s->count && !any; v++) any = s->active[v];
-    if (any) {
-        *sounding = ps_render(s, pitch_offset);
-        const float *l = s->mix, *r = s->mix + n;
-        if (g0 == g1) {
-            const float g = (float)g1;
-            for (int j = 0; j < n; j++) {
-                m->out[2 * j] = l[j] * g;
-                m->out[2 * j + 1] = r[j] * g;
-            }
-        } else {
-            const float d = (float)(g1 - g0), base = (float)g0;
-            for (int j = 0; j < n; j++) {
-                const float g = m->ramp[j] * d + base;
-                m->out[2 * j] = l[j] * g;
-                m->out[2 * j + 1] = r[j] * g;
-            }
+    if (any) *sounding = ps_render(s, pitch_offset);
+    else {
+        *sounding = 0;
+        memset(s->mix, 0, sizeof(float) * 2 * (size_t)n);
+    }
+    fx_process(e, s->mix, n);
+    const float *l = s->mix, *r = s->mix + n;
+    if (g0 == g1) {
+        const float g = (float)g1;
+        for (int j = 0; j < n; j++) {
+            m->out[2 * j] = l[j] * g;
+            m->out[2 * j + 1] = r[j] * g;
         }
     } else {
-        *sounding = 0;
-        memset(m->out, 0, sizeof(float) * 2 * (size_t)n);
+        const float d = (float)(g1 - g0), base = (float)g0;
+        for (int j = 0; j < n; j++) {
+            const float g = m->ramp[j] * d + base;
+            m->out[2 * j] = l[j] * g;
+            m->out[2 * j + 1] = r[j] * g;
+        }
     }
     return limit(m, n);
 }

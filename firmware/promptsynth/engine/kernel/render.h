@@ -32,5 +32,23 @@ typedef struct {
     float *out;             /* (n, 2) interleaved: what the sound card gets */
 } ps_master;
 
+typedef struct {
+    double rate;
+    const double *fx;       /* this period's settings: FX_* (engine/effects.py) */
+    double *state;          /* smoothed wets, delay time, chorus phase, comb low-passes: ST_* */
+    int64_t *pos;           /* the lines' write positions: POS_* */
+    float *comb;            /* the 16 combs' lines, one after another */
+    const int64_t *comb_off, *comb_len;
+    int64_t comb_total;
+    float *ap;              /* the 8 allpasses' lines */
+    const int64_t *ap_off, *ap_len;
+    int64_t ap_total;
+    float *delay;           /* (2, del_len) */
+    int64_t del_len;
+    float *chorus;          /* (2, cho_len) */
+    int64_t cho_len;
+} ps_effects;
+
 int ps_render(ps_voices *s, double pitch_offset);
-double ps_period(ps_voices *s, ps_master *m, double pitch_offset, double g0, double g1, int *sounding);
+double ps_period(ps_voices *s, ps_master *m, ps_effects *e, double pitch_offset, double g0, double g1,
+                 int *sounding);

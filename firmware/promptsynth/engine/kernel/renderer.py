@@ -13,6 +13,7 @@ from typing import Any, List, Optional, Tuple
 
 import numpy as np
 
+from promptsynth.engine.effects import Effects
 from promptsynth.engine.limiter import SoftLimiter
 from promptsynth.engine.slots import MAX_SLOTS
 from promptsynth.engine.sound import PlayableSound
@@ -45,6 +46,8 @@ class KernelRenderer:
         self._limiter: Optional[SoftLimiter] = None
         self._voices: Optional[Voices] = None
         self._fp: Optional[np.ndarray] = None
+        self.e = self.ffi.new("ps_effects *")
+        self._effects: Optional[Effects] = None
         self._sounds: Tuple[Any, ...] = (None,) * MAX_SLOTS
         self._rows: List[np.ndarray] = []
 
@@ -89,6 +92,26 @@ class KernelRenderer:
         self._sounds = tuple(sounds)
         self._rows = keep
 
+    def _bind_effects(self, fxs: Effects) -> None:
+        e = self.e
+        e.rate = fxs.rate
+        e.fx = self._ptr("double *", fxs.fx)
+        e.state = self._ptr("double *", fxs.state)
+        e.pos = self._ptr("int64_t *", fxs.pos)
+        e.comb = self._ptr("float *", fxs.comb)
+        e.comb_off = self._ptr("int64_t *", fxs.comb_off)
+        e.comb_len = self._ptr("int64_t *", fxs.comb_len)
+        e.comb_total = fxs.comb.size
+        e.ap = self._ptr("float *", fxs.ap)
+        e.ap_off = self._ptr("int64_t *", fxs.ap_off)
+        e.ap_len = self._ptr("int64_t *", fxs.ap_len)
+        e.ap_total = fxs.ap.size
+        e.delay = self._ptr("float *", fxs.delay)
+        e.del_len = fxs.del_len
+        e.chorus = self._ptr("float *", fxs.chorus)
+        e.cho_len = fxs.cho_len
+        self._effects = fxs  # keeps the arrays alive
+
     def _bind_master(self, out: np.ndarray, limiter: SoftLimiter) -> None:
         assert out.shape == (self.n, 2) and out.dtype == np.float32
         m = self.m
@@ -103,6 +126,7 @@ class KernelRenderer:
         sounds: List[Optional[PlayableSound]],
         pitch_offset: float,
         fp: np.ndarray,
+        effects: Effects,
         g0: float,
         g1: float,
         out: np.ndarray,
@@ -114,10 +138,12 @@ class KernelRenderer:
             self._bind(voices)
         if out is not self._out or limiter is not self._limiter:
             self._bind_master(out, limiter)
+        if effects is not self._effects:
+            self._bind_effects(effects)
         if fp is not self._fp:
             self.s.fp = self._ptr("double *", fp)
             self._fp = fp
         if any(a is not b for a, b in zip(sounds, self._sounds)):
             self._bind_sounds(sounds)
-        peak = self.lib.ps_period(self.s, self.m, pitch_offset, g0, g1, self._sounding)
+        peak = self.lib.ps_period(self.s, self.m, self.e, pitch_offset, g0, g1, self._sounding)
         return peak, self._sounding[0]

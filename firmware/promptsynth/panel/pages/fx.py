@@ -1,0 +1,56 @@
+"""FX: the master effects (chorus, delay, reverb; engine/effects.py) in a list that scrolls,
+edited live; each effect's level at 0 bypasses it. Ranges come from the config's [sampler]
+schema, as on the Sound and Filter pages."""
+
+from promptsynth.config import SoundSettings, choices
+from promptsynth.panel import fmt
+from promptsynth.panel.pages.base import LINE, RowsPage, menu, row
+from promptsynth.panel.pages.sound import Param, dial
+
+PARAMS = (
+    Param("chorus_mix", "chorus", fmt.percent, 1.0, 1.0),
+    Param("chorus_rate", "chorus rate", fmt.hz, 1 / 150, 0.05, True, 0.1),
+    Param("chorus_depth", "chorus depth", fmt.percent, 1.0, 1.0),
+    Param("delay_mix", "delay", fmt.percent, 1.0, 1.0),
+    Param("delay_time", "delay time", fmt.ms, 1 / 200, 1.0, True),
+    Param("delay_feedback", "feedback", fmt.percent, 1.0, 1.0),
+    Param("reverb_mix", "reverb", fmt.percent, 1.0, 1.0),
+    Param("reverb_size", "room size", fmt.percent, 1.0, 1.0),
+    Param("reverb_damping", "damping", fmt.percent, 1.0, 1.0),
+)
+ROWS_TOP, ROWS_SHOWN = 11, 5
+
+
+class FxPage(RowsPage):
+    title = "FX"
+    rows = len(PARAMS)
+
+    def __init__(self):
+        self.sel = 0
+
+    def draw(self, d, m, ui):
+        s = ui.sampler()
+        rows = [row(p.label, p.show(getattr(s, p.key, None)), cols=19) for p in PARAMS]
+        menu(d, rows, self.sel, top=ROWS_TOP, lines=ROWS_SHOWN)
+        assert ROWS_TOP + ROWS_SHOWN * LINE <= 64
+
+    def turn(self, ui, encoder, delta):
+        if encoder != 1:
+            return False
+        p = PARAMS[self.sel]
+        v = getattr(ui.sampler(), p.key)
+        options = choices(SoundSettings, p.key)
+        if options:  # (none yet: every effect setting is a number)
+            ui.set_sampler(p.key, options[(options.index(v) + delta) % len(options)])
+            return True
+        ui.set_sampler(p.key, dial(p, None).turn(v, delta, ui.turn_speed, ui.fine))
+        return True
+
+    def press(self, ui, kind):
+        if kind == "short":
+            self.sel = (self.sel + 1) % len(PARAMS)
+            return True
+        if kind == "long":  # MIDI learn: the next knob moved controls this row
+            ui.learn(PARAMS[self.sel][0])
+            return True
+        return False
