@@ -267,17 +267,14 @@ static int render_voice(ps_voices *s, int v, double pitch_offset)
         float *const ys[2] = {y[0], y[1]};
         for (int c = 0; c < channels; c++) {
             const float *row = c ? rr : rl;
-            for (int j = 0; j < n; j++) {
-                const int64_t i0 = idx[j];
-                float ym1, y0, y1, y2;
-                if (clip) {
-                    ym1 = tap(row, i0, len), y0 = tap(row, i0 + 1, len);
-                    y1 = tap(row, i0 + 2, len), y2 = tap(row, i0 + 3, len);
-                } else {
-                    ym1 = row[i0], y0 = row[i0 + 1], y1 = row[i0 + 2], y2 = row[i0 + 3];
-                }
-                y[c][j] = hermite(ym1, y0, y1, y2, frac[j]);
-            }
+            /* the 4 taps of each frame into wt (unused on this path: one vector load each),
+             * then Hermite over them all in a loop that vectorises */
+            if (clip)
+                for (int j = 0; j < n; j++)
+                    for (int t = 0; t < 4; t++) wt[j][t] = tap(row, (int64_t)idx[j] + t, len);
+            else
+                for (int j = 0; j < n; j++) memcpy(wt[j], row + idx[j], sizeof wt[j]);
+            for (int j = 0; j < n; j++) y[c][j] = hermite(wt[j][0], wt[j][1], wt[j][2], wt[j][3], frac[j]);
         }
         filter_run((int)s->fp[FP_TYPE], ys, channels, gc, k, s->fstate + (size_t)v * 8, n);
         if (channels == 2) {
