@@ -25,7 +25,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.signal import lfilter
 
 COMBS = (1116, 1188, 1277, 1356, 1422, 1491, 1557, 1617)  # Freeverb's tuning, at 44.1 kHz
 ALLPASSES = (556, 441, 341, 225)
@@ -188,6 +187,10 @@ def _delay(e: Effects, x: np.ndarray, wet: np.ndarray) -> None:
 
 
 def _reverb(e: Effects, x: np.ndarray, wet: np.ndarray) -> None:
+    # imported here: scipy.signal takes seconds to import on the device, and the engine that
+    # plays through the kernel never needs it (boot -> playable is timed)
+    from scipy.signal import lfilter
+
     n = x.shape[1]
     fx, st = e.fx, e.state
     fb, damp = fx[FX_REV_FEEDBACK], fx[FX_REV_DAMP]
