@@ -17,7 +17,8 @@ from promptsynth.panel.display import Display, factory
 from promptsynth.panel.encoder import FAST_DETENTS, Dial, Speed
 from promptsynth.panel.events import Key, Press, Turn
 from promptsynth.panel.font import CELL_W, FONT
-from promptsynth.panel.pages import gensettings, sound
+from promptsynth.panel.pages import filter as filter_page
+from promptsynth.panel.pages import fx, gensettings, rows, sound
 from promptsynth.panel.pages.base import text, wrap
 from promptsynth.panel.panel import Panel
 
@@ -188,9 +189,9 @@ def test_a_cancel_is_logged_as_info_not_error(panel, caplog):
 
 # ---- encoder acceleration and fine mode -------------------------------------------------------
 def dials():
-    for p in sound.PARAMS:
+    for p in sound.PARAMS + filter_page.PARAMS + fx.PARAMS:  # every page of sound settings
         if p.step is not None:
-            yield p.key, sound.dial(p, 4.0)
+            yield p.key, rows.dial(p, 4.0)
     for k, (step, quantum) in gensettings.STEP.items():
         lo, hi = bounds(GenerateConfig, k)
         yield k, Dial(lo, hi, step, quantum)
@@ -211,12 +212,12 @@ def test_one_fast_turn_crosses_any_range(key, dial):
 
 
 def test_slow_turns_are_fine_and_fine_mode_finer():
-    attack = sound.dial(sound.PARAMS[8], None)
+    attack = rows.dial(sound.PARAMS[8], None)
     assert sound.PARAMS[8].key == "attack"
     assert 990 <= attack.turn(950.0, 1) <= 1010  # slow: about 5 % a detent at 950 ms
     assert attack.turn(2.0, 1) == 3.0  # and never less than a millisecond
     assert 954.0 <= attack.turn(950.0, 1, fine=True) <= 956.0  # fine: a tenth of that (0.5 %)
-    gain = sound.dial(sound.PARAMS[12], None)
+    gain = rows.dial(sound.PARAMS[12], None)
     assert gain.turn(-6.0, 1) == -5.5 and gain.turn(-6.0, 1, fine=True) == -5.9
     assert gain.turn(-6.0, 1, speed=1.0, fine=True) == -5.9  # fine ignores speed
     speed = Speed()

@@ -6,11 +6,10 @@ import cmath
 import math
 from typing import List, Optional
 
-from promptsynth.config import SoundSettings, choices
 from promptsynth.engine import filter as filt
 from promptsynth.panel import fmt
-from promptsynth.panel.pages.base import LINE, RowsPage, menu, row
-from promptsynth.panel.pages.sound import Param, dial
+from promptsynth.panel.pages.base import LINE, menu, row
+from promptsynth.panel.pages.rows import Param, SettingsPage
 
 PARAMS = (
     Param("filter_type", "type", fmt.choice),
@@ -49,12 +48,10 @@ def response_db(kind: str, cutoff: float, resonance: float, width: int = 128) ->
     return out
 
 
-class FilterPage(RowsPage):
+class FilterPage(SettingsPage):
     title = "FILTER"
+    PARAMS = PARAMS
     rows = len(PARAMS)
-
-    def __init__(self):
-        self.sel = 0
 
     def draw(self, d, m, ui):
         s = ui.sampler()
@@ -79,25 +76,3 @@ class FilterPage(RowsPage):
         rows = [row(p.label, p.show(getattr(s, p.key, None)), cols=19) for p in PARAMS]
         menu(d, rows, self.sel, top=ROWS_TOP, lines=ROWS_SHOWN)
         assert ROWS_TOP + ROWS_SHOWN * LINE <= 64
-
-    def turn(self, ui, encoder, delta):
-        if encoder != 1:
-            return False
-        p = PARAMS[self.sel]
-        v = getattr(ui.sampler(), p.key)
-        options = choices(SoundSettings, p.key)
-        if options:
-            ui.set_sampler(p.key, options[(options.index(v) + delta) % len(options)])
-            return True
-        new = dial(p, None).turn(v, delta, ui.turn_speed, ui.fine)
-        ui.set_sampler(p.key, new)
-        return True
-
-    def press(self, ui, kind):
-        if kind == "short":
-            self.sel = (self.sel + 1) % len(PARAMS)
-            return True
-        if kind == "long":  # MIDI learn: the next knob moved controls this row
-            ui.learn(PARAMS[self.sel][0])
-            return True
-        return False

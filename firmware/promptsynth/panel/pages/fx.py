@@ -2,10 +2,9 @@
 edited live; each effect's level at 0 bypasses it. Ranges come from the config's [sampler]
 schema, as on the Sound and Filter pages."""
 
-from promptsynth.config import SoundSettings, choices
 from promptsynth.panel import fmt
-from promptsynth.panel.pages.base import LINE, RowsPage, menu, row
-from promptsynth.panel.pages.sound import Param, dial
+from promptsynth.panel.pages.base import LINE, menu, row
+from promptsynth.panel.pages.rows import Param, SettingsPage
 
 PARAMS = (
     Param("chorus_mix", "chorus", fmt.percent, 1.0, 1.0),
@@ -21,36 +20,13 @@ PARAMS = (
 ROWS_TOP, ROWS_SHOWN = 11, 5
 
 
-class FxPage(RowsPage):
+class FxPage(SettingsPage):
     title = "FX"
+    PARAMS = PARAMS
     rows = len(PARAMS)
-
-    def __init__(self):
-        self.sel = 0
 
     def draw(self, d, m, ui):
         s = ui.sampler()
         rows = [row(p.label, p.show(getattr(s, p.key, None)), cols=19) for p in PARAMS]
         menu(d, rows, self.sel, top=ROWS_TOP, lines=ROWS_SHOWN)
         assert ROWS_TOP + ROWS_SHOWN * LINE <= 64
-
-    def turn(self, ui, encoder, delta):
-        if encoder != 1:
-            return False
-        p = PARAMS[self.sel]
-        v = getattr(ui.sampler(), p.key)
-        options = choices(SoundSettings, p.key)
-        if options:  # (none yet: every effect setting is a number)
-            ui.set_sampler(p.key, options[(options.index(v) + delta) % len(options)])
-            return True
-        ui.set_sampler(p.key, dial(p, None).turn(v, delta, ui.turn_speed, ui.fine))
-        return True
-
-    def press(self, ui, kind):
-        if kind == "short":
-            self.sel = (self.sel + 1) % len(PARAMS)
-            return True
-        if kind == "long":  # MIDI learn: the next knob moved controls this row
-            ui.learn(PARAMS[self.sel][0])
-            return True
-        return False

@@ -3,22 +3,9 @@ list that scrolls (a scroll bar, and the row's place in the title: SOUND 9/17).
 Ranges and choices come from the config's [sampler] schema; a page only adds how a value moves
 (panel/encoder.py's Dial) and how it reads (panel/fmt.py)."""
 
-from typing import Callable, NamedTuple, Optional
-
-from promptsynth.config import SoundSettings, bounds, choices
 from promptsynth.panel import fmt
-from promptsynth.panel.encoder import Dial
-from promptsynth.panel.pages.base import LINE, RowsPage, menu, row
-
-
-class Param(NamedTuple):
-    key: str
-    label: str
-    show: Callable
-    step: Optional[float] = None  # one slow detent (see Dial); None: a choice
-    quantum: float = 1.0
-    log: bool = False
-    knee: float = 1.0
+from promptsynth.panel.pages.base import LINE, menu, row
+from promptsynth.panel.pages.rows import Param, SettingsPage
 
 
 def _end(v):  # 0 is "the end of the sound"
@@ -54,25 +41,14 @@ PARAMS = (
     Param("lfo_aftertouch", "lfo press", fmt.percent, 1.0, 1.0),
     Param("aftertouch_cutoff", "press>cutoff", fmt.cents, 50.0, 1.0),
 )
-POINTS = ("start", "end", "loop_start", "loop_end")
 WAVE_TOP, WAVE_BOTTOM = 11, 32  # the waveform; three rows of settings below it
 ROWS_TOP, ROWS_SHOWN = 34, 3
 
 
-def dial(p: Param, sound_seconds: Optional[float]) -> Dial:
-    lo, hi = bounds(SoundSettings, p.key)
-    if p.key in POINTS and sound_seconds:  # points move within the sound, not within an hour
-        hi = min(hi, sound_seconds)
-    assert p.step is not None
-    return Dial(lo, hi, p.step, p.quantum, p.log, p.knee)
-
-
-class SoundPage(RowsPage):
+class SoundPage(SettingsPage):
     title = "SOUND"
+    PARAMS = PARAMS
     rows = len(PARAMS)
-
-    def __init__(self):
-        self.sel = 0
 
     def draw(self, d, m, ui):
         wave = m.wave
@@ -94,25 +70,3 @@ class SoundPage(RowsPage):
         rows = [row(p.label, p.show(getattr(s, p.key, None)), cols=19) for p in PARAMS]
         menu(d, rows, self.sel, top=ROWS_TOP, lines=ROWS_SHOWN)
         assert ROWS_TOP + ROWS_SHOWN * LINE <= 64
-
-    def turn(self, ui, encoder, delta):
-        if encoder != 1:
-            return False
-        p = PARAMS[self.sel]
-        v = getattr(ui.sampler(), p.key)
-        options = choices(SoundSettings, p.key)
-        if options:
-            ui.set_sampler(p.key, options[(options.index(v) + delta) % len(options)])
-            return True
-        new = dial(p, ui.sound_seconds()).turn(v, delta, ui.turn_speed, ui.fine)
-        ui.set_sampler(p.key, int(new) if isinstance(v, int) else new)
-        return True
-
-    def press(self, ui, kind):
-        if kind == "short":
-            self.sel = (self.sel + 1) % len(PARAMS)
-            return True
-        if kind == "long":  # MIDI learn: the next knob moved controls this row
-            ui.learn(PARAMS[self.sel][0])
-            return True
-        return False
