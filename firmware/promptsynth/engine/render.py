@@ -128,16 +128,18 @@ class VoiceRenderer:
         inc1, ph0, ph1 = self._phase(voices, act, vp, pitch_offset, fp)
         self._fold(vp, ph0, ph1)
         g = self._envelope(voices, act, vp)
-        lv = None  # the LFO at the control points
-        if fp[ps.FP_LFO_LEVEL] != 0.0 or fp[ps.FP_LFO_CUTOFF] != 0.0:
+        filtered = fp[ps.FP_TYPE] != filt.OFF
+        lfo_cutoff = filtered and fp[ps.FP_LFO_CUTOFF] != 0.0
+        lv = None  # the LFO at the control points (for the level, and the cutoff when filtered)
+        if fp[ps.FP_LFO_LEVEL] != 0.0 or lfo_cutoff:
             pts = filt.control_points(self.n)
             lv = self._lfo(voices, act, fp, voices.lt[act][:, None] + pts)
             if fp[ps.FP_LFO_LEVEL] != 0.0:
                 fac = lfo.ramp(1.0 - fp[ps.FP_LFO_LEVEL] * (1.0 - lv) / 2.0, pts, self.n)
                 g *= fac.astype(np.float32)
         gc = None
-        if fp[ps.FP_TYPE] != filt.OFF:
-            lc = fp[ps.FP_LFO_CUTOFF] * lv if fp[ps.FP_LFO_CUTOFF] != 0.0 else None
+        if filtered:
+            lc = fp[ps.FP_LFO_CUTOFF] * lv if lfo_cutoff else None
             gc = filt.cutoff_gains(vp[:, FBASE:F_STEADY], voices.t[act], fp, self.n, lc)
         self._interpolate(sounds, act_slots, g, voices, act, fp, gc)
         return k - self._advance(voices, act, vp, inc1, ph1)

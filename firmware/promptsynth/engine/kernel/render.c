@@ -149,7 +149,7 @@ static int render_voice(ps_voices *s, int v, double pitch_offset)
     double pos[MAX_PERIOD];
     float gain[MAX_PERIOD];
     float wt[MAX_PERIOD][4] __attribute__((aligned(16)));
-    float gy[MAX_PERIOD], frac[MAX_PERIOD];
+    float frac[MAX_PERIOD];
     int32_t idx[MAX_PERIOD];
 
     /* 1. phase: the increment ramps linearly from inc0 to inc1 over the period */
@@ -214,12 +214,13 @@ static int render_voice(ps_voices *s, int v, double pitch_offset)
         for (int j = 0; j < n; j++)
             gain[j] = (float)(gain[j] * clipd((p[FEND] - pos[j]) * s->declick, 0.0, 1.0));
     }
-    /* the LFO's values at the control points (for the level and the cutoff) */
+    /* the LFO's values at the control points (for the level, and the cutoff when filtered) */
+    const int filtered = (int)fp[FP_TYPE] != FILTER_OFF;
+    const int lfo_cutoff = filtered && fp[FP_LFO_CUTOFF] != 0.0;
     int pts[MAX_PERIOD / CONTROL + 2];
     const int count = control_points(n, pts);
     double lv[MAX_PERIOD / CONTROL + 2];
-    const int lfo_on = fp[FP_LFO_LEVEL] != 0.0 || fp[FP_LFO_CUTOFF] != 0.0;
-    if (lfo_on)
+    if (fp[FP_LFO_LEVEL] != 0.0 || lfo_cutoff)
         for (int b = 0; b < count; b++) lv[b] = lfo_at(s, v, lt0 + pts[b]);
     if (fp[FP_LFO_LEVEL] != 0.0) {
         double ctl[MAX_PERIOD / CONTROL + 2], fac[MAX_PERIOD];
@@ -237,31 +238,31 @@ static int render_voice(ps_voices *s, int v, double pitch_offset)
     const int channels = s->channels[slot];
     const float *rl = s->data[slot][0], *rr = s->data[slot][1];
     float *left = s->mix, *right = s->mix + n;
-    const int filtered = (int)s->fp[FP_TYPE] != FILTER_OFF;
     int32_t lo = INT32_MAX, hi = 0;
     for (int j = 0; j < n; j++) {
         /* positions are >= 0 and below 2^31: truncation to int32 is floor */
         const int32_t whole = (int32_t)pos[j];
-        const float f = (float)(pos[j] - (double)whole);
-        const float f2 = f * f, f3 = f2 * f, g = filtered ? 0.5f : 0.5f * gain[j];
         idx[j] = whole + (PAD - 1);
-        frac[j] = f;
-        gy[j] = filtered ? 1.0f : gain[j];
-        wt[j][0] = (2.0f * f2 - f3 - f) * g;
-        wt[j][1] = 0.0f; /* y0's weight: it is applied as gy, the others relative to y0 */
-        wt[j][2] = (4.0f * f2 - 3.0f * f3 + f) * g;
-        wt[j][3] = (f3 - f2) * g;
+        frac[j] = (float)(pos[j] - (double)whole);
         lo = idx[j] < lo ? idx[j] : lo;
         hi = idx[j] > hi ? idx[j] : hi;
     }
     const int clip = lo < 0 || hi + 3 >= len;
+    if (!filtered) /* the dot product's weights (the filtered path uses the nested form) */
+        for (int j = 0; j < n; j++) {
+            const float f = frac[j], f2 = f * f, f3 = f2 * f, g = 0.5f * gain[j];
+            wt[j][0] = (2.0f * f2 - f3 - f) * g;
+            wt[j][1] = 0.0f; /* y0's weight: y0 is applied with the gain, the others relative to it */
+            wt[j][2] = (4.0f * f2 - 3.0f * f3 + f) * g;
+            wt[j][3] = (f3 - f2) * g;
+        }
     if (filtered) {
         /* each channel's raw samples (in the reference's nested form), then the filter, then
          * the envelope: the filter sees the sound, not the envelope's steps */
         double gc[MAX_PERIOD], lc[MAX_PERIOD / CONTROL + 2];
-        if (fp[FP_LFO_CUTOFF] != 0.0)
+        if (lfo_cutoff)
             for (int b = 0; b < count; b++) lc[b] = fp[FP_LFO_CUTOFF] * lv[b];
-        cutoff_gains(s, p, t0, pts, count, fp[FP_LFO_CUTOFF] != 0.0 ? lc : NULL, gc);
+        cutoff_gains(s, p, t0, pts, count, lfo_cutoff ? lc : NULL, gc);
         const double k = s->fp[FP_K];
         float y[2][MAX_PERIOD];
         float *const ys[2] = {y[0], y[1]};
@@ -296,19 +297,19 @@ static int render_voice(ps_voices *s, int v, double pitch_offset)
             const float *row = c ? rr : rl;
             for (int j = 0; j < n; j++) {
                 const int64_t i0 = idx[j];
-                const float y = hermite_clipped(row, i0, len, wt[j], gy[j]);
+                const float y = hermite_clipped(row, i0, len, wt[j], gain[j]);
                 (c ? right : left)[j] += y;
                 if (channels == 1) right[j] += y;
             }
         }
     } else if (channels == 2) {
         for (int j = 0; j < n; j++) {
-            left[j] += dot4(rl + idx[j], wt[j], gy[j]);
-            right[j] += dot4(rr + idx[j], wt[j], gy[j]);
+            left[j] += dot4(rl + idx[j], wt[j], gain[j]);
+            right[j] += dot4(rr + idx[j], wt[j], gain[j]);
         }
     } else {
         for (int j = 0; j < n; j++) {
-            const float y = dot4(rl + idx[j], wt[j], gy[j]);
+            const float y = dot4(rl + idx[j], wt[j], gain[j]);
             left[j] += y;
             right[j] += y;
         }

@@ -3,7 +3,7 @@ period for every voice (render.c).
 
 The kernel reads and advances the voices' own arrays in place, so they are bound once (their
 addresses never change: engine/voices.py never replaces them); a period passes only the pitch
-offset. The slots' sounds are bound again only when one changes.
+offset and the master gain. The slots' sounds are bound again only when one changes.
 """
 
 from __future__ import annotations
