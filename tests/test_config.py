@@ -1,5 +1,6 @@
 """Configuration: defaults, documented example, and errors that name the key."""
 
+import dataclasses
 import os
 
 import pytest
@@ -83,3 +84,13 @@ def test_every_error_of_a_file_is_listed_at_once(tmp_path):
     ok = tmp_path / "ok.toml"
     ok.write_text("[library]\nkeep_sounds = 0\n")
     assert config.errors_in(str(ok)) == [] and config.load(str(ok))[0].library.keep_sounds == 0
+
+
+def test_the_engines_voice_parameters_default_to_the_schemas_sound_settings():
+    # engine/voices.py's VoiceParams repeats each default (the engine builds without a config);
+    # the schema is the source: every field must map, and every default agree
+    from promptsynth.engine.params import VOICE_KEYS, voice_params
+    from promptsynth.engine.voices import VoiceParams
+
+    assert set(VOICE_KEYS.values()) == {f.name for f in dataclasses.fields(VoiceParams)}
+    assert VoiceParams() == voice_params(config.SoundSettings())
