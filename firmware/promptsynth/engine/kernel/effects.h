@@ -25,13 +25,22 @@ static inline double fx_smooth(double w0, double target)
 
 static inline float fx_store(double v) { return fabs(v) < FX_FLUSH ? 0.0f : (float)v; }
 
+/* i modulo size. i is almost always within one length of [0, size) (a write position minus a
+ * delay shorter than the line; only periods longer than the line go further), so the loops
+ * run at most once where a % would cost a division every frame. */
+static inline int64_t fx_wrap(int64_t i, int64_t size)
+{
+    while (i < 0) i += size;
+    while (i >= size) i -= size;
+    return i;
+}
+
 /* linear interpolation of a ring line at position p (any real, taken modulo) */
 static inline double fx_read(const float *line, int64_t size, double p)
 {
     const double i = floor(p);
     const double f = p - i;
-    int64_t i0 = (int64_t)i % size;
-    if (i0 < 0) i0 += size;
+    int64_t i0 = fx_wrap((int64_t)i, size);
     const int64_t i1 = i0 + 1 == size ? 0 : i0 + 1;
     return line[i0] * (1.0 - f) + line[i1] * f;
 }
@@ -46,8 +55,7 @@ static void fx_chorus(ps_effects *e, double *x[2], const double *wet, int n)
         for (int j = 0; j < n; j++) {
             const double ph = st[ST_CHO_PH] + fx[FX_CHO_RATE] * (j + 1);
             const double d = CHORUS_BASE_S * e->rate + fx[FX_CHO_DEPTH] * sin(2.0 * M_PI * (ph + 0.25 * c));
-            int64_t at = (w + j) % size;
-            line[at] = fx_store(x[c][j]);
+            line[fx_wrap(w + j, size)] = fx_store(x[c][j]);
             const double y = fx_read(line, size, (double)(w + j) - d);
             x[c][j] += wet[j] * y;
         }
@@ -69,7 +77,7 @@ static void fx_delay(ps_effects *e, double *x[2], const double *wet, int n)
         for (int j = 0; j < n; j++) {
             const double d = d0 + (d1 - d0) * (j + 1.0) / n;
             const double r = fx_read(line, size, (double)(w + j) - d);
-            line[(w + j) % size] = fx_store(x[c][j] + fb * r);
+            line[fx_wrap(w + j, size)] = fx_store(x[c][j] + fb * r);
             x[c][j] += wet[j] * r;
         }
     }
@@ -83,23 +91,37 @@ static void fx_reverb(ps_effects *e, double *x[2], const double *wet, int n)
     double *st = e->state;
     const double fb = fx[FX_REV_FEEDBACK], damp = fx[FX_REV_DAMP];
     double out[2][MAX_PERIOD];
-    memset(out, 0, sizeof(double) * 2 * MAX_PERIOD);
-    for (int i = 0; i < 16; i++) {
-        const int c = i / 8;
-        float *line = e->comb + e->comb_off[i];
-        const int64_t size = e->comb_len[i];
-        int64_t w = e->pos[POS_COMB + i];
-        double fs = st[ST_COMB + i];
+    memset(out[0], 0, sizeof(double) * (size_t)n);
+    memset(out[1], 0, sizeof(double) * (size_t)n);
+    /* the combs four at a time (their recursions are independent, so the CPU overlaps them),
+     * each adding into the sum in the reference's order */
+    for (int i0 = 0; i0 < 16; i0 += 4) {
+        const int c = i0 / 8;
+        float *line[4];
+        int64_t size[4], w[4];
+        double fs[4];
+        for (int q = 0; q < 4; q++) {
+            line[q] = e->comb + e->comb_off[i0 + q];
+            size[q] = e->comb_len[i0 + q];
+            w[q] = e->pos[POS_COMB + i0 + q];
+            fs[q] = st[ST_COMB + i0 + q];
+        }
         for (int j = 0; j < n; j++) {
             const double in = (x[0][j] + x[1][j]) * FIXED_GAIN;
-            const double y = line[w];
-            fs = (1.0 - damp) * y + damp * fs;
-            line[w] = fx_store(in + fs * fb);
-            out[c][j] += y;
-            if (++w == size) w = 0;
+            double sum = out[c][j];
+            for (int q = 0; q < 4; q++) {
+                const double y = line[q][w[q]];
+                fs[q] = (1.0 - damp) * y + damp * fs[q];
+                line[q][w[q]] = fx_store(in + fs[q] * fb);
+                sum += y;
+                if (++w[q] == size[q]) w[q] = 0;
+            }
+            out[c][j] = sum;
         }
-        st[ST_COMB + i] = fabs(fs) >= FX_FLUSH ? fs : 0.0;
-        e->pos[POS_COMB + i] = w;
+        for (int q = 0; q < 4; q++) {
+            st[ST_COMB + i0 + q] = fabs(fs[q]) >= FX_FLUSH ? fs[q] : 0.0;
+            e->pos[POS_COMB + i0 + q] = w[q];
+        }
     }
     for (int i = 0; i < 8; i++) {
         const int c = i / 4;

@@ -35,50 +35,97 @@ static inline double sat(double x)
     return x;
 }
 
-/* One sample through one stage with coefficients a1..a3; returns (low, band) in *low, *band. */
-static inline void svf_tick(double x, double a1, double a2, double a3, double *ic1, double *ic2, double *low,
-                            double *band)
+#define FBLOCK 16 /* frames a pass runs: their coefficients are computed ahead, together */
+
+typedef double v2d __attribute__((vector_size(16))); /* SSE2 on x86-64, NEON on aarch64 */
+typedef long long v2l __attribute__((vector_size(16)));
+
+static inline v2d vabs(v2d x) { return (v2d)((v2l)x & (v2l){0x7fffffffffffffffLL, 0x7fffffffffffffffLL}); }
+
+/* A new pair of states (left, right), each bent above the knee as sat() does: one test for both,
+ * which the CPU predicts, off the recursion's path. */
+static inline v2d sat2(v2d x)
 {
-    const double v3 = x - *ic2;
-    const double v1 = a1 * *ic1 + a2 * v3;
-    const double v2 = *ic2 + a2 * *ic1 + a3 * v3;
-    *ic1 = sat(2.0 * v1 - *ic1);
-    *ic2 = sat(2.0 * v2 - *ic2);
-    *low = v2;
-    *band = v1;
+    const v2l above = vabs(x) > (v2d){SAT_KNEE, SAT_KNEE};
+    if (__builtin_expect((above[0] | above[1]) != 0, 0)) return (v2d){sat(x[0]), sat(x[1])};
+    return x;
 }
 
-/* One sample through the filter for one channel; the coefficients are the frame's. */
-static inline double filter_tick(int type, double in, double k, double a1, double a2, double a3, double b1, double b2,
-                                 double b3, double *st)
-{
-    double low, band;
-    svf_tick(in, a1, a2, a3, &st[0], &st[1], &low, &band);
-    if (type == FILTER_LP12) return low;
-    if (type == FILTER_BP12) return band;
-    if (type == FILTER_HP12) return in - k * band - low;
-    double low2, band2;
-    svf_tick(low, b1, b2, b3, &st[2], &st[3], &low2, &band2);
-    return low2;
-}
+/* One sample through one stage for both channels; each lane does the scalar operations above. */
+#define SVF_TICK(x, a1, a2, a3, ic1, ic2, low, band)       \
+    do {                                                   \
+        const v2d v3_ = (x) - (ic2);                       \
+        const v2d v1_ = (a1) * (ic1) + (a2) * v3_;         \
+        const v2d v2_ = (ic2) + (a2) * (ic1) + (a3) * v3_; \
+        (ic1) = sat2(2.0 * v1_ - (ic1));                   \
+        (ic2) = sat2(2.0 * v2_ - (ic2));                   \
+        (low) = v2_;                                       \
+        (band) = v1_;                                      \
+    } while (0)
 
-/* Filter the channels x[c][0..n) in place (both in one pass: their recursions are independent,
- * so the CPU overlaps them, and each frame's coefficients are computed once). g[j]: the cutoff's
- * prewarped gain per frame; k: the damping; st: 4 states a channel (2 a stage), channel after
- * channel. */
-static void filter_run(int type, float *const x[2], int channels, const double *g, double k, double *st, int n)
+/* The whole period, FBLOCK frames at a time: the coefficients first (their divisions off the
+ * recursion's path), then the recursion, both channels in one vector (a mono voice's right lane
+ * runs on zeros: the recursion's latency, not its arithmetic, sets the pace, so the second lane
+ * is free), the states in registers. type and stereo are constants where it is called, so each
+ * case compiles to its own loop. */
+static inline __attribute__((always_inline)) void filter_blocks(const int type, const int stereo, float *const x[2],
+                                                                const double *g, double k, double *s, int n)
 {
     const double k2 = 1.4142135623730951; /* the 24 dB's second stage: Butterworth */
-    for (int j = 0; j < n; j++) {
-        const double a1 = 1.0 / (1.0 + g[j] * (g[j] + k));
-        const double a2 = g[j] * a1, a3 = g[j] * a2;
-        double b1 = 0.0, b2 = 0.0, b3 = 0.0;
-        if (type == FILTER_LP24) {
-            b1 = 1.0 / (1.0 + g[j] * (g[j] + k2));
-            b2 = g[j] * b1, b3 = g[j] * b2;
+    v2d i1 = {s[0], s[4]}, i2 = {s[1], s[5]}, i3 = {s[2], s[6]}, i4 = {s[3], s[7]};
+    for (int j0 = 0; j0 < n; j0 += FBLOCK) {
+        const int len = n - j0 < FBLOCK ? n - j0 : FBLOCK;
+        double c[FBLOCK][6];
+        for (int j = 0; j < len; j++) {
+            const double gj = g[j0 + j];
+            c[j][0] = 1.0 / (1.0 + gj * (gj + k));
+            c[j][1] = gj * c[j][0];
+            c[j][2] = gj * c[j][1];
+            if (type == FILTER_LP24) {
+                c[j][3] = 1.0 / (1.0 + gj * (gj + k2));
+                c[j][4] = gj * c[j][3];
+                c[j][5] = gj * c[j][4];
+            }
         }
-        x[0][j] = (float)filter_tick(type, x[0][j], k, a1, a2, a3, b1, b2, b3, st);
-        if (channels == 2) x[1][j] = (float)filter_tick(type, x[1][j], k, a1, a2, a3, b1, b2, b3, st + 4);
+        float *x0 = x[0] + j0, *x1 = x[1] + j0;
+        for (int j = 0; j < len; j++) {
+            v2d low, band, y;
+            const v2d in = {x0[j], stereo ? x1[j] : 0.0};
+            const v2d a1 = {c[j][0], c[j][0]}, a2 = {c[j][1], c[j][1]}, a3 = {c[j][2], c[j][2]};
+            SVF_TICK(in, a1, a2, a3, i1, i2, low, band);
+            if (type == FILTER_LP12) y = low;
+            else if (type == FILTER_BP12) y = band;
+            else if (type == FILTER_HP12) y = in - k * band - low;
+            else {
+                const v2d b1 = {c[j][3], c[j][3]}, b2 = {c[j][4], c[j][4]}, b3 = {c[j][5], c[j][5]};
+                v2d band2;
+                SVF_TICK(low, b1, b2, b3, i3, i4, y, band2);
+                (void)band2;
+            }
+            x0[j] = (float)y[0];
+            if (stereo) x1[j] = (float)y[1];
+        }
+    }
+    s[0] = i1[0], s[1] = i2[0], s[2] = i3[0], s[3] = i4[0];
+    s[4] = i1[1], s[5] = i2[1], s[6] = i3[1], s[7] = i4[1];
+}
+
+/* Filter the channels x[c][0..n) in place. g[j]: the cutoff's prewarped gain per frame; k: the
+ * damping; st: 4 states a channel (2 a stage), channel after channel (a mono voice's right
+ * channel's stay 0). */
+static void filter_run(int type, float *const x[2], int channels, const double *g, double k, double *st, int n)
+{
+    const int stereo = channels == 2;
+    switch (type * 2 + stereo) {
+    case FILTER_LP12 * 2: filter_blocks(FILTER_LP12, 0, x, g, k, st, n); break;
+    case FILTER_LP12 * 2 + 1: filter_blocks(FILTER_LP12, 1, x, g, k, st, n); break;
+    case FILTER_BP12 * 2: filter_blocks(FILTER_BP12, 0, x, g, k, st, n); break;
+    case FILTER_BP12 * 2 + 1: filter_blocks(FILTER_BP12, 1, x, g, k, st, n); break;
+    case FILTER_HP12 * 2: filter_blocks(FILTER_HP12, 0, x, g, k, st, n); break;
+    case FILTER_HP12 * 2 + 1: filter_blocks(FILTER_HP12, 1, x, g, k, st, n); break;
+    case FILTER_LP24 * 2: filter_blocks(FILTER_LP24, 0, x, g, k, st, n); break;
+    case FILTER_LP24 * 2 + 1: filter_blocks(FILTER_LP24, 1, x, g, k, st, n); break;
+    default: return;
     }
     for (int i = 0; i < 4 * channels; i++)
         if (fabs(st[i]) < FLUSH) st[i] = 0.0;
