@@ -80,3 +80,32 @@ def test_the_chorus_sweeps_its_delay_at_its_rate():
         return float(np.corrcoef(amp[:-lag], amp[lag:])[0, 1])
 
     assert corr(500) > 0.9 and corr(370) < 0.5  # it repeats with the sweep (2 Hz: every 500 ms)
+
+
+def echo_frame(x, after):
+    """The first frame after ``after`` where the echo of the click arrives."""
+    return after + int(np.flatnonzero(np.abs(x[after:]) > 1e-3)[0])
+
+
+@pytest.mark.usefixtures("renderer")
+def test_the_delay_synced_to_midi_clock_echoes_at_the_note_length_and_falls_back_without_it():
+    # 100 BPM from MIDI clock: a dotted eighth is 0.45 s = 21600 frames
+    s = make_sampler(delay_mix=100.0, delay_time=100.0, delay_feedback=0.0, delay_sync="1/8.")
+    s.load(prepare(CLICK))
+    s.set_clock(0.6)
+    s.note_on(60, 127)
+    x = np.concatenate([s.render()[:, 0].copy() for _ in range(200)])
+    assert echo_frame(x, 100) == 21600
+    # the same sound with no clock: its delay time in ms (4800 frames)
+    x, _ = play(200, delay_mix=100.0, delay_time=100.0, delay_feedback=0.0, delay_sync="1/8.")
+    assert echo_frame(x, 100) == 4800
+    # synced, then the clock falls silent: after CLOCK_TIMEOUT_S the ms time is back
+    from promptsynth.engine.sampler import CLOCK_TIMEOUT_S
+
+    s = make_sampler(delay_sync="1/4")
+    s.set_clock(0.5)
+    assert s.clock_bpm == 120.0
+    for _ in range(int(CLOCK_TIMEOUT_S * RATE / PERIOD) + 2):
+        s.render()
+    assert s.clock_bpm == 0.0
+    assert s.effects.fx[4] == 375.0 / 1000.0 * RATE  # FX_DEL_FRAMES: delay_time's default

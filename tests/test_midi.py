@@ -71,7 +71,8 @@ def test_sysex_is_counted_and_skipped_even_unterminated():
 
 def test_realtime_bytes_inside_a_message_are_ignored_and_system_reset_is_a_panic():
     got, c = decode([0x90, 0xF8, 60, 0xFE, 100])
-    assert got == [(NOTE_ON, 60, 100)] and c.ignored == 2
+    # the clock tick goes to the tempo (too few for one), active sensing is ignored
+    assert got == [(NOTE_ON, 60, 100)] and c.ignored == 1
     got, c = decode([0xFF])
     assert got == [(RESET, 0, 0)]
 
@@ -207,3 +208,51 @@ def test_a_quick_note_under_the_pedal_is_held_not_released():
     assert _level(s, 10) == 0.25
     s.sustain_pedal(False)
     assert _level(s, 10) == 0.0
+
+
+def clock_events(intervals, start=0.0):
+    """MIDI clock ticks fed one message each with rtmidi's delta times; the TEMPO events."""
+    got = []
+    d = MidiDecoder(lambda k, a, b: got.append((k, a, b)))
+    d.feed([0xF8], start)
+    for dt in intervals:
+        d.feed([0xF8], dt)
+    return [a for k, a, _ in got if k == midi.TEMPO], d
+
+
+def test_midi_clock_ticks_give_the_tempo_from_their_delta_times():
+    quarter = 0.5  # 120 BPM: a tick every 20.833 ms
+    tempos, _ = clock_events([quarter / 24] * 48)
+    assert len(tempos) == 7  # one every sixteenth note (6 ticks), from the eighth note on
+    assert all(abs(t - 500000) <= 1 for t in tempos)
+    # USB-like jitter (+-1 ms a tick, uniform) averages out over the beat: within 0.5 %
+    rng = random.Random(3)
+    times = [i * quarter / 24 + rng.uniform(-0.001, 0.001) for i in range(97)]
+    tempos, _ = clock_events([b - a for a, b in zip(times, times[1:])])
+    assert all(abs(t - 500000) / 500000 < 0.005 for t in tempos[3:])
+    # a tempo change is followed within a beat (24 ticks)
+    tempos, _ = clock_events([0.5 / 24] * 48 + [0.4 / 24] * 30)
+    assert abs(tempos[-1] - 400000) <= 1
+
+
+def test_a_clock_that_stops_or_goes_wild_is_measured_afresh():
+    # a 2 s gap (the sequencer stopped): the first beat after it is not averaged with the old
+    tempos, _ = clock_events([0.5 / 24] * 30 + [2.0] + [0.25 / 24] * 13)
+    assert tempos[-1] == 250000
+    # ticks far too fast (a flood) or too slow give no tempo at all
+    assert clock_events([0.001] * 60)[0] == []
+    assert clock_events([0.2] * 60)[0] == []
+    # no deltas at all (messages from the supervisor, not a port): no tempo, no error
+    assert clock_events([0.0] * 60)[0] == []
+
+
+def test_a_tempo_event_reaches_the_sampler():
+    class S:
+        quarter = None
+
+        def set_clock(self, q):
+            self.quarter = q
+
+    s = S()
+    midi.apply_to_sampler(s)(midi.TEMPO, 468750, 0)
+    assert s.quarter == 0.46875

@@ -204,8 +204,12 @@ class Collector:
     """Polls ``mi`` as the audio loop does, keeping (source, message) pairs."""
 
     def __init__(self, mi):
-        self.mi, self.got, self.polls = mi, [], 0
-        self.feeds = [lambda msg, s=s: self.got.append((s, tuple(msg))) for s in range(16)]
+        self.mi, self.got, self.deltas, self.polls = mi, [], [], 0
+        self.feeds = [lambda msg, dt, s=s: self._keep(s, msg, dt) for s in range(16)]
+
+    def _keep(self, source, msg, delta):
+        self.got.append((source, tuple(msg)))
+        self.deltas.append(delta)
 
     def __call__(self):
         self.mi.poll(self.feeds)
@@ -241,6 +245,19 @@ def test_default_opens_hardware_ports_only_and_never_a_peer_of_the_virtual_port(
     pad.disconnect(CLIENT + ":" + CLIENT)
     _settle(mi, ["psynth-hw1:out", "psynth-hw2:out"])
     assert dict((n, s) for n, (m, s) in mi._open.items())["psynth-hw2:out"] == 3
+
+
+def test_midi_clock_ticks_arrive_with_their_delta_times(midi_in, jack_ports):
+    # rtmidi drops timing messages unless told not to; the engine times the clock by the deltas
+    mi = midi_in()
+    assert mi.start(), mi.error
+    seq = jack_ports("psynth-seq", physical=True)
+    _settle(mi, ["psynth-seq:out"])
+    got = Collector(mi)
+    seq.settle()
+    assert got.send(seq, [0xF8]) == [(2, (0xF8,))]
+    assert got.send(seq, [0xF8]) == [(2, (0xF8,))]
+    assert all(isinstance(d, float) and d >= 0.0 for d in got.deltas) and got.deltas[1] > 0.0
 
 
 def test_a_name_match_opens_software_ports_too_but_not_peers(midi_in, jack_ports):

@@ -512,3 +512,25 @@ def test_the_simulator_says_it_generates_with_its_tiny_model_only(tmp_path):
     p.handle(Turn(1, 1))
     assert inst.gen_settings.model == "tiny"  # not shown as chosen while tiny generates
     assert p.model.message_kind == "error" and "generates with tiny only" in p.model.message
+
+
+def test_fx_page_says_the_midi_clocks_tempo_when_the_delay_is_synced(panel):
+    from promptsynth.engine.stats import INDEX
+    from promptsynth.panel.pages.base import row
+
+    panel.set_page("fx")
+    keys = [p.key for p in fx.PARAMS]
+    while panel.pages["fx"].sel != keys.index("delay_sync"):
+        panel.handle(Press(0, "short"))
+    panel.handle(Turn(1, 2))  # off -> 1/2 -> 1/4.
+    assert panel.inst.current.sampler.delay_sync == "1/4."
+
+    def shown(value):  # the selected row (inverted), wherever the list has scrolled it
+        screen = px(panel)
+        return any(shows(screen, row("sync", value, cols=19), 1, y, True) for y in range(fx.ROWS_TOP, 64 - 9))
+
+    panel.refresh(panel.clock())
+    assert shown("1/4. no clk")  # no clock: the delay uses its time in ms
+    panel.inst.host.stats.values[INDEX["clock_bpm"]] = 120.0
+    panel.refresh(panel.clock())
+    assert shown("1/4. 120bpm")

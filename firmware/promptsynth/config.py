@@ -33,6 +33,19 @@ def _key(default, doc, lo=None, hi=None, choices=None):
 RENDERERS = ("auto", "kernel", "numpy")  # engine/renderers.py picks one by name
 FILTER_TYPES = ("off", "lp12", "bp12", "hp12", "lp24")  # engine/filter.py's order
 LFO_WAVES = ("sine", "triangle", "square", "sample_hold")  # engine/lfo.py's order
+# the delay synced to MIDI clock: a note length, and its length in quarter notes ("." dotted,
+# "t" triplet)
+DELAY_SYNC_BEATS = {
+    "1/2": 2.0,
+    "1/4.": 1.5,
+    "1/4": 1.0,
+    "1/4t": 2.0 / 3.0,
+    "1/8.": 0.75,
+    "1/8": 0.5,
+    "1/8t": 1.0 / 3.0,
+    "1/16": 0.25,
+}
+DELAY_SYNC = ("off",) + tuple(DELAY_SYNC_BEATS)
 
 
 @dataclass(frozen=True)
@@ -150,6 +163,12 @@ class SoundSettings:
     chorus_depth: float = _key(50.0, "Chorus sweep depth in percent (100 = 2-12 ms).", 0.0, 100.0)
     delay_mix: float = _key(0.0, "Delay (echo) level in percent (0 = off: bypassed).", 0.0, 100.0)
     delay_time: float = _key(375.0, "Delay time in milliseconds (a change glides there).", 10.0, 2000.0)
+    delay_sync: str = _key(
+        "off",
+        "Delay time as a note length at the MIDI clock's tempo (`1/8`, `1/8.` dotted, `1/8t` triplet, ...), "
+        "while a clock arrives; `off`, or no clock: delay_time.",
+        choices=DELAY_SYNC,
+    )
     delay_feedback: float = _key(35.0, "Delay feedback in percent: how much of each echo echoes again.", 0.0, 95.0)
     reverb_mix: float = _key(0.0, "Reverb level in percent (0 = off: bypassed).", 0.0, 100.0)
     reverb_size: float = _key(60.0, "Reverb room size in percent (the tail's length).", 0.0, 100.0)

@@ -53,6 +53,7 @@ class Meters:
     cc_count: int
     cc_number: int
     cc_value: int
+    clock_bpm: float = 0.0  # the MIDI clock's tempo, 0 when none arrives
 
     @classmethod
     def of(cls, v) -> Meters:
@@ -65,6 +66,7 @@ class Meters:
             int(v["cc_count"]),
             int(v["cc_number"]),
             int(v["cc_value"]),
+            float(v["clock_bpm"]),
         )
 
 

@@ -26,6 +26,8 @@ import math
 
 import numpy as np
 
+from promptsynth.config import DELAY_SYNC_BEATS
+
 COMBS = (1116, 1188, 1277, 1356, 1422, 1491, 1557, 1617)  # Freeverb's tuning, at 44.1 kHz
 ALLPASSES = (556, 441, 341, 225)
 SPREAD = 23
@@ -74,14 +76,18 @@ class Effects:
         self.fx = np.zeros(FX_COUNT)  # this period's settings
         assert min(ALLPASSES) * scale > BLOCK + 2 and CHORUS_BASE_S - CHORUS_SWING_S > (BLOCK + 2) / rate
 
-    def settings(self, p) -> None:
-        """This period's settings from the sound's (percent and milliseconds) into ``fx``."""
+    def settings(self, p, quarter: float = 0.0) -> None:
+        """This period's settings from the sound's (percent and milliseconds) into ``fx``;
+        ``quarter``: the MIDI clock's quarter note in seconds (0: no clock), which times the delay
+        when the sound syncs it."""
         fx, rate = self.fx, self.rate
+        beats = DELAY_SYNC_BEATS.get(p.delay_sync, 0.0)  # 0 for "off"
+        delay_ms = quarter * beats * 1000.0 if quarter > 0.0 and beats else p.delay_time
         fx[FX_REV_MIX] = p.reverb_mix / 100.0
         fx[FX_REV_FEEDBACK] = p.reverb_size / 100.0 * SCALE_ROOM + OFFSET_ROOM
         fx[FX_REV_DAMP] = p.reverb_damping / 100.0 * SCALE_DAMP
         fx[FX_DEL_MIX] = p.delay_mix / 100.0
-        fx[FX_DEL_FRAMES] = min(p.delay_time / 1000.0 * rate, self.del_len - 4)
+        fx[FX_DEL_FRAMES] = min(delay_ms / 1000.0 * rate, self.del_len - 4)
         fx[FX_DEL_FEEDBACK] = p.delay_feedback / 100.0
         fx[FX_CHO_MIX] = p.chorus_mix / 100.0
         fx[FX_CHO_RATE] = p.chorus_rate / rate

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
+from promptsynth.engine.midi_clock import MidiClock
+
 # event kinds passed to the handler
-NOTE_OFF, NOTE_ON, CONTROL, BEND, PROGRAM, RESET, PRESSURE = range(7)
+NOTE_OFF, NOTE_ON, CONTROL, BEND, PROGRAM, RESET, PRESSURE, TEMPO = range(8)
 
 # data bytes each channel-voice status takes, by high nibble
 _LENGTH = {0x80: 2, 0x90: 2, 0xA0: 2, 0xB0: 2, 0xC0: 1, 0xD0: 1, 0xE0: 2}
@@ -37,7 +39,8 @@ class MidiDecoder:
     ``channel`` is 1-16 to listen to one channel, 0 for all.  Events: NOTE_ON (note, velocity;
     velocity 0 arrives as NOTE_OFF), NOTE_OFF (note, 0), CONTROL (number, value), BEND (14-bit
     value - 8192, 0), PROGRAM (program, 0), PRESSURE (channel pressure, 0), RESET (0, 0) for
-    System Reset. Polyphonic aftertouch is counted as ignored.
+    System Reset, TEMPO (a quarter note in microseconds, 0) from MIDI clock (engine/midi_clock.py,
+    every sixteenth note while a clock arrives). Polyphonic aftertouch is counted as ignored.
     """
 
     def __init__(
@@ -46,9 +49,14 @@ class MidiDecoder:
         self.handler = handler
         self.channel = channel
         self.counters = counters if counters is not None else MidiCounters()
+        self.clock = MidiClock()
+        self._t = 0.0  # this input's time: the sum of its messages' deltas
 
-    def feed(self, msg) -> None:
+    def feed(self, msg, delta: float = 0.0) -> None:
+        """One message; ``delta``: seconds since this input's previous one (rtmidi's timestamp),
+        which times MIDI clock ticks."""
         c = self.counters
+        self._t += delta
         c.messages += 1
         status = 0  # running status, valid within one message only
         need = 0  # data bytes the status takes
@@ -61,7 +69,12 @@ class MidiDecoder:
                 c.malformed += 1
                 continue
             if b >= 0xF8:  # real-time: may sit anywhere, even between data bytes
-                if b == 0xFF:
+                if b == 0xF8:
+                    quarter = self.clock.tick(self._t)
+                    if quarter:
+                        c.events += 1
+                        self.handler(TEMPO, int(round(quarter * 1e6)), 0)
+                elif b == 0xFF:
                     c.events += 1
                     self.handler(RESET, 0, 0)
                 else:
@@ -182,6 +195,8 @@ def apply_to_sampler(
             sampler.pitch_bend(a / 8191.0 if a > 0 else a / 8192.0)
         elif kind == PRESSURE:
             sampler.set_pressure(a / 127.0)
+        elif kind == TEMPO:
+            sampler.set_clock(a / 1e6)
         elif kind == RESET:
             sampler.reset_controllers()
             sampler.all_sound_off()

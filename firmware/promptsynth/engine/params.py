@@ -44,6 +44,7 @@ VOICE_KEYS = {
     "chorus_depth": "chorus_depth",
     "delay_mix": "delay_mix",
     "delay_time": "delay_time",
+    "delay_sync": "delay_sync",
     "delay_feedback": "delay_feedback",
     "reverb_mix": "reverb_mix",
     "reverb_size": "reverb_size",

@@ -262,6 +262,7 @@ class Engine:
                 v[iw["heartbeat"]] = now
                 v[iw["voices"]] = sampler.voices_sounding
                 v[iw["peak"]] = sampler.peak
+                v[iw["clock_bpm"]] = sampler.clock_bpm
                 v[iw["steals"]] = sampler.steals
                 v[iw["limiter_clipped"]] = sampler.limiter.clipped
                 v[iw["midi_messages"]] = counters.messages

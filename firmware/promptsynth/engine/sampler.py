@@ -32,6 +32,7 @@ from promptsynth.engine.sound import PlayableSound
 from promptsynth.engine.voices import DECLICK_MS, MIN_RELEASE_MS, SOURCES, SPARE_VOICES, STEAL_MS, VoiceParams, Voices
 
 BRIGHTNESS_RANGE = 48.0  # semitones CC74 moves the cutoff at 0 and 127
+CLOCK_TIMEOUT_S = 1.0  # a MIDI clock silent this long is gone: the delay takes its time in ms again
 
 # the names callers have always imported from here
 __all__ = ["Sampler", "VoiceParams", "SOURCES", "SPARE_VOICES", "STEAL_MS", "MIN_RELEASE_MS", "DECLICK_MS", "MAX_SLOTS"]
@@ -65,6 +66,8 @@ class Sampler:
         self.timbre = 0.0  # CC71 as -1..1 (64 = 0): moves the resonance
         self._cutoff: Optional[float] = None  # the smoothed cutoff as a MIDI pitch
         self.pressure = 0.0  # channel pressure (aftertouch) as 0..1
+        self.clock_quarter = 0.0  # the MIDI clock's quarter note in seconds (0: none)
+        self._clock_age = 0  # frames since the clock's last tempo report
         self._press_smooth = 0.0
         self.fp = np.zeros(ps.FP_COUNT)  # this period's shared voice settings, as the renderers take them
         self.fp[ps.FP_RATE] = self.rate
@@ -189,6 +192,17 @@ class Sampler:
         """Channel pressure (aftertouch), 0..1: opens the cutoff and deepens the LFO as set."""
         self.pressure = min(max(float(value), 0.0), 1.0)
 
+    def set_clock(self, quarter_s: float) -> None:
+        """A tempo from MIDI clock (engine/midi_clock.py): a quarter note in seconds. The delay
+        follows it (as its ``delay_sync`` note length) until the clock falls silent."""
+        self.clock_quarter = float(quarter_s)
+        self._clock_age = 0
+
+    @property
+    def clock_bpm(self) -> float:
+        """The MIDI clock's tempo, 0 when none arrives."""
+        return 60.0 / self.clock_quarter if self.clock_quarter > 0.0 else 0.0
+
     def mod_wheel(self, value: float) -> None:
         self.mod = min(max(float(value), 0.0), 1.0)
 
@@ -244,7 +258,10 @@ class Sampler:
         self._gain = g1
 
         self._shared_settings()
-        self.effects.settings(self.params)
+        self._clock_age += n
+        if self.clock_quarter and self._clock_age > CLOCK_TIMEOUT_S * self.rate:
+            self.clock_quarter = 0.0
+        self.effects.settings(self.params, self.clock_quarter)
         voices = self.voices
         self.peak, self.voices_sounding = self.renderer.period(
             voices, self.slots.sounds, pitch_offset, self.fp, self.effects, g0, g1, self.out, self.limiter

@@ -44,6 +44,7 @@ FIELDS = (
     "cc_value",
     "cc_count",
     "kernel",  # 1: the compiled kernel renders; 0: the numpy reference
+    "clock_bpm",  # the incoming MIDI clock's tempo, 0 when none arrives
 )
 INDEX = {name: i for i, name in enumerate(FIELDS)}
 RING = 8192  # render times kept for percentiles (about 22 s at 128 frames)

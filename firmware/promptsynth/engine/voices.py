@@ -78,6 +78,7 @@ class VoiceParams:
     chorus_depth: float = 50.0  # percent
     delay_mix: float = 0.0  # percent
     delay_time: float = 375.0  # ms
+    delay_sync: str = "off"  # a note length at the MIDI clock's tempo (config.DELAY_SYNC)
     delay_feedback: float = 35.0  # percent
     reverb_mix: float = 0.0  # percent
     reverb_size: float = 60.0  # percent

@@ -175,7 +175,8 @@ class MidiInput:
 
     def _new_client(self):
         m = self._rtmidi.MidiIn(self.api, name=self.client)
-        m.ignore_types(sysex=False, timing=True, active_sense=True)  # SysEx arrives, to be counted
+        # SysEx arrives, to be counted; MIDI clock, to sync the delay
+        m.ignore_types(sysex=False, timing=False, active_sense=True)
         return m
 
     def _new_scanner(self):
@@ -335,7 +336,7 @@ class MidiInput:
                 item = m.get_message()
                 if item is None:
                     break
-                feed(item[0])
+                feed(item[0], item[1])  # the message and its delta time (times MIDI clock)
                 count += 1
         return count
 

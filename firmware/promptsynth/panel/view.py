@@ -22,6 +22,7 @@ class Model:
     tune: float = 0.0
     voices: int = 0
     peak: float = 0.0
+    clock_bpm: float = 0.0  # the MIDI clock's tempo (0: none)
     progress: Optional[Tuple[int, int, float]] = None  # the running job's (step, total, seconds left)
     running: Optional[int] = None  # the job being generated now, whoever submitted it
     queued: int = 0  # jobs waiting behind it
@@ -48,7 +49,7 @@ def refresh(m: Model, inst, page: str) -> None:
     m.model = inst.gen_settings.model
     m.model_state = inst.model_state()
     m.root, m.tune = cur.sampler.root, cur.sampler.tune
-    m.voices, m.peak = meters.voices, meters.peak
+    m.voices, m.peak, m.clock_bpm = meters.voices, meters.peak, meters.clock_bpm
     m.queued = inst.queued()
     m.problems = inst.problems()
     if page == "system":

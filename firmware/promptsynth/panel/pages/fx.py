@@ -12,6 +12,7 @@ PARAMS = (
     Param("chorus_depth", "chorus depth", fmt.percent, 1.0, 1.0),
     Param("delay_mix", "delay", fmt.percent, 1.0, 1.0),
     Param("delay_time", "delay time", fmt.ms, 1 / 200, 1.0, True),
+    Param("delay_sync", "sync", fmt.choice),
     Param("delay_feedback", "feedback", fmt.percent, 1.0, 1.0),
     Param("reverb_mix", "reverb", fmt.percent, 1.0, 1.0),
     Param("reverb_size", "room size", fmt.percent, 1.0, 1.0),
@@ -25,8 +26,17 @@ class FxPage(SettingsPage):
     PARAMS = PARAMS
     rows = len(PARAMS)
 
+    @staticmethod
+    def shown(p, value, m) -> str:
+        """A row's value; the delay's sync also says the clock's tempo, or that none arrives (then
+        the delay time in ms is used)."""
+        text = p.show(value)
+        if p.key == "delay_sync" and value != "off":
+            text += " %dbpm" % round(m.clock_bpm) if m.clock_bpm else " no clk"
+        return text
+
     def draw(self, d, m, ui):
         s = ui.sampler()
-        rows = [row(p.label, p.show(getattr(s, p.key, None)), cols=19) for p in PARAMS]
+        rows = [row(p.label, self.shown(p, getattr(s, p.key, None), m), cols=19) for p in PARAMS]
         menu(d, rows, self.sel, top=ROWS_TOP, lines=ROWS_SHOWN)
         assert ROWS_TOP + ROWS_SHOWN * LINE <= 64
