@@ -42,72 +42,107 @@ typedef long long v2l __attribute__((vector_size(16)));
 
 static inline v2d vabs(v2d x) { return (v2d)((v2l)x & (v2l){0x7fffffffffffffffLL, 0x7fffffffffffffffLL}); }
 
-/* A new pair of states (left, right), each bent above the knee as sat() does: one test for both,
- * which the CPU predicts, off the recursion's path. */
-static inline v2d sat2(v2d x)
-{
-    const v2l above = vabs(x) > (v2d){SAT_KNEE, SAT_KNEE};
-    if (__builtin_expect((above[0] | above[1]) != 0, 0)) return (v2d){sat(x[0]), sat(x[1])};
-    return x;
-}
+/* Whether any lane of x is above the knee, as a mask. */
+static inline v2l above_knee(v2d x) { return vabs(x) > (v2d){SAT_KNEE, SAT_KNEE}; }
 
-/* One sample through one stage for both channels; each lane does the scalar operations above. */
+/* Both lanes of a state bent as sat() bends them. */
+static inline v2d sat2(v2d x) { return (v2d){sat(x[0]), sat(x[1])}; }
+
+/* One sample through one stage for both channels (each lane does the scalar operations above),
+ * its new states not yet bent. */
 #define SVF_TICK(x, a1, a2, a3, ic1, ic2, low, band)       \
     do {                                                   \
         const v2d v3_ = (x) - (ic2);                       \
         const v2d v1_ = (a1) * (ic1) + (a2) * v3_;         \
         const v2d v2_ = (ic2) + (a2) * (ic1) + (a3) * v3_; \
-        (ic1) = sat2(2.0 * v1_ - (ic1));                   \
-        (ic2) = sat2(2.0 * v2_ - (ic2));                   \
+        (ic1) = 2.0 * v1_ - (ic1);                         \
+        (ic2) = 2.0 * v2_ - (ic2);                         \
         (low) = v2_;                                       \
         (band) = v1_;                                      \
     } while (0)
 
-/* The whole period, FBLOCK frames at a time: the coefficients first (their divisions off the
- * recursion's path), then the recursion, both channels in one vector (a mono voice's right lane
- * runs on zeros: the recursion's latency, not its arithmetic, sets the pace, so the second lane
- * is free), the states in registers. type and stereo are constants where it is called, so each
- * case compiles to its own loop. */
+/* The coefficients of frames [0, len) from their cutoff gains: computed ahead of the
+ * recursion, so their divisions are off its path, in a loop that vectorises. */
+static inline __attribute__((always_inline)) void coefficients(const int type, const double *g, double k,
+                                                               double (*c)[6], int len)
+{
+    const double k2 = 1.4142135623730951; /* the 24 dB's second stage: Butterworth */
+    for (int j = 0; j < len; j++) {
+        const double gj = g[j];
+        c[j][0] = 1.0 / (1.0 + gj * (gj + k));
+        c[j][1] = gj * c[j][0];
+        c[j][2] = gj * c[j][1];
+        if (type == FILTER_LP24) {
+            c[j][3] = 1.0 / (1.0 + gj * (gj + k2));
+            c[j][4] = gj * c[j][3];
+            c[j][5] = gj * c[j][4];
+        }
+    }
+}
+
+/* One frame of one voice, both channels in one vector; i[0..3]: its states (locals of the
+ * caller, so they stay in registers). */
+static inline __attribute__((always_inline)) v2d filter_step(const int type, v2d in, const double *c, double k,
+                                                             v2d *i)
+{
+    v2d low, band, y;
+    const v2d a1 = {c[0], c[0]}, a2 = {c[1], c[1]}, a3 = {c[2], c[2]};
+    SVF_TICK(in, a1, a2, a3, i[0], i[1], low, band);
+    if (type == FILTER_LP12) y = low;
+    else if (type == FILTER_BP12) y = band;
+    else if (type == FILTER_HP12) y = in - k * band - low;
+    else {
+        const v2d b1 = {c[3], c[3]}, b2 = {c[4], c[4]}, b3 = {c[5], c[5]};
+        v2d band2;
+        SVF_TICK(low, b1, b2, b3, i[2], i[3], y, band2);
+        (void)band2;
+    }
+    /* the new states bent: rarely needed (only loud or resonant signals pass the knee), so one
+     * test for all of them, a branch the CPU predicts; below the knee the bend is the identity,
+     * so bending all when one is above is exact (the second stage read the first's output, not
+     * its states) */
+    v2l over = above_knee(i[0]) | above_knee(i[1]);
+    if (type == FILTER_LP24) over |= above_knee(i[2]) | above_knee(i[3]);
+    if (__builtin_expect((over[0] | over[1]) != 0, 0))
+        for (int q = 0; q < (type == FILTER_LP24 ? 4 : 2); q++) i[q] = sat2(i[q]);
+    return y;
+}
+
+static inline void states_in(const double *s, v2d *i)
+{
+    for (int q = 0; q < 4; q++) i[q] = (v2d){s[q], s[4 + q]};
+}
+
+/* Back into s, flushing values under FLUSH to 0 (no subnormals: a state needs far more than a
+ * period to decay from there). */
+static inline void states_out(const v2d *i, double *s)
+{
+    for (int q = 0; q < 4; q++) {
+        s[q] = fabs(i[q][0]) < FLUSH ? 0.0 : i[q][0];
+        s[4 + q] = fabs(i[q][1]) < FLUSH ? 0.0 : i[q][1];
+    }
+}
+
+/* One voice's whole period, FBLOCK frames at a time: both channels in one vector (a mono voice's
+ * right lane runs on zeros and its states stay 0), the states in registers. type and stereo are
+ * constants where it is called, so each case compiles to its own loop. */
 static inline __attribute__((always_inline)) void filter_blocks(const int type, const int stereo, float *const x[2],
                                                                 const double *g, double k, double *s, int n)
 {
-    const double k2 = 1.4142135623730951; /* the 24 dB's second stage: Butterworth */
-    v2d i1 = {s[0], s[4]}, i2 = {s[1], s[5]}, i3 = {s[2], s[6]}, i4 = {s[3], s[7]};
+    v2d i[4];
+    states_in(s, i);
     for (int j0 = 0; j0 < n; j0 += FBLOCK) {
         const int len = n - j0 < FBLOCK ? n - j0 : FBLOCK;
         double c[FBLOCK][6];
-        for (int j = 0; j < len; j++) {
-            const double gj = g[j0 + j];
-            c[j][0] = 1.0 / (1.0 + gj * (gj + k));
-            c[j][1] = gj * c[j][0];
-            c[j][2] = gj * c[j][1];
-            if (type == FILTER_LP24) {
-                c[j][3] = 1.0 / (1.0 + gj * (gj + k2));
-                c[j][4] = gj * c[j][3];
-                c[j][5] = gj * c[j][4];
-            }
-        }
+        coefficients(type, g + j0, k, c, len);
         float *x0 = x[0] + j0, *x1 = x[1] + j0;
         for (int j = 0; j < len; j++) {
-            v2d low, band, y;
-            const v2d in = {x0[j], stereo ? x1[j] : 0.0};
-            const v2d a1 = {c[j][0], c[j][0]}, a2 = {c[j][1], c[j][1]}, a3 = {c[j][2], c[j][2]};
-            SVF_TICK(in, a1, a2, a3, i1, i2, low, band);
-            if (type == FILTER_LP12) y = low;
-            else if (type == FILTER_BP12) y = band;
-            else if (type == FILTER_HP12) y = in - k * band - low;
-            else {
-                const v2d b1 = {c[j][3], c[j][3]}, b2 = {c[j][4], c[j][4]}, b3 = {c[j][5], c[j][5]};
-                v2d band2;
-                SVF_TICK(low, b1, b2, b3, i3, i4, y, band2);
-                (void)band2;
-            }
+            const v2d y = filter_step(type, (v2d){x0[j], stereo ? x1[j] : 0.0}, c[j], k, i);
             x0[j] = (float)y[0];
             if (stereo) x1[j] = (float)y[1];
         }
     }
-    s[0] = i1[0], s[1] = i2[0], s[2] = i3[0], s[3] = i4[0];
-    s[4] = i1[1], s[5] = i2[1], s[6] = i3[1], s[7] = i4[1];
+    states_out(i, s);
 }
 
 /* Filter the channels x[c][0..n) in place. g[j]: the cutoff's prewarped gain per frame; k: the
@@ -127,6 +162,4 @@ static void filter_run(int type, float *const x[2], int channels, const double *
     case FILTER_LP24 * 2 + 1: filter_blocks(FILTER_LP24, 1, x, g, k, st, n); break;
     default: return;
     }
-    for (int i = 0; i < 4 * channels; i++)
-        if (fabs(st[i]) < FLUSH) st[i] = 0.0;
 }
