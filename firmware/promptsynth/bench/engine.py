@@ -3,14 +3,14 @@
 Render cost is measured on the real :class:`Sampler` with every voice sounding the init sound
 in a forward loop, bent, with vibrato, and one voice re-struck every period so attacks, decays,
 releases and steals are always in flight (the worst case, not a steady chord), on the compiled
-kernel and on the numpy reference, one after the other in the same run.
+kernel and on the numpy reference in the same run, taking turns.
 """
 
 from __future__ import annotations
 
 import gc
 import time
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -43,14 +43,7 @@ FILTERED: Dict[str, Any] = dict(
 )
 
 
-def render_cost(
-    voices: int,
-    periods: int = 3000,
-    rate: int = 48000,
-    period: int = 128,
-    renderer: str = "kernel",
-    filtered: bool = False,
-) -> Dict[str, float]:
+def _bench_sampler(voices: int, rate: int, period: int, renderer: str, filtered: bool) -> Sampler:
     audio, loop = init_sound(rate)
     snd = prepare(audio, loop_mode="forward", loop_start=loop[0], loop_end=loop[1], crossfade=int(0.01 * rate))
     s = Sampler(
@@ -65,50 +58,95 @@ def render_cost(
     if s.renderer.name != renderer:
         raise RuntimeError(s.renderer_warning)
     s.load(snd)
+    return s
+
+
+BLOCK = 250  # periods a renderer renders before the next one's turn
+
+
+def _bench_periods(s: Sampler, notes: List[int], i0: int, i1: int, filtered: bool, kept: Optional[List[float]]):
+    """Periods i0..i1 of the workload on ``s``, their render times appended to ``kept``."""
+    voices = len(notes)
+    for i in range(i0, i1):
+        # every period: move the bend, re-strike one note (release + new attack)
+        s.pitch_bend(0.5 * np.sin(i / 50.0))
+        if filtered:
+            s.set_brightness(np.sin(i / 70.0))
+        nt = notes[i % voices]
+        s.note_off(nt)
+        s.note_on(nt, 64 + i % 63)
+        t0 = time.perf_counter()
+        s.render()
+        t1 = time.perf_counter()
+        if kept is not None:
+            kept.append(t1 - t0)
+        held = int((s.active & ~s.released).sum())
+        if held != voices:
+            raise RuntimeError("only %d of %d voices held" % (held, voices))
+
+
+def render_costs(
+    voices: int,
+    periods: int = 3000,
+    rate: int = 48000,
+    period: int = 128,
+    renderers: Sequence[str] = ("kernel",),
+    filtered: bool = False,
+) -> Dict[str, Dict[str, float]]:
+    """Each renderer's cost per period on the same workload, by renderer name. With several,
+    they take turns in blocks of BLOCK periods, so every renderer sees the machine as it is over
+    the same seconds: on a shared machine whose speed drifts by tens of percent over seconds,
+    their ratio is then a fair one. (Turns of one period each would make every period start
+    with caches the other renderer has just filled with its own data.)"""
+    samplers = [_bench_sampler(voices, rate, period, r, filtered) for r in renderers]
     notes = [28 + (i * 29) % 64 for i in range(voices)]  # distinct notes over five octaves
-    for nt in notes:
-        s.note_on(nt, 100)
-    s.mod_wheel(0.6)
-    times: List[float] = []
+    for s in samplers:
+        for nt in notes:
+            s.note_on(nt, 100)
+        s.mod_wheel(0.6)
+    times: List[List[float]] = [[] for _ in samplers]
     gc.collect()
     gc.freeze()
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        for i in range(periods + 200):
-            # every period: move the bend, re-strike one note (release + new attack)
-            s.pitch_bend(0.5 * np.sin(i / 50.0))
-            if filtered:
-                s.set_brightness(np.sin(i / 70.0))
-            nt = notes[i % voices]
-            s.note_off(nt)
-            s.note_on(nt, 64 + i % 63)
-            t0 = time.perf_counter()
-            s.render()
-            t1 = time.perf_counter()
-            if i >= 200:
-                times.append(t1 - t0)
-            held = int((s.active & ~s.released).sum())
-            if held != voices:
-                raise RuntimeError("only %d of %d voices held" % (held, voices))
+        for s in samplers:  # warm-up, not measured
+            _bench_periods(s, notes, 0, 200, filtered, None)
+        for b0 in range(200, periods + 200, BLOCK):
+            for s, kept in zip(samplers, times):
+                _bench_periods(s, notes, b0, min(b0 + BLOCK, periods + 200), filtered, kept)
     finally:
         if was_enabled:
             gc.enable()
         gc.unfreeze()
-    out = summary_us(times, period / rate)
-    out["voices"] = voices
-    out["period_frames"] = period
+    out = {}
+    for name, kept in zip(renderers, times):
+        out[name] = summary_us(kept, period / rate)
+        out[name]["voices"] = voices
+        out[name]["period_frames"] = period
     return out
 
 
+def render_cost(
+    voices: int,
+    periods: int = 3000,
+    rate: int = 48000,
+    period: int = 128,
+    renderer: str = "kernel",
+    filtered: bool = False,
+) -> Dict[str, float]:
+    """One renderer's cost per period (see render_costs)."""
+    return render_costs(voices, periods, rate, period, (renderer,), filtered)[renderer]
+
+
 def renderers(periods: int) -> Dict[str, Any]:
-    """The compiled kernel and the numpy reference on the same workloads, in one run (each
-    voice count measured on both, one after the other, so the ratio compares like with like)."""
+    """The compiled kernel and the numpy reference on the same workloads, in one run (taking
+    turns, so the ratio compares like with like)."""
     out: Dict[str, Any] = {"kernel": {}, "numpy": {}, "speedup_median": {}, "speedup_p99": {}}
     for v in (8, 16, 32, 64):
         key = str(v)
-        out["numpy"][key] = render_cost(v, periods, renderer="numpy")
-        out["kernel"][key] = render_cost(v, periods, renderer="kernel")
+        both = render_costs(v, periods, renderers=("numpy", "kernel"))
+        out["numpy"][key], out["kernel"][key] = both["numpy"], both["kernel"]
         for stat in ("median", "p99"):
             ratio = out["numpy"][key][stat + "_us"] / out["kernel"][key][stat + "_us"]
             out["speedup_" + stat][key] = round(ratio, 2)

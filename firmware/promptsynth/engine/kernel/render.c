@@ -141,7 +141,7 @@ static inline double lfo_at(const ps_voices *s, int v, double lt)
 }
 
 /* Render voice v into the mix; returns 1 when it finished this period. */
-static int render_voice(ps_voices *s, int v, double pitch_offset)
+static int render_voice(ps_voices *s, int v, double pitch_offset, const double *ramp2)
 {
     const int n = s->n;
     const double *p = s->vp + (size_t)v * NCOLS;
@@ -164,7 +164,7 @@ static int render_voice(ps_voices *s, int v, double pitch_offset)
     const double dinc = inc1 - inc0;
     for (int j = 0; j < n; j++) pos[j] = inc0 * j + ph0;
     if (dinc != 0.0)
-        for (int j = 0; j < n; j++) pos[j] += dinc * ((double)j * (j + 1) / (2.0 * n));
+        for (int j = 0; j < n; j++) pos[j] += dinc * ramp2[j];
     double ph1 = ph0 + inc0 * n + dinc * ((n + 1) / 2.0);
 
     /* 2. fold into the loop, once a voice has passed its first loop end */
@@ -333,11 +333,16 @@ static int render_voice(ps_voices *s, int v, double pitch_offset)
 int ps_render(ps_voices *s, double pitch_offset)
 {
     int sounding = 0;
-    if (s->n > MAX_PERIOD) return -1;
-    memset(s->mix, 0, sizeof(float) * 2 * (size_t)s->n);
+    const int n = s->n;
+    if (n > MAX_PERIOD) return -1;
+    memset(s->mix, 0, sizeof(float) * 2 * (size_t)n);
+    /* the increment ramp's integral, j (j + 1) / 2n: the same for every voice, so its divisions
+     * are made once a period, not once a frame of every voice */
+    double ramp2[MAX_PERIOD];
+    for (int j = 0; j < n; j++) ramp2[j] = (double)j * (j + 1) / (2.0 * n);
     for (int v = 0; v < s->count; v++) {
         if (!s->active[v]) continue;
-        sounding += 1 - render_voice(s, v, pitch_offset);
+        sounding += 1 - render_voice(s, v, pitch_offset, ramp2);
     }
     return sounding;
 }
