@@ -24,6 +24,43 @@ def model_like(seconds: float, rate: int = 16000, seed: int = 0) -> np.ndarray:
     return x
 
 
+def loop_report() -> Dict[str, Any]:
+    """The loop finder on recordings of sustained instruments (bench/loop_material.py): per
+    sound, what it found, its match, the seam as played, and the search time."""
+    from promptsynth.bench import loop_material as lm
+    from promptsynth.library.shaping import analyse_loop, detect_pitch
+
+    rate = lm.RATE
+    out: Dict[str, Any] = {"sounds": {}}
+    named = [(n, f().audio, True) for n, f in lm.SUSTAINED.items()]
+    named += [(n, f(), False) for n, f in lm.UNLOOPABLE.items()]
+    hits = refused = 0
+    for name, audio, loopable in named:
+        pitch = detect_pitch(audio.mean(axis=1), rate)
+        t0 = time.perf_counter()
+        found = analyse_loop(audio, rate, pitch)
+        took = time.perf_counter() - t0
+        entry: Dict[str, Any] = {
+            "found": found.loop is not None,
+            "note": found.note,
+            "search_ms": round(took * 1000, 1),
+        }
+        if found.loop is not None:
+            lp = found.loop
+            entry.update(
+                match=lp["match"], wave=lp["wave"], spectrum=lp["spectrum"], loop_s=[lp["start_s"], lp["end_s"]]
+            )
+            entry["seam"] = lm.seam(audio, lp)
+        else:
+            entry["best_match"] = round(found.best_match, 3)
+        hits += loopable and found.loop is not None
+        refused += (not loopable) and found.loop is None
+        out["sounds"][name] = entry
+    out["hit_rate"] = round(hits / len(lm.SUSTAINED), 3)
+    out["unloopable_refused"] = round(refused / len(lm.UNLOOPABLE), 3)
+    return out
+
+
 def run(quick: bool = False) -> Dict[str, object]:
     from promptsynth.library.shaping import shape
 
@@ -45,8 +82,11 @@ def run(quick: bool = False) -> Dict[str, object]:
             "loop_found": r.analysis.get("loop") is not None,
             "pitched": r.analysis["pitch"]["pitched"],
         }
+    out["loops"] = loop_report()
     out["aims"] = {
         "share<=2pct_all_lengths": all(out["%gs" % s]["share_of_duration_pct"] <= 2.0 for s in (2.0, 5.0, 10.0, 30.0)),
         "5s_in<=100ms": out["5s"]["median_ms"] <= 100.0,
+        "every_sustained_looped": out["loops"]["hit_rate"] == 1.0,
+        "no_loop_offered_for_unloopable": out["loops"]["unloopable_refused"] == 1.0,
     }
     return out

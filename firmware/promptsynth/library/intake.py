@@ -15,7 +15,7 @@ from promptsynth.config import SoundSettings
 from promptsynth.engine.sound import PlayableSound, prepare, resolve_points
 from promptsynth.generator.params import RECIPE_KEYS
 from promptsynth.library.presets import Preset
-from promptsynth.library.shaping import ShapeOptions, detect_pitch, shape
+from promptsynth.library.shaping import ShapeOptions, analyse_loop, detect_pitch, shape
 from promptsynth.library.sounds import LibraryError, SoundLibrary, safe_name
 
 log = logging.getLogger("library")
@@ -121,7 +121,7 @@ def length_warnings(fn: str, seconds: float, channels: int, out_rate: int) -> Li
 
 
 def import_file(lib: SoundLibrary, path: str, out_rate: int) -> Imported:
-    """Bring a WAV/FLAC file in: resampled, its `smpl` root and loop kept, else its pitch analysed.
+    """Bring a WAV/FLAC file in: resampled, its `smpl` root and loop kept, else its pitch and loop analysed.
 
     Idempotent: the sidecar records the file's SHA-256, and a file whose content is already in
     the library gives that sound back instead of a duplicate (which `sounds delete NAME` could
@@ -163,8 +163,11 @@ def import_file(lib: SoundLibrary, path: str, out_rate: int) -> Imported:
                 "mode": lp["mode"],
                 "from": "smpl",
             }
-    else:
+    else:  # the same analysis as a generated sound's: root, and a loop where it sustains
         analysis["pitch"] = detect_pitch(data.audio.mean(axis=1), out_rate)
+        found = analyse_loop(data.audio, out_rate, analysis["pitch"])
+        analysis["loop"] = found.loop
+        analysis["loop_note"] = found.note
     meta = {
         "kind": "imported",
         "source": fn,

@@ -6,9 +6,8 @@ and pyloudnorm (ITU-R BS.1770 loudness).
 
 Root pitch is YIN (de Cheveigné & Kawahara 2002) on frames of the sustained part, with a
 voicing test across frames, so noise and drums come back as unpitched instead of with an
-invented note. Loop points are searched in the sustained part: the loop end is moved to where
-the audio before it best matches, in shape and level, the audio before the loop start
-(normalised cross-correlation over a few periods), so the seam continues the waveform.
+invented note. Loops are library/loops.py's: found in the sustained part wherever it lies,
+where waveform and spectrum match, or "no good loop" with the reason.
 """
 
 from __future__ import annotations
@@ -19,6 +18,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
+
+from promptsynth.library.loops import LoopSearch, search
 
 SINGLE_HIT = re.compile(
     r"\b(kick|kickdrum|kick drum|snare|clap|rimshot|rim shot|tom|hi-?hat|hat|cowbell|shaker|"
@@ -103,10 +104,10 @@ def shape(
         analysis["pitch"] = pitch
         steps.append({"step": "pitch", "pitched": pitch["pitched"]})
     if o.loop and not single:
-        period = rate / pitch["hz"] if pitch and pitch["pitched"] else None
-        loop = find_loop(x, rate, period, o.crossfade_ms)
-        analysis["loop"] = loop
-        steps.append({"step": "loop", "found": loop is not None})
+        found = analyse_loop(x, rate, pitch, o.crossfade_ms)
+        analysis["loop"] = found.loop
+        analysis["loop_note"] = found.note
+        steps.append({"step": "loop", "found": found.loop is not None, "note": found.note})
     return Shaped(audio=x.astype(np.float32), rate=rate, steps=steps, analysis=analysis)
 
 
@@ -305,59 +306,12 @@ def detect_pitch(x: np.ndarray, rate: int, fmin: float = 30.0, fmax: float = 200
 # ---- loops ------------------------------------------------------------------------------------
 
 
-def find_loop(
-    x: np.ndarray, rate: int, period: Optional[float] = None, crossfade_ms: float = 30.0
-) -> Optional[Dict[str, object]]:
-    """A loop in the sustained part, or None when the sound has no sustain."""
-    n = len(x)
-    if n < int(0.5 * rate):
-        return None
-    mono = x.mean(axis=1)
-    # sustain: the level late in the sound is still close to the level early on
-    frame = int(0.05 * rate)
-    m = n // frame
-    rms = np.sqrt(np.mean(mono[: m * frame].reshape(m, frame) ** 2, axis=1)) + 1e-12
-    first, last = int(m * 0.3), int(m * 0.85)
-    if last - first < 4:
-        return None
-    early, late = (
-        np.median(rms[first : first + max((last - first) // 3, 1)]),
-        np.median(rms[last - max((last - first) // 3, 1) : last]),
-    )
-    if late < early * 10 ** (-9 / 20) or early < rms.max() * 10 ** (-30 / 20):
-        return None  # decays away (or too quiet): no sustain to loop
-    ls = int(n * 0.3)
-    le0 = int(n * 0.85)
-    if period:  # whole periods between start and end
-        k = max(int(round((le0 - ls) / period)), 1)
-        le0 = int(round(ls + k * period))
-    w = int(period * 2) if period else int(0.005 * rate)
-    w = max(min(w, int(0.02 * rate)), 32)
-    search = int(period) + 2 if period else int(0.01 * rate)
-    ref = mono[ls - w : ls]
-    lo, hi = max(le0 - search, ls + w + 1), min(le0 + search, n)
-    if hi <= lo:
-        return None
-    seg = mono[lo - w : hi]
-    # normalised cross-correlation of the window before the loop start with every window before
-    # a candidate loop end
-    num = np.correlate(seg, ref, mode="valid")
-    sq = np.concatenate([[0.0], np.cumsum(seg * seg)])
-    energy = sq[w:] - sq[:-w]
-    ncc = num / (np.sqrt(np.maximum(energy, 1e-20)) * np.sqrt(np.dot(ref, ref) + 1e-20))
-    level = np.sqrt(energy / max(np.dot(ref, ref), 1e-20))
-    score = ncc - np.abs(np.log(np.maximum(level, 1e-6)))  # matched phase and level
-    best = int(np.argmax(score))
-    le = lo + best
-    xf = int(min(crossfade_ms * rate / 1000, (le - ls) / 4, ls))
-    return {
-        "start": int(ls),
-        "end": int(le),
-        "crossfade": int(xf),
-        "match": round(float(ncc[best]), 4),
-        "start_s": round(ls / rate, 4),
-        "end_s": round(le / rate, 4),
-    }
+def analyse_loop(
+    x: np.ndarray, rate: int, pitch: Optional[Mapping[str, Any]], crossfade_ms: float = 30.0
+) -> LoopSearch:
+    """The loop search (library/loops.py) with the pitch analysis' period, when it found one."""
+    period = rate / pitch["hz"] if pitch and pitch.get("pitched") and pitch.get("hz") else None
+    return search(x, rate, period, crossfade_ms)
 
 
 # ---- single hit -------------------------------------------------------------------------------
