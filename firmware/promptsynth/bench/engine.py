@@ -156,6 +156,39 @@ def renderers(periods: int) -> Dict[str, Any]:
     return out
 
 
+def zone_note_on(notes: int = 2000) -> Dict[str, Any]:
+    """A note-on's cost in the sampler, plain (one sound across the keyboard) and through a
+    32-pad keymap with 4 alternates a pad (128 sounds resident), in one run, taking turns."""
+    from promptsynth.engine.zones import Zone
+
+    rate, period = 48000, 128
+    tone = np.sin(2 * np.pi * 220 * np.arange(rate // 10) / rate).astype(np.float32)
+    plain = Sampler(rate, period, VoiceParams(polyphony=64), renderer="kernel")
+    plain.load(prepare(tone, sound_id=1))
+    kit = Sampler(rate, period, VoiceParams(polyphony=64), renderer="kernel")
+    for i in range(128):
+        kit.load(prepare(tone, sound_id=i + 1), current=False)
+    kit.set_keymap(
+        [Zone(tuple(range(4 * z + 1, 4 * z + 5)), lokey=36 + z, hikey=36 + z, root=36 + z) for z in range(32)]
+    )
+    times: Dict[str, List[float]] = {"plain": [], "keymap_32_zones": []}
+    for i in range(notes):
+        for name, s in (("plain", plain), ("keymap_32_zones", kit)):
+            note = 36 + i % 32
+            t0 = time.perf_counter()
+            s.note_on(note, 100)
+            times[name].append(time.perf_counter() - t0)
+            s.note_off(note)
+            if i % 32 == 31:
+                s.render()
+    out: Dict[str, Any] = {}
+    for name, t in times.items():
+        a = np.array(t) * 1e6
+        out[name] = {"median_us": round(float(np.median(a)), 2), "p99_us": round(float(np.percentile(a, 99)), 2)}
+    out["resident_sounds"] = sum(snd is not None for snd in kit.slots.sounds)
+    return out
+
+
 def _engine_rig(sampler_settings: dict):
     """Start a rig and an engine process on its paced tap; return (rig, engine host, keyboard)."""
     from promptsynth.bench.rig import Rig, wait_for
@@ -262,6 +295,7 @@ def run(quick: bool = False) -> Dict[str, object]:
     result: Dict[str, Any] = {"period_frames": 128, "rate": 48000, "period_us": round(128 / 48000 * 1e6, 1)}
     result["renderers"] = rr = renderers(periods)
     result["render"] = rr["kernel"]  # what the engine plays through (the numpy figures are beside it)
+    result["zone_note_on"] = zone_note_on(200 if quick else 2000)
     result["note_on_latency"] = note_latency(5 if quick else 20)
     result["paced_run"] = paced_xruns(2.0 if quick else 10.0)
     result["aims"] = {

@@ -28,6 +28,7 @@ from promptsynth.engine import lfo
 from promptsynth.engine import period_settings as ps
 from promptsynth.engine.effects import Effects
 from promptsynth.engine.limiter import SoftLimiter
+from promptsynth.engine.slots import SoundSlots
 from promptsynth.engine.sound import PAD, PlayableSound
 from promptsynth.engine.voices import (
     A0,
@@ -44,6 +45,8 @@ from promptsynth.engine.voices import (
     FEND,
     LS,
     OMS,
+    PAN_L,
+    PAN_R,
     PL,
     REND,
     STEADY,
@@ -86,7 +89,7 @@ class VoiceRenderer:
     def period(
         self,
         voices: Voices,
-        sounds: List[Optional[PlayableSound]],
+        slots: SoundSlots,
         pitch_offset: float,
         fp: np.ndarray,
         effects: Effects,
@@ -100,7 +103,7 @@ class VoiceRenderer:
         sounding). With no voice sounding the mix is silence, and the effects' tails ring on."""
         mix = self.mix
         if voices.active.any():
-            sounding = self.render(voices, sounds, pitch_offset, fp)
+            sounding = self.render(voices, slots.sounds, pitch_offset, fp)
         else:
             sounding = 0
             mix.fill(0.0)
@@ -328,7 +331,14 @@ class VoiceRenderer:
                 filt.run(int(fp[ps.FP_TYPE]), ym1, gc[a:b], float(fp[ps.FP_K]), st)
                 voices.fstate[act[a:b], :ch] = st.transpose(1, 0, 2)
             ym1 *= g[a:b]
-            if first and ch == 2:
+            pans = voices.vp32[act[a:b]][:, PAN_L : PAN_R + 1]  # (voices, 2): each side's gain
+            if (pans != 1.0).any():  # a panned voice: each side weighted by its own gain
+                sides = ym1[np.zeros(2, np.intp) if ch == 1 else np.arange(2)] * pans.T[:, :, None]
+                if first:
+                    np.add.reduce(sides, axis=1, out=mix)
+                else:
+                    mix += np.add.reduce(sides, axis=1)
+            elif first and ch == 2:
                 np.add.reduce(ym1, axis=1, out=mix)
             else:
                 s = self._sum[ch]

@@ -2,7 +2,8 @@
 
 One object ties the parts together, each in its own module:
   voices.py  the voice pool and the note events (allocation, stealing, release, pedal, sources);
-  slots.py   the sounds that can sound at once, and the current one new notes play;
+  slots.py   the sounds that can sound at once, and the current one plain notes play;
+  zones.py   a keymap: which sounds a note plays, layered, choked, in round robin;
   render.py  the vectorised render of the active voices into a stereo mix (the numpy reference);
   kernel/    the same, compiled: one C call a period (renderers.py picks one by name);
   limiter.py the master soft limiter.
@@ -17,7 +18,7 @@ applied between two calls of :meth:`Sampler.render`, which is the period boundar
 from __future__ import annotations
 
 import math
-from typing import List, Optional
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -30,6 +31,7 @@ from promptsynth.engine.renderers import make_renderer
 from promptsynth.engine.slots import MAX_SLOTS, SoundSlots
 from promptsynth.engine.sound import PlayableSound
 from promptsynth.engine.voices import DECLICK_MS, MIN_RELEASE_MS, SOURCES, SPARE_VOICES, STEAL_MS, VoiceParams, Voices
+from promptsynth.engine.zones import Keymap, Zone
 
 BRIGHTNESS_RANGE = 48.0  # semitones CC74 moves the cutoff at 0 and 127
 CLOCK_TIMEOUT_S = 1.0  # a MIDI clock silent this long is gone: the delay takes its time in ms again
@@ -53,6 +55,9 @@ class Sampler:
         self.max_polyphony = max_polyphony
         self.slots = SoundSlots()
         self.voices = Voices(self.rate, max_polyphony + SPARE_VOICES, self.params, self.slots)
+        self.keymap: Optional[Keymap] = None  # None: plain notes play the current sound
+        self._zone_slots: List[Tuple[int, ...]] = []  # each zone's alternates' slots
+        self._pinned: set = set()  # ids of sounds loaded for a keymap: never released
         self.renderer, self.renderer_warning = make_renderer(renderer, self.rate, n, self.voices.count)
         # controllers
         self.bend = 0.0  # -1..1
@@ -129,26 +134,66 @@ class Sampler:
             self.slots.tune[i] = tune
         self.voices.retune(i)
 
-    def load(self, sound: PlayableSound) -> List[int]:
-        """Make ``sound`` the one new notes play; notes sounding an older one play on.
+    def load(self, sound: PlayableSound, current: bool = True) -> List[int]:
+        """Make ``sound`` resident: the one plain notes play (``current``), or one a keymap's zone
+        will name. Notes sounding an older sound play on.
 
         Returns the ids of sounds that no voice uses any more (their memory can be released).
         """
         freed = self.collect_unused()
-        if self.slots.full():  # every slot still sounds: cut the voices of the oldest non-current one
-            victim = self.slots.oldest()
+        if self.slots.full():  # every slot still sounds: cut the voices of the oldest unkept one
+            victim = self.slots.oldest(self._kept())
+            if victim < 0:
+                raise ValueError("every sound slot is held by the keymap")
             self.voices.cut_slot(victim)
             freed.append(self.slots.remove(victim))
-        self.slots.put(sound)
+        self.slots.put(sound, current)
+        if not current:
+            self._pinned.add(sound.sound_id)
         return freed + self.collect_unused()
 
+    def _kept(self) -> set:
+        """The slots of the pinned sounds (loaded for a keymap) and of the keymap's zones."""
+        kept = {slot for alternates in self._zone_slots for slot in alternates}
+        return kept | {i for i, snd in enumerate(self.slots.sounds) if snd is not None and snd.sound_id in self._pinned}
+
     def collect_unused(self) -> List[int]:
-        """Release the sounds no voice plays any more (never the current one); return their ids."""
-        return self.slots.release_unused(self.voices.slots_in_use())
+        """Release the sounds no voice plays and no zone names (never the current one); return
+        their ids."""
+        return self.slots.release_unused(self.voices.slots_in_use(), self._kept())
+
+    def set_keymap(self, zones: Optional[Sequence[Zone]]) -> None:
+        """Play notes through ``zones`` (engine/zones.py), whose sounds must all be resident
+        (loaded with ``current=False``, which pins them until a keymap is set); None: plain notes
+        play the current sound across the keyboard. Sounds pinned but not in the new keymap may
+        go once no voice plays them; notes already sounding play on. Raises ValueError (a bad
+        zone) or KeyError (a sound not loaded); the keymap is then unchanged."""
+        if zones is None:
+            self.keymap, self._zone_slots = None, []
+            self._pinned = set()
+            return
+        keymap = Keymap(zones)
+        slots = []
+        for z in keymap.zones:
+            found = tuple(self.slots.find(sid) for sid in z.sounds)
+            if min(found) < 0:
+                raise KeyError("zone sound %d is not loaded" % z.sounds[found.index(min(found))])
+            slots.append(found)
+        self.keymap, self._zone_slots = keymap, slots
+        self._pinned = {sid for z in keymap.zones for sid in z.sounds}  # others may now go
 
     # ---- events (applied at the period boundary) --------------------------------------------
     def note_on(self, note: int, velocity: int, source: int = 0) -> None:
-        self.voices.note_on(note, velocity, source, self._pitch_offset)
+        keymap = self.keymap
+        if keymap is None or velocity <= 0:
+            self.voices.note_on(note, velocity, source, self._pitch_offset)
+            return
+        zones = keymap.match(note, velocity)
+        for g in {keymap.zones[i].group for i in zones} - {0}:  # choke first, then layer
+            self.voices.choke(g)
+        for i in zones:
+            slot = self._zone_slots[i][keymap.alternate(i)]
+            self.voices.start(note, velocity, source, self._pitch_offset, slot, keymap.zones[i], i)
 
     def note_off(self, note: int, source: int = 0) -> None:
         """Release ``note`` as started from ``source`` (another input's same note plays on)."""
@@ -264,7 +309,7 @@ class Sampler:
         self.effects.settings(self.params, self.clock_quarter)
         voices = self.voices
         self.peak, self.voices_sounding = self.renderer.period(
-            voices, self.slots.sounds, pitch_offset, self.fp, self.effects, g0, g1, self.out, self.limiter
+            voices, self.slots, pitch_offset, self.fp, self.effects, g0, g1, self.out, self.limiter
         )
         if voices.pending:  # notes released before they sounded have now sounded
             voices.release_pending()

@@ -11,13 +11,14 @@ logs or takes locks.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Optional, Tuple
 
 import numpy as np
 
 if TYPE_CHECKING:
     from promptsynth.engine.slots import SoundSlots
     from promptsynth.engine.sound import PlayableSound
+    from promptsynth.engine.zones import Zone
 
 SOURCES = 16  # MIDI inputs whose notes and pedal are kept apart (0: the engine's own)
 SPARE_VOICES = 8  # extra voices so a stolen note can fade while its successor starts
@@ -33,10 +34,20 @@ FAR = 1.0e15  # "loop start" of voices that do not loop, "end" of those that do
 # before; END: frame where a non-looping voice ends; REND: frames after which a released voice
 # is silent; STEADY: frames after which a held voice's envelope is constant (FAR once released);
 # FBASE: the filter cutoff's key and velocity tracking in semitones; F_AR..F_STEADY: the
-# filter envelope's, as AR..STEADY (level 1)
+# filter envelope's, as AR..STEADY (level 1); PAN_L, PAN_R: the voice's pan as each side's gain
 (BASE, AR, A0, DR, D0, SUS, OMS, LS, CL, PL, FEND, END, REND, STEADY) = range(14)
 (FBASE, F_AR, F_A0, F_DR, F_D0, F_SUS, F_OMS, F_STEADY) = range(14, 22)
-NCOLS = 22
+PAN_L, PAN_R = 22, 23
+NCOLS = 24
+
+
+def pan_gains(pan: float) -> Tuple[float, float]:
+    """Each side's gain for a pan of -1 (left) .. 1 (right): equal power, and exactly 1 on both
+    sides at the centre (so a centred voice is what it was before pan existed)."""
+    if pan == 0.0:
+        return 1.0, 1.0
+    angle = np.pi / 4 * (1.0 + min(max(pan, -1.0), 1.0))
+    return float(np.sqrt(2.0) * np.cos(angle)), float(np.sqrt(2.0) * np.sin(angle))
 
 
 @dataclass
@@ -119,6 +130,12 @@ class Voices:
         self.fstate = np.zeros((v, 2, 4), np.float64)  # per voice and channel, the filter's states
         self.pedals = np.zeros(SOURCES, bool)  # each input's sustain pedal
         self.steals = 0
+        # what a note's zone (engine/zones.py) set: -1 / NaN / False / 0 for a plain note
+        self.zone = np.full(v, -1, np.int16)  # the zone that started the voice
+        self.zone_release = np.full(v, np.nan)  # the zone's own release in ms (NaN: the preset's)
+        self.one_shot = np.zeros(v, bool)  # the note-off is ignored: it plays to its end
+        self.group = np.zeros(v, np.int16)  # choke group
+        self.chokes = 0
 
     def ms(self, ms: float) -> float:
         """Milliseconds in frames."""
@@ -131,9 +148,30 @@ class Voices:
         if velocity <= 0:
             self.note_off(note, source)
             return
-        c = self.slots.current
-        if c < 0:
-            return
+        if self.slots.current >= 0:
+            self.start(note, velocity, source, pitch_offset, self.slots.current)
+
+    def choke(self, group: int) -> None:
+        """A note in choke group ``group`` starts: its group's sounding notes fade out (as a
+        stolen note does, in STEAL_MS)."""
+        for i in np.flatnonzero(self.active & ~self.stealing & (self.group == group)):
+            self._release(int(i), self.ms(STEAL_MS))
+            self.stealing[i] = True
+            self.chokes += 1
+
+    def start(
+        self,
+        note: int,
+        velocity: int,
+        source: int,
+        pitch_offset: float,
+        slot: int,
+        zone: Optional[Zone] = None,
+        zone_index: int = -1,
+    ) -> None:
+        """A voice for ``note`` playing the sound in ``slot``: as the preset sets it, or as
+        ``zone`` (its root, tune, envelope, gain, play mode and choke group) does."""
+        c = slot
         i = self._allocate()
         self.active[i] = True
         self.slot[i] = c
@@ -149,11 +187,19 @@ class Voices:
         self.lt[i] = 0.0
         self._age += 1
         self.age[i] = self._age
+        self.zone[i] = zone_index
+        self.zone_release[i] = np.nan if zone is None or zone.release is None else zone.release
+        self.one_shot[i] = zone is not None and zone.one_shot
+        self.group[i] = 0 if zone is None else zone.group
         row = self.vp[i]
-        row[BASE] = note - self.slots.root[c] + self.slots.tune[c] / 100.0
-        self._attack(i, velocity, row)
+        if zone is None:
+            row[BASE] = note - self.slots.root[c] + self.slots.tune[c] / 100.0
+        else:
+            row[BASE] = note - zone.root + zone.tune / 100.0
+        self._attack(i, velocity, row, zone)
         self._filter_attack(i, note, velocity, row)
-        self._loop(row, self.slots.held(c))
+        self._loop(row, self.slots.held(c), bool(self.one_shot[i]))
+        row[PAN_L], row[PAN_R] = pan_gains(0.0 if zone is None else zone.pan)
         row[FEND] = self.slots.fade_end[c]
         row[REND] = FAR
         self.vp32[i] = row
@@ -175,17 +221,24 @@ class Voices:
         fading = np.flatnonzero(self.stealing)
         return int(fading[np.argmax(self.t[fading] / self.rel[fading])])
 
-    def _attack(self, i: int, velocity: int, row: np.ndarray) -> None:
-        """Snapshot the envelope settings into voice ``i`` and its coefficients into ``row``."""
+    def _attack(self, i: int, velocity: int, row: np.ndarray, zone: Optional[Zone] = None) -> None:
+        """Snapshot the envelope settings (the zone's where it has its own) into voice ``i`` and
+        its coefficients into ``row``."""
         p = self.params
-        c = self.slots.current
+        c = int(self.slot[i])
         vt = p.velocity_track / 100.0
         self.level[i] = (velocity / 127.0) ** (2.0 * vt)
-        self.att[i] = self.ms(p.attack)
+        attack, decay, sustain = p.attack, p.decay, p.sustain
+        if zone is not None:
+            self.level[i] *= 10.0 ** (zone.gain_db / 20.0)
+            attack = p.attack if zone.attack is None else zone.attack
+            decay = p.decay if zone.decay is None else zone.decay
+            sustain = p.sustain if zone.sustain is None else zone.sustain
+        self.att[i] = self.ms(attack)
         if self.slots.start[c] > 0:  # starting mid-sound: never start with a step
             self.att[i] = max(self.att[i], self.ms(DECLICK_MS))
-        self.dec[i] = self.ms(p.decay)
-        self.sus[i] = p.sustain
+        self.dec[i] = self.ms(decay)
+        self.sus[i] = sustain
         # float() of the float32 snapshots: the coefficients are what the voice will play
         att, dec, sus, lvl = float(self.att[i]), float(self.dec[i]), float(self.sus[i]), float(self.level[i])
         row[STEADY] = att + dec
@@ -217,9 +270,10 @@ class Voices:
         return e
 
     @staticmethod
-    def _loop(row: np.ndarray, snd: PlayableSound) -> None:
-        """The loop folding's constants (forward: fold by L; ping-pong: offset L, fold by 2L)."""
-        if snd.loop_mode == "off":
+    def _loop(row: np.ndarray, snd: PlayableSound, one_shot: bool = False) -> None:
+        """The loop folding's constants (forward: fold by L; ping-pong: offset L, fold by 2L);
+        a one-shot plays through its sound's loop to the end."""
+        if snd.loop_mode == "off" or one_shot:
             row[LS], row[CL], row[PL] = FAR, 0.0, 1.0
             row[END] = snd.end
         else:
@@ -272,13 +326,20 @@ class Voices:
         self.stealing[i] = True
         self.steals += 1
 
-    def _release_time(self) -> float:
-        return self.ms(max(self.params.release, MIN_RELEASE_MS))
+    def _release_time(self, i: int) -> float:
+        """Voice ``i``'s release in frames: its zone's own, else the preset's now."""
+        ms = self.zone_release[i]
+        return self.ms(max(self.params.release if np.isnan(ms) else float(ms), MIN_RELEASE_MS))
 
     def note_off(self, note: int, source: int = 0) -> None:
         """Release ``note`` as started from ``source`` (another input's same note plays on)."""
         held = np.flatnonzero(
-            self.active & self.key_down & (self.note == note) & (self.source == source) & ~self.released
+            self.active
+            & self.key_down
+            & (self.note == note)
+            & (self.source == source)
+            & ~self.released
+            & ~self.one_shot  # a one-shot plays to its end
         )
         for i in held:
             self.key_down[i] = False
@@ -291,13 +352,13 @@ class Voices:
                 self.off_pending[i] = True
                 self.pending += 1
             else:
-                self._release(int(i), self._release_time())
+                self._release(int(i), self._release_time(int(i)))
 
     def release_pending(self) -> None:
         """After a period: release the notes whose key went up before they had sounded."""
         self.pending = 0
         for i in np.flatnonzero(self.off_pending & self.active):
-            self._release(int(i), self._release_time())
+            self._release(int(i), self._release_time(int(i)))
 
     @property
     def pedal(self) -> bool:
@@ -308,7 +369,7 @@ class Voices:
         self.pedals[source] = bool(down)
         if not down:
             for i in np.flatnonzero(self.active & self.sustained & (self.source == source) & ~self.released):
-                self._release(int(i), self._release_time())
+                self._release(int(i), self._release_time(int(i)))
 
     def all_notes_off(self, source: Optional[int] = None) -> None:
         """CC123: release the held notes (and the pedal) of ``source``, or of every input."""
@@ -319,7 +380,7 @@ class Voices:
             self.pedals[source] = False
             mine = self.active & ~self.released & (self.source == source)
         for i in np.flatnonzero(mine):
-            self._release(int(i), self._release_time())
+            self._release(int(i), self._release_time(int(i)))
 
     def all_sound_off(self) -> None:
         """CC120 and panic: every voice fades out within a few milliseconds."""
@@ -346,5 +407,5 @@ class Voices:
     def retune(self, i: int) -> None:
         """The notes sounding slot ``i`` follow its new root and tune (smoothly: the render
         ramps the increment)."""
-        on = np.flatnonzero(self.active & (self.slot == i))
+        on = np.flatnonzero(self.active & (self.slot == i) & (self.zone < 0))  # a zone has its own
         self.vp[on, BASE] = self.note[on] - self.slots.root[i] + self.slots.tune[i] / 100.0

@@ -23,7 +23,7 @@
 
 /* columns of the per-voice parameter matrix (engine/voices.py) */
 enum { BASE, AR, A0, DR, D0, SUS, OMS, LS, CL, PL, FEND, END, REND, STEADY,
-       FBASE, F_AR, F_A0, F_DR, F_D0, F_SUS, F_OMS, F_STEADY, NCOLS };
+       FBASE, F_AR, F_A0, F_DR, F_D0, F_SUS, F_OMS, F_STEADY, PAN_L, PAN_R, NCOLS };
 /* the settings every voice shares this period: engine/period_settings.py says what each is */
 enum { FP_TYPE, FP_K, FP_DEPTH, FP_OFF0, FP_OFF1, FP_RATE, FP_LFO_WAVE, FP_LFO_RATE, FP_LFO_DELAY, FP_LFO_FADE,
        FP_LFO_PITCH, FP_LFO_CUTOFF, FP_LFO_LEVEL, FP_COUNT };
@@ -238,6 +238,7 @@ static int render_voice(ps_voices *s, int v, double pitch_offset, const double *
     const int channels = s->channels[slot];
     const float *rl = s->data[slot][0], *rr = s->data[slot][1];
     float *left = s->mix, *right = s->mix + n;
+    const float pan_l = p32[PAN_L], pan_r = p32[PAN_R]; /* the voice's pan: 1, 1 at the centre (exact) */
     int32_t lo = INT32_MAX, hi = 0;
     for (int j = 0; j < n; j++) {
         /* positions are >= 0 and below 2^31: truncation to int32 is floor */
@@ -280,14 +281,14 @@ static int render_voice(ps_voices *s, int v, double pitch_offset, const double *
         filter_run((int)s->fp[FP_TYPE], ys, channels, gc, k, s->fstate + (size_t)v * 8, n);
         if (channels == 2) {
             for (int j = 0; j < n; j++) {
-                left[j] += y[0][j] * gain[j];
-                right[j] += y[1][j] * gain[j];
+                left[j] += y[0][j] * gain[j] * pan_l;
+                right[j] += y[1][j] * gain[j] * pan_r;
             }
         } else {
             for (int j = 0; j < n; j++) {
                 const float w = y[0][j] * gain[j];
-                left[j] += w;
-                right[j] += w;
+                left[j] += w * pan_l;
+                right[j] += w * pan_r;
             }
         }
     } else if (clip) {
@@ -298,20 +299,23 @@ static int render_voice(ps_voices *s, int v, double pitch_offset, const double *
             for (int j = 0; j < n; j++) {
                 const int64_t i0 = idx[j];
                 const float y = hermite_clipped(row, i0, len, wt[j], gain[j]);
-                (c ? right : left)[j] += y;
-                if (channels == 1) right[j] += y;
+                if (channels == 1) {
+                    left[j] += y * pan_l;
+                    right[j] += y * pan_r;
+                } else
+                    (c ? right : left)[j] += y * (c ? pan_r : pan_l);
             }
         }
     } else if (channels == 2) {
         for (int j = 0; j < n; j++) {
-            left[j] += dot4(rl + idx[j], wt[j], gain[j]);
-            right[j] += dot4(rr + idx[j], wt[j], gain[j]);
+            left[j] += dot4(rl + idx[j], wt[j], gain[j]) * pan_l;
+            right[j] += dot4(rr + idx[j], wt[j], gain[j]) * pan_r;
         }
     } else {
         for (int j = 0; j < n; j++) {
             const float y = dot4(rl + idx[j], wt[j], gain[j]);
-            left[j] += y;
-            right[j] += y;
+            left[j] += y * pan_l;
+            right[j] += y * pan_r;
         }
     }
 

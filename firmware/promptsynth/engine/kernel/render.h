@@ -13,9 +13,9 @@ typedef struct {
     double *phase;
     double *inc;
     double *t;
-    const float *data[8][2];   /* per slot: each channel's row (mono: the same row twice) */
-    int64_t frames[8];         /* per slot: row length, PAD included */
-    int channels[8];
+    const float *data[160][2]; /* per slot (engine/slots.py's MAX_SLOTS): each channel's row (mono: the same row twice) */
+    int64_t frames[160];       /* per slot: row length, PAD included */
+    int channels[160];
     float *mix;             /* (2, n) */
     double *fstate;         /* (count, 2 channels, 4): each voice's filter states */
     double *lt;             /* frames since each voice's note-on (its LFO's time) */

@@ -9,14 +9,13 @@ offset and the master gain. The slots' sounds are bound again only when one chan
 from __future__ import annotations
 
 from types import ModuleType
-from typing import Any, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 
 from promptsynth.engine.effects import Effects
 from promptsynth.engine.limiter import SoftLimiter
-from promptsynth.engine.slots import MAX_SLOTS
-from promptsynth.engine.sound import PlayableSound
+from promptsynth.engine.slots import MAX_SLOTS, SoundSlots
 from promptsynth.engine.voices import DECLICK_MS, NCOLS, Voices
 
 MAX_PERIOD = 4096  # render.c's stack buffers
@@ -48,8 +47,9 @@ class KernelRenderer:
         self._fp: Optional[np.ndarray] = None
         self.e = self.ffi.new("ps_effects *")
         self._effects: Optional[Effects] = None
-        self._sounds: Tuple[Any, ...] = (None,) * MAX_SLOTS
+        self._version = -1  # the slots' version bound
         self._rows: List[np.ndarray] = []
+        assert len(self.s.frames) == MAX_SLOTS, "render.h and engine/slots.py disagree on the slots"
 
     def _ptr(self, ctype: str, a: np.ndarray):
         assert a.flags.c_contiguous
@@ -72,10 +72,10 @@ class KernelRenderer:
         s.age = self._ptr("int64_t *", voices.age)
         self._voices = voices  # keeps the arrays alive
 
-    def _bind_sounds(self, sounds: List[Optional[PlayableSound]]) -> None:
+    def _bind_sounds(self, slots: SoundSlots) -> None:
         s = self.s
         keep = []
-        for i, snd in enumerate(sounds):
+        for i, snd in enumerate(slots.sounds):
             if snd is None:
                 s.frames[i] = 0
                 s.channels[i] = 0
@@ -89,7 +89,7 @@ class KernelRenderer:
             s.data[i][1] = rows[-1]
             s.frames[i] = data.shape[1]
             s.channels[i] = data.shape[0]
-        self._sounds = tuple(sounds)
+        self._version = slots.version
         self._rows = keep
 
     def _bind_effects(self, fxs: Effects) -> None:
@@ -123,7 +123,7 @@ class KernelRenderer:
     def period(
         self,
         voices: Voices,
-        sounds: List[Optional[PlayableSound]],
+        slots: SoundSlots,
         pitch_offset: float,
         fp: np.ndarray,
         effects: Effects,
@@ -143,7 +143,7 @@ class KernelRenderer:
         if fp is not self._fp:
             self.s.fp = self._ptr("double *", fp)
             self._fp = fp
-        if any(a is not b for a, b in zip(sounds, self._sounds)):
-            self._bind_sounds(sounds)
+        if slots.version != self._version:
+            self._bind_sounds(slots)
         peak = self.lib.ps_period(self.s, self.m, self.e, pitch_offset, g0, g1, self._sounding)
         return peak, self._sounding[0]

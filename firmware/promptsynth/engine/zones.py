@@ -1,0 +1,96 @@
+"""Zones: which sounds a note plays, and how (a keymap of up to MAX_ZONES zones).
+
+A zone maps a key range and a velocity range to a sound, with its own root and tune, envelope,
+gain, pan and play mode (normal, or one-shot: the note-off is ignored and the sound plays to its
+end, as drums do). Zones that overlap layer: a note starts a voice in each zone it falls in.
+A zone in a choke group cuts the sounding notes of its group when it starts (an open hi-hat cut
+by the closed one) with the steal's short fade. A zone may hold up to MAX_ALTERNATES sounds,
+played in turn (round robin) or at random without repeating the last, so a repeated drum does
+not sound like a machine gun.
+
+The keymap is built once when it is set (between periods), as a list of zones per key; a note-on
+then looks at its key's few zones and their velocity ranges, and nothing more.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import List, Optional, Sequence, Tuple
+
+MAX_ZONES = 32
+MAX_ALTERNATES = 4
+ROUND_ROBIN = ("cycle", "random")
+
+
+@dataclass(frozen=True)
+class Zone:
+    """One zone. ``sounds``: the engine sound ids of its alternates (one, or up to 4 for round
+    robin). Envelope times in ms; None takes the preset's setting."""
+
+    sounds: Tuple[int, ...]
+    lokey: int = 0
+    hikey: int = 127
+    lovel: int = 1
+    hivel: int = 127
+    root: float = 60.0
+    tune: float = 0.0  # cents
+    attack: Optional[float] = None
+    decay: Optional[float] = None
+    sustain: Optional[float] = None
+    release: Optional[float] = None
+    gain_db: float = 0.0
+    pan: float = 0.0  # -1 left .. 1 right
+    one_shot: bool = False
+    group: int = 0  # choke group (0: none)
+    round_robin: str = "cycle"
+
+    def check(self) -> None:
+        """Raise ValueError naming what is wrong."""
+        if not 1 <= len(self.sounds) <= MAX_ALTERNATES:
+            raise ValueError("a zone has 1 to %d sounds, not %d" % (MAX_ALTERNATES, len(self.sounds)))
+        if not (0 <= self.lokey <= self.hikey <= 127 and 1 <= self.lovel <= self.hivel <= 127):
+            raise ValueError("zone ranges must be 0 <= lokey <= hikey <= 127 and 1 <= lovel <= hivel <= 127")
+        if not -1.0 <= self.pan <= 1.0:
+            raise ValueError("pan must be within -1..1")
+        if self.round_robin not in ROUND_ROBIN:
+            raise ValueError("round_robin must be one of %s" % ", ".join(ROUND_ROBIN))
+        if self.group < 0:
+            raise ValueError("a choke group is 0 (none) or a positive number")
+
+
+class Keymap:
+    """Zones by key, and each zone's round-robin state."""
+
+    def __init__(self, zones: Sequence[Zone], seed: int = 0):
+        if len(zones) > MAX_ZONES:
+            raise ValueError("a keymap has at most %d zones, not %d" % (MAX_ZONES, len(zones)))
+        for z in zones:
+            z.check()
+        self.zones: Tuple[Zone, ...] = tuple(zones)
+        self._by_key: List[Tuple[int, ...]] = [
+            tuple(i for i, z in enumerate(self.zones) if z.lokey <= key <= z.hikey) for key in range(128)
+        ]
+        self._next = [0] * len(self.zones)  # the alternate each zone plays next (in turn)
+        self._last = [-1] * len(self.zones)  # the alternate each zone played last (at random)
+        self._rng = random.Random(seed)
+
+    def match(self, note: int, velocity: int) -> List[int]:
+        """The zones a note plays, in the keymap's order."""
+        if not 0 <= note <= 127:
+            return []
+        return [i for i in self._by_key[note] if self.zones[i].lovel <= velocity <= self.zones[i].hivel]
+
+    def alternate(self, i: int) -> int:
+        """Which of zone ``i``'s sounds this note plays (and advance its round robin)."""
+        z = self.zones[i]
+        n = len(z.sounds)
+        if n == 1:
+            return 0
+        if z.round_robin == "random":  # any but the one played last
+            pick = self._rng.choice([k for k in range(n) if k != self._last[i]])
+            self._last[i] = pick
+            return pick
+        pick = self._next[i]
+        self._next[i] = (pick + 1) % n
+        return pick
