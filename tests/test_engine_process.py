@@ -216,3 +216,35 @@ def test_turning_the_cutoff_filters_a_held_note_in_the_engine_process(engine, ri
     assert above(closed, 350.0) < 0.1 * above(open_, 350.0)
     assert abs(freq_of(closed) / 130.81 - 1) < 5e-3 and np.abs(closed).max() > 0.05  # the same note, playing
     assert sup.stats["voices"] == 1 and sup.stats["kernel"] == 1
+
+
+def test_a_keymap_plays_each_zone_in_the_engine_process_and_a_bad_one_is_refused(engine, rig):
+    from promptsynth.engine.zones import Zone
+
+    sup = engine(release=5.0)
+    _ready(sup, ports=0)
+    t = np.arange(RATE) / RATE
+    low, high = sup.new_id(), sup.new_id()
+    for sid, hz in ((low, 220.0), (high, 440.0)):
+        tone = (0.4 * np.sin(2 * np.pi * hz * t)).astype(np.float32)
+        sup.play(prepare(tone, loop_mode="forward", loop_start=0, loop_end=RATE, sound_id=sid), current=False)
+    sup.set_keymap([Zone((low,), hikey=59, root=57), Zone((high,), lokey=60, root=69, pan=1.0)])
+
+    def hear(note):
+        sup.send(m.Midi(bytes([0x90, note, 100])))
+        assert wait_for(lambda: sup.stats["voices"] == 1, 10.0)
+        _audio_for(rig, RATE // 2)
+        x = rig.read_tap()[-RATE // 4 :]
+        sup.send(m.Midi(bytes([0x80, note, 0])))
+        assert wait_for(lambda: sup.stats["voices"] == 0, 10.0)
+        return x
+
+    x = hear(57)  # zone 1 at its root, both sides
+    assert abs(freq_of(x[:, 0]) / 220.0 - 1) < 2e-3 and abs(np.abs(x[:, 1]).max() - np.abs(x[:, 0]).max()) < 0.01
+    x = hear(72)  # zone 2, three semitones up, panned hard right
+    assert abs(freq_of(x[:, 1]) / (440.0 * 2 ** (3 / 12)) - 1) < 2e-3 and np.abs(x[:, 0]).max() < 1e-4
+    # a zone naming a sound the engine never got: refused whole, the keymap before plays on
+    sup.set_keymap([Zone((9999,))])
+    assert wait_for(lambda: sup.noticed("keymap refused: zone sound 9999 is not loaded"), 10.0), sup.texts()
+    x = hear(57)
+    assert abs(freq_of(x[:, 0]) / 220.0 - 1) < 2e-3

@@ -14,7 +14,7 @@ import time
 from collections import deque
 from multiprocessing import shared_memory
 from multiprocessing.connection import Connection
-from typing import Deque, Dict, List, Optional
+from typing import Deque, Dict, List, Optional, Sequence
 
 from promptsynth.backoff import Backoff
 from promptsynth.config import Config
@@ -22,6 +22,7 @@ from promptsynth.engine import messages as m
 from promptsynth.engine.shm import publish, release
 from promptsynth.engine.sound import PlayableSound
 from promptsynth.engine.stats import EngineStats
+from promptsynth.engine.zones import Zone
 
 log = logging.getLogger("engine-host")
 
@@ -147,13 +148,19 @@ class EngineHost:
         self._next_id += 1
         return i
 
-    def play(self, sound: PlayableSound) -> None:
-        """Hand a sound to the engine through shared memory; new notes play it."""
-        shm, msg = publish(sound)
+    def play(self, sound: PlayableSound, current: bool = True) -> None:
+        """Hand a sound to the engine through shared memory; new notes play it (``current``), or
+        a keymap will name it (:meth:`set_keymap`)."""
+        shm, msg = publish(sound, current)
         self._published[sound.sound_id] = shm
         if not self.send(msg):
             self._published.pop(sound.sound_id, None)
             release(shm)
+
+    def set_keymap(self, zones: Optional[Sequence[Zone]]) -> None:
+        """Play notes through ``zones`` (their sounds handed over with ``play(..., current=False)``
+        first); None: plain notes play the current sound."""
+        self.send(m.SetKeymap(None if zones is None else tuple(zones)))
 
     def published(self) -> List[int]:
         """Ids of the sounds whose shared memory is still held for the engine."""

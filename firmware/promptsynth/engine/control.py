@@ -31,12 +31,14 @@ AUDIO_FIRST_S = 2.0  # longest wait for the audio loop's first attempt to open t
 
 
 class SoundMapped:
-    """Internal: a sound the control thread has mapped from shared memory, to play."""
+    """Internal: a sound the control thread has mapped from shared memory, to play (``current``)
+    or to keep for a keymap."""
 
-    __slots__ = ("sound",)
+    __slots__ = ("sound", "current")
 
-    def __init__(self, sound) -> None:
+    def __init__(self, sound, current: bool = True) -> None:
         self.sound = sound
+        self.current = current
 
 
 class PortLost:
@@ -119,7 +121,7 @@ class Control:
                 self.outbox.append(m.Notice("error", "cannot map sound %d: %s" % (msg.sound_id, e)))
                 return
             self._shm[msg.sound_id] = shm
-            self.commands.append(SoundMapped(sound))
+            self.commands.append(SoundMapped(sound, msg.current))
         else:
             self.commands.append(msg)
 

@@ -7,12 +7,15 @@ Audio never travels in a message: a sound's samples are in shared memory
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
+
+from promptsynth.engine.zones import Zone
 
 
 @dataclass(frozen=True)
 class LoadSound:
-    """Play this sound for new notes (notes sounding the old one play on)."""
+    """Play this sound for new notes (notes sounding the old one play on); or, with ``current``
+    False, keep it resident for a keymap's zones (SetKeymap names it by ``sound_id``)."""
 
     shm_name: str
     shape: Tuple[int, int]  # (channels, padded frames) of the planar float32 array
@@ -27,6 +30,15 @@ class LoadSound:
     crossfade: int
     sound_id: int
     name: str = ""
+    current: bool = True
+
+
+@dataclass(frozen=True)
+class SetKeymap:
+    """Play notes through these zones (engine/zones.py: their sounds by engine sound id, loaded
+    first); None: plain notes play the current sound. A bad keymap is refused with a notice."""
+
+    zones: Optional[Tuple[Zone, ...]] = None
 
 
 @dataclass(frozen=True)

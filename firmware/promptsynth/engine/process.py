@@ -69,6 +69,7 @@ class Engine:
             m.Midi: self._midi,
             m.SetParams: self._set_params,
             m.SetTune: self._set_tune,
+            m.SetKeymap: self._set_keymap,
             m.Panic: self._panic,
             m.Stop: self._stop_fade,
         }
@@ -107,8 +108,22 @@ class Engine:
             self.outbox.append(m.Notice("error", "engine: unknown command %s" % type(cmd).__name__))
 
     def _load(self, cmd: SoundMapped) -> None:
-        self.control.freed.extend(self.sampler.load(cmd.sound))
-        self.stats.values[INDEX["sound_id"]] = cmd.sound.sound_id
+        try:
+            self.control.freed.extend(self.sampler.load(cmd.sound, cmd.current))
+        except ValueError as e:  # every slot held by the keymap: the sound is not taken
+            self.control.freed.append(cmd.sound.sound_id)
+            self.outbox.append(m.Notice("error", "sound %d not loaded: %s" % (cmd.sound.sound_id, e)))
+            return
+        if cmd.current:
+            self.stats.values[INDEX["sound_id"]] = cmd.sound.sound_id
+
+    def _set_keymap(self, cmd: m.SetKeymap) -> None:
+        try:
+            self.sampler.set_keymap(cmd.zones)
+        except (KeyError, ValueError) as e:  # refused whole: the keymap before plays on
+            self.outbox.append(m.Notice("error", "keymap refused: %s" % e.args[0]))
+            return
+        self.control.freed.extend(self.sampler.collect_unused())
 
     def _port_lost(self, cmd: PortLost) -> None:
         self.sampler.all_notes_off(cmd.source)

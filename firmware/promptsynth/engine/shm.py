@@ -13,8 +13,9 @@ from promptsynth.engine.messages import LoadSound
 from promptsynth.engine.sound import PlayableSound
 
 
-def publish(sound: PlayableSound) -> Tuple[shared_memory.SharedMemory, LoadSound]:
-    """Copy the sound into a new shared-memory block; the caller owns (and later unlinks) it."""
+def publish(sound: PlayableSound, current: bool = True) -> Tuple[shared_memory.SharedMemory, LoadSound]:
+    """Copy the sound into a new shared-memory block; the caller owns (and later unlinks) it.
+    ``current``: new notes play it (else it is kept for a keymap)."""
     arr = np.ascontiguousarray(sound.planar, dtype=np.float32)
     shm = shared_memory.SharedMemory(create=True, size=max(arr.nbytes, 1), name="psynth-" + uuid.uuid4().hex[:16])
     view: np.ndarray = np.ndarray(arr.shape, dtype=np.float32, buffer=shm.buf)
@@ -35,6 +36,7 @@ def publish(sound: PlayableSound) -> Tuple[shared_memory.SharedMemory, LoadSound
         crossfade=sound.crossfade,
         sound_id=sound.sound_id,
         name=sound.name,
+        current=current,
     )
     return shm, msg
 
@@ -43,7 +45,8 @@ def attach(msg: LoadSound) -> Tuple[shared_memory.SharedMemory, PlayableSound]:
     """Map a published sound; keep the returned block until no voice plays the sound."""
     shm = shared_memory.SharedMemory(name=msg.shm_name)
     planar: np.ndarray = np.ndarray(tuple(msg.shape), dtype=np.float32, buffer=shm.buf)
-    fields = {f.name: getattr(msg, f.name) for f in dataclasses.fields(msg) if f.name not in ("shm_name", "shape")}
+    skip = ("shm_name", "shape", "current")
+    fields = {f.name: getattr(msg, f.name) for f in dataclasses.fields(msg) if f.name not in skip}
     return shm, PlayableSound(planar=planar, **fields)
 
 
