@@ -175,6 +175,59 @@ class SoundSettings:
     reverb_damping: float = _key(50.0, "Reverb damping in percent (how fast the tail darkens).", 0.0, 100.0)
 
 
+MAX_ZONES = 32  # zones a preset holds (engine/zones.py)
+MAX_ALTERNATES = 4  # sounds a zone plays in turn (round robin)
+ROUND_ROBIN = ("cycle", "random")
+ZONE_MODES = ("normal", "one_shot")
+
+
+@dataclass(frozen=True)
+class ZoneSettings:
+    """One zone of a preset that plays several sounds: a kit's pad, a layer, a key or velocity
+    range. The preset's own settings (filter, LFO, effects, polyphony, and the envelope where a
+    zone says -1) apply to every zone."""
+
+    name: str = _key("", "The zone's name (a kit's pad: kick, snare ...).")
+    sounds: tuple = _key((), "Library ids of the zone's sound and its alternates (1-4), played in turn.")
+    lokey: int = _key(0, "Lowest key the zone plays on.", 0, 127)
+    hikey: int = _key(127, "Highest key the zone plays on.", 0, 127)
+    lovel: int = _key(1, "Lowest velocity the zone plays at.", 1, 127)
+    hivel: int = _key(127, "Highest velocity the zone plays at.", 1, 127)
+    root: int = _key(
+        -1, "Key at which the sound plays at its own pitch (-1: a one-key zone's key, else its analysed root).", -1, 127
+    )
+    tune: float = _key(0.0, "Fine tune in cents.", -1200.0, 1200.0)
+    attack: float = _key(-1.0, "Attack in milliseconds (-1: the preset's).", -1.0, 20000.0)
+    decay: float = _key(-1.0, "Decay in milliseconds (-1: the preset's).", -1.0, 20000.0)
+    sustain: float = _key(-1.0, "Sustain level 0-1 (-1: the preset's).", -1.0, 1.0)
+    release: float = _key(-1.0, "Release in milliseconds (-1: the preset's).", -1.0, 20000.0)
+    gain: float = _key(0.0, "Zone gain in dB.", -60.0, 12.0)
+    pan: float = _key(0.0, "Pan in percent (-100 = left, 100 = right; equal power).", -100.0, 100.0)
+    mode: str = _key(
+        "normal", "`normal`, or `one_shot`: the note-off is ignored and the sound plays to its end.", choices=ZONE_MODES
+    )
+    group: int = _key(0, "Choke group (0 = none): a note in a group cuts its group's sounding notes.", 0, 64)
+    round_robin: str = _key(
+        "cycle", "Alternates in turn (`cycle`) or at random, never twice running.", choices=ROUND_ROBIN
+    )
+    loop_mode: str = _key(
+        "auto",
+        "`auto` (the sound's own loop, if any), `off`, `forward`, `pingpong`.",
+        choices=("auto", "off", "forward", "pingpong"),
+    )
+
+    def problems(self) -> List[str]:
+        """What is wrong across keys (each key's own range is checked by the schema)."""
+        out = []
+        if not 1 <= len(self.sounds) <= MAX_ALTERNATES:
+            out.append("a zone has 1 to %d sounds, not %d" % (MAX_ALTERNATES, len(self.sounds)))
+        if self.lokey > self.hikey:
+            out.append("lokey %d is above hikey %d" % (self.lokey, self.hikey))
+        if self.lovel > self.hivel:
+            out.append("lovel %d is above hivel %d" % (self.lovel, self.hivel))
+        return out
+
+
 @dataclass(frozen=True)
 class SamplerConfig(SoundSettings):
     sound: str = _key("", 'WAV or FLAC file to play at start-up ("" = the built-in init sound).')
@@ -325,6 +378,10 @@ def _check_value(section: str, f: dataclasses.Field, value: Any) -> Any:
             raise ConfigError("%s: must be text, got %r" % (name, value))
         if "\x00" in value:
             raise ConfigError("%s: must not contain NUL characters" % name)
+    elif want is tuple:  # a list of names
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) and v and "\x00" not in v for v in value):
+            raise ConfigError("%s: must be a list of names, got %r" % (name, value))
+        value = tuple(value)
     meta = f.metadata
     if meta.get("choices") and value not in meta["choices"]:
         raise ConfigError("%s: must be one of %s, got %r" % (name, ", ".join(meta["choices"]), value))
@@ -438,6 +495,8 @@ def _section_of(cls: type) -> str:
     for name, c in SECTIONS.items():
         if issubclass(c, cls):
             return name
+    if cls is ZoneSettings:  # a preset's zones: not a section of the config file
+        return "zone"
     raise KeyError(cls)
 
 

@@ -166,6 +166,8 @@ class Instrument:
         it has no sound to play (nor a generator to make one)."""
         from promptsynth.library.intake import playable
 
+        if preset.zones:
+            return self._load_zones(preset)
         sid = preset_sound.sound_id_for(self.library, preset)
         if sid is None:
             if generate and self.gen.client is not None:
@@ -179,10 +181,29 @@ class Instrument:
         except (LibraryError, OSError) as e:
             log.error("preset %s: %s", preset.name, e)
             return False
+        self.host.set_keymap(None)  # plain notes play the preset's one sound
         self.host.play(playable(a.audio, self.cfg.audio.rate, a.settings, self.host.new_id(), name=a.name))
         self.host.send(em.SetParams(voice_changes(a.settings)))
         self.current = dataclasses.replace(preset, sound=a.sound, sampler=a.settings)
         self.save_state()
+        return True
+
+    def _load_zones(self, preset: Preset) -> bool:
+        """Play a preset with zones: every zone's sounds made resident in the engine, then its
+        keymap. Every sound is read before anything is sent, so a missing one leaves the
+        instrument as it was."""
+        try:
+            zones, sounds = preset_sound.zone_sounds(self.library, preset, self.cfg.audio.rate, self.host.new_id)
+        except (LibraryError, OSError) as e:
+            log.error("preset %s: %s", preset.name, describe(e))
+            return False
+        for snd in sounds:
+            self.host.play(snd, current=False)
+        self.host.set_keymap(zones)
+        self.host.send(em.SetParams(voice_changes(preset.sampler)))
+        self.current = preset
+        self.save_state()
+        log.info("preset %s: %d zones, %d sounds", preset.name, len(zones), len(sounds))
         return True
 
     # ---- editing --------------------------------------------------------------------------------

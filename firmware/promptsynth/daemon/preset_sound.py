@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Any, Dict, Mapping, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple
 
 import numpy as np
 
 from promptsynth import config as config_mod
-from promptsynth.config import Config, SoundSettings
+from promptsynth.config import Config, SoundSettings, ZoneSettings
 from promptsynth.engine.sound import PlayableSound, init_sound
+from promptsynth.engine.zones import Zone
 from promptsynth.library.presets import Preset, sampler_settings
 from promptsynth.library.sounds import LibraryError, SoundLibrary
 
@@ -109,3 +110,71 @@ def load(library: SoundLibrary, sound_id: str, settings: SoundSettings, rate: in
         return Audio("init", audio, "init", settings_for(meta, settings))
     audio, _, meta = library.load(sound_id)
     return Audio(sound_id, audio, str(meta.get("name", sound_id)), settings)
+
+
+def zone_root(zone: ZoneSettings, analysed: SoundSettings) -> Tuple[int, float]:
+    """(root, tune) a zone plays its sound with: its own root if set; else a one-key zone (a
+    kit's pad) plays the sound as it is on its key, and a key range plays it from its analysed
+    root and cents. The zone's tune is added."""
+    if zone.root >= 0:
+        return zone.root, zone.tune
+    if zone.lokey == zone.hikey:
+        return zone.lokey, zone.tune
+    return analysed.root, analysed.tune + zone.tune
+
+
+def zone_sounds(
+    library: SoundLibrary, preset: Preset, rate: int, new_id: Callable[[], int]
+) -> Tuple[List[Zone], List[PlayableSound]]:
+    """The engine zones of a preset with zones, and the sounds they play (made playable, each
+    with a new engine id from ``new_id``, the zone's loop mode, its analysed loop). A sound two
+    zones share is made playable once per zone, as each zone may loop it differently. Raises
+    LibraryError (a sound missing or unreadable, named with its zone) or OSError."""
+    from promptsynth.library.intake import playable, settings_for
+
+    zones: List[Zone] = []
+    sounds: List[PlayableSound] = []
+    for n, zs in enumerate(preset.zones, 1):
+        ids = []
+        root, tune = 60, 0.0
+        for sid in zs.sounds:
+            try:
+                if sid == "init":
+                    audio, loop = init_sound(rate)
+                    meta: Dict[str, Any] = {
+                        "rate": rate,
+                        "analysis": {"pitch": {"pitched": True, "note": 60, "cents": 0.0}},
+                    }
+                    own: Optional[Tuple[int, int]] = loop
+                else:
+                    audio, _, meta = library.load(sid)
+                    own = None
+            except LibraryError as e:
+                raise LibraryError("zone %d (%s): %s" % (n, zs.name or "unnamed", e)) from None
+            base = dataclasses.replace(preset.sampler, loop_mode=zs.loop_mode, loop_start=0.0, loop_end=0.0)
+            s = settings_for(meta, dataclasses.replace(base, start=0.0, end=0.0))
+            root, tune = zone_root(zs, s)
+            engine_id = new_id()
+            sounds.append(playable(audio, rate, s, engine_id, name="%s: %s" % (zs.name, sid), own_loop=own))
+            ids.append(engine_id)
+        zones.append(
+            Zone(
+                tuple(ids),
+                lokey=zs.lokey,
+                hikey=zs.hikey,
+                lovel=zs.lovel,
+                hivel=zs.hivel,
+                root=float(root),
+                tune=float(tune),
+                attack=None if zs.attack < 0 else zs.attack,
+                decay=None if zs.decay < 0 else zs.decay,
+                sustain=None if zs.sustain < 0 else zs.sustain,
+                release=None if zs.release < 0 else zs.release,
+                gain_db=zs.gain,
+                pan=zs.pan / 100.0,
+                one_shot=zs.mode == "one_shot",
+                group=zs.group,
+                round_robin=zs.round_robin,
+            )
+        )
+    return zones, sounds

@@ -18,9 +18,9 @@ import random
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 
-MAX_ZONES = 32
-MAX_ALTERNATES = 4
-ROUND_ROBIN = ("cycle", "random")
+from promptsynth.config import MAX_ALTERNATES, MAX_ZONES, ROUND_ROBIN
+
+__all__ = ["MAX_ALTERNATES", "MAX_ZONES", "ROUND_ROBIN", "Keymap", "Zone"]
 
 
 @dataclass(frozen=True)

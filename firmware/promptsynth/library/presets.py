@@ -21,11 +21,13 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 from promptsynth.config import (
+    MAX_ZONES,
     ConfigError,
     GenerateConfig,
     ModelConfig,
     SamplerConfig,
     SoundSettings,
+    ZoneSettings,
     from_mapping,
 )
 from promptsynth.generator.params import RECIPE_KEYS
@@ -63,6 +65,9 @@ class Preset:
     sound: Optional[str] = None  # library id; None: generate from the recipe
     sampler: SoundSettings = field(default_factory=SoundSettings)
     generation: Dict[str, Any] = field(default_factory=dict)  # the recipe (RECIPE_KEYS)
+    # several sounds at once (a kit, layers, key ranges): each zone names its library sounds;
+    # none: ``sound`` plays across the keyboard
+    zones: List[ZoneSettings] = field(default_factory=list)
     # not stored: set by library.manage.mark_missing when ``sound`` names a sound the library no
     # longer has (deleted, or its file lost); such a preset plays again once generated anew from
     # its recipe (Instrument.load_preset does that)
@@ -108,12 +113,35 @@ class Preset:
             sound=sound,
             sampler=sampler,
             generation=gen,
+            zones=zones_from(d.get("zones")),
         )
 
     def recipe_key(self) -> str:
         """Identifies the sound a recipe makes (for the generate-once cache of factory presets)."""
         g = {k: self.generation.get(k) for k in RECIPE_KEYS if k != "candidates"}
         return hashlib.sha256(json.dumps(g, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def zones_from(data: Any) -> List[ZoneSettings]:
+    """A preset's zones from its JSON (none: an empty list); raises LibraryError naming the zone
+    and what is wrong with it."""
+    if data is None:
+        return []
+    if not isinstance(data, list) or len(data) > MAX_ZONES:
+        raise LibraryError("zones must be a list of at most %d zones" % MAX_ZONES)
+    zones = []
+    for i, z in enumerate(data):
+        if not isinstance(z, dict):
+            raise LibraryError("zone %d: must be a table of settings" % (i + 1))
+        try:
+            zone = from_mapping(ZoneSettings, z)
+        except ConfigError as e:
+            raise LibraryError("zone %d: %s" % (i + 1, e)) from None
+        wrong = zone.problems()
+        if wrong:
+            raise LibraryError("zone %d: %s" % (i + 1, "; ".join(wrong)))
+        zones.append(zone)
+    return zones
 
 
 def sampler_settings(cfg_sampler: SamplerConfig) -> SoundSettings:

@@ -1,0 +1,98 @@
+"""Presets with zones (a kit, layers, key ranges): the schema, and playing one through the
+daemon into the real engine process (JACK pacing, the ALSA tap)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import RATE, freq_of, step_until
+from engine_harness import fresh_tap
+from promptsynth import config
+from promptsynth.bench.rig import wait_for
+from promptsynth.config import ZoneSettings
+from promptsynth.daemon.run import Daemon
+from promptsynth.engine import messages as m
+from promptsynth.library.presets import Preset
+from promptsynth.library.sounds import LibraryError
+
+
+def kit_json(**zone):
+    return {
+        "schema": 1,
+        "name": "Kit",
+        "zones": [dict({"name": "kick", "sounds": ["a"], "lokey": 36, "hikey": 36, "mode": "one_shot"}, **zone)],
+    }
+
+
+def test_zones_round_trip_through_json_and_bad_ones_are_named():
+    p = Preset.from_json(kit_json(group=1, pan=-50.0, round_robin="random", sounds=["a", "b"]))
+    z = p.zones[0]
+    assert z.sounds == ("a", "b") and z.mode == "one_shot" and z.group == 1 and z.pan == -50.0
+    assert z.attack == -1.0 and z.root == -1  # the preset's envelope, the pad's own key
+    again = Preset.from_json(json.loads(json.dumps(p.to_json())))
+    assert again == p
+    assert Preset.from_json({"schema": 1, "name": "Plain"}).zones == []  # an older preset: no zones
+    for bad, says in (
+        (dict(lokey=40, hikey=30), "zone 1: lokey 40 is above hikey 30"),
+        (dict(sounds=["a", "b", "c", "d", "e"]), "zone 1: a zone has 1 to 4 sounds, not 5"),
+        (dict(sounds=[]), "zone 1: a zone has 1 to 4 sounds, not 0"),
+        (dict(mode="loop"), "zone 1: [zone] mode: must be one of normal, one_shot"),
+        (dict(pan=150.0), "zone 1: [zone] pan: must be between -100.0 and 100.0"),
+        (dict(sounds=[7]), "zone 1: [zone] sounds: must be a list of names"),
+        (dict(hivel=0), "zone 1: [zone] hivel: must be between 1 and 127"),
+    ):
+        with pytest.raises(LibraryError) as e:
+            Preset.from_json(kit_json(**bad))
+        assert says in str(e.value), (bad, str(e.value))
+    with pytest.raises(LibraryError, match="at most 32 zones"):
+        Preset.from_json({"schema": 1, "name": "Big", "zones": [kit_json()["zones"][0]] * 33})
+
+
+def test_a_kit_preset_plays_each_pad_on_its_key_through_the_engine(rig, tmp_path):
+    cfg = config.replace(rig.config("tap_jack", release=5.0), "paths", state=str(tmp_path / "state"))
+    fresh_tap(rig)
+    d = Daemon(cfg, rig.env)
+    try:
+        d.start(generator=False)
+        assert d.host.wait_ready(60.0)
+        lib = d.inst.library
+        t = np.arange(RATE) / RATE
+        ids = {}
+        for name, hz in (("low", 220.0), ("high", 440.0)):
+            tone = (0.3 * np.sin(2 * np.pi * hz * t)).astype(np.float32)[:, None]
+            ids[name] = lib.add(tone, RATE, {"kind": "imported", "analysis": {}}, name)
+        pads = [
+            ZoneSettings(name="low", sounds=(ids["low"],), lokey=36, hikey=36, loop_mode="off"),
+            ZoneSettings(name="high", sounds=(ids["high"],), lokey=38, hikey=38, loop_mode="off", pan=100.0),
+        ]
+        kit = Preset(name="Kit", zones=pads)
+        assert d.inst.load_preset(kit)
+        assert d.inst.current.zones == pads  # the state (saved) holds the kit
+
+        def hear(note):
+            d.host.send(m.Midi(bytes([0x90, note, 100])))
+            assert step_until(d, lambda: d.host.stats["voices"] == 1, 10.0)
+            start = rig.tap_frames()
+            assert wait_for(lambda: (d.step() or True) and rig.tap_frames() > start + RATE // 2, 30.0)
+            x = rig.read_tap()[-RATE // 4 :]
+            d.host.send(m.Midi(bytes([0x80, note, 0])))
+            assert step_until(d, lambda: d.host.stats["voices"] == 0, 10.0)
+            return x
+
+        x = hear(36)  # each pad at its natural pitch on its own key
+        assert abs(freq_of(x[:, 0]) / 220.0 - 1) < 2e-3
+        x = hear(38)
+        assert abs(freq_of(x[:, 1]) / 440.0 - 1) < 2e-3 and np.abs(x[:, 0]).max() < 1e-4  # panned right
+        # a kit naming a sound the library does not have: refused, the kit before plays on
+        broken = Preset(name="Broken", zones=[ZoneSettings(sounds=("nope",), lokey=40, hikey=40)])
+        assert not d.inst.load_preset(broken)
+        assert d.inst.current.name == "Kit"
+        x = hear(36)
+        assert abs(freq_of(x[:, 0]) / 220.0 - 1) < 2e-3
+        # back to a plain preset: the keymap goes, every key plays its one sound
+        assert d.inst.load_preset(Preset(name="Init", sound="init"))
+        x = hear(72)
+        assert abs(freq_of(x[:, 0]) / (261.6256 * 2) - 1) < 3e-3
+    finally:
+        d.stop()
