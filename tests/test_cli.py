@@ -371,3 +371,36 @@ def test_bench_faults_quick_json():
         assert data[key]["n"] == 3 and 0 < data[key]["median_s"] <= data[key]["max_s"], (key, data[key])
     gen = data["generator_sigkill_to_next_job"]
     assert isinstance(gen, str) and "torch" in gen if importlib.util.find_spec("torch") is None else gen["n"] == 3
+
+
+def test_an_sfz_kit_imports_as_a_preset_and_exports_again(tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    cfgp = tmp_path / "c.toml"
+    cfgp.write_text('[paths]\nstate = "%s"\n' % (tmp_path / "state"))
+    stick = tmp_path / "stick"
+    (stick / "s").mkdir(parents=True)
+    t = np.arange(12000) / 48000
+    for name, hz in (("kick", 60), ("snare", 200), ("hat", 3000)):
+        sf.write(str(stick / "s" / (name + ".wav")), 0.4 * np.sin(2 * np.pi * hz * t) * np.exp(-10 * t), 48000)
+    (stick / "Drums.sfz").write_text(
+        "<control>default_path=s/\n<group>loop_mode=one_shot\n"
+        "<region>sample=kick.wav key=36\n<region>sample=snare.wav key=38 unknown_opcode=1\n"
+        "<region>sample=hat.wav key=42 group=1 off_by=1\n"
+    )
+    r = cli("sounds", "import", str(stick), "--config", str(cfgp))
+    assert r.returncode == 0, r.stderr
+    assert "preset imported/Drums: 3 zones" in r.stdout and "opcode unknown_opcode ignored (1)" in r.stderr
+    r = cli("presets", "show", "imported/Drums", "--config", str(cfgp))
+    shown = json.loads(r.stdout)
+    zones = [(z["lokey"], z["mode"], z["group"]) for z in shown["zones"]]
+    assert zones == [(36, "one_shot", 0), (38, "one_shot", 0), (42, "one_shot", 1)]
+    out = tmp_path / "out"
+    r = cli("presets", "export", "imported/Drums", "--out", str(out), "--config", str(cfgp))
+    assert r.returncode == 0, r.stderr
+    assert sorted(os.listdir(out / "Drums_samples")) == ["01-zone-1.wav", "02-zone-1.wav", "03-zone-1.wav"]
+    text = (out / "Drums.sfz").read_text()
+    assert text.count("<region>") == 3 and "off_by=1" in text
+    r = cli("sounds", "import", str(tmp_path / "nothing.txt"), "--config", str(cfgp))
+    assert r.returncode == 1 and "not an .sfz file or a folder" in r.stderr

@@ -108,9 +108,13 @@ def build_parser() -> argparse.ArgumentParser:
     mp.add_argument("--from", help="copy from a local directory holding the model instead of downloading")
     mp.add_argument("--json", action="store_true")
     mp.add_argument("--config")
-    sp = command("sounds", "the sound library: list, show, import a folder, export, delete")
+    sp = command("sounds", "the sound library: list, show, import a folder or an SFZ kit, export, delete")
     sp.add_argument("action", choices=["list", "show", "import", "export", "delete"])
-    sp.add_argument("target", nargs="?", help="a sound id or name; for import, a folder")
+    sp.add_argument(
+        "target",
+        nargs="?",
+        help="a sound id or name; for import, a folder (its WAV/FLAC files and .sfz kits) or an .sfz",
+    )
     sp.add_argument("--out", help="export: the folder to write WAV + SFZ into (default: here)")
     sp.add_argument(
         "--force", action="store_true", help="export: replace existing files; delete: even a sound presets use"

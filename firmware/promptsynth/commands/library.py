@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
+from typing import List
 
 from promptsynth.config import state_dir
 from promptsynth.generator.params import RECIPE_KEYS
@@ -24,6 +26,37 @@ def _no_sound(preset: Preset) -> LibraryError:
             % (preset.bank, preset.name, preset.sound, preset.generation.get("model"), preset.generation.get("seed"))
         )
     return LibraryError("preset %s/%s: its sound %s is missing (deleted)" % (preset.bank, preset.name, preset.sound))
+
+
+def _sfz_files(target: str) -> List[str]:
+    """The .sfz files a `sounds import` names: the file itself, or those in the folder."""
+    if os.path.isdir(target):
+        return sorted(os.path.join(target, f) for f in os.listdir(target) if f.lower().endswith(".sfz"))
+    return [target] if target.lower().endswith(".sfz") else []
+
+
+def _import_kits(lib, store, paths: List[str], cfg, overwrite: bool) -> int:
+    """Import each SFZ as a preset with zones in the bank "imported" (its samples into the
+    library); prints what was made and what was ignored. 1 if any could not be imported."""
+    from promptsynth.library.sfz import import_sfz
+
+    if not paths:
+        log.error("not an .sfz file or a folder")
+        return 1
+    failed = 0
+    for path in paths:
+        try:
+            preset, report = import_sfz(lib, path, cfg.audio.rate, sampler_settings(cfg.sampler))
+            preset.bank = "imported"
+            saved = store.save(preset, overwrite=overwrite)
+        except (LibraryError, OSError) as e:
+            log.error("not imported: %s: %s", os.path.basename(path), e)
+            failed = 1
+            continue
+        print("preset %s/%s: %d zones (%s)" % (preset.bank, preset.name, len(preset.zones), saved))
+        for line in report:
+            log.warning("%s: %s", os.path.basename(path), line)
+    return failed
 
 
 def _library(cfg):
@@ -56,8 +89,11 @@ def cmd_sounds(args, cfg) -> int:
             from promptsynth.library.intake import import_folder
 
             if not args.target:
-                log.error("sounds import needs a folder")
+                log.error("sounds import needs a folder or an .sfz file")
                 return EXIT_USAGE
+            kits = _sfz_files(args.target)
+            if not os.path.isdir(args.target):  # an SFZ file: a preset with its samples
+                return _import_kits(lib, store, kits, cfg, args.force)
             done, problems = import_folder(lib, args.target, cfg.audio.rate)
             for d in done:
                 print("%s %s (%s)" % ("imported" if d.new else "already in the library:", d.id, d.name))
@@ -65,6 +101,8 @@ def cmd_sounds(args, cfg) -> int:
                     log.warning("%s", w)
             for p in problems:
                 log.error("not imported: %s", p)
+            if kits:
+                return max(_import_kits(lib, store, kits, cfg, args.force), 1 if problems else 0)
             return 1 if problems else 0  # any file that failed is a failure, even beside others
         elif args.action == "export":
             from promptsynth.library.export import export
@@ -165,6 +203,12 @@ def cmd_presets(args, cfg) -> int:
         elif args.action == "export":
             from promptsynth.library.export import export
 
+            if preset.zones:
+                from promptsynth.library.sfz import export_kit
+
+                for path in export_kit(args.out or ".", file_stem(preset.name), preset, lib, overwrite=args.force):
+                    print(path)
+                return 0
             if not stored:
                 raise LibraryError("preset %s has no stored sound to export yet" % preset.name)
             try:

@@ -13,7 +13,7 @@ from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Tup
 import numpy as np
 
 from promptsynth import config as config_mod
-from promptsynth.config import Config, SoundSettings, ZoneSettings
+from promptsynth.config import Config, SoundSettings
 from promptsynth.engine.sound import PlayableSound, init_sound
 from promptsynth.engine.zones import Zone
 from promptsynth.library.presets import Preset, sampler_settings
@@ -112,17 +112,6 @@ def load(library: SoundLibrary, sound_id: str, settings: SoundSettings, rate: in
     return Audio(sound_id, audio, str(meta.get("name", sound_id)), settings)
 
 
-def zone_root(zone: ZoneSettings, analysed: SoundSettings) -> Tuple[int, float]:
-    """(root, tune) a zone plays its sound with: its own root if set; else a one-key zone (a
-    kit's pad) plays the sound as it is on its key, and a key range plays it from its analysed
-    root and cents. The zone's tune is added."""
-    if zone.root >= 0:
-        return zone.root, zone.tune
-    if zone.lokey == zone.hikey:
-        return zone.lokey, zone.tune
-    return analysed.root, analysed.tune + zone.tune
-
-
 def zone_sounds(
     library: SoundLibrary, preset: Preset, rate: int, new_id: Callable[[], int]
 ) -> Tuple[List[Zone], List[PlayableSound]]:
@@ -130,7 +119,7 @@ def zone_sounds(
     with a new engine id from ``new_id``, the zone's loop mode, its analysed loop). A sound two
     zones share is made playable once per zone, as each zone may loop it differently. Raises
     LibraryError (a sound missing or unreadable, named with its zone) or OSError."""
-    from promptsynth.library.intake import playable, settings_for
+    from promptsynth.library.intake import playable, zone_settings
 
     zones: List[Zone] = []
     sounds: List[PlayableSound] = []
@@ -151,9 +140,8 @@ def zone_sounds(
                     own = None
             except LibraryError as e:
                 raise LibraryError("zone %d (%s): %s" % (n, zs.name or "unnamed", e)) from None
-            base = dataclasses.replace(preset.sampler, loop_mode=zs.loop_mode, loop_start=0.0, loop_end=0.0)
-            s = settings_for(meta, dataclasses.replace(base, start=0.0, end=0.0))
-            root, tune = zone_root(zs, s)
+            s = zone_settings(meta, preset.sampler, zs)
+            root, tune = s.root, s.tune
             engine_id = new_id()
             sounds.append(playable(audio, rate, s, engine_id, name="%s: %s" % (zs.name, sid), own_loop=own))
             ids.append(engine_id)

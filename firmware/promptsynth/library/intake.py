@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
-from promptsynth.config import SoundSettings
+from promptsynth.config import SoundSettings, ZoneSettings
 from promptsynth.engine.sound import PlayableSound, prepare, resolve_points
 from promptsynth.generator.params import RECIPE_KEYS
 from promptsynth.library.presets import Preset
@@ -196,6 +196,22 @@ def import_folder(lib: SoundLibrary, folder: str, out_rate: int) -> Tuple[List[I
         except (AudioFileError, LibraryError, OSError) as e:
             problems.append("%s: %s" % (fn, e))
     return done, problems
+
+
+def zone_settings(meta: Mapping[str, Any], preset: SoundSettings, zone: ZoneSettings) -> SoundSettings:
+    """The settings a zone plays one of its sounds with: the preset's, the zone's loop mode with
+    the sound's own loop points, and its root and tune. A zone's own root wins; else a one-key
+    zone (a kit's pad) plays the sound as it is on its key, and a key range plays it from its
+    analysed root and cents. The zone's tune is added."""
+    base = dataclasses.replace(preset, loop_mode=zone.loop_mode, loop_start=0.0, loop_end=0.0, start=0.0, end=0.0)
+    s = settings_for(meta, base)
+    if zone.root >= 0:
+        root, tune = zone.root, zone.tune
+    elif zone.lokey == zone.hikey:
+        root, tune = zone.lokey, zone.tune
+    else:
+        root, tune = s.root, s.tune + zone.tune
+    return dataclasses.replace(s, root=root, tune=min(max(tune, -1200.0), 1200.0))
 
 
 def settings_for(meta: Mapping[str, Any], base: SoundSettings) -> SoundSettings:
