@@ -248,3 +248,57 @@ def test_a_keymap_plays_each_zone_in_the_engine_process_and_a_bad_one_is_refused
     assert wait_for(lambda: sup.noticed("keymap refused: zone sound 9999 is not loaded"), 10.0), sup.texts()
     x = hear(57)
     assert abs(freq_of(x[:, 0]) / 220.0 - 1) < 2e-3
+
+
+def test_program_change_over_jack_midi_switches_presets_and_held_notes_ring_on(engine, keyboard, rig):
+    from promptsynth.engine.programs import Program
+    from promptsynth.engine.zones import Zone
+
+    sup = engine(release=5.0)
+    _ready(sup)
+    t = np.arange(RATE) / RATE
+    low, high = sup.new_id(), sup.new_id()
+    for sid, hz, root in ((low, 220.0, 57), (high, 440.0, 69)):
+        tone = (0.3 * np.sin(2 * np.pi * hz * t)).astype(np.float32)
+        sup.play(prepare(tone, root=root, loop_mode="forward", loop_start=0, loop_end=RATE, sound_id=sid), False)
+    programs = (
+        Program(0, 0, "low", sound=low),
+        Program(0, 1, "high kit", zones=(Zone((high,), lokey=60, root=69),), params={"gain_db": -6.0}),
+    )
+    sup.send(m.SetPrograms(programs, channel=1))
+    changed = []
+
+    def got(kind):
+        changed.extend(x for x in sup.poll(0.05) if isinstance(x, (m.ProgramChanged, m.ProgramWanted)))
+        return [c for c in changed if isinstance(c, kind)]
+
+    # a note held on the startup sound (C4, 261.6 Hz) while program 2 (index 1) comes over JACK
+    send_until(keyboard, lambda: sup.stats["voices"] >= 1, periods(sup), [0x90, 60, 100])
+    send_until(keyboard, lambda: got(m.ProgramChanged), periods(sup), [0xC0, 1])
+    assert got(m.ProgramChanged)[-1] == m.ProgramChanged(0, 1, "high kit")
+    send_until(keyboard, lambda: sup.stats["voices"] >= 2, periods(sup), [0x90, 72, 100])
+    _audio_for(rig, RATE // 2)
+    x = rig.read_tap()[-RATE // 4 :, 0]
+    spec = np.abs(np.fft.rfft(x * np.hanning(len(x))))
+    f = np.fft.rfftfreq(len(x), 1 / RATE)
+
+    def level(hz):
+        return spec[np.abs(f - hz) < 4].max()
+
+    assert level(261.63) > 0.2 * spec.max()  # the held note rings on with the sound it started with
+    assert level(440.0 * 2 ** (3 / 12)) > 0.2 * spec.max()  # the new note plays the kit's zone
+    send_until(keyboard, lambda: sup.stats["voices"] == 0, periods(sup), [0xB0, 123, 0])
+    # program 1 again: plain notes on the low sound; a program change on channel 2 is not heard
+    send_until(keyboard, lambda: len(got(m.ProgramChanged)) >= 2, periods(sup), [0xC0, 0])
+    assert got(m.ProgramChanged)[-1].name == "low" and sup.stats["sound_id"] == low
+    keyboard.send_message([0xC1, 1])
+    send_until(keyboard, lambda: got(m.ProgramWanted), periods(sup), [0xC0, 5])  # not resident: asked for
+    assert got(m.ProgramWanted) == [m.ProgramWanted(0, 5)]
+    assert [c.number for c in got(m.ProgramChanged)] == [1, 0]  # channel 2's never switched
+    # program change and a note in the same message: the note already plays the new program
+    sup.send(m.Midi(bytes([0xC0, 1, 0x90, 72, 100])))
+    assert wait_for(lambda: sup.stats["voices"] >= 1, 10.0)
+    _audio_for(rig, RATE // 4)
+    x = rig.read_tap()
+    on = onset_after(x, len(x) - RATE // 2)
+    assert abs(freq_of(x[on : on + RATE // 10, 0]) / (440.0 * 2 ** (3 / 12)) - 1) < 3e-3

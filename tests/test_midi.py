@@ -59,7 +59,7 @@ def test_truncated_message_is_dropped_and_the_next_one_still_plays():
 
 def test_a_status_byte_where_data_was_due_truncates_the_message():
     got, c = decode([0x90, 200, 1])  # 200 = 0xC8: a program change on channel 9
-    assert got == [(PROGRAM, 1, 0)] and c.malformed == 1
+    assert got == [(PROGRAM, 1, 8)] and c.malformed == 1  # program 1, channel index 8, no bank select
 
 
 def test_sysex_is_counted_and_skipped_even_unterminated():
@@ -256,3 +256,10 @@ def test_a_tempo_event_reaches_the_sampler():
     s = S()
     midi.apply_to_sampler(s)(midi.TEMPO, 468750, 0)
     assert s.quarter == 0.46875
+
+
+def test_bank_select_is_kept_per_channel_and_goes_with_the_program_change():
+    # CC0 (MSB) and CC32 (LSB) on channel 3, then a program change there; channel 1 stays bank 0
+    got, _ = decode([0xB2, 0, 1, 0xB2, 32, 5, 0xC2, 7, 0xC0, 9, 0xB2, 74, 64])
+    # channel 3: bank 1 x 128 + 5; channel 1 had no Bank Select (-1, the current bank)
+    assert got == [(PROGRAM, 7, 2 + 16 * (1 * 128 + 5 + 1)), (PROGRAM, 9, 0), (CONTROL, 74, 64)]  # no CC0/32 passed

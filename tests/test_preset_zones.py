@@ -96,3 +96,48 @@ def test_a_kit_preset_plays_each_pad_on_its_key_through_the_engine(rig, tmp_path
         assert abs(freq_of(x[:, 0]) / (261.6256 * 2) - 1) < 3e-3
     finally:
         d.stop()
+
+
+def test_program_change_plays_the_banks_presets_through_the_daemon(rig, tmp_path):
+    cfg = config.replace(rig.config("tap_jack", release=5.0), "paths", state=str(tmp_path / "state"))
+    cfg = config.replace(cfg, "midi", program_channel=1)
+    fresh_tap(rig)
+    d = Daemon(cfg, rig.env)
+    try:
+        d.start(generator=False)
+        assert d.host.wait_ready(60.0)
+        lib, store = d.inst.library, d.inst.store
+        t = np.arange(RATE) / RATE
+        low = lib.add(
+            (0.3 * np.sin(2 * np.pi * 220.0 * t)).astype(np.float32)[:, None], RATE, {"kind": "imported"}, "low"
+        )
+        high = lib.add(
+            (0.3 * np.sin(2 * np.pi * 440.0 * t)).astype(np.float32)[:, None], RATE, {"kind": "imported"}, "hi"
+        )
+        from promptsynth.config import SoundSettings
+
+        store.save(Preset(name="1 low", bank="gig", sound=low, sampler=SoundSettings(root=57, loop_mode="off")))
+        store.save(Preset(name="2 kit", bank="gig", zones=[ZoneSettings(sounds=(high,), lokey=60, root=69)]))
+        assert d.inst.load_preset(store.get("gig", "1 low"))  # the bank is now resident: 2 programs
+        assert d.inst.sync_programs() == 2
+
+        def note_freq(note):
+            d.host.send(m.Midi(bytes([0x90, note, 100])))
+            assert step_until(d, lambda: d.host.stats["voices"] >= 1, 10.0)
+            start = rig.tap_frames()
+            assert wait_for(lambda: (d.step() or True) and rig.tap_frames() > start + RATE // 2, 30.0)
+            x = rig.read_tap()[-RATE // 4 :, 0]
+            d.host.send(m.Midi(bytes([0x80, note, 0])))
+            assert step_until(d, lambda: d.host.stats["voices"] == 0, 10.0)
+            return freq_of(x)
+
+        assert abs(note_freq(57) / 220.0 - 1) < 2e-3
+        d.host.send(m.Midi(bytes([0xC0, 1])))  # program 2 of the bank: the kit, already resident
+        assert step_until(d, lambda: d.inst.current.name == "2 kit", 10.0)
+        assert abs(note_freq(72) / (440.0 * 2 ** (3 / 12)) - 1) < 2e-3
+        assert store.load_state()[0].name == "2 kit"  # the state follows: a restart plays the kit
+        d.host.send(m.Midi(bytes([0xC0, 9])))  # no tenth preset: said, and nothing changes
+        step_until(d, lambda: False, 1.0)
+        assert d.inst.current.name == "2 kit"
+    finally:
+        d.stop()

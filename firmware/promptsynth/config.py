@@ -78,6 +78,13 @@ class MidiConfig:
     )
     virtual: bool = _key(True, "Also open a virtual input port named `promptsynth`.")
     channel: int = _key(0, "MIDI channel to listen to, 1-16 (0 = omni).", 0, 16)
+    program_channel: int = _key(
+        0,
+        "MIDI channel whose Program Change selects the N-th preset of the bank (CC0/CC32 Bank Select picks "
+        "the bank), 1-16; 0 = Program Change is ignored.",
+        0,
+        16,
+    )
 
 
 @dataclass(frozen=True)

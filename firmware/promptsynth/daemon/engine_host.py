@@ -41,6 +41,7 @@ class EngineHost:
         self.conn: Optional[Connection] = None  # our end of the engine's pipe, while it is open
         self.ready: Optional[m.Ready] = None
         self.notices: Deque[m.Notice] = deque(maxlen=200)
+        self.program_events: Deque[object] = deque(maxlen=64)  # ProgramChanged / ProgramWanted
         self.restarts = 0
         self.backoff = Backoff(first=2.0, limit=60.0, grace=4, window=60.0)
         self._published: Dict[int, shared_memory.SharedMemory] = {}
@@ -182,6 +183,8 @@ class EngineHost:
                         shm = self._published.pop(sid, None)
                         if shm is not None:
                             release(shm)
+                elif isinstance(msg, (m.ProgramChanged, m.ProgramWanted)):
+                    self.program_events.append(msg)
                 elif isinstance(msg, m.Ready):
                     self.ready = msg
                     log.info("playable: %s, %d Hz, %d frames buffered", msg.format, msg.rate, msg.buffer_frames)

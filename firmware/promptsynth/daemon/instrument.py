@@ -38,6 +38,7 @@ startup_sound, complete_settings = preset_sound.startup_sound, preset_sound.comp
 log = logging.getLogger("instrument")
 
 POINT_KEYS = ("start", "end", "loop_mode", "loop_start", "loop_end", "crossfade")
+PROGRAM_SOUNDS = 96  # sounds Program Change keeps resident (of the engine's 160 slots)
 POINTS_EVERY_S = 0.2  # start/loop edits prepare the sound again at most 5 times a second
 
 
@@ -95,6 +96,7 @@ class Instrument:
         self._points_due: Optional[float] = None
         self.saver = StateSaver(self.store, health, clock)
         self._audio: Tuple[Optional[str], Optional[np.ndarray]] = (None, None)
+        self._programs_bank: Optional[str] = None  # the bank Program Change holds resident
 
     # ---- reading --------------------------------------------------------------------------------
     def meters(self) -> Meters:
@@ -156,9 +158,12 @@ class Instrument:
         )
 
     def engine_restarted(self) -> None:
-        """A new engine process knows nothing: hand it the current sound and settings again."""
+        """A new engine process knows nothing: hand it the current sound and settings again, and
+        the programs."""
+        self._programs_bank = None
         if not self.load_preset(self.current, generate=False):
             self.play_startup_sound()
+        self._bank_changed()
 
     def load_preset(self, preset: Preset, generate: bool = True) -> bool:
         """Play a preset: its sound from the library (generated first if it is only a recipe, or
@@ -186,7 +191,13 @@ class Instrument:
         self.host.send(em.SetParams(voice_changes(a.settings)))
         self.current = dataclasses.replace(preset, sound=a.sound, sampler=a.settings)
         self.save_state()
+        self._bank_changed()
         return True
+
+    def _bank_changed(self) -> None:
+        """A preset from another bank than Program Change holds: hold this bank's instead."""
+        if self.cfg.midi.program_channel and self.current.bank != self._programs_bank:
+            self.sync_programs()
 
     def _load_zones(self, preset: Preset) -> bool:
         """Play a preset with zones: every zone's sounds made resident in the engine, then its
@@ -204,6 +215,7 @@ class Instrument:
         self.current = preset
         self.save_state()
         log.info("preset %s: %d zones, %d sounds", preset.name, len(zones), len(sounds))
+        self._bank_changed()
         return True
 
     # ---- editing --------------------------------------------------------------------------------
@@ -359,8 +371,75 @@ class Instrument:
         if self._points_due is not None and now >= self._points_due:
             self._points_due = None
             self._reload_current()
+        while self.host.program_events:
+            self._program_event(self.host.program_events.popleft())
         self.saver.poll(now, self.current)
         return events
+
+    # ---- Program Change -----------------------------------------------------------------------
+    def sync_programs(self) -> int:
+        """Make the current bank's presets resident in the engine for Program Change (the N-th
+        preset is program N), within PROGRAM_SOUNDS sounds; a preset past that, or not generated
+        yet, is loaded the slow way when asked for. Returns how many programs are resident."""
+        from promptsynth.engine.programs import Program
+        from promptsynth.engine.sound import PlayableSound
+        from promptsynth.library.intake import playable
+
+        channel = self.cfg.midi.program_channel
+        if not channel:
+            return 0
+        bank = self.current.bank
+        banks = self.store.banks()
+        number = banks.index(bank) if bank in banks else 0
+        programs: List[Program] = []
+        sounds: List[PlayableSound] = []
+        rate = self.cfg.audio.rate
+        for n, preset in enumerate(self.store.list(bank)[0][:128]):
+            try:
+                if preset.zones:
+                    zones, made = preset_sound.zone_sounds(self.library, preset, rate, self.host.new_id)
+                    prog = Program(number, n, preset.name, zones=tuple(zones), params=voice_changes(preset.sampler))
+                else:
+                    sid = preset_sound.sound_id_for(self.library, preset)
+                    if sid is None:  # not generated yet: Program Change asks, and it is made then
+                        continue
+                    a = preset_sound.load(self.library, sid, preset.sampler, rate)
+                    snd = playable(a.audio, rate, a.settings, self.host.new_id(), name=a.name)
+                    made = [snd]
+                    prog = Program(number, n, preset.name, sound=snd.sound_id, params=voice_changes(a.settings))
+            except (LibraryError, OSError) as e:
+                log.warning("program %d (%s) not made resident: %s", n, preset.name, describe(e))
+                continue
+            if len(sounds) + len(made) > PROGRAM_SOUNDS:
+                log.info("programs from %d on are loaded when asked for (%d sounds resident)", n, len(sounds))
+                break
+            programs.append(prog)
+            sounds += made
+        for snd in sounds:
+            self.host.play(snd, current=False)
+        self.host.send(em.SetPrograms(tuple(programs), channel))
+        self._programs_bank = bank
+        log.info("program change: %d presets of bank %s resident (%d sounds)", len(programs), bank, len(sounds))
+        return len(programs)
+
+    def _program_event(self, ev) -> None:
+        """The engine switched programs (the state follows), or asks for one it does not hold."""
+        banks = self.store.banks()
+        if ev.bank < 0:  # no Bank Select was sent: the bank being played
+            bank: Optional[str] = self.current.bank
+        else:
+            bank = banks[ev.bank] if ev.bank < len(banks) else None
+        presets = self.store.list(bank)[0] if bank is not None else []
+        if ev.number >= len(presets):
+            log.warning("program %d of bank %d: no such preset", ev.number + 1, ev.bank)
+            return
+        preset = presets[ev.number]
+        if isinstance(ev, em.ProgramChanged):
+            self.current = preset  # the engine already plays it
+            self.save_state()
+            log.info("program %d: %s/%s", ev.number + 1, preset.bank, preset.name)
+        elif self.load_preset(preset):
+            log.info("program %d: %s/%s (loaded)", ev.number + 1, preset.bank, preset.name)
 
     def _reload_current(self) -> None:
         from promptsynth.library.intake import playable

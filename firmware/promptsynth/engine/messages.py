@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
+from promptsynth.engine.programs import Program
 from promptsynth.engine.zones import Zone
 
 
@@ -39,6 +40,16 @@ class SetKeymap:
     first); None: plain notes play the current sound. A bad keymap is refused with a notice."""
 
     zones: Optional[Tuple[Zone, ...]] = None
+
+
+@dataclass(frozen=True)
+class SetPrograms:
+    """The presets Program Change switches to (engine/programs.py), their sounds loaded first
+    with ``current=False``; ``channel``: the MIDI channel (1-16) whose Program Change listens,
+    0 for none (the table is then dropped)."""
+
+    programs: Tuple[Program, ...] = ()
+    channel: int = 0
 
 
 @dataclass(frozen=True)
@@ -98,3 +109,21 @@ class Ready:
     rate: int
     buffer_frames: int
     format: str
+
+
+@dataclass(frozen=True)
+class ProgramChanged:
+    """A Program Change switched to this resident program."""
+
+    bank: int
+    number: int
+    name: str
+
+
+@dataclass(frozen=True)
+class ProgramWanted:
+    """A Program Change asked for a program the table does not hold: the daemon loads it (bank
+    -1: no Bank Select was sent, so the bank being played)."""
+
+    bank: int
+    number: int

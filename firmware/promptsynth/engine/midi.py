@@ -38,7 +38,10 @@ class MidiDecoder:
 
     ``channel`` is 1-16 to listen to one channel, 0 for all.  Events: NOTE_ON (note, velocity;
     velocity 0 arrives as NOTE_OFF), NOTE_OFF (note, 0), CONTROL (number, value), BEND (14-bit
-    value - 8192, 0), PROGRAM (program, 0), PRESSURE (channel pressure, 0), RESET (0, 0) for
+    value - 8192, 0), PROGRAM (program, channel + 16 x (bank + 1): the bank is the last Bank
+    Select, CC0 x 128 + CC32, on that channel, which the decoder keeps and does not pass on as
+    controllers; -1 before any, meaning the current bank),
+    PRESSURE (channel pressure, 0), RESET (0, 0) for
     System Reset, TEMPO (a quarter note in microseconds, 0) from MIDI clock (engine/midi_clock.py,
     every sixteenth note while a clock arrives). Polyphonic aftertouch is counted as ignored.
     """
@@ -50,6 +53,7 @@ class MidiDecoder:
         self.channel = channel
         self.counters = counters if counters is not None else MidiCounters()
         self.clock = MidiClock()
+        self.bank = [-1] * 16  # each channel's Bank Select (CC0 x 128 + CC32; -1: none received)
         self._t = 0.0  # this input's time: the sum of its messages' deltas
 
     def feed(self, msg, delta: float = 0.0) -> None:
@@ -147,13 +151,20 @@ class MidiDecoder:
         elif kind == 0x80:
             self.handler(NOTE_OFF, d1, 0)
         elif kind == 0xB0:
-            self.handler(CONTROL, d1, d2)
+            ch = status & 0x0F
+            if d1 == 0:  # Bank Select: kept for the Program Change that follows
+                self.bank[ch] = d2 << 7 | (max(self.bank[ch], 0) & 0x7F)
+            elif d1 == 32:
+                self.bank[ch] = (max(self.bank[ch], 0) & ~0x7F) | d2
+            else:
+                self.handler(CONTROL, d1, d2)
         elif kind == 0xE0:
             self.handler(BEND, (d1 | d2 << 7) - 8192, 0)
         elif kind == 0xD0:
             self.handler(PRESSURE, d1, 0)
         else:
-            self.handler(PROGRAM, d1, 0)
+            ch = status & 0x0F
+            self.handler(PROGRAM, d1, ch + 16 * (self.bank[ch] + 1))
 
 
 def apply_to_sampler(

@@ -20,13 +20,15 @@ import gc
 import os
 import time
 import traceback
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from promptsynth.config import Config
 from promptsynth.engine import messages as m
 from promptsynth.engine.control import Control, PortLost, SoundMapped
-from promptsynth.engine.midi import NOTE_ON, MidiCounters, MidiDecoder, apply_to_sampler
+from promptsynth.engine.midi import NOTE_ON, PROGRAM, MidiCounters, MidiDecoder, apply_to_sampler
 from promptsynth.engine.params import voice_params
+from promptsynth.engine.programs import Program
+from promptsynth.engine.programs import table as programs_table
 from promptsynth.engine.sampler import SOURCES, Sampler
 from promptsynth.engine.stats import INDEX, EngineStats
 
@@ -70,9 +72,12 @@ class Engine:
             m.SetParams: self._set_params,
             m.SetTune: self._set_tune,
             m.SetKeymap: self._set_keymap,
+            m.SetPrograms: self._set_programs,
             m.Panic: self._panic,
             m.Stop: self._stop_fade,
         }
+        self._programs: Dict[Tuple[int, int], Program] = {}  # by (bank, number): what Program Change plays
+        self._program_channel = 0  # 1-16; 0: Program Change is not listened to
         self._stopping = 0
         self._next_open = 0.0  # the next attempt to open a missing sound card
         self._next_warn = 0.0  # the next "still unavailable" notice
@@ -95,6 +100,9 @@ class Engine:
                 v[i_time] = clock()
                 v[i_queued] = self.audio.queued()
                 v[i_count] += 1
+            elif kind == PROGRAM:
+                self._program(a, b % 16, b // 16 - 1)
+                return
             play(kind, a, b)
 
         return handle
@@ -116,6 +124,36 @@ class Engine:
             return
         if cmd.current:
             self.stats.values[INDEX["sound_id"]] = cmd.sound.sound_id
+
+    def _set_programs(self, cmd: m.SetPrograms) -> None:
+        self._programs = programs_table(cmd.programs) if cmd.channel else {}
+        self._program_channel = cmd.channel
+        ids = {sid for p in self._programs.values() for sid in p.sound_ids()}
+        self.control.freed.extend(self.sampler.pin_programs(ids))
+
+    def _program(self, number: int, channel: int, bank: int) -> None:
+        """A Program Change: switch to the resident program now (between two periods), or ask
+        the daemon for one the table does not hold."""
+        if not self._program_channel or channel != self._program_channel - 1:
+            return
+        if bank < 0:  # no Bank Select yet: the bank the table holds
+            bank = next(iter(self._programs))[0] if self._programs else -1
+        prog = self._programs.get((bank, number))
+        if prog is None:
+            self.outbox.append(m.ProgramWanted(bank, number))
+            return
+        try:
+            if prog.zones is not None:
+                self.sampler.set_keymap(prog.zones)
+            else:
+                self.sampler.set_current(prog.sound)
+                self.sampler.set_keymap(None)
+                self.stats.values[INDEX["sound_id"]] = prog.sound
+            self.sampler.set_params(**prog.params)
+        except (KeyError, ValueError) as e:
+            self.outbox.append(m.Notice("error", "program %d of bank %d not played: %s" % (number, bank, e)))
+            return
+        self.outbox.append(m.ProgramChanged(bank, number, prog.name))
 
     def _set_keymap(self, cmd: m.SetKeymap) -> None:
         try:

@@ -58,6 +58,7 @@ class Sampler:
         self.keymap: Optional[Keymap] = None  # None: plain notes play the current sound
         self._zone_slots: List[Tuple[int, ...]] = []  # each zone's alternates' slots
         self._pinned: set = set()  # ids of sounds loaded for a keymap: never released
+        self._program_pins: set = set()  # ids of sounds the programs name (Program Change)
         self.renderer, self.renderer_warning = make_renderer(renderer, self.rate, n, self.voices.count)
         # controllers
         self.bend = 0.0  # -1..1
@@ -153,9 +154,24 @@ class Sampler:
         return freed + self.collect_unused()
 
     def _kept(self) -> set:
-        """The slots of the pinned sounds (loaded for a keymap) and of the keymap's zones."""
+        """The slots of the pinned sounds (loaded for a keymap, or named by the programs) and of
+        the keymap's zones."""
         kept = {slot for alternates in self._zone_slots for slot in alternates}
-        return kept | {i for i, snd in enumerate(self.slots.sounds) if snd is not None and snd.sound_id in self._pinned}
+        pinned = self._pinned | self._program_pins
+        return kept | {i for i, snd in enumerate(self.slots.sounds) if snd is not None and snd.sound_id in pinned}
+
+    def pin_programs(self, sound_ids) -> List[int]:
+        """Keep these sounds resident whatever the keymap (a bank's presets, for Program Change);
+        the ones pinned before and not now may go. Returns the ids no longer needed."""
+        self._program_pins = set(sound_ids)
+        return self.collect_unused()
+
+    def set_current(self, sound_id: int) -> None:
+        """Plain notes play this resident sound from now on (KeyError if it is not resident)."""
+        i = self.slots.find(sound_id)
+        if i < 0:
+            raise KeyError("sound %d is not loaded" % sound_id)
+        self.slots.current = i
 
     def collect_unused(self) -> List[int]:
         """Release the sounds no voice plays and no zone names (never the current one); return
