@@ -34,12 +34,13 @@ def _with_config(fn):
 
 
 def _commands():
-    from promptsynth.commands import generate, library, run, tools
+    from promptsynth.commands import generate, kit, library, run, tools
 
     return {
         "run": _with_config(run.cmd_run),
         "generate": _with_config(generate.cmd_generate),
         "models": _with_config(generate.cmd_models),
+        "kit": _with_config(kit.cmd_kit),
         "sounds": _with_config(library.cmd_sounds),
         "presets": _with_config(library.cmd_presets),
         "doctor": tools.cmd_doctor,
@@ -102,6 +103,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gp.add_argument("--raw", action="store_true", help="-o gets the model's raw output (16 kHz float) instead")
     gp.add_argument("--force", action="store_true", help="-o may replace an existing file")
+    kp = command("kit", "kits from prompts: list the templates, or generate a kit into a preset")
+    kp.add_argument("action", choices=["templates", "generate"])
+    kp.add_argument("target", nargs="?", help="generate: a template (kit templates lists them) or a JSON file of pads")
+    kp.add_argument("--style", help='added to every pad\'s prompt, e.g. "808, punchy"')
+    kp.add_argument("--model", help="model id or local diffusers directory (default from the config)")
+    kp.add_argument("--device", choices=["auto", "cuda", "cpu"])
+    kp.add_argument("--seconds", type=float, help="each pad's length before the single-hit cut (default 2)")
+    kp.add_argument("--steps", type=int)
+    kp.add_argument("--candidates", type=int, help="1-4 a pad, kept as alternates played in turn")
+    kp.add_argument("--seed", type=int, help="seeds the pads' seeds (the same seed makes the same kit)")
+    kp.add_argument("--name", help="the preset's name (default: the template's or the file's)")
+    kp.add_argument("--bank", default="kits", help="the bank the preset goes in (default: kits)")
+    kp.add_argument("--force", action="store_true", help="replace a preset of that name")
+    kp.add_argument("--config")
     mp = command("models", "list installed models, or fetch one")
     mp.add_argument("action", choices=["list", "fetch"])
     mp.add_argument("id", nargs="?")

@@ -1,0 +1,158 @@
+"""Kits from prompts (library/kits.py, `promptsynth kit`): templates and kit files checked, the
+job that feeds a generator pad by pad (queue room, progress, cancel, re-roll), and a real kit
+made by the command with the tiny model, played back through the sampler."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import RATE, make_sampler, render
+from promptsynth.daemon import preset_sound
+from promptsynth.library.kits import KitJob, kit_from, kit_preset, load_kit, pad_prompt, templates
+from promptsynth.library.presets import Preset
+from promptsynth.library.sounds import LibraryError, SoundLibrary
+
+
+def test_the_templates_are_valid_kits_on_their_keys():
+    t = templates()
+    assert {"drums", "percussion", "foley"} <= set(t)
+    drums = load_kit("drums")
+    keys = {p.name: p.key for p in drums.pads}
+    assert keys["kick"] == 36 and keys["snare"] == 38 and keys["closed hat"] == 42 and keys["open hat"] == 46
+    hats = [p.group for p in drums.pads if "hat" in p.name]
+    assert hats == [1, 1]  # the open hat is cut by the closed one
+    for name in t:
+        assert len(load_kit(name).pads) >= 8
+
+
+@pytest.mark.parametrize(
+    "pads,says",
+    [
+        ([], "a kit is"),
+        ([{"key": 128, "prompt": "x"}], "pad 1: key must be 0-127"),
+        ([{"key": 36, "prompt": "a"}, {"key": 36, "prompt": "b"}], "pad 2: key 36 is taken"),
+        ([{"key": 36, "prompt": "  "}], "pad 1: prompt must be text"),
+        ([{"key": 36, "prompt": "x" * 201}], "pad 1: prompt must be text"),
+        ([{"key": 36, "prompt": "x", "group": -1}], "pad 1: group must be 0-64"),
+        ([{"key": 36, "prompt": "x", "name": "a/b"}], "pad name"),
+        ([{"key": k, "prompt": "x"} for k in range(33)], "at most 32 pads"),
+    ],
+)
+def test_a_bad_kit_file_is_refused_naming_the_pad(pads, says):
+    with pytest.raises(LibraryError) as e:
+        kit_from({"pads": pads}, "mine")
+    assert says in str(e.value)
+
+
+def test_a_kit_file_and_the_style(tmp_path):
+    f = tmp_path / "mine.json"
+    f.write_text(json.dumps({"pads": [{"key": 40, "name": "thud", "prompt": "a  heavy   thud"}]}))
+    kit = load_kit(str(f))
+    assert kit.name == "mine" and kit.pads[0].prompt == "a heavy thud"
+    assert pad_prompt(kit.pads[0], " 808,  punchy ") == "a heavy thud, 808, punchy"
+    assert pad_prompt(kit.pads[0], "") == "a heavy thud"
+    with pytest.raises(LibraryError, match="neither a template"):
+        load_kit(str(tmp_path / "nope.json"))
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(LibraryError, match="kit file"):
+        load_kit(str(tmp_path / "bad.json"))
+
+
+class FakeGenerator:
+    def __init__(self, room=2):
+        self.jobs, self.cancelled, self.room_left = [], [], room
+
+    def submit(self, prompt, seed):
+        self.jobs.append((prompt, seed))
+        self.room_left -= 1
+        return len(self.jobs)
+
+    def cancel(self, job):
+        self.cancelled.append(job)
+
+    def room(self):
+        return self.room_left
+
+
+def test_the_kit_job_feeds_the_queue_follows_each_pad_and_can_cancel_and_reroll():
+    kit = kit_from({"pads": [{"key": 36 + i, "name": "p%d" % i, "prompt": "hit %d" % i} for i in range(4)]}, "k")
+    gen = FakeGenerator(room=2)
+    job = KitJob(kit, "dusty", gen.submit, gen.cancel, gen.room, seed=1)
+    job.pump()
+    assert [p for p, _ in gen.jobs] == ["hit 0, dusty", "hit 1, dusty"]  # only what the queue takes
+    job.progress(1, 3, 10)
+    assert job.pads[0].step == 3 and job.pads[0].total == 10
+    assert job.finished(1, ["s1a", "s1b"]) == 0 and job.pads[0].state == "done"
+    gen.room_left = 1
+    job.pump()
+    assert len(gen.jobs) == 3
+    assert job.failed(2, "out of memory") == 1 and job.pads[1].state == "failed"
+    seeds = {s for _, s in gen.jobs}
+    gen.room_left = 5
+    job.reroll(1)  # a new seed, submitted again (and the last pad, now that there is room)
+    prompt, seed = gen.jobs[job.pads[1].job - 1]
+    assert prompt == "hit 1, dusty" and seed not in seeds and job.pads[1].state == "running"
+    job.cancel()  # the running ones are cancelled at the generator, the rest never start
+    assert sorted(gen.cancelled) == [3, 4, 5] and job.done
+    assert [p.state for p in job.pads] == ["done", "cancelled", "cancelled", "cancelled"]
+    preset = job.preset()
+    assert [(z.name, z.sounds, z.mode, z.lokey) for z in preset.zones] == [("p0", ("s1a", "s1b"), "one_shot", 36)]
+    # the same seed makes the same pad seeds: the same kit
+    again = FakeGenerator(room=9)
+    KitJob(kit, "dusty", again.submit, again.cancel, again.room, seed=1).pump()
+    assert [s for _, s in again.jobs][:2] == [s for _, s in gen.jobs][:2]
+
+
+def test_a_kit_preset_keeps_choke_groups_and_skips_pads_with_no_sound():
+    kit = load_kit("drums")
+    sounds = {i: ["x%d" % i] for i in range(len(kit.pads)) if i != 2}
+    p = kit_preset(kit, sounds)
+    assert len(p.zones) == len(kit.pads) - 1 and "snare" not in [z.name for z in p.zones]
+    assert {z.name: z.group for z in p.zones}["open hat"] == 1
+    assert Preset.from_json(json.loads(json.dumps(p.to_json()))) == p
+
+
+@pytest.mark.torch
+def test_kit_generate_makes_a_playable_kit_with_the_tiny_model(tmp_path):
+    cfgp = tmp_path / "c.toml"
+    cfgp.write_text('[paths]\nstate = "%s"\n[model]\ndevice = "cpu"\nthreads = 1\n' % (tmp_path / "state"))
+    kit = tmp_path / "three.json"
+    pads = [{"key": 36, "name": "kick", "prompt": "a kick"}, {"key": 38, "name": "snare", "prompt": "a snare"}]
+    pads.append({"key": 42, "name": "hat", "prompt": "a hat", "group": 1})
+    kit.write_text(json.dumps({"name": "Three", "pads": pads}))
+    args = ["--model", "tiny", "--steps", "2", "--seed", "4", "--candidates", "2", "--style", "808"]
+    r = subprocess.run(
+        [sys.executable, "-m", "promptsynth", "kit", "generate", str(kit), *args, "--config", str(cfgp)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "kit kits/Three: 3 of 3 pads" in r.stdout and "pad 2/3 snare: step 2/2" in r.stderr
+    preset = Preset.from_json(json.load(open(tmp_path / "state" / "presets" / "kits" / "Three.json")))
+    assert [(z.lokey, len(z.sounds), z.mode, z.group) for z in preset.zones] == [
+        (36, 2, "one_shot", 0),
+        (38, 2, "one_shot", 0),
+        (42, 2, "one_shot", 1),
+    ]
+    lib = SoundLibrary(str(tmp_path / "state"))
+    meta = lib.meta(preset.zones[0].sounds[0])
+    assert meta["recipe"]["prompt"] == "a kick, 808" and "single_hit" in [s["step"] for s in meta["shaping"]]
+    assert not os.listdir(tmp_path / "state" / "generated")  # the raw files have gone
+    # it plays: each pad on its key, the two kick candidates in turn
+    ids = iter(range(1, 100))
+    zones, sounds = preset_sound.zone_sounds(lib, preset, RATE, lambda: next(ids))
+    s = make_sampler()
+    for snd in sounds:
+        s.load(snd, current=False)
+    s.set_keymap(zones)
+    heard = []
+    for note in (36, 36, 38, 42):
+        s.note_on(note, 100)
+        heard.append(int(s.voices.slot[s.active & ~s.released & (s.note == note)][-1]))
+        render(s, 2)
+    assert heard[0] != heard[1] and np.abs(render(s, 4)).max() > 0
