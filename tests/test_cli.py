@@ -404,3 +404,13 @@ def test_an_sfz_kit_imports_as_a_preset_and_exports_again(tmp_path):
     assert text.count("<region>") == 3 and "off_by=1" in text
     r = cli("sounds", "import", str(tmp_path / "nothing.txt"), "--config", str(cfgp))
     assert r.returncode == 1 and "not an .sfz file or a folder" in r.stderr
+
+
+@pytest.mark.torch
+def test_bench_kit_quick_json():
+    r = cli("bench", "kit", "--quick", "--json", timeout=900)
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["memory_32_pads_1s"]["bytes"] == 32 * (48000 + 2 * 4) * 4  # float32 mono, padded 4 a side
+    assert d["program_switch"]["median_us"] > 0 and d["kit_generation_tiny"]["pads"] == 2
+    assert d["kit_generation_tiny"]["kit_total_s"] > 0 and d["kit_generation_tiny"]["one_by_one_total_s"] > 0

@@ -287,7 +287,7 @@ def test_pin_unlocks_without_reaching_the_prompt_and_times_out(kiosk, caplog):
     caplog.set_level(logging.INFO)
     for ch in "pad":
         p.handle(Key(char=ch))
-    p.handle(Key(name="f9"))
+    p.handle(Key(name="f10"))
     assert p.model.message == "staff: PIN + Enter"
     for ch in PIN:
         p.handle(Key(char=ch))
@@ -315,7 +315,7 @@ def test_pin_unlocks_without_reaching_the_prompt_and_times_out(kiosk, caplog):
 def test_enter_on_the_system_page_locks_again(kiosk):
     p, _inst, _jobs, _clock = kiosk
     p.lock.unlock("test")
-    p.handle(Key(name="f9"))
+    p.handle(Key(name="f10"))
     assert p.model.message == "Enter: lock kiosk"
     p.handle(Key(name="enter"))
     assert p.lock.locked

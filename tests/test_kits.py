@@ -156,3 +156,96 @@ def test_kit_generate_makes_a_playable_kit_with_the_tiny_model(tmp_path):
         heard.append(int(s.voices.slot[s.active & ~s.released & (s.note == note)][-1]))
         render(s, 2)
     assert heard[0] != heard[1] and np.abs(render(s, 4)).max() > 0
+
+
+# ---- the Kit page and the daemon's kits ---------------------------------------------------------
+
+
+def test_the_kit_page_follows_the_key_played_and_makes_a_kit_from_the_chosen_template(tmp_path, monkeypatch):
+    from promptsynth import config
+    from promptsynth.config import ZoneSettings
+    from promptsynth.daemon.run import Daemon
+    from promptsynth.engine.stats import INDEX
+    from promptsynth.panel.display import Display, factory
+    from promptsynth.panel.events import Key, Press, Turn
+    from promptsynth.panel.panel import Panel
+
+    t = [100.0]
+    inst = Daemon(config.replace(config.Config(), "paths", state=str(tmp_path / "state")), clock=lambda: t[0]).inst
+    inst.current = Preset(
+        name="Kit",
+        zones=[
+            ZoneSettings(name="kick", sounds=("a",), lokey=36, hikey=36),
+            ZoneSettings(name="bass", sounds=("b", "c"), lokey=40, hikey=59),
+        ],
+    )
+    p = Panel(inst, Display(factory("dummy")), clock=lambda: t[0])
+    p.set_page("kit")
+    page = p.pages["kit"]
+    v = inst.host.stats.values
+    p.refresh(p.clock())
+    p.render()
+    assert page.rows == 2 and page.sel == 0
+    v[INDEX["note_on_count"]], v[INDEX["last_note"]] = 1, 47  # a key in the bass zone's range
+    p.refresh(p.clock())
+    p.render()
+    assert page.sel == 1
+    calls = []
+    monkeypatch.setattr(
+        inst,
+        "generate_kit",
+        lambda name, style="": (
+            calls.append((name, style)) or KitJob(load_kit(name), style, lambda a, b: 1, lambda j: None, lambda: 0)
+        ),
+    )
+    monkeypatch.setattr(inst, "reroll_pad", lambda i: calls.append(("reroll", i)))
+    for ch in "808, dusty":
+        p.handle(Key(char=ch))
+    p.set_page("kit")
+    names = sorted(templates())
+    p.handle(Turn(1, names.index("percussion") - page.template))
+    p.handle(Press(1, "long"))
+    assert calls == [("percussion", "808, dusty")]
+    inst.kit = KitJob(load_kit("percussion"), "", lambda a, b: 1, lambda j: None, lambda: 0)
+    page.sel = 2
+    p.handle(Press(1, "short"))
+    assert calls[-1] == ("reroll", 2)
+
+
+@pytest.mark.torch
+def test_the_daemon_makes_a_kit_saves_it_plays_it_and_rerolls_a_pad(rig, tmp_path, tiny_models):
+    import shutil
+
+    from conftest import step_until
+    from promptsynth import config
+    from promptsynth.daemon.run import Daemon
+    from promptsynth.engine import messages as m
+
+    state = tmp_path / "state"
+    os.makedirs(state / "models")
+    shutil.copytree(tiny_models["tiny"], state / "models" / "tiny")
+    cfg = config.replace(rig.config("tap_jack"), "paths", state=str(state))
+    cfg = config.replace(cfg, "model", id="tiny", device="cpu", threads=1)
+    cfg = config.replace(cfg, "generate", seconds=1.0, steps=2)
+    kit_file = tmp_path / "two.json"
+    kit_file.write_text(
+        json.dumps({"name": "Two", "pads": [{"key": 36, "prompt": "a kick"}, {"key": 38, "prompt": "a snare"}]})
+    )
+    d = Daemon(cfg, rig.env)
+    try:
+        d.start()
+        assert d.host.wait_ready(60.0)
+        assert step_until(d, lambda: d.inst.model_state() == "ready", 400)
+        job = d.inst.generate_kit(str(kit_file), style="808")
+        assert step_until(d, lambda: job.done and d.inst.current.name == "Two", 400), job.summary()
+        saved = d.inst.store.get("kits", "Two")
+        assert [(z.lokey, z.mode) for z in saved.zones] == [(36, "one_shot"), (38, "one_shot")]
+        d.host.send(m.Midi(bytes([0x90, 38, 100])))
+        assert step_until(d, lambda: d.host.stats["voices"] >= 1, 10.0)  # the snare pad plays
+        first = saved.zones[1].sounds
+        d.inst.reroll_pad(1)
+        assert step_until(d, lambda: job.done and d.inst.store.get("kits", "Two").zones[1].sounds != first, 400)
+        assert d.inst.store.get("kits", "Two").zones[0].sounds == saved.zones[0].sounds  # the kick stays
+        assert [p.name for p in d.inst.store.list("kits")[0]] == ["Two"]  # replaced, not a second kit
+    finally:
+        d.stop()

@@ -401,7 +401,7 @@ def test_window_tab_renames_a_user_preset_in_the_library(window, panel):
     assert "Mine2" in [p.name for p in panel.presets()]
     lib.sel = 0  # a factory preset: Tab is the select encoder again
     window.press(pg.K_TAB)
-    assert panel.page == "system"
+    assert panel.page == "kit"  # the page after the library
 
 
 def test_window_esc_cancels(window, panel):

@@ -28,6 +28,7 @@ from promptsynth.daemon.state_saver import StateSaver
 from promptsynth.engine import messages as em
 from promptsynth.engine.params import VOICE_KEYS, voice_changes
 from promptsynth.library.atomic import DiskFullError
+from promptsynth.library.kits import KitJob
 from promptsynth.library.presets import FACTORY, Preset, PresetStore, sampler_settings
 from promptsynth.library.sounds import LibraryError, SoundLibrary
 from promptsynth.log import describe
@@ -55,6 +56,8 @@ class Meters:
     cc_number: int
     cc_value: int
     clock_bpm: float = 0.0  # the MIDI clock's tempo, 0 when none arrives
+    note_count: int = 0  # note-ons so far, and the key of the last one
+    last_note: int = -1
 
     @classmethod
     def of(cls, v) -> Meters:
@@ -68,6 +71,8 @@ class Meters:
             int(v["cc_number"]),
             int(v["cc_value"]),
             float(v["clock_bpm"]),
+            int(v["note_on_count"]),
+            int(v["last_note"]),
         )
 
 
@@ -97,6 +102,9 @@ class Instrument:
         self.saver = StateSaver(self.store, health, clock)
         self._audio: Tuple[Optional[str], Optional[np.ndarray]] = (None, None)
         self._programs_bank: Optional[str] = None  # the bank Program Change holds resident
+        self.kit: Optional[KitJob] = None  # the kit being generated (or the last one)
+        self._kit_saved = False  # its preset is saved as it stands
+        self._kit_name: Optional[str] = None  # ... under this name (a re-rolled pad replaces it)
 
     # ---- reading --------------------------------------------------------------------------------
     def meters(self) -> Meters:
@@ -308,7 +316,10 @@ class Instrument:
         return self.gen.set(key, value)
 
     def cancel(self, job: Optional[int] = None) -> int:
-        """Cancel a job, or every queued and running job; returns how many were cancelled."""
+        """Cancel a job, or every queued and running job (a kit's pads not made yet with them);
+        returns how many were cancelled."""
+        if job is None and self.kit is not None and not self.kit.done:
+            self.kit.cancel()
         return self.gen.cancel(job)
 
     def model_state(self) -> str:
@@ -364,10 +375,14 @@ class Instrument:
 
         events = self.gen.poll()
         for ev in events:
+            if self.kit is not None and self._kit_event(ev):
+                continue
             if isinstance(ev, gm.Result):
                 self.take_result(ev)
             elif isinstance(ev, gm.Failed):
                 self._awaiting.pop(ev.job_id, None)
+        if self.kit is not None:
+            self._kit_step()
         if self._points_due is not None and now >= self._points_due:
             self._points_due = None
             self._reload_current()
@@ -375,6 +390,99 @@ class Instrument:
             self._program_event(self.host.program_events.popleft())
         self.saver.poll(now, self.current)
         return events
+
+    # ---- kits ----------------------------------------------------------------------------------
+    def generate_kit(self, template_or_file: str, style: str = "", candidates: int = 1) -> KitJob:
+        """Generate a kit (library/kits.py) through the generator, pad by pad; when its pads are
+        made, its preset is saved in the bank "kits" and played. Raises LibraryError (a bad kit
+        or template) or RuntimeError (a kit already running, no generator)."""
+        from promptsynth.library.kits import KitJob, load_kit
+
+        if self.kit is not None and not self.kit.done:
+            raise RuntimeError("a kit is being generated: cancel it first")
+        if self.gen.client is None:
+            raise RuntimeError("no generator to make a kit with")
+        kit = load_kit(template_or_file)
+        seconds = min(self.gen.settings.seconds, 2.0)  # one hit: two seconds are plenty
+
+        def submit(prompt: str, seed: Optional[int]) -> int:
+            return self.gen.submit(prompt, seed=seed, seconds=seconds, candidates=candidates)
+
+        room = self.cfg.generate.queue
+        self.kit = KitJob(kit, style, submit, self.gen.cancel, lambda: room - self.gen.queued())
+        self._kit_saved, self._kit_name = False, None
+        self.kit.pump()
+        log.info("kit %s: %d pads%s", kit.name, len(kit.pads), " (%s)" % style if style else "")
+        return self.kit
+
+    def cancel_kit(self) -> None:
+        if self.kit is not None:
+            self.kit.cancel()
+
+    def reroll_pad(self, pad: int) -> None:
+        """Make one pad of the kit again, with a new seed (the kit being made, or the last one)."""
+        if self.kit is None:
+            raise RuntimeError("no kit to re-roll a pad of")
+        self.kit.reroll(pad)
+        self._kit_saved = False
+
+    def _kit_event(self, ev) -> bool:
+        """A generator event for one of the kit's pads: taken here (True), not as a sound."""
+        from promptsynth.generator import protocol as gm
+        from promptsynth.library.intake import shape_and_store
+        from promptsynth.library.shaping import ShapeOptions
+
+        kit = self.kit
+        assert kit is not None
+        job = getattr(ev, "job_id", None)
+        if job is None or kit.pad_of(job) is None:
+            return False
+        if isinstance(ev, gm.Progress):
+            kit.progress(job, ev.step, ev.total)
+        elif isinstance(ev, gm.Result):
+            try:
+                ids = [
+                    shape_and_store(
+                        self.library, a, ev.rate, ev.recipe, self.cfg.audio.rate, ShapeOptions(single_hit=True)
+                    )[0]
+                    for a in ev.audio
+                ]
+            except (OSError, ValueError, LibraryError) as e:
+                kit.failed(job, "not kept: %s" % describe(e))
+                return True
+            kit.finished(job, ids)
+        elif isinstance(ev, gm.Failed):
+            kit.failed(job, ev.reason, ev.kind == "cancelled")
+        return True
+
+    def _kit_step(self) -> None:
+        """Feed the generator's queue; once every pad is made (or failed), save and play the kit."""
+        kit = self.kit
+        assert kit is not None
+        try:
+            kit.pump()
+        except Exception as e:  # a full queue, a stopped generator: the pad waits, said once
+            log.warning("kit: %s", describe(e))
+        if not kit.done or self._kit_saved or not kit.sounds():
+            return
+        preset = kit.preset()
+        if self._kit_name is None:  # a name no preset has (Drums, Drums 2, ...)
+            name, n = preset.name, 2
+            while True:
+                try:
+                    self.store.get(preset.bank, preset.name)
+                except LibraryError:
+                    break
+                preset.name, n = "%s %d" % (name, n), n + 1
+            self._kit_name = preset.name
+        preset.name = self._kit_name
+        try:
+            self.store.save(preset, overwrite=True)  # a re-rolled pad: the kit as it now stands
+        except (LibraryError, OSError) as e:
+            self.health.sync("library", FAILED, "the kit was not saved: %s" % describe(e))
+        self._kit_saved = True
+        log.info("kit %s/%s: %s", preset.bank, preset.name, kit.summary())
+        self.load_preset(preset, generate=False)
 
     # ---- Program Change -----------------------------------------------------------------------
     def sync_programs(self) -> int:

@@ -93,6 +93,7 @@ class Engine:
         """Record when each note-on was picked up and how much audio was queued ahead of it."""
         v = self.stats.values
         i_time, i_queued, i_count = INDEX["note_on_time"], INDEX["note_on_queued"], INDEX["note_on_count"]
+        i_note = INDEX["last_note"]
         clock = time.monotonic
 
         def handle(kind: int, a: int, b: int) -> None:
@@ -100,6 +101,7 @@ class Engine:
                 v[i_time] = clock()
                 v[i_queued] = self.audio.queued()
                 v[i_count] += 1
+                v[i_note] = a
             elif kind == PROGRAM:
                 self._program(a, b % 16, b // 16 - 1)
                 return

@@ -11,7 +11,7 @@ this module only keeps the sounds and the per-slot values a note-on copies into 
 
 from __future__ import annotations
 
-from typing import Collection, List, Optional
+from typing import Collection, Dict, List, Optional
 
 import numpy as np
 
@@ -26,6 +26,7 @@ class SoundSlots:
         self.sounds: List[Optional[PlayableSound]] = [None] * MAX_SLOTS
         self.current = -1  # the slot plain notes play (-1: none loaded yet)
         self.version = 0
+        self._slot_of: Dict[int, int] = {}  # sound id -> its slot
         self.root = np.zeros(MAX_SLOTS, np.float64)
         self.tune = np.zeros(MAX_SLOTS, np.float64)  # cents
         self.start = np.zeros(MAX_SLOTS, np.float64)
@@ -42,10 +43,7 @@ class SoundSlots:
 
     def find(self, sound_id: int) -> int:
         """The slot holding sound ``sound_id``, or -1."""
-        for i, snd in enumerate(self.sounds):
-            if snd is not None and snd.sound_id == sound_id:
-                return i
-        return -1
+        return self._slot_of.get(sound_id, -1)
 
     def oldest(self, keep: Collection[int] = ()) -> int:
         """The slot of the oldest sound other than the current one and those in ``keep`` (the
@@ -57,6 +55,7 @@ class SoundSlots:
         """Empty slot ``i`` (one that holds a sound); returns the id of the sound it held."""
         sid = self.held(i).sound_id
         self.sounds[i] = None
+        self._slot_of.pop(sid, None)
         self.version += 1
         return sid
 
@@ -65,6 +64,7 @@ class SoundSlots:
         ``current``; returns the slot."""
         i = next(j for j, snd in enumerate(self.sounds) if snd is None)
         self.sounds[i] = sound
+        self._slot_of[sound.sound_id] = i
         self.root[i] = sound.root
         self.tune[i] = sound.tune
         self.start[i] = sound.start
@@ -82,6 +82,7 @@ class SoundSlots:
         for i, snd in enumerate(self.sounds):
             if snd is not None and i != self.current and i not in used and i not in keep:
                 freed.append(snd.sound_id)
+                self._slot_of.pop(snd.sound_id, None)
                 self.sounds[i] = None
         if freed:
             self.version += 1

@@ -45,6 +45,7 @@ FIELDS = (
     "cc_count",
     "kernel",  # 1: the compiled kernel renders; 0: the numpy reference
     "clock_bpm",  # the incoming MIDI clock's tempo, 0 when none arrives
+    "last_note",  # the key of the last note-on (the panel's pad page selects by playing)
 )
 INDEX = {name: i for i, name in enumerate(FIELDS)}
 RING = 8192  # render times kept for percentiles (about 22 s at 128 frames)

@@ -68,9 +68,11 @@ class Keymap:
         for z in zones:
             z.check()
         self.zones: Tuple[Zone, ...] = tuple(zones)
-        self._by_key: List[Tuple[int, ...]] = [
-            tuple(i for i, z in enumerate(self.zones) if z.lokey <= key <= z.hikey) for key in range(128)
-        ]
+        by_key: List[List[int]] = [[] for _ in range(128)]
+        for i, z in enumerate(self.zones):  # each zone's keys only: a 32-pad kit is 32 appends
+            for key in range(z.lokey, z.hikey + 1):
+                by_key[key].append(i)
+        self._by_key: List[Tuple[int, ...]] = [tuple(k) for k in by_key]
         self._next = [0] * len(self.zones)  # the alternate each zone plays next (in turn)
         self._last = [-1] * len(self.zones)  # the alternate each zone played last (at random)
         self._rng = random.Random(seed)

@@ -45,6 +45,7 @@ ACTIONS: Dict[str, Tuple[bool, str, str]] = {
     "settings": (False, "kiosk: no settings", "generation settings: model, steps, length, seed..."),
     "sound": (False, "kiosk: locked setting", "sound settings other than the envelope: gain, tuning..."),
     "learn": (False, "kiosk: no MIDI learn", "MIDI learn (it writes ccmap.json, which outlives a visit)"),
+    "kit": (False, "kiosk: no kits", "generate a kit, or a pad of it again (a job a pad: minutes of queue)"),
 }
 # The Sound page's rows a visitor may turn ("envelope"). They shape a note, cannot make the
 # instrument louder than the operator's gain (sustain is at most 1), stay within the schema's

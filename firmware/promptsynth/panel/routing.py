@@ -1,6 +1,6 @@
 """Input routing: which page, dialog or panel-wide action an input event goes to.
 
-The order is the behaviour, so it is written once, here: the operator's two-button hold, F1-F9,
+The order is the behaviour, so it is written once, here: the operator's two-button hold, F1-F10,
 the operator's keys on the System page (no page sees them), Esc cancelling jobs, then the page;
 then what the page did not take (Tab and PageUp/PageDown stand in for the encoders, typing goes to
 the prompt, the select encoder changes pages, a long press on it goes home).

@@ -23,6 +23,8 @@ class Model:
     voices: int = 0
     peak: float = 0.0
     clock_bpm: float = 0.0  # the MIDI clock's tempo (0: none)
+    note_count: int = 0  # note-ons so far, and the last one's key (the Kit page follows it)
+    last_note: int = -1
     progress: Optional[Tuple[int, int, float]] = None  # the running job's (step, total, seconds left)
     running: Optional[int] = None  # the job being generated now, whoever submitted it
     queued: int = 0  # jobs waiting behind it
@@ -50,6 +52,7 @@ def refresh(m: Model, inst, page: str) -> None:
     m.model_state = inst.model_state()
     m.root, m.tune = cur.sampler.root, cur.sampler.tune
     m.voices, m.peak, m.clock_bpm = meters.voices, meters.peak, meters.clock_bpm
+    m.note_count, m.last_note = meters.note_count, meters.last_note
     m.queued = inst.queued()
     m.problems = inst.problems()
     if page == "system":

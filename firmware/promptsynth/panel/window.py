@@ -72,7 +72,7 @@ class Window:
             elif ev.type == pg.KEYDOWN:
                 shift = bool(ev.mod & pg.KMOD_SHIFT)
                 ctrl = bool(ev.mod & pg.KMOD_CTRL)
-                if pg.K_F1 <= ev.key <= pg.K_F9:
+                if pg.K_F1 <= ev.key <= pg.K_F10:
                     out.append(Key(name="f%d" % (ev.key - pg.K_F1 + 1)))
                 elif ev.key == pg.K_TAB:  # a key, so a page can use it (rename); else the select encoder
                     out.append(Key(name="backtab" if shift else "tab"))
