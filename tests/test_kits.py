@@ -249,3 +249,25 @@ def test_the_daemon_makes_a_kit_saves_it_plays_it_and_rerolls_a_pad(rig, tmp_pat
         assert [p.name for p in d.inst.store.list("kits")[0]] == ["Two"]  # replaced, not a second kit
     finally:
         d.stop()
+
+
+def test_round_robin_keeps_a_jobs_candidates_as_alternates_of_one_zone(tmp_path):
+    from promptsynth import config
+    from promptsynth.daemon.run import Daemon
+    from promptsynth.generator import protocol as gm
+
+    cfg = config.replace(config.Config(), "paths", state=str(tmp_path / "state"))
+    cfg = config.replace(cfg, "generate", round_robin=True)
+    inst = Daemon(cfg, clock=lambda: 100.0).inst
+    t = np.arange(8000) / 16000
+    takes = [(0.3 * np.sin(2 * np.pi * f * t) * np.exp(-20 * t)).astype(np.float32) for f in (200, 210, 220)]
+    recipe = {"model": "tiny", "prompt": "a snare", "seed": 5, "steps": 2, "created": "2026-01-01T00:00:00Z"}
+    inst.take_result(gm.Result(7, [], recipe, audio=takes, rate=16000))
+    zones = inst.current.zones
+    assert len(zones) == 1 and len(zones[0].sounds) == 3 and zones[0].round_robin == "cycle"
+    assert len(inst.library.entries()[0]) == 3  # every candidate kept
+    assert inst.current.generation["prompt"] == "a snare"
+    # without the setting, the best candidate alone, as before
+    plain = Daemon(config.replace(cfg, "generate", round_robin=False), clock=lambda: 100.0).inst
+    plain.take_result(gm.Result(8, [], recipe, audio=takes, rate=16000))
+    assert plain.current.zones == [] and plain.current.sound is not None

@@ -271,6 +271,11 @@ class GenerateConfig:
     guidance: float = _key(3.5, "Default guidance scale (the listening study liked 4 to 5 best).", 1.0, 10.0)
     scheduler: str = _key("dpm", "Default scheduler: `dpm` (DPM-Solver multistep) or `ddim`.", choices=("dpm", "ddim"))
     candidates: int = _key(1, "Default number of candidates, ranked best first by CLAP.", 1, 4)
+    round_robin: bool = _key(
+        False,
+        "With several candidates, keep them all as alternates of one zone, played in turn (round robin), "
+        "instead of the best alone.",
+    )
     timeout: float = _key(600.0, "A job that runs longer than this many seconds is ended.", 10.0, 7200.0)
     queue: int = _key(4, "Jobs that may wait behind the running one.", 1, 32)
     max_prompt_chars: int = _key(1000, "Longest prompt accepted, in characters.", 10, 10000)

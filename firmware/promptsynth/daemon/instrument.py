@@ -350,6 +350,9 @@ class Instrument:
         from promptsynth.library.intake import keep_generated
 
         preset = self._awaiting.pop(ev.job_id, None)
+        if preset is None and self.cfg.generate.round_robin and len(ev.audio) > 1:
+            self._take_alternates(ev)
+            return
         try:
             new = keep_generated(
                 self.library, ev.audio[0], ev.rate, ev.recipe, self.cfg.audio.rate, self.current.sampler, preset
@@ -366,6 +369,35 @@ class Instrument:
         self.load_preset(new, generate=False)
         if self.cfg.panel.kiosk and self.cfg.library.keep_sounds:  # the kiosk's retention (docs/design.md)
             manage.retain(self.library, self.store, self.cfg.library.keep_sounds, new.sound)
+
+    def _take_alternates(self, ev) -> None:
+        """A job's candidates, each shaped into the library, played as one zone's alternates in
+        turn (``[generate] round_robin``): a repeated note does not sound like a machine gun."""
+        from promptsynth.config import MAX_ALTERNATES, ZoneSettings
+        from promptsynth.generator.params import RECIPE_KEYS
+        from promptsynth.library.intake import name_from_prompt, shape_and_store
+
+        try:
+            ids = [
+                shape_and_store(self.library, a, ev.rate, dict(ev.recipe), self.cfg.audio.rate)[0]
+                for a in ev.audio[:MAX_ALTERNATES]
+            ]
+        except DiskFullError:
+            self.health.sync("library", FAILED, "disk full: generation %d was not kept" % ev.job_id)
+            return
+        except (OSError, ValueError, LibraryError) as e:
+            self.health.sync("library", FAILED, "generation %d could not be kept: %s" % (ev.job_id, describe(e)))
+            return
+        prompt = str(ev.recipe.get("prompt", ""))
+        preset = Preset(
+            name=name_from_prompt(prompt),
+            sound=ids[0],
+            sampler=self.current.sampler,
+            generation={k: v for k, v in ev.recipe.items() if k in RECIPE_KEYS},
+            zones=[ZoneSettings(name=name_from_prompt(prompt)[:24], sounds=tuple(ids))],
+        )
+        log.info("generation %d: %d candidates as alternates", ev.job_id, len(ids))
+        self.load_preset(preset, generate=False)
 
     # ---- the loop's share -----------------------------------------------------------------------
     def poll(self, now: float) -> List[object]:
