@@ -302,3 +302,53 @@ def test_program_change_over_jack_midi_switches_presets_and_held_notes_ring_on(e
     x = rig.read_tap()
     on = onset_after(x, len(x) - RATE // 2)
     assert abs(freq_of(x[on : on + RATE // 10, 0]) / (440.0 * 2 ** (3 / 12)) - 1) < 3e-3
+
+
+def test_velocity_layers_round_robin_and_a_choke_through_the_engine_process(engine, rig):
+    from promptsynth.engine.zones import Zone
+
+    sup = engine(release=5.0)
+    _ready(sup, ports=0)
+    t = np.arange(RATE) / RATE
+    ids = {}
+    for hz in (220.0, 330.0, 440.0, 550.0):
+        ids[hz] = sup.new_id()
+        tone = (0.3 * np.sin(2 * np.pi * hz * t)).astype(np.float32)
+        sup.play(prepare(tone, loop_mode="forward", loop_start=0, loop_end=RATE, sound_id=ids[hz]), current=False)
+    sup.set_keymap(
+        [
+            Zone((ids[220.0],), lokey=60, hikey=60, hivel=63, root=60),  # soft
+            Zone((ids[440.0],), lokey=60, hikey=60, lovel=64, root=60),  # loud
+            Zone((ids[220.0], ids[330.0]), lokey=62, hikey=62, root=62),  # two alternates in turn
+            Zone((ids[550.0],), lokey=46, hikey=46, root=46, group=1),  # open hat
+            Zone((ids[330.0],), lokey=42, hikey=42, root=42, group=1),  # closed hat
+        ]
+    )
+
+    def hear(*notes):
+        for note, vel in notes:
+            sup.send(m.Midi(bytes([0x90, note, vel])))
+        _audio_for(rig, RATE // 3)
+        x = rig.read_tap()[-RATE // 6 :, 0]
+        sup.send(m.Midi(bytes([0xB0, 123, 0])))  # all notes off
+        assert wait_for(lambda: sup.stats["voices"] == 0, 10.0)
+        return x
+
+    assert abs(freq_of(hear((60, 63))) / 220.0 - 1) < 2e-3  # the boundary: 63 is soft ...
+    assert abs(freq_of(hear((60, 64))) / 440.0 - 1) < 2e-3  # ... 64 is loud
+    turns = [freq_of(hear((62, 100))) for _ in range(3)]
+    assert [round(f) for f in turns] == [220, 330, 220]  # in turn
+    # the closed hat cuts the open one: its 550 Hz is gone, with no step beyond the tones' own
+    start = rig.tap_frames()
+    sup.send(m.Midi(bytes([0x90, 46, 100])))
+    assert wait_for(lambda: sup.stats["voices"] == 1, 10.0)
+    _audio_for(rig, RATE // 5)
+    sup.send(m.Midi(bytes([0x90, 42, 100])))
+    _audio_for(rig, RATE // 3)
+    x = rig.read_tap()
+    y = x[start:, 0]
+    assert np.abs(np.diff(y)).max() <= 2 * np.pi * 550 / RATE * 0.3 * 1.1
+    tail = x[-RATE // 6 :, 0]
+    spec = np.abs(np.fft.rfft(tail * np.hanning(len(tail))))
+    f = np.fft.rfftfreq(len(tail), 1 / RATE)
+    assert spec[np.abs(f - 550) < 5].max() < 0.01 * spec[np.abs(f - 330) < 5].max()
