@@ -102,6 +102,7 @@ class Instrument:
         self.saver = StateSaver(self.store, health, clock)
         self._audio: Tuple[Optional[str], Optional[np.ndarray]] = (None, None)
         self._programs_bank: Optional[str] = None  # the bank Program Change holds resident
+        self._program_presets: Dict[Tuple[int, int], Preset] = {}  # ... each as made resident
         self.kit: Optional[KitJob] = None  # the kit being generated (or the last one)
         self._kit_saved = False  # its preset is saved as it stands
         self._kit_name: Optional[str] = None  # ... under this name (a re-rolled pad replaces it)
@@ -533,12 +534,14 @@ class Instrument:
         number = banks.index(bank) if bank in banks else 0
         programs: List[Program] = []
         sounds: List[PlayableSound] = []
+        self._program_presets = {}
         rate = self.cfg.audio.rate
         for n, preset in enumerate(self.store.list(bank)[0][:128]):
             try:
                 if preset.zones:
                     zones, made = preset_sound.zone_sounds(self.library, preset, rate, self.host.new_id)
                     prog = Program(number, n, preset.name, zones=tuple(zones), params=voice_changes(preset.sampler))
+                    as_played = preset
                 else:
                     sid = preset_sound.sound_id_for(self.library, preset)
                     if sid is None:  # not generated yet: Program Change asks, and it is made then
@@ -547,6 +550,7 @@ class Instrument:
                     snd = playable(a.audio, rate, a.settings, self.host.new_id(), name=a.name)
                     made = [snd]
                     prog = Program(number, n, preset.name, sound=snd.sound_id, params=voice_changes(a.settings))
+                    as_played = dataclasses.replace(preset, sound=a.sound, sampler=a.settings)
             except (LibraryError, OSError) as e:
                 log.warning("program %d (%s) not made resident: %s", n, preset.name, describe(e))
                 continue
@@ -555,6 +559,7 @@ class Instrument:
                 break
             programs.append(prog)
             sounds += made
+            self._program_presets[(number, n)] = as_played
         for snd in sounds:
             self.host.play(snd, current=False)
         self.host.send(em.SetPrograms(tuple(programs), channel))
@@ -575,7 +580,8 @@ class Instrument:
             return
         preset = presets[ev.number]
         if isinstance(ev, em.ProgramChanged):
-            self.current = preset  # the engine already plays it
+            # the engine already plays it: the preset as it was made resident (its sound found)
+            self.current = self._program_presets.get((ev.bank, ev.number), preset)
             self.save_state()
             log.info("program %d: %s/%s", ev.number + 1, preset.bank, preset.name)
         elif self.load_preset(preset):
