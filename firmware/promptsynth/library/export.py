@@ -112,7 +112,6 @@ def sfz_text(sample: str, s: SoundSettings, frames: int, rate: int) -> str:
     """An SFZ region for one sample with a preset's sound settings."""
     start = int(round(s.start * rate))
     end = int(round(s.end * rate)) or frames
-    bend = int(round(s.bend_range * 100))
     lines = [
         "// made by promptsynth",
         "<control>",
@@ -139,7 +138,15 @@ def sfz_text(sample: str, s: SoundSettings, frames: int, rate: int) -> str:
             lines.append("loop_type=alternate")
     else:
         lines.append("loop_mode=no_loop")
-    lines += [
+    lines += sfz_voice(s)
+    return "\n".join(lines) + "\n"
+
+
+def sfz_voice(s: SoundSettings) -> List[str]:
+    """What a preset sets for every note: envelope, level, velocity tracking, bend, polyphony,
+    and its filter, LFO and effect sends (a region's, or a kit's <global>)."""
+    bend = int(round(s.bend_range * 100))
+    lines = [
         "ampeg_attack=%.4f" % (s.attack / 1000.0),
         "ampeg_decay=%.4f" % (s.decay / 1000.0),
         "ampeg_sustain=%.2f" % (s.sustain * 100.0),
@@ -150,8 +157,7 @@ def sfz_text(sample: str, s: SoundSettings, frames: int, rate: int) -> str:
         "bend_down=%d" % -bend,
         "polyphony=%d" % s.polyphony,
     ]
-    lines += sfz_filter(s) + sfz_lfo(s) + sfz_effects(s)
-    return "\n".join(lines) + "\n"
+    return lines + sfz_filter(s) + sfz_lfo(s) + sfz_effects(s)
 
 
 def sfz_effects(s: SoundSettings) -> List[str]:

@@ -31,7 +31,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from promptsynth.config import MAX_ALTERNATES, MAX_ZONES, ConfigError, SoundSettings, ZoneSettings, from_mapping
 from promptsynth.library import atomic
-from promptsynth.library.export import loop_frames, sfz_effects, sfz_filter, sfz_lfo, wav_with_smpl
+from promptsynth.library.export import loop_frames, sfz_voice, wav_with_smpl
 from promptsynth.library.presets import Preset
 from promptsynth.library.sounds import LibraryError, SoundLibrary, file_stem
 
@@ -54,20 +54,8 @@ def kit_text(preset: Preset, samples: List[List[str]], zone_settings: List[List[
     """The SFZ of a preset with zones; ``samples[z][k]``: the file of zone z's k-th sound (under
     default_path), ``zone_settings[z][k]``: what it plays with (its root, tune and loop)."""
     s = preset.sampler
-    bend = int(round(s.bend_range * 100))
     lines = ["// made by promptsynth: %s" % preset.name, "<control>", "default_path=", "", "<global>"]
-    lines += [
-        "ampeg_attack=%.4f" % (s.attack / 1000.0),
-        "ampeg_decay=%.4f" % (s.decay / 1000.0),
-        "ampeg_sustain=%.2f" % (s.sustain * 100.0),
-        "ampeg_release=%.4f" % (s.release / 1000.0),
-        "amp_veltrack=%.1f" % s.velocity_track,
-        "volume=%.2f" % s.gain,
-        "bend_up=%d" % bend,
-        "bend_down=%d" % -bend,
-        "polyphony=%d" % s.polyphony,
-    ]
-    lines += sfz_filter(s) + sfz_lfo(s) + sfz_effects(s)
+    lines += sfz_voice(s)
     for z, files, settings in zip(preset.zones, samples, zone_settings):
         n = len(files)
         for k, (sample, ss) in enumerate(zip(files, settings)):
