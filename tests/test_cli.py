@@ -325,6 +325,27 @@ def test_generate_writes_the_shaped_sound_or_the_raw_one_and_keeps_no_raw_files(
     assert not os.path.exists(tmp_path / "state" / "generated")
 
 
+@pytest.mark.torch
+def test_generate_a_morph_series_keeps_each_sound_with_its_position(tmp_path):
+    from promptsynth.library.sounds import SoundLibrary
+
+    cfgp = tmp_path / "c.toml"
+    cfgp.write_text('[paths]\nstate = "%s"\n[model]\ndevice = "cpu"\n' % (tmp_path / "state"))
+    args = ["--model", "tiny", "--seconds", "0.64", "--steps", "2", "--seed", "3", "--config", str(cfgp)]
+    r = cli("generate", "a kickdrum", "--morph", "a violin", "--series", "3", *args, timeout=300)
+    assert r.returncode == 0 and r.stdout.count("sound ") == 3, r.stderr
+    entries, _ = SoundLibrary(str(tmp_path / "state")).entries()
+    by_pos = {e.meta["recipe"]["position"]: e for e in entries}
+    assert sorted(by_pos) == [0.0, 0.5, 1.0]
+    assert by_pos[0.5].meta["name"] == "a kickdrum + a violin (0.50)"
+    assert all(e.meta["recipe"]["morph"] == ["a violin"] and e.meta["recipe"]["seed"] == 3 for e in entries)
+    # a point of its own; a refused morph is a usage error before any model loads
+    r = cli("generate", "a kickdrum", "--morph", "a violin", "--position", "0.25", *args, timeout=300)
+    assert r.returncode == 0, r.stderr
+    r = cli("generate", "a", "--morph", "b", "--position-y", "0.5", *args)
+    assert r.returncode == 2 and "position y needs four prompts" in r.stderr
+
+
 def test_bench_shape_quick_json():
     r = cli("bench", "shape", "--quick", "--json", timeout=300)
     assert r.returncode == 0, r.stderr
@@ -356,6 +377,11 @@ def test_bench_generate_quick_json():
     assert t["unet_calls_default_recipe"] == 25 and t["unet_calls_study_recipe"] == 100
     assert t["repeat_same_prompt_new_seed"]["repeat_encoder_calls"] == 0
     assert 0 < t["job_default"]["model_s"] < t["job_default"]["wall_s"] and t["job_default"]["clip_s"] == 1.28
+    m = t["morph_series"]
+    # 3 sounds: one job encodes its 2 prompts and the negative once; 3 jobs of new pairs, 6 prompts
+    assert m["series_one_job"]["calls"]["t5"] == 3 and m["separate_jobs"]["calls"]["t5"] == 6
+    assert m["series_one_job"]["calls"]["unet"] == m["separate_jobs"]["calls"]["unet"] == 3 * 25
+    assert data["aims"]["morph_series_encodes_each_text_once"]
 
 
 def test_bench_faults_quick_json():

@@ -77,20 +77,26 @@ def test_length_is_honoured_to_the_sample(runner, seconds, samples):
 
 def test_new_seed_reuses_the_prompt_embeddings(runner):
     before = runner.encodes
-    runner.generate(validate(quick("a new prompt", seed=1)))
-    runner.generate(validate(quick("a new prompt", seed=2, steps=4, scheduler="ddim", guidance=5.0)))
-    assert runner.encodes == before + 1
-    runner.generate(validate(quick("a new prompt", seed=2, negative="hiss")))
+    runner.generate(validate(quick("a new prompt", seed=1, negative="a new negative")))
+    assert runner.encodes == before + 2  # each text on its own
+    runner.generate(
+        validate(quick("a new prompt", seed=2, steps=4, scheduler="ddim", guidance=5.0, negative="a new negative"))
+    )
     assert runner.encodes == before + 2
+    runner.generate(validate(quick("a new prompt", seed=2, negative="hiss")))
+    assert runner.encodes == before + 3  # the prompt's encoding serves beside any negative
+    runner.generate(validate(quick("a new prompt", seed=2, negative="hiss", conditioning="stock")))
+    assert runner.encodes == before + 4  # stock: the two together, cached as a pair
 
 
 def test_clap_at_prompt_length_gives_exactly_what_the_padded_pipeline_gives(runner):
+    """Stock conditioning and the checkpoint's spacing: what diffusers' pipeline does, exactly."""
     import torch
 
-    p = validate(quick("a distorted synth", seed=3, steps=3, scheduler="ddim"))
+    p = validate(quick("a distorted synth", seed=3, steps=3, scheduler="ddim", conditioning="stock", spacing="model"))
     ours = runner.generate(p).audio[0]
     pipe = runner.pipe
-    pipe.scheduler = runner.schedulers["ddim"]
+    pipe.scheduler = runner.schedulers[("ddim", "model")]
     with torch.inference_mode():
         ref = pipe(
             p.prompt,
@@ -238,7 +244,7 @@ def test_audioldm1_pipeline_loads_and_generates(tiny_models):
     assert not r.v2
     p = validate(quick(seconds=0.64))
     a = r.generate(p).audio
-    assert a.shape == (1, 10240) and np.array_equal(a, r.generate(p).audio) and r.encodes == 1
+    assert a.shape == (1, 10240) and np.array_equal(a, r.generate(p).audio) and r.encodes == 2  # prompt, negative
 
 
 def test_published_layout_with_gpt2model_loads_on_this_transformers(tiny_models):
@@ -262,10 +268,13 @@ def test_models_fetch_from_a_local_directory_installs_it(tiny_models, tmp_path):
 
 
 def test_calls_per_sound_default_and_study_recipes(runner):
-    out = runner.generate(validate(quick("calls", steps=25, scheduler="dpm", guidance=3.5)))
+    # (a negative of its own: the module's other tests have encoded the default one already)
+    out = runner.generate(validate(quick("calls", steps=25, scheduler="dpm", guidance=3.5, negative="calls neg")))
     assert out.calls["unet"] == 25 and out.calls["vocoder"] == 1 and out.calls["vae_decoder"] == 1
     assert out.calls["clap_text"] == 2 and out.calls["t5"] == 2 and out.calls["gpt2"] == 16  # 8 tokens x 2
-    again = runner.generate(validate(quick("calls", steps=100, scheduler="ddim", guidance=3.0, seed=2)))
+    again = runner.generate(
+        validate(quick("calls", steps=100, scheduler="ddim", guidance=3.0, seed=2, negative="calls neg"))
+    )
     assert again.calls["unet"] == 100
     assert again.calls["clap_text"] == again.calls["t5"] == again.calls["gpt2"] == 0  # embeddings re-used
 

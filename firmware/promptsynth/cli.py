@@ -96,6 +96,17 @@ def build_parser() -> argparse.ArgumentParser:
     gp.add_argument("--scheduler", choices=["dpm", "ddim"])
     gp.add_argument("--candidates", type=int, help="1-4, best first by CLAP")
     gp.add_argument(
+        "--morph",
+        action="append",
+        metavar="PROMPT",
+        help="morph toward another prompt (up to 3 times: a line of 2, a path through 3, the corners of a square of 4)",
+    )
+    gp.add_argument("--position", type=float, help="0-1 along the morph (across the square of 4); default 0.5")
+    gp.add_argument("--position-y", type=float, help="0-1 up the square of 4 prompts; default 0.5")
+    gp.add_argument("--series", type=int, help="2-16 sounds along the morph in one job, each kept")
+    gp.add_argument("--conditioning", choices=list(config_mod.CONDITIONINGS), help="default from [generate]")
+    gp.add_argument("--spacing", choices=list(config_mod.SPACINGS), help="default from [generate]")
+    gp.add_argument(
         "-o",
         "--output",
         help="also write the best result to this WAV file: the shaped sound the instrument plays (root and "

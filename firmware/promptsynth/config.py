@@ -30,6 +30,11 @@ def _key(default, doc, lo=None, hi=None, choices=None):
     return field(default=default, metadata={"doc": doc, "min": lo, "max": hi, "choices": choices})
 
 
+# how a prompt and its negative condition the model (generator/runner.py): "padded" encodes each
+# at its own length; "stock" as diffusers does (the negative cut to the prompt's T5 length)
+CONDITIONINGS = ("padded", "stock")
+# where the denoising timesteps lie; "model": as the checkpoint's scheduler config says
+SPACINGS = ("trailing", "linspace", "leading", "model")
 RENDERERS = ("auto", "kernel", "numpy")  # engine/renderers.py picks one by name
 FILTER_TYPES = ("off", "lp12", "bp12", "hp12", "lp24")  # engine/filter.py's order
 LFO_WAVES = ("sine", "triangle", "square", "sample_hold")  # engine/lfo.py's order
@@ -271,6 +276,18 @@ class GenerateConfig:
     guidance: float = _key(3.5, "Default guidance scale (the listening study liked 4 to 5 best).", 1.0, 10.0)
     scheduler: str = _key("dpm", "Default scheduler: `dpm` (DPM-Solver multistep) or `ddim`.", choices=("dpm", "ddim"))
     candidates: int = _key(1, "Default number of candidates, ranked best first by CLAP.", 1, 4)
+    conditioning: str = _key(
+        "padded",
+        "How the prompt and the negative prompt condition the model: `padded` (each encoded at its own "
+        "length) or `stock` (as diffusers does, which cuts the negative to the prompt's length).",
+        choices=CONDITIONINGS,
+    )
+    spacing: str = _key(
+        "trailing",
+        "Where the denoising steps lie: `trailing` (the first step at the last training timestep), "
+        "`linspace`, `leading`, or `model` (as the checkpoint's scheduler config says).",
+        choices=SPACINGS,
+    )
     round_robin: bool = _key(
         False,
         "With several candidates, keep them all as alternates of one zone, played in turn (round robin), "

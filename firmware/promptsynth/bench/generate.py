@@ -65,6 +65,7 @@ def tiny(runs: int = 3, seconds: float = 5.12) -> Dict[str, Any]:
         rep_wall, rep = job("bench prompt 0", 12, **DEFAULT)
         assert isinstance(rep, msg.Result)
         encoders = ("clap_text", "t5", "gpt2")
+        morph = morph_series(c, 3 if runs == 1 else 8, seconds)
         return {
             "worker_start_and_load_s": round(start_s, 2),
             "job_default": {
@@ -86,9 +87,47 @@ def tiny(runs: int = 3, seconds: float = 5.12) -> Dict[str, Any]:
                 "first_encode_s": round(first[1].seconds.get("encode", 0.0), 4),
                 "repeat_encode_s": round(rep.seconds.get("encode", 0.0), 4),
             },
+            "morph_series": morph,
         }
     finally:
         c.stop()
+
+
+def morph_series(c, n: int, seconds: float) -> Dict[str, Any]:
+    """A morph series of ``n`` sounds as one job, against the same ``n`` positions as jobs of their
+    own (each a fresh pair of prompts, so neither finds the other's embeddings cached): component
+    calls and wall time of each."""
+    from promptsynth.generator.params import GenerationParams
+
+    def calls(results):
+        out: DefaultDict[str, int] = collections.defaultdict(int)
+        for r in results:
+            for k, v in r.calls.items():
+                out[k] += v
+        return dict(out)
+
+    kw = dict(seconds=seconds, seed=5, negative="bench negative for the morph", **DEFAULT)
+    c.run(GenerationParams("warm up the morph", morph=("path",), position=0.5, seconds=seconds, steps=1))
+    t = time.monotonic()
+    series = c.run(GenerationParams("a glass harmonica", morph=("a distorted bass",), series=n, **kw))
+    series_s = time.monotonic() - t
+    t = time.monotonic()
+    single = [
+        c.run(
+            GenerationParams(
+                "a wooden marimba %d" % i, morph=("a rusty gate %d" % i,), position=i / (n - 1), **kw
+            )  # a pair of new prompts each time: as if each were the first
+        )
+        for i in range(n)
+    ]
+    single_s = time.monotonic() - t
+    return {
+        "sounds": n,
+        "clip_s": seconds,
+        "series_one_job": {"wall_s": round(series_s, 2), "calls": series.calls},
+        "separate_jobs": {"wall_s": round(single_s, 2), "calls": calls(single)},
+        "wall_ratio_series_to_separate": round(series_s / single_s, 3),
+    }
 
 
 class _Timer:
@@ -264,6 +303,8 @@ def run(quick: bool = False, full_model: str = "audioldm2") -> Dict[str, object]
         "unet_calls_default<=26": t["unet_calls_default_recipe"] <= 26,
         "outside_model_pct<=10": t["job_default"]["outside_model_pct"] <= 10.0,
         "repeat_skips_text_encoders": t["repeat_same_prompt_new_seed"]["repeat_encoder_calls"] == 0,
+        # two prompts and the negative: each through T5 once for the whole series
+        "morph_series_encodes_each_text_once": t["morph_series"]["series_one_job"]["calls"].get("t5") == 3,
     }
     if "full_size" in result:
         result["aims"]["clap_unpadded_same_within_1e-4"] = result["full_size"]["clap_unpadded_max_abs_diff"] < 1e-4

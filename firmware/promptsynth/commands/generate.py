@@ -48,6 +48,12 @@ def cmd_generate(args, cfg) -> int:
         seed=args.seed,
         scheduler=args.scheduler or g.scheduler,
         candidates=args.candidates or g.candidates,
+        conditioning=args.conditioning or g.conditioning,
+        spacing=args.spacing or g.spacing,
+        morph=tuple(args.morph or ()),
+        position=args.position if args.position is not None else (0.5 if args.morph and not args.series else 0.0),
+        position_y=args.position_y if args.position_y is not None else (0.5 if len(args.morph or ()) == 3 else 0.0),
+        series=args.series or 0,
     )
     if args.output:
         problem = output_problem(args.output, args.force)

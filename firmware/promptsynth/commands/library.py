@@ -9,7 +9,7 @@ import sys
 from typing import List
 
 from promptsynth.config import state_dir
-from promptsynth.generator.params import RECIPE_KEYS
+from promptsynth.generator.params import recipe_of
 from promptsynth.library.presets import Preset, PresetStore, sampler_settings
 from promptsynth.library.sounds import Ambiguous, LibraryError, SoundLibrary, file_stem
 
@@ -178,7 +178,7 @@ def cmd_presets(args, cfg) -> int:
                 bank=args.bank or "user",
                 sound=e.id,
                 sampler=settings_for(e.meta, sampler_settings(cfg.sampler)),
-                generation={k: v for k, v in (e.meta.get("recipe") or {}).items() if k in RECIPE_KEYS},
+                generation=recipe_of(e.meta.get("recipe") or {}),
             )
             print(store.save(p, overwrite=args.force))
             return 0

@@ -38,6 +38,8 @@ class GenSettings:
     guidance: float
     scheduler: str
     candidates: int
+    conditioning: str = "padded"
+    spacing: str = "trailing"
     seed: Optional[int] = None  # None: a new random seed each time
 
     @classmethod
@@ -52,6 +54,8 @@ class GenSettings:
             guidance=g.guidance,
             scheduler=g.scheduler,
             candidates=g.candidates,
+            conditioning=g.conditioning,
+            spacing=g.spacing,
         )
 
 

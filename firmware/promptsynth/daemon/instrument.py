@@ -379,9 +379,10 @@ class Instrument:
         from promptsynth.library.intake import name_from_prompt, shape_and_store
 
         try:
-            ids = [
-                shape_and_store(self.library, a, ev.rate, dict(ev.recipe), self.cfg.audio.rate)[0]
-                for a in ev.audio[:MAX_ALTERNATES]
+            recipes = ev.recipes or [ev.recipe] * len(ev.audio)
+            ids = [  # each with its own recipe (its own seed)
+                shape_and_store(self.library, a, ev.rate, dict(r), self.cfg.audio.rate)[0]
+                for a, r in zip(ev.audio[:MAX_ALTERNATES], recipes)
             ]
         except DiskFullError:
             self.health.sync("library", FAILED, "disk full: generation %d was not kept" % ev.job_id)

@@ -16,7 +16,7 @@ import torch
 
 from promptsynth.generator.models import CONFIGS, MODELS, make_portable
 
-TINY_VERSION = "2"  # bump when the tiny model changes: cached copies are rebuilt
+TINY_VERSION = "3"  # bump when the tiny model changes: cached copies are rebuilt
 
 
 def _bytes_to_unicode():
@@ -101,7 +101,9 @@ def tiny_audioldm2(tmpdir: str):
         out_channels=8,
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
         up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        cross_attention_dim=(8, 16),
+        # the real model's slots: self-attention, then GPT-2's 8 generated tokens (16 wide here),
+        # then T5's sequence (32) with its mask, so every conditioning tensor reaches the UNet
+        cross_attention_dim=([None, 16, 32], [None, 16, 32]),
     )
     scheduler = DDIMScheduler(
         beta_start=0.0015,

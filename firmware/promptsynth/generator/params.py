@@ -3,6 +3,12 @@
 A prompt is only ever text for the tokenizers: it is normalised (NFC), control characters are
 turned into spaces, and it must hold something after that and fit the length limit. Every
 number is range-checked with a message that names it.
+
+A morph names up to three more prompts and a position between them: two prompts lie on a line
+(``position`` 0 is the first, 1 the second), three on a path through the middle one (0.5), four
+on the corners of a square (``position`` across, ``position_y`` up: 0,0 the first, 1,0 the
+second, 0,1 the third, 1,1 the fourth), as on NSynth Super's pad. A series is that many sounds
+along the line (or across the square at ``position_y``), each its own morph of one position.
 """
 
 from __future__ import annotations
@@ -10,10 +16,17 @@ from __future__ import annotations
 import secrets
 import unicodedata
 from dataclasses import asdict, dataclass, fields
-from typing import Optional
+from typing import Any, Dict, List, Optional, Tuple
+
+from promptsynth.config import CONDITIONINGS, SPACINGS
 
 NEGATIVE = "low quality, average quality, noise, high pitch, artefacts"
 SCHEDULERS = ("dpm", "ddim")
+MAX_MORPH = 3  # prompts besides the first
+MAX_SERIES = 16
+# what a stored recipe that names its seed but predates a key was made with (so it makes the same
+# sound again); a recipe without a seed takes today's defaults
+LEGACY = {"conditioning": "stock", "spacing": "model"}
 MAX_SEED = 2**64 - 1
 MAX_PROMPT_CHARS = 1000
 
@@ -32,13 +45,56 @@ class GenerationParams:
     seed: Optional[int] = None  # None: a random seed is drawn (and reported)
     scheduler: str = "dpm"
     candidates: int = 1
+    conditioning: str = "padded"
+    spacing: str = "trailing"
+    morph: Tuple[str, ...] = ()  # the other prompts of a morph (none: plain text to sound)
+    position: float = 0.0  # along the morph (across the square of four)
+    position_y: float = 0.0  # up the square of four
+    series: int = 0  # 0: one sound; N >= 2: N sounds along the morph
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        d["morph"] = list(self.morph)  # JSON has no tuples
+        return d
+
+    def prompts(self) -> Tuple[str, ...]:
+        return (self.prompt,) + tuple(self.morph)
+
+    def positions(self) -> List[Tuple[float, float]]:
+        """The (x, y) of each sound the job makes."""
+        if self.series >= 2:
+            return [(i / (self.series - 1), self.position_y) for i in range(self.series)]
+        return [(self.position, self.position_y)]
 
 
 # what a sound's recipe records, in presets and sidecars alike: the model and every parameter
 RECIPE_KEYS = ("model",) + tuple(f.name for f in fields(GenerationParams))
+
+
+def recipe_of(d: Dict[str, Any]) -> Dict[str, Any]:
+    """The recipe keys of a stored mapping (a sidecar, a preset), with LEGACY filled in for a
+    recipe that names its seed but was made before a key existed."""
+    r = {k: v for k, v in d.items() if k in RECIPE_KEYS}
+    if r.get("seed") is not None:
+        for k, v in LEGACY.items():
+            r.setdefault(k, v)
+    return r
+
+
+def morph_weights(n: int, x: float, y: float = 0.0) -> List[float]:
+    """Each of ``n`` prompts' weight at (x, y): a line for 2, a path through the middle for 3,
+    bilinear on a square for 4. An end or a corner is exactly one weight of 1."""
+    if n == 1:
+        return [1.0]
+    if n == 2:
+        return [1.0 - x, x]
+    if n == 3:
+        if x <= 0.5:
+            t = x * 2
+            return [1.0 - t, t, 0.0]
+        t = x * 2 - 1
+        return [0.0, 1.0 - t, t]
+    return [(1 - x) * (1 - y), x * (1 - y), (1 - x) * y, x * y]
 
 
 def clean_text(text, what: str = "prompt", max_chars: int = MAX_PROMPT_CHARS, allow_empty: bool = False) -> str:
@@ -77,6 +133,26 @@ def validate(
     if p.scheduler not in SCHEDULERS:
         raise ParamError("scheduler must be one of %s, got %r" % (", ".join(SCHEDULERS), p.scheduler))
     candidates = _number("candidates", p.candidates, 1, 4, integer=True)
+    if p.conditioning not in CONDITIONINGS:
+        raise ParamError("conditioning must be one of %s, got %r" % (", ".join(CONDITIONINGS), p.conditioning))
+    if p.spacing not in SPACINGS:
+        raise ParamError("spacing must be one of %s, got %r" % (", ".join(SPACINGS), p.spacing))
+    if isinstance(p.morph, str) or not isinstance(p.morph, (list, tuple)):
+        raise ParamError("morph must be a list of prompts, got %r" % (p.morph,))
+    if len(p.morph) > MAX_MORPH:
+        raise ParamError("a morph joins at most %d prompts, got %d" % (MAX_MORPH + 1, len(p.morph) + 1))
+    morph = tuple(clean_text(m, "morph prompt %d" % (i + 2), max_prompt_chars) for i, m in enumerate(p.morph))
+    position = _number("position", p.position, 0.0, 1.0)
+    position_y = _number("position y", p.position_y, 0.0, 1.0)
+    series = _number("series", p.series, 0, MAX_SERIES, integer=True)
+    if not morph and (position or position_y or series):
+        raise ParamError("position and series need a morph: name a second prompt")
+    if position_y and len(morph) != 3:
+        raise ParamError("position y needs four prompts (the corners of a square), got %d" % (len(morph) + 1))
+    if series == 1:
+        raise ParamError("a series has at least 2 sounds, got 1")
+    if series and candidates > 1:
+        raise ParamError("a series makes one sound per position: candidates must be 1, got %d" % candidates)
     seed = p.seed
     if seed is None:
         seed = secrets.randbits(64)
@@ -91,4 +167,10 @@ def validate(
         seed=seed,
         scheduler=p.scheduler,
         candidates=candidates,
+        conditioning=p.conditioning,
+        spacing=p.spacing,
+        morph=morph,
+        position=position,
+        position_y=position_y,
+        series=series,
     )

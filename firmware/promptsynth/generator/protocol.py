@@ -56,6 +56,8 @@ class Result:
     calls: Dict[str, int] = field(default_factory=dict)  # forward calls of each model component
     audio: List[np.ndarray] = field(default_factory=list)  # each candidate, best first, float32 mono
     rate: int = 0  # ... at this rate (the model's, 16 kHz)
+    recipes: List[Dict[str, object]] = field(default_factory=list)  # each row's, best first
+    # (``recipe`` is the first's)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,18 @@
 """One resident pipeline turning validated parameters into audio, step by step.
 
-* Prompt embeddings (CLAP, T5 and the GPT-2 "language model" outputs) are cached by
-  (prompt, negative prompt, guidance on/off): a new seed or new sampling settings skip the text
-  encoders entirely.
+* Prompt embeddings (CLAP, T5 and the GPT-2 "language model" outputs) are cached: a new seed or
+  new sampling settings skip the text encoders entirely.
+* Conditioning "padded" (the default) encodes the prompt and the negative prompt each on its own,
+  at its own length, and pads both T5 sequences to the longer with a mask. Diffusers ("stock")
+  encodes them together: it cuts the negative's T5 part to the prompt's length (a short prompt
+  keeps a few tokens of the negative), and GPT-2 counts the padding as positions, so the same
+  negative conditions differently beside different prompts. Encoded alone, each text's
+  embeddings are cached on their own and are the same whatever they are used with.
+* The timestep spacing is a choice of the recipe ("trailing" by default: the first step is the
+  last training timestep, where the latents start as pure noise); "model" keeps what the
+  checkpoint's scheduler config says.
+* A morph blends the prompts' conditioning (morph.py) and runs the pipeline on the blend with the
+  same seed; a series runs it once per position, every prompt encoded once for all of them.
 * The CLAP tokenizer pads to 512 tokens in diffusers; RoBERTa masks padding out, so encoding at
   the prompt's own length gives the same embedding (checked in the tests) for a fraction of the
   cost. The tokenizer's length is set for the call and restored after it.
@@ -30,7 +40,8 @@ from typing import Callable, Dict, List, Optional
 import numpy as np
 import torch
 
-from promptsynth.generator.params import GenerationParams
+from promptsynth.generator import morph
+from promptsynth.generator.params import SPACINGS, GenerationParams, morph_weights
 
 SILENCE_PEAK = 1e-4  # -80 dBFS: "near silence"
 CACHE_SIZE = 16
@@ -97,6 +108,8 @@ class Output:
     calls: Dict[str, int] = field(default_factory=dict)  # forward calls of each component
     warnings: List[str] = field(default_factory=list)
     decode: str = ""  # which decode worked: "fp16", "fp32", "fp32-retry", "chunked"
+    # what each row's recipe says besides the job's: its seed, and for a series its position
+    rows: List[Dict[str, object]] = field(default_factory=list)
 
 
 class Runner:
@@ -108,9 +121,12 @@ class Runner:
         self.v2 = isinstance(pipe, AudioLDM2Pipeline)
         self.device = pipe._execution_device
         base = pipe.scheduler.config
+        classes = {"ddim": DDIMScheduler, "dpm": DPMSolverMultistepScheduler}
+        # (name, spacing) -> scheduler; "model": the spacing the checkpoint's config gives
         self.schedulers = {
-            "ddim": DDIMScheduler.from_config(base),
-            "dpm": DPMSolverMultistepScheduler.from_config(base),
+            (name, spacing): cls.from_config(base, **({} if spacing == "model" else {"timestep_spacing": spacing}))
+            for name, cls in classes.items()
+            for spacing in SPACINGS
         }
         self.rate = int(pipe.vocoder.config.sampling_rate)
         self.chunk_frames = chunk_frames
@@ -147,13 +163,54 @@ class Runner:
         finally:
             tok.model_max_length = full
 
-    def embeddings(self, prompt: str, negative: str, guidance: float) -> Dict[str, torch.Tensor]:
-        cfg = guidance > 1.0
-        key = (prompt, negative if cfg else None)
+    def _cached(self, key, make):
         hit = self._cache.get(key)
         if hit is not None:
             self._cache.move_to_end(key)
             return hit
+        value = make()
+        self._cache[key] = value
+        while len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return value
+
+    def is_cached(self, p: GenerationParams) -> bool:
+        """Whether ``p``'s text encoding is all in the cache (nothing to encode)."""
+        cfg = p.guidance > 1.0
+        if p.conditioning == "stock":
+            return all(("stock", t, p.negative if cfg else None) in self._cache for t in p.prompts())
+        texts = p.prompts() + ((p.negative,) if cfg else ())
+        return all(("text", t) in self._cache for t in texts)
+
+    def embeddings(
+        self, prompt: str, negative: str, guidance: float, conditioning: str = "padded"
+    ) -> Dict[str, torch.Tensor]:
+        """The keyword arguments that condition the pipeline for ``prompt`` (and, with guidance,
+        ``negative``): prompt_embeds, attention_mask, generated_prompt_embeds and their negatives
+        for AudioLDM 2; prompt_embeds (and negative_prompt_embeds) for AudioLDM."""
+        cfg = guidance > 1.0
+        if conditioning == "stock":
+            return self._cached(
+                ("stock", prompt, negative if cfg else None), lambda: self._encode_stock(prompt, negative, cfg)
+            )
+        pos = self._cached(("text", prompt), lambda: self._encode_alone(prompt))
+        if not cfg:
+            return pos
+        neg = self._cached(("text", negative), lambda: self._encode_alone(negative))
+        return morph.pair(pos, neg)
+
+    def _encode_alone(self, text: str) -> Dict[str, torch.Tensor]:
+        """One text through the text encoders on its own, at its own length."""
+        self.encodes += 1
+        pipe = self.pipe
+        with torch.inference_mode(), self._clap_at_prompt_length(text):
+            if self.v2:
+                pe, am, gpe = pipe.encode_prompt(text, self.device, 1, False)
+                return dict(prompt_embeds=pe, attention_mask=am, generated_prompt_embeds=gpe)
+            return dict(prompt_embeds=pipe._encode_prompt(text, self.device, 1, False))
+
+    def _encode_stock(self, prompt: str, negative: str, cfg: bool) -> Dict[str, torch.Tensor]:
+        """Prompt and negative encoded together, exactly as the pipeline does it."""
         self.encodes += 1
         pipe = self.pipe
         with torch.inference_mode(), self._clap_at_prompt_length(prompt, negative):
@@ -178,10 +235,14 @@ class Runner:
                     emb = dict(prompt_embeds=pe, negative_prompt_embeds=npe)
                 else:
                     emb = dict(prompt_embeds=pe)
-        self._cache[key] = emb
-        while len(self._cache) > CACHE_SIZE:
-            self._cache.popitem(last=False)
         return emb
+
+    def conditioning(self, p: GenerationParams, x: float = 0.0, y: float = 0.0) -> Dict[str, torch.Tensor]:
+        """The pipeline's conditioning for ``p`` at morph position (x, y)."""
+        embs = [self.embeddings(t, p.negative, p.guidance, p.conditioning) for t in p.prompts()]
+        if len(embs) == 1:
+            return embs[0]
+        return morph.blend(embs, morph_weights(len(embs), x, y), soft_mask=self.pipe.unet.dtype == torch.float32)
 
     # ---- generation --------------------------------------------------------------------------
     def generate(
@@ -191,55 +252,50 @@ class Runner:
         should_stop: Optional[Callable[[], Optional[str]]] = None,
     ) -> Output:
         """Run one validated job. ``should_stop()`` returns None, "cancelled" or "timeout"."""
-        pipe = self.pipe
+        assert p.seed is not None, "generate() takes validated parameters (a seed drawn)"
         timings: Dict[str, float] = {}
         calls_before = collections.Counter(self.calls)
-        t0 = time.perf_counter()
-        cached = (p.prompt, p.negative if p.guidance > 1.0 else None) in self._cache
-        emb = self.embeddings(p.prompt, p.negative, p.guidance)
-        t1 = time.perf_counter()
-        timings["encode"] = t1 - t0
-        pipe.scheduler = self.schedulers[p.scheduler]
-        assert p.seed is not None, "generate() takes validated parameters (a seed drawn)"
-        seeds = [(p.seed + i) % (2**64) for i in range(p.candidates)]
-        gens = [torch.Generator("cpu").manual_seed(s) for s in seeds]
-        steps_done = [0]
+        cached = self.is_cached(p)
+        self.pipe.scheduler = self.schedulers[(p.scheduler, p.spacing)]
+        positions = p.positions()
+        total = p.steps * len(positions)
+        audio_rows: List[np.ndarray] = []
+        seeds: List[int] = []
+        rows: List[Dict[str, object]] = []
+        paths: List[str] = []
+        for n, (x, y) in enumerate(positions):
+            t0 = time.perf_counter()
+            emb = self.conditioning(p, x, y)
+            timings["encode"] = timings.get("encode", 0.0) + time.perf_counter() - t0
+            done = n * p.steps
 
-        def callback(step, t, latents):
-            steps_done[0] = step + 1
-            if on_step is not None:
-                on_step(step + 1, p.steps)
-            if should_stop is not None:
-                why = should_stop()
-                if why:
-                    raise Stopped(why, "job %s after step %d of %d" % (why, step + 1, p.steps))
+            def step(i, total=total, done=done):
+                if on_step is not None:
+                    on_step(done + i, total)
+                if should_stop is not None:
+                    why = should_stop()
+                    if why:
+                        raise Stopped(why, "job %s after step %d of %d" % (why, done + i, total))
 
-        # the pipeline sizes the latent from int(seconds / 0.01 s), which float rounding can put a
-        # frame short (2.01 s -> 200 frames, 32000 samples): ask for half a sample more, which never
-        # adds a frame; the decode crops to round(seconds * rate)
-        samples = int(round(p.seconds * self.rate))
-        with torch.inference_mode(), self._stop_at_latents():
-            out = pipe(
-                num_inference_steps=p.steps,
-                guidance_scale=p.guidance,
-                audio_length_in_s=(samples + 0.5) / self.rate,
-                num_waveforms_per_prompt=p.candidates,
-                generator=gens if p.candidates > 1 else gens[0],
-                callback=callback,
-                callback_steps=1,
-                output_type="latent" if self.v2 else "pt",
-                **emb,
-            )
-        t2 = time.perf_counter()
-        timings["denoise"] = t2 - t1
-        audio, path = self.decode(out.audios, samples, timings)
-        t2 = time.perf_counter()
+            audio, row_seeds, path = self._run(p, emb, step, timings)
+            audio_rows.append(audio)
+            seeds += row_seeds
+            paths.append(path)
+            if p.series:  # each sound of a series is the single morph at its position
+                rows.append(dict(seed=p.seed, position=x, position_y=y, series=0, series_index=n, series_of=p.series))
+            else:
+                rows += [dict(seed=s) for s in row_seeds]
+        audio = np.concatenate(audio_rows)
         warnings = []
         scores = None
         if p.candidates > 1 and self.v2:
-            order, scores = self.rank(p.prompt, audio)
+            t2 = time.perf_counter()
+            # a morph's candidates are ranked against the prompt that weighs most where they stand
+            w = morph_weights(len(p.prompts()), p.position, p.position_y)
+            order, scores = self.rank(p.prompts()[int(np.argmax(w))], audio)
             audio = audio[order]
             seeds = [seeds[i] for i in order]
+            rows = [rows[i] for i in order]
             timings["rank"] = time.perf_counter() - t2
         for i, row in enumerate(audio):
             if float(np.abs(row).max()) < SILENCE_PEAK:
@@ -254,8 +310,43 @@ class Runner:
             seconds=timings,
             warnings=warnings,
             calls=calls,
-            decode=path,
+            decode=",".join(sorted(set(paths))),
+            rows=rows,
         )
+
+    def _run(self, p: GenerationParams, emb: Dict[str, torch.Tensor], step, timings: Dict[str, float]):
+        """One pipeline call on ``emb``: ``p.candidates`` rows of audio, their seeds, the decode path."""
+        pipe = self.pipe
+        assert p.seed is not None
+        seeds = [(p.seed + i) % (2**64) for i in range(p.candidates)]
+        gens = [torch.Generator("cpu").manual_seed(s) for s in seeds]
+
+        def callback(i, t, latents):
+            step(i + 1)
+
+        # the pipeline sizes the latent from int(seconds / 0.01 s), which float rounding can put a
+        # frame short (2.01 s -> 200 frames, 32000 samples): ask for half a sample more, which never
+        # adds a frame; the decode crops to round(seconds * rate)
+        samples = int(round(p.seconds * self.rate))
+        t1 = time.perf_counter()
+        with torch.inference_mode(), self._stop_at_latents():
+            out = pipe(
+                num_inference_steps=p.steps,
+                guidance_scale=p.guidance,
+                audio_length_in_s=(samples + 0.5) / self.rate,
+                num_waveforms_per_prompt=p.candidates,
+                generator=gens if p.candidates > 1 else gens[0],
+                callback=callback,
+                callback_steps=1,
+                output_type="latent" if self.v2 else "pt",
+                **emb,
+            )
+        timings["denoise"] = timings.get("denoise", 0.0) + time.perf_counter() - t1
+        decode_times: Dict[str, float] = {}
+        audio, path = self.decode(out.audios, samples, decode_times)
+        for k, v in decode_times.items():
+            timings[k] = timings.get(k, 0.0) + v
+        return audio, seeds, path
 
     # ---- decoding ----------------------------------------------------------------------------
     @contextlib.contextmanager

@@ -67,31 +67,26 @@ def write_result(job: msg.Job, out, device: str, dtype: str, vers: dict):
     p = job.params
     paths = []
     recipes = []
-    for rank, (row, seed) in enumerate(zip(out.audio, out.seeds)):
+    for rank, row in enumerate(out.audio):
         stem = "gen-%s-j%d-%d" % (stamp, job.job_id, rank)
-        recipe = {
-            "schema": 1,
-            "kind": "generated",
-            "model": job.model,
-            "prompt": p.prompt,
-            "negative": p.negative,
-            "seed": seed,
-            "steps": p.steps,
-            "guidance": p.guidance,
-            "scheduler": p.scheduler,
-            "seconds": p.seconds,
-            "candidates": p.candidates,
-            "rank": rank,
-            "score": out.scores[rank] if out.scores else None,
-            "rate": out.rate,
-            "samples": int(row.size),
-            "device": device,
-            "dtype": dtype,
-            "decode": out.decode,
-            "versions": vers,
-            "created": datetime.datetime.utcnow().isoformat(timespec="seconds") + "Z",
-            "warnings": [w for w in out.warnings if w.startswith("candidate %d " % rank)],
-        }
+        recipe = {"schema": 1, "kind": "generated", "model": job.model}
+        recipe.update(p.to_dict())
+        # the row's own seed, and for a series its position: what makes this one sound again
+        recipe.update(out.rows[rank] if out.rows else {"seed": out.seeds[rank]})
+        recipe.update(
+            {
+                "rank": rank,
+                "score": out.scores[rank] if out.scores else None,
+                "rate": out.rate,
+                "samples": int(row.size),
+                "device": device,
+                "dtype": dtype,
+                "decode": out.decode,
+                "versions": vers,
+                "created": datetime.datetime.utcnow().isoformat(timespec="seconds") + "Z",
+                "warnings": [w for w in out.warnings if w.startswith("candidate %d " % rank)],
+            }
+        )
 
         recipes.append(recipe)
         if job.out_dir is None:
@@ -206,6 +201,7 @@ def worker_main(
                     out.calls,
                     [np.asarray(a, np.float32) for a in out.audio],
                     int(out.rate),
+                    recipes,
                 )
             )
         except Stopped as e:

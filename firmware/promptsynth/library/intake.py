@@ -43,6 +43,21 @@ def name_from_prompt(prompt: str) -> str:
         return "sound"
 
 
+def name_for(recipe: Mapping[str, object]) -> str:
+    """A sound's name from its recipe: the prompt; for a morph the prompts and where it stands,
+    e.g. "a kickdrum + a violin (0.25)"."""
+    prompt = str(recipe.get("prompt", "") or "")
+    morph = recipe.get("morph") or []
+    if not isinstance(morph, (list, tuple)) or not morph:
+        return name_from_prompt(prompt)
+    prompts = [prompt] + [str(m) for m in morph]
+    where = "%.2f" % float(recipe.get("position", 0.0) or 0.0)  # type: ignore[arg-type]
+    if len(prompts) == 4:
+        where += ", %.2f" % float(recipe.get("position_y", 0.0) or 0.0)  # type: ignore[arg-type]
+    short = 56 // len(prompts)
+    return name_from_prompt("%s (%s)" % (" + ".join(t[:short].strip() for t in prompts), where))
+
+
 def shape_and_store(
     lib: SoundLibrary,
     audio: np.ndarray,
@@ -60,7 +75,7 @@ def shape_and_store(
         "shaping": shaped.steps,
         "created": datetime.datetime.utcnow().isoformat(timespec="seconds") + "Z",
     }
-    sid = lib.add(shaped.audio, shaped.rate, meta, name_from_prompt(str(recipe.get("prompt", "sound"))))
+    sid = lib.add(shaped.audio, shaped.rate, meta, name_for(recipe))
     return sid, lib.meta(sid)
 
 
@@ -84,7 +99,7 @@ def keep_generated(
         base, name, bank = preset.sampler, preset.name, preset.bank
     else:
         base = dataclasses.replace(current, loop_mode="auto", loop_start=0.0, loop_end=0.0, start=0.0, end=0.0)
-        name, bank = name_from_prompt(str(recipe.get("prompt", ""))), "user"
+        name, bank = name_for(recipe), "user"
     new = Preset(
         name=name,
         bank=bank,

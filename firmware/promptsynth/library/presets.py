@@ -30,7 +30,7 @@ from promptsynth.config import (
     ZoneSettings,
     from_mapping,
 )
-from promptsynth.generator.params import RECIPE_KEYS
+from promptsynth.generator.params import RECIPE_KEYS, recipe_of
 from promptsynth.library import atomic
 from promptsynth.library.sounds import Exists, LibraryError, file_stem, make_folder, old_file_stem, safe_name
 
@@ -55,6 +55,12 @@ def generation_defaults() -> Dict[str, Any]:
         "seed": None,
         "scheduler": g.scheduler,
         "candidates": g.candidates,
+        "conditioning": g.conditioning,
+        "spacing": g.spacing,
+        "morph": [],
+        "position": 0.0,
+        "position_y": 0.0,
+        "series": 0,
     }
 
 
@@ -101,9 +107,11 @@ class Preset:
             sampler = from_mapping(SoundSettings, dict(base.get("sampler") or {}, **dict(d.get("sampler") or {})))
         except ConfigError as e:
             raise LibraryError("bad setting: %s" % e) from None
-        gen = generation_defaults()
+        stored: Dict[str, Any] = {}
         for part in (base.get("generation"), d.get("generation")):
-            gen.update({k: v for k, v in dict(part or {}).items() if k in RECIPE_KEYS})
+            stored.update(dict(part or {}))
+        gen = generation_defaults()
+        gen.update(recipe_of(stored))  # a recipe from before a key existed means what it meant then
         sound = d.get("sound")
         if sound is not None and not isinstance(sound, str):
             raise LibraryError("bad sound id %r" % (sound,))
