@@ -104,6 +104,17 @@ def build_parser() -> argparse.ArgumentParser:
     gp.add_argument("--position", type=float, help="0-1 along the morph (across the square of 4); default 0.5")
     gp.add_argument("--position-y", type=float, help="0-1 up the square of 4 prompts; default 0.5")
     gp.add_argument("--series", type=int, help="2-16 sounds along the morph in one job, each kept")
+    gp.add_argument(
+        "--from",
+        dest="source",
+        metavar="FILE_OR_SOUND",
+        help="sound to sound: transform this library sound (id or name) or WAV/FLAC file (imported first)",
+    )
+    gp.add_argument(
+        "--strength",
+        type=float,
+        help="with --from: 0 keeps the sound (through the model), 1 is text to sound; default 0.5",
+    )
     gp.add_argument("--conditioning", choices=list(config_mod.CONDITIONINGS), help="default from [generate]")
     gp.add_argument("--spacing", choices=list(config_mod.SPACINGS), help="default from [generate]")
     gp.add_argument(

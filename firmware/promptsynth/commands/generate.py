@@ -39,10 +39,24 @@ def cmd_generate(args, cfg) -> int:
     from promptsynth.generator.params import GenerationParams, ParamError
 
     g = cfg.generate
+    source, source_rate, source_id = None, 0, ""
+    if args.source:
+        from promptsynth.library.audiofile import AudioFileError
+        from promptsynth.library.sounds import LibraryError, SoundLibrary
+        from promptsynth.library.sources import source_audio
+
+        try:
+            source_id, source, source_rate = source_audio(SoundLibrary(state_dir(cfg)), args.source, cfg.audio.rate)
+        except (LibraryError, AudioFileError, OSError) as e:
+            log.error("--from %s: %s", args.source, e)
+            return EXIT_USAGE
+    seconds = g.seconds if args.seconds is None else args.seconds
+    if source is not None and args.seconds is None:  # as long as the source (within the model's range)
+        seconds = round(min(max(len(source) / source_rate, 0.5), 30.0), 2)
     params = GenerationParams(
         prompt=args.prompt,
         negative=g.negative if args.negative is None else args.negative,
-        seconds=g.seconds if args.seconds is None else args.seconds,
+        seconds=seconds,
         steps=g.steps if args.steps is None else args.steps,
         guidance=g.guidance if args.guidance is None else args.guidance,
         seed=args.seed,
@@ -54,6 +68,8 @@ def cmd_generate(args, cfg) -> int:
         position=args.position if args.position is not None else (0.5 if args.morph and not args.series else 0.0),
         position_y=args.position_y if args.position_y is not None else (0.5 if len(args.morph or ()) == 3 else 0.0),
         series=args.series or 0,
+        source=source_id,
+        strength=(0.5 if source_id else 1.0) if args.strength is None else args.strength,
     )
     if args.output:
         problem = output_problem(args.output, args.force)
@@ -74,7 +90,7 @@ def cmd_generate(args, cfg) -> int:
         out_dir=os.path.join(state_dir(cfg), "generated"),
     )
     try:
-        job = client.submit(params)
+        job = client.submit(params, source=source, source_rate=source_rate)
     except (ParamError, ModelError) as e:
         log.error("%s", e)
         return 2

@@ -16,15 +16,37 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Deque, List, Optional, Set, Tuple
 
+import numpy as np
+
 from promptsynth.generator import protocol as msg
 from promptsynth.generator.models import ModelError, info_for, is_installed, model_dir, not_installed_message
-from promptsynth.generator.params import GenerationParams, validate
+from promptsynth.generator.params import GenerationParams, ParamError, validate
 
 KILL_GRACE_S = 15.0  # a job stuck inside one step this long past its timeout: kill the worker
 
 
 class QueueFull(Exception):
     pass
+
+
+MAX_SOURCE_S = 60.0  # longer sources are cut (a sound is at most 30 s)
+
+
+def check_source(audio: Optional[np.ndarray], rate: int) -> np.ndarray:
+    """A sound-to-sound source as the worker takes it (mono float32), or ParamError saying what
+    is wrong with it."""
+    if audio is None:
+        raise ParamError("sound to sound needs the source's samples")
+    if isinstance(rate, bool) or not isinstance(rate, int) or not 8000 <= rate <= 384000:
+        raise ParamError("the source's sample rate must be 8000-384000 Hz, got %r" % (rate,))
+    a = np.asarray(audio, dtype=np.float32)
+    if a.ndim == 2:
+        a = a.mean(axis=1)
+    if a.ndim != 1 or a.size < rate // 100:
+        raise ParamError("the source sound is empty (or not mono/stereo samples)")
+    if not np.isfinite(a).all():
+        raise ParamError("the source sound holds NaN or infinite samples")
+    return np.ascontiguousarray(a[: int(MAX_SOURCE_S * rate)])
 
 
 class GeneratorClient:
@@ -133,8 +155,15 @@ class GeneratorClient:
         self.model_state = "stopped"
 
     # ---- jobs ---------------------------------------------------------------------------------
-    def submit(self, params: GenerationParams, model: Optional[str] = None) -> int:
-        """Queue a job; returns its id. Raises ParamError, ModelError or QueueFull."""
+    def submit(
+        self,
+        params: GenerationParams,
+        model: Optional[str] = None,
+        source: Optional[np.ndarray] = None,
+        source_rate: int = 0,
+    ) -> int:
+        """Queue a job; returns its id. Raises ParamError, ModelError or QueueFull. Sound to sound
+        (``params.source`` names it) takes the source's samples, mono, at ``source_rate``."""
         model = model or self.model
         path = model_dir(model, self.state_dir)
         if model != "tiny" and not is_installed(path):
@@ -143,9 +172,11 @@ class GeneratorClient:
         p = validate(
             params, max_seconds=info.max_seconds, min_seconds=info.min_seconds, max_prompt_chars=self.max_prompt_chars
         )
+        if p.source:
+            source = check_source(source, source_rate)
         if len(self.queue) >= self.queue_size:
             raise QueueFull("the generator queue is full (%d waiting): wait or cancel one" % len(self.queue))
-        job = msg.Job(self._next, model, path, p, self.out_dir, self.timeout)
+        job = msg.Job(self._next, model, path, p, self.out_dir, self.timeout, source if p.source else None, source_rate)
         self._next += 1
         self.queue.append(job)
         self._pending.append(msg.Queued(job.job_id, len(self.queue) - (0 if self.running else 1)))
@@ -245,10 +276,16 @@ class GeneratorClient:
         return events
 
     def run(
-        self, params: GenerationParams, model: Optional[str] = None, on_event=None, timeout: Optional[float] = None
+        self,
+        params: GenerationParams,
+        model: Optional[str] = None,
+        on_event=None,
+        timeout: Optional[float] = None,
+        source: Optional[np.ndarray] = None,
+        source_rate: int = 0,
     ):
         """Submit and wait: returns the Result, or raises RuntimeError with the failure's reason."""
-        job_id = self.submit(params, model)
+        job_id = self.submit(params, model, source, source_rate)
         end = time.monotonic() + (timeout or self.timeout + 2 * KILL_GRACE_S + 300)
         while time.monotonic() < end:
             for ev in self.poll(0.1):

@@ -51,6 +51,10 @@ class GenerationParams:
     position: float = 0.0  # along the morph (across the square of four)
     position_y: float = 0.0  # up the square of four
     series: int = 0  # 0: one sound; N >= 2: N sounds along the morph
+    # sound to sound: the library id of the sound transformed ("": none, text to sound), and how
+    # far from it (0: the sound through the model's VAE and vocoder; 1: text to sound)
+    source: str = ""
+    strength: float = 1.0
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -59,6 +63,12 @@ class GenerationParams:
 
     def prompts(self) -> Tuple[str, ...]:
         return (self.prompt,) + tuple(self.morph)
+
+    def steps_run(self) -> int:
+        """Denoising steps each sound takes: sound to sound runs the last ``strength`` of them."""
+        if self.source:
+            return min(int(self.steps * self.strength), self.steps)
+        return self.steps
 
     def positions(self) -> List[Tuple[float, float]]:
         """The (x, y) of each sound the job makes."""
@@ -153,6 +163,11 @@ def validate(
         raise ParamError("a series has at least 2 sounds, got 1")
     if series and candidates > 1:
         raise ParamError("a series makes one sound per position: candidates must be 1, got %d" % candidates)
+    if not isinstance(p.source, str) or len(p.source) > 200:
+        raise ParamError("source must be a sound's library id, got %r" % (p.source,))
+    strength = _number("strength", p.strength, 0.0, 1.0)
+    if strength < 1.0 and not p.source:
+        raise ParamError("a strength below 1 needs a source sound to start from")
     seed = p.seed
     if seed is None:
         seed = secrets.randbits(64)
@@ -173,4 +188,6 @@ def validate(
         position=position,
         position_y=position_y,
         series=series,
+        source=p.source,
+        strength=strength,
     )

@@ -19,6 +19,9 @@ class Job:
     out_dir: Optional[str]  # where the result's WAV + JSON go (None: nowhere, the audio
     # travels back in the Result only)
     timeout: float = 600.0
+    # sound to sound: the source's samples (mono float32) and their rate; params.source names it
+    source: Optional[np.ndarray] = None
+    source_rate: int = 0
 
 
 @dataclass(frozen=True)

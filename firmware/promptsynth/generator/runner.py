@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import inspect
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional
@@ -41,7 +42,7 @@ import numpy as np
 import torch
 
 from promptsynth.generator import morph
-from promptsynth.generator.params import SPACINGS, GenerationParams, morph_weights
+from promptsynth.generator.params import SPACINGS, GenerationParams, ParamError, morph_weights
 
 SILENCE_PEAK = 1e-4  # -80 dBFS: "near silence"
 CACHE_SIZE = 16
@@ -250,15 +251,20 @@ class Runner:
         p: GenerationParams,
         on_step: Optional[Callable[[int, int], None]] = None,
         should_stop: Optional[Callable[[], Optional[str]]] = None,
+        source: Optional[np.ndarray] = None,
     ) -> Output:
-        """Run one validated job. ``should_stop()`` returns None, "cancelled" or "timeout"."""
+        """Run one validated job. ``should_stop()`` returns None, "cancelled" or "timeout".
+        ``source``: for sound to sound, the source's samples (mono, at the model's rate)."""
         assert p.seed is not None, "generate() takes validated parameters (a seed drawn)"
+        if p.source and source is None:
+            raise ParamError("sound to sound from %s: the source's samples did not come with the job" % p.source)
         timings: Dict[str, float] = {}
         calls_before = collections.Counter(self.calls)
         cached = self.is_cached(p)
         self.pipe.scheduler = self.schedulers[(p.scheduler, p.spacing)]
         positions = p.positions()
-        total = p.steps * len(positions)
+        steps_each = p.steps_run() if p.source else p.steps
+        total = steps_each * len(positions)
         audio_rows: List[np.ndarray] = []
         seeds: List[int] = []
         rows: List[Dict[str, object]] = []
@@ -267,7 +273,7 @@ class Runner:
             t0 = time.perf_counter()
             emb = self.conditioning(p, x, y)
             timings["encode"] = timings.get("encode", 0.0) + time.perf_counter() - t0
-            done = n * p.steps
+            done = n * steps_each
 
             def step(i, total=total, done=done):
                 if on_step is not None:
@@ -277,7 +283,10 @@ class Runner:
                     if why:
                         raise Stopped(why, "job %s after step %d of %d" % (why, done + i, total))
 
-            audio, row_seeds, path = self._run(p, emb, step, timings)
+            if p.source:
+                audio, row_seeds, path = self._sound_to_sound(p, emb, source, step, timings)
+            else:
+                audio, row_seeds, path = self._run(p, emb, step, timings)
             audio_rows.append(audio)
             seeds += row_seeds
             paths.append(path)
@@ -346,6 +355,91 @@ class Runner:
         audio, path = self.decode(out.audios, samples, decode_times)
         for k, v in decode_times.items():
             timings[k] = timings.get(k, 0.0) + v
+        return audio, seeds, path
+
+    def _sound_to_sound(self, p: GenerationParams, emb, source, step, timings: Dict[str, float]):
+        """SDEdit on the audio latent: the source's mel spectrogram through the VAE's encoder,
+        noised to the timestep that ``p.strength`` of the schedule starts at, then denoised with
+        the prompt. The loop is the pipeline's own (its noise, scaling, UNet call, guidance and
+        scheduler step, in its order), so strength 1 gives exactly the text-to-sound result and
+        strength 0 the source through the VAE and vocoder."""
+        from diffusers.utils.torch_utils import randn_tensor
+
+        from promptsynth.generator.mel import audio_to_mel
+
+        pipe, dev = self.pipe, self.device
+        sched = pipe.scheduler
+        cfg = p.guidance > 1.0
+        samples = int(round(p.seconds * self.rate))
+        # the latent's height as the pipeline sizes it for this length (see _run)
+        per_frame = float(np.prod(pipe.vocoder.config.upsample_rates)) / pipe.vocoder.config.sampling_rate
+        height = int(((samples + 0.5) / self.rate) / per_frame)
+        if height % pipe.vae_scale_factor:
+            height = int(np.ceil(height / pipe.vae_scale_factor)) * pipe.vae_scale_factor
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            if self.v2:
+                pe, am, gpe = pipe.encode_prompt(None, dev, 1, cfg, **emb)
+            else:
+                pe = pipe._encode_prompt(
+                    None,
+                    dev,
+                    1,
+                    cfg,
+                    prompt_embeds=emb["prompt_embeds"],
+                    negative_prompt_embeds=emb.get("negative_prompt_embeds"),
+                )
+            mel = audio_to_mel(torch.from_numpy(np.asarray(source, np.float32)), height)
+            vae = pipe.vae
+            x0 = vae.encode(mel.to(dev, vae.dtype)).latent_dist.mode() * vae.config.scaling_factor
+        timings["encode_source"] = timings.get("encode_source", 0.0) + time.perf_counter() - t0
+        k = p.steps_run()
+        t_start = p.steps - k
+        rows, seeds = [], []
+        t1 = time.perf_counter()
+        for i in range(p.candidates):
+            seed = (p.seed + i) % (2**64)  # type: ignore[operator]
+            g = torch.Generator("cpu").manual_seed(seed)
+            with torch.inference_mode():
+                sched.set_timesteps(p.steps, device=dev)  # also resets DPM's step and begin index
+                ts = sched.timesteps[t_start * sched.order :]
+                if hasattr(sched, "set_begin_index"):
+                    sched.set_begin_index(t_start * sched.order)
+                noise = randn_tensor(x0.shape, generator=g, device=dev, dtype=pe.dtype)  # first draw, as the pipeline's
+                if k == 0:
+                    lat = x0.to(pe.dtype)
+                elif t_start == 0:
+                    lat = noise * sched.init_noise_sigma
+                else:
+                    lat = sched.add_noise(x0.to(pe.dtype), noise, ts[:1])
+                extra = {
+                    a: v for a, v in (("eta", 0.0), ("generator", g)) if a in inspect.signature(sched.step).parameters
+                }
+                for n, t in enumerate(ts):
+                    x = sched.scale_model_input(torch.cat([lat] * 2) if cfg else lat, t)
+                    if self.v2:
+                        eps = pipe.unet(
+                            x,
+                            t,
+                            encoder_hidden_states=gpe,
+                            encoder_hidden_states_1=pe,
+                            encoder_attention_mask_1=am,
+                            return_dict=False,
+                        )[0]
+                    else:
+                        eps = pipe.unet(x, t, encoder_hidden_states=None, class_labels=pe).sample
+                    if cfg:
+                        u, c = eps.chunk(2)
+                        eps = u + p.guidance * (c - u)
+                    lat = sched.step(eps, t, lat, **extra).prev_sample
+                    step(n + 1)
+            rows.append(lat)
+            seeds.append(seed)
+        timings["denoise"] = timings.get("denoise", 0.0) + time.perf_counter() - t1
+        decode_times: Dict[str, float] = {}
+        audio, path = self.decode(torch.cat(rows), samples, decode_times)
+        for key, v in decode_times.items():
+            timings[key] = timings.get(key, 0.0) + v
         return audio, seeds, path
 
     # ---- decoding ----------------------------------------------------------------------------

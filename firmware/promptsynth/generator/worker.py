@@ -184,7 +184,14 @@ def worker_main(
                     return "timeout"
                 return None
 
-            out = runner.generate(p, on_step, should_stop)
+            source = None
+            if p.source and job.source is not None:
+                source = job.source
+                if job.source_rate != runner.rate:
+                    import soxr
+
+                    source = soxr.resample(source, job.source_rate, runner.rate).astype(np.float32)
+            out = runner.generate(p, on_step, should_stop, source)
             t_model = time.monotonic() - start
             dev, dt = pick_device(device)
             paths, recipes = write_result(job, out, dev, str(dt).replace("torch.", ""), vers)

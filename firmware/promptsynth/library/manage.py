@@ -29,11 +29,17 @@ def users_of(store: PresetStore, sound_id: str) -> List[str]:
     return users
 
 
+def made_from(lib: SoundLibrary, sound_id: str) -> List[str]:
+    """The sounds whose recipe starts from ``sound_id`` (sound to sound), as "sound ID": the
+    source stays while they name it, so their recipes can make them again."""
+    return ["sound %s" % e.id for e in lib.entries()[0] if (e.meta.get("recipe") or {}).get("source") == sound_id]
+
+
 def delete_sound(lib: SoundLibrary, store: PresetStore, sound_id: str, force: bool = False) -> List[str]:
     """Delete a sound; refuses with :class:`InUse` (naming the presets) while presets use it,
     unless ``force``. Returns the users it was deleted from under (for the log)."""
     lib.meta(sound_id)  # a clear "no sound" before anything else
-    users = users_of(store, sound_id)
+    users = users_of(store, sound_id) + made_from(lib, sound_id)
     if users and not force:
         raise InUse(sound_id, users)
     lib.delete(sound_id)
@@ -79,6 +85,10 @@ def prune(lib: SoundLibrary, store: PresetStore, keep: int, also_keep: Optional[
     if state is not None and state.sound:
         spare.add(state.sound)
     entries, _ = lib.entries()  # newest first
+    # a source of another sound's recipe stays while that sound does (sound to sound)
+    safe |= {
+        str((e.meta.get("recipe") or {}).get("source")) for e in entries if (e.meta.get("recipe") or {}).get("source")
+    }
     visitors = [
         e
         for e in entries

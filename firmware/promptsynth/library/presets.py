@@ -61,6 +61,8 @@ def generation_defaults() -> Dict[str, Any]:
         "position": 0.0,
         "position_y": 0.0,
         "series": 0,
+        "source": "",
+        "strength": 1.0,
     }
 
 
