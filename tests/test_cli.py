@@ -382,6 +382,9 @@ def test_bench_generate_quick_json():
     assert m["series_one_job"]["calls"]["t5"] == 3 and m["separate_jobs"]["calls"]["t5"] == 6
     assert m["series_one_job"]["calls"]["unet"] == m["separate_jobs"]["calls"]["unet"] == 3 * 25
     assert data["aims"]["morph_series_encodes_each_text_once"]
+    s2s = t["sound_to_sound"]
+    assert s2s["text_to_sound"]["unet_calls"] == 25 and data["aims"]["sound_to_sound_unet_calls_in_proportion"]
+    assert s2s["strength_0.3"]["wall_s"] > 0 and s2s["strength_0.6"]["wall_ratio_to_text"] > 0
 
 
 def test_bench_faults_quick_json():

@@ -9,6 +9,8 @@
   2.5 s per GiB on first use). The same model's decode, normal and as the fp32 retry after an fp16
   overflow, in one run.
 * The peak memory of loading that model from disk with accelerate and without (bench/load_memory.py).
+* A morph series as one job against its sounds as separate jobs, and sound to sound at strength
+  0.3 and 0.6 against text to sound: component calls and wall time, with the tiny model.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ def tiny(runs: int = 3, seconds: float = 5.12) -> Dict[str, Any]:
         assert isinstance(rep, msg.Result)
         encoders = ("clap_text", "t5", "gpt2")
         morph = morph_series(c, 3 if runs == 1 else 8, seconds)
+        s2s = sound_to_sound(c, seconds, runs)
         return {
             "worker_start_and_load_s": round(start_s, 2),
             "job_default": {
@@ -88,9 +91,37 @@ def tiny(runs: int = 3, seconds: float = 5.12) -> Dict[str, Any]:
                 "repeat_encode_s": round(rep.seconds.get("encode", 0.0), 4),
             },
             "morph_series": morph,
+            "sound_to_sound": s2s,
         }
     finally:
         c.stop()
+
+
+def sound_to_sound(c, seconds: float, runs: int) -> Dict[str, Any]:
+    """Sound to sound at strength 0.3 and 0.6 against text to sound (the default recipe, the same
+    prompt, embeddings cached): UNet calls and median wall time of each, measured in turns."""
+    from promptsynth.generator.params import GenerationParams
+
+    kw = dict(seconds=seconds, seed=9, **DEFAULT)
+    src = c.run(GenerationParams("a bowed cymbal", **kw))
+    source, rate = src.audio[0], src.rate
+    walls: DefaultDict[str, List[float]] = collections.defaultdict(list)
+    unet: Dict[str, int] = {}
+    for _ in range(runs):
+        for name, strength in (("text_to_sound", 1.0), ("strength_0.3", 0.3), ("strength_0.6", 0.6)):
+            p = GenerationParams("a glass bell", source="" if strength == 1.0 else "bench", strength=strength, **kw)
+            t = time.monotonic()
+            r = c.run(p, source=None if strength == 1.0 else source, source_rate=rate)
+            walls[name].append(time.monotonic() - t)
+            unet[name] = r.calls.get("unet", 0)
+    out: Dict[str, Any] = {
+        name: {"unet_calls": unet[name], "wall_s": round(statistics.median(w), 3)} for name, w in walls.items()
+    }
+    base = out["text_to_sound"]["wall_s"]
+    for name in ("strength_0.3", "strength_0.6"):
+        out[name]["wall_ratio_to_text"] = round(out[name]["wall_s"] / base, 3)
+    out["runs"] = runs
+    return out
 
 
 def morph_series(c, n: int, seconds: float) -> Dict[str, Any]:
@@ -305,6 +336,11 @@ def run(quick: bool = False, full_model: str = "audioldm2") -> Dict[str, object]
         "repeat_skips_text_encoders": t["repeat_same_prompt_new_seed"]["repeat_encoder_calls"] == 0,
         # two prompts and the negative: each through T5 once for the whole series
         "morph_series_encodes_each_text_once": t["morph_series"]["series_one_job"]["calls"].get("t5") == 3,
+        "sound_to_sound_unet_calls_in_proportion": (
+            t["sound_to_sound"]["strength_0.3"]["unet_calls"],
+            t["sound_to_sound"]["strength_0.6"]["unet_calls"],
+        )
+        == (7, 15),  # int(25 * 0.3), int(25 * 0.6)
     }
     if "full_size" in result:
         result["aims"]["clap_unpadded_same_within_1e-4"] = result["full_size"]["clap_unpadded_max_abs_diff"] < 1e-4
