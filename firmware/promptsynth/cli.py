@@ -34,13 +34,14 @@ def _with_config(fn):
 
 
 def _commands():
-    from promptsynth.commands import generate, kit, library, run, tools
+    from promptsynth.commands import generate, kit, library, record, run, tools
 
     return {
         "run": _with_config(run.cmd_run),
         "generate": _with_config(generate.cmd_generate),
         "models": _with_config(generate.cmd_models),
         "kit": _with_config(kit.cmd_kit),
+        "record": _with_config(record.cmd_record),
         "sounds": _with_config(library.cmd_sounds),
         "presets": _with_config(library.cmd_presets),
         "doctor": tools.cmd_doctor,
@@ -125,6 +126,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gp.add_argument("--raw", action="store_true", help="-o gets the model's raw output (16 kHz float) instead")
     gp.add_argument("--force", action="store_true", help="-o may replace an existing file")
+    rp = command("record", "record from the audio input into the library (count-in, meter; Ctrl-C ends the take)")
+    rp.add_argument("--config")
+    rp.add_argument("--device", help="ALSA capture PCM (default: [audio] capture_device)")
+    rp.add_argument("--seconds", type=float, help="longest take (default: [audio] record_max)")
+    rp.add_argument("--count-in", type=float, help="seconds counted in first (default: [audio] record_count_in)")
+    rp.add_argument("--name", help="the sound's name in the library (default: recording)")
     kp = command("kit", "kits from prompts: list the templates, or generate a kit into a preset")
     kp.add_argument("action", choices=["templates", "generate"])
     kp.add_argument("target", nargs="?", help="generate: a template (kit templates lists them) or a JSON file of pads")

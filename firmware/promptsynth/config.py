@@ -64,6 +64,17 @@ class AudioConfig:
     )
     rt_priority: int = _key(70, "SCHED_FIFO priority for the engine process (0 = do not ask).", 0, 99)
     lock_memory: bool = _key(True, "Lock the engine's memory (mlockall) so it never pages.")
+    capture_device: str = _key(
+        "", 'ALSA PCM to record from, a line or mic input (`hw:1,0`, ...; "" = no input: recording is off).'
+    )
+    capture_channels: int = _key(2, "Channels to record: 1 (mono) or 2 (stereo).", 1, 2)
+    record_max: float = _key(30.0, "Longest recording in seconds.", 1.0, 120.0)
+    record_count_in: float = _key(
+        3.0, "Seconds counted in before recording starts (the meter shows the level).", 0.0, 8.0
+    )
+    record_trim_db: float = _key(
+        -50.0, "A recording's start and end quieter than this, below its peak, are cut.", -90.0, -10.0
+    )
     renderer: str = _key(
         "auto",
         "What renders the voices: `kernel` (compiled, built at install), `numpy` (the reference: the "

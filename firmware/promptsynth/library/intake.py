@@ -15,7 +15,7 @@ from promptsynth.config import SoundSettings, ZoneSettings
 from promptsynth.engine.sound import PlayableSound, prepare, resolve_points
 from promptsynth.generator.params import RECIPE_KEYS
 from promptsynth.library.presets import Preset
-from promptsynth.library.shaping import ShapeOptions, analyse_loop, detect_pitch, shape
+from promptsynth.library.shaping import ShapeOptions, analyse_loop, detect_pitch, shape, trim_silence
 from promptsynth.library.sounds import LibraryError, SoundLibrary, safe_name
 
 log = logging.getLogger("library")
@@ -179,10 +179,7 @@ def import_file(lib: SoundLibrary, path: str, out_rate: int) -> Imported:
                 "from": "smpl",
             }
     else:  # the same analysis as a generated sound's: root, and a loop where it sustains
-        analysis["pitch"] = detect_pitch(data.audio.mean(axis=1), out_rate)
-        found = analyse_loop(data.audio, out_rate, analysis["pitch"])
-        analysis["loop"] = found.loop
-        analysis["loop_note"] = found.note
+        analysis = analyse(data.audio, out_rate)
     meta = {
         "kind": "imported",
         "source": fn,
@@ -193,6 +190,42 @@ def import_file(lib: SoundLibrary, path: str, out_rate: int) -> Imported:
     }
     name = name_from_prompt(os.path.splitext(fn)[0])
     return Imported(lib.add(data.audio, out_rate, meta, name), name, True, warnings)
+
+
+def analyse(audio: np.ndarray, rate: int) -> Dict[str, Any]:
+    """A sound's root (pitch) and, where it sustains, a loop: what a sidecar's "analysis" holds."""
+    pitch = detect_pitch(audio.mean(axis=1), rate)
+    found = analyse_loop(audio, rate, pitch)
+    return {"pitch": pitch, "loop": found.loop, "loop_note": found.note}
+
+
+def store_recording(
+    lib: SoundLibrary, audio: np.ndarray, rate: int, out_rate: int, name: str = "recording", trim_db: float = -50.0
+) -> Tuple[str, Dict[str, Any]]:
+    """A recording into the library, like an import: its silent start and end cut (``trim_db``
+    below its peak, a few ms kept before the first sound), resampled to ``out_rate``, its root
+    and loop analysed; the samples otherwise exactly as captured. Returns (id, sidecar).
+    Raises LibraryError for a silent recording, DiskFullError when the disk is full."""
+    x = np.asarray(audio, np.float32)
+    if x.ndim == 1:
+        x = x[:, None]
+    if x.size == 0 or not np.isfinite(x).all() or float(np.abs(x).max()) < 10 ** (-90 / 20):
+        raise LibraryError("the recording is silent: check the input, its cable and its level")
+    trimmed, trim = trim_silence(x, rate, trim_db)
+    if rate != out_rate:
+        import soxr
+
+        trimmed = soxr.resample(trimmed, rate, out_rate, quality="HQ").astype(np.float32)
+    meta = {
+        "kind": "recorded",
+        "source_rate": rate,
+        "trim": trim,
+        "analysis": analyse(trimmed, out_rate),
+        "created": datetime.datetime.utcnow().isoformat(timespec="seconds") + "Z",
+    }
+    label = name_from_prompt(name) if name else "recording"
+    sid = lib.add(trimmed, out_rate, meta, label)
+    return sid, lib.meta(sid)
 
 
 def import_folder(lib: SoundLibrary, folder: str, out_rate: int) -> Tuple[List[Imported], List[str]]:
