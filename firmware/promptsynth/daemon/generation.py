@@ -151,8 +151,9 @@ class Generation:
         self.settings = dataclasses.replace(self.settings, **{key: check_gen(key, value)})
         return self.settings
 
-    def submit(self, prompt: str, **overrides) -> int:
+    def submit(self, prompt: str, source_audio=None, source_rate: int = 0, **overrides) -> int:
         """Queue a job with the current settings (``overrides`` replace some); returns its id.
+        Sound to sound (``source`` among the overrides) sends the source's samples with it.
         Raises ParamError, ModelError, QueueFull, or RuntimeError when there is no generator."""
         from promptsynth.generator.params import GenerationParams
 
@@ -163,7 +164,7 @@ class Generation:
         p.update(overrides)
         model = self.model_override or p.pop("model")
         p.pop("model", None)
-        job = self.client.submit(GenerationParams(prompt=prompt, **p), model=model)
+        job = self.client.submit(GenerationParams(prompt=prompt, **p), model, source_audio, source_rate)
         log.info("generation %d queued: %r", job, prompt[:80])
         return job
 

@@ -24,7 +24,9 @@ from promptsynth.daemon import preset_sound
 from promptsynth.daemon.engine_host import EngineHost
 from promptsynth.daemon.generation import Generation
 from promptsynth.daemon.health import FAILED, Health
+from promptsynth.daemon.recorder import Recorder, make_recorder
 from promptsynth.daemon.state_saver import StateSaver
+from promptsynth.daemon.transform import Variations
 from promptsynth.engine import messages as em
 from promptsynth.engine.params import VOICE_KEYS, voice_changes
 from promptsynth.library.atomic import DiskFullError
@@ -106,6 +108,10 @@ class Instrument:
         self.kit: Optional[KitJob] = None  # the kit being generated (or the last one)
         self._kit_saved = False  # its preset is saved as it stands
         self._kit_name: Optional[str] = None  # ... under this name (a re-rolled pad replaces it)
+        self.variations: Optional[Variations] = None  # variations of a sound, to audition
+        self.recorder: Optional[Recorder] = None  # takes from the audio input, where there is one
+        if cfg.audio.capture_device:
+            self.recorder = make_recorder(cfg.audio)
 
     # ---- reading --------------------------------------------------------------------------------
     def meters(self) -> Meters:
@@ -186,7 +192,7 @@ class Instrument:
         if sid is None:
             if generate and self.gen.client is not None:
                 g = dict(preset.generation)
-                self._awaiting[self.gen.submit(g.pop("prompt"), **g)] = preset
+                self._awaiting[self._submit(g.pop("prompt"), **g)] = preset
                 return True
             log.error("preset %s: its sound has not been generated yet", preset.name)
             return False
@@ -304,8 +310,158 @@ class Instrument:
     # ---- generation -----------------------------------------------------------------------------
     def generate(self, prompt: str, **overrides) -> int:
         """Queue a sound from a prompt with the current generation settings; returns the job id
-        (raises with a message for the user: a refused prompt, a full queue, no model)."""
-        return self.gen.submit(prompt, **overrides)
+        (raises with a message for the user: a refused prompt, a full queue, no model). A morph
+        names its other prompts (``morph=("a violin",), position=0.3``, or ``series=5``); sound
+        to sound names its source's library id (``source=ID, strength=0.4``)."""
+        return self._submit(prompt, **overrides)
+
+    def _submit(self, prompt: str, **overrides) -> int:
+        source = overrides.get("source")
+        if not source:
+            return self.gen.submit(prompt, **overrides)
+        from promptsynth.library.sources import source_audio
+
+        _, audio, rate = source_audio(self.library, str(source), self.cfg.audio.rate)
+        return self.gen.submit(prompt, audio, rate, **overrides)
+
+    def generate_from_current(self, prompt: str, strength: float) -> int:
+        """Sound to sound: the sound being played, moved toward ``prompt`` by ``strength`` (0-1)."""
+        sid = self.current.sound
+        if self.current.zones or sid in (None, "init"):
+            raise LibraryError("no sound to start from: play a generated, imported or recorded sound first")
+        return self._submit(prompt, source=sid, strength=strength)
+
+    # ---- variations ----------------------------------------------------------------------------
+    def vary(self, n: int = 4, jitter: float = 0.0) -> Variations:
+        """``n`` variations of the sound being played, made in the background while it plays: its
+        recipe with the next seeds (and, with ``jitter`` 0-1, the guidance moved a little)."""
+        from promptsynth.daemon.transform import MAX_VARIATIONS, Variation, variation_overrides
+
+        p = self.current
+        if not p.has_recipe or p.zones:
+            raise LibraryError("variations need a generated sound (this one has no recipe)")
+        if self.variations is not None and self.variations.pending:
+            raise RuntimeError("variations are already being made: cancel them first")
+        n = min(max(int(n), 1), MAX_VARIATIONS)
+        if p.generation.get("seed") is None:
+            raise LibraryError("this sound's recipe has no seed to vary around")
+        self.variations = Variations(of=p)
+        for i in range(n):
+            g = variation_overrides(p, i, jitter)
+            job = self._submit(g.pop("prompt"), **{k: v for k, v in g.items() if k != "model"})
+            self.variations.items.append(Variation(job, int(g["seed"]), float(g["guidance"])))
+        return self.variations
+
+    def audition(self, i: int) -> bool:
+        """Play variation ``i`` (what a key plays now)."""
+        v = self._variation(i)
+        return v.preset is not None and self.load_preset(v.preset, generate=False)
+
+    def keep_variation(self, i: int) -> None:
+        """Keep variation ``i`` in the library (it is there already; it stays)."""
+        v = self._variation(i)
+        if v.state == "ready":
+            v.state = "kept"
+
+    def drop_variation(self, i: int) -> None:
+        """Drop variation ``i``: its sound leaves the library (unless a preset uses it)."""
+        from promptsynth.library.manage import delete_sound
+
+        v = self._variation(i)
+        if v.state not in ("ready",) or v.preset is None or v.preset.sound is None:
+            return
+        if self.current.sound == v.preset.sound and self.variations is not None:
+            # the one playing: the original plays again first (and is the state on disk)
+            self.load_preset(self.variations.of, generate=False)
+            self.save_state()
+        try:
+            delete_sound(self.library, self.store, v.preset.sound)
+        except LibraryError as e:  # a preset took it in the meantime: kept
+            log.info("variation %d kept: %s", i + 1, e)
+            v.state = "kept"
+            return
+        v.state = "dropped"
+
+    def close_variations(self) -> None:
+        """Done auditioning: the ones not kept are dropped, the waiting ones cancelled, and the
+        original sound plays again unless a kept one is playing."""
+        vs = self.variations
+        if vs is None:
+            return
+        for i, v in enumerate(vs.items):
+            if v.state in ("waiting", "running"):
+                self.gen.cancel(v.job)
+                v.state = "dropped"
+            elif v.state == "ready":
+                self.drop_variation(i)
+        kept = {v.preset.sound for v in vs.items if v.state == "kept" and v.preset is not None}
+        if self.current.sound not in kept:
+            self.load_preset(vs.of, generate=False)
+        self.variations = None
+
+    def _variation(self, i: int):
+        if self.variations is None or not 0 <= i < len(self.variations.items):
+            raise LibraryError("no variation %d" % (i + 1))
+        return self.variations.items[i]
+
+    def _variation_result(self, ev) -> bool:
+        """A variation's Result or Failed: kept in the library, not played. True if it was one."""
+        from promptsynth.generator import protocol as gm
+        from promptsynth.library.intake import keep_generated
+
+        vs = self.variations
+        v = vs.by_job(ev.job_id) if vs is not None else None
+        if vs is None or v is None:
+            return False
+        if isinstance(ev, gm.Failed):
+            v.state = "failed"
+            return True
+        try:
+            v.preset = keep_generated(self.library, ev.audio[0], ev.rate, ev.recipe, self.cfg.audio.rate, vs.of.sampler)
+            v.state = "ready"
+        except (OSError, ValueError, LibraryError) as e:
+            v.state = "failed"
+            self.health.sync("library", FAILED, "variation could not be kept: %s" % describe(e))
+        return True
+
+    # ---- recording -----------------------------------------------------------------------------
+    def record_start(self) -> None:
+        """Start a take from the audio input (count-in first); raises when there is no input."""
+        if self.recorder is None:
+            raise LibraryError("no audio input: set [audio] capture_device")
+        self.recorder.start()
+
+    def record_stop(self) -> None:
+        if self.recorder is not None:
+            self.recorder.stop()
+
+    def record_status(self):
+        from promptsynth.daemon.recorder import RecordStatus
+
+        return self.recorder.status() if self.recorder is not None else RecordStatus()
+
+    def _take_recording(self) -> None:
+        """A finished take: into the library like an import, and played."""
+        from promptsynth.library.intake import settings_for, store_recording
+
+        assert self.recorder is not None
+        take = self.recorder.take()
+        if take is None:
+            return
+        a = self.cfg.audio
+        try:
+            sid, meta = store_recording(self.library, take, a.rate, a.rate, "recording", a.record_trim_db)
+        except DiskFullError:
+            self.health.sync("library", FAILED, "disk full: the recording was not kept")
+            return
+        except (OSError, ValueError, LibraryError) as e:
+            self.health.sync("library", FAILED, "the recording was not kept: %s" % describe(e))
+            return
+        base = dataclasses.replace(
+            self.current.sampler, loop_mode="auto", loop_start=0.0, loop_end=0.0, start=0.0, end=0.0
+        )
+        self.load_preset(Preset(name=str(meta["name"]), sound=sid, sampler=settings_for(meta, base)), generate=False)
+        log.info("recording kept: sound %s, %.2f s", sid, meta["frames"] / meta["rate"])
 
     @property
     def gen_settings(self):
@@ -351,6 +507,9 @@ class Instrument:
         from promptsynth.library.intake import keep_generated
 
         preset = self._awaiting.pop(ev.job_id, None)
+        if preset is None and len(ev.recipes) > 1 and ev.recipes[0].get("series_of"):
+            self._take_series(ev)
+            return
         if preset is None and self.cfg.generate.round_robin and len(ev.audio) > 1:
             self._take_alternates(ev)
             return
@@ -370,6 +529,36 @@ class Instrument:
         self.load_preset(new, generate=False)
         if self.cfg.panel.kiosk and self.cfg.library.keep_sounds:  # the kiosk's retention (docs/design.md)
             manage.retain(self.library, self.store, self.cfg.library.keep_sounds, new.sound)
+
+    def _take_series(self, ev) -> None:
+        """A morph series: each sound kept, played as one preset across velocity (soft notes the
+        first prompt's end, hard notes the last)."""
+        from promptsynth.daemon.transform import series_zones
+        from promptsynth.generator.params import RECIPE_KEYS
+        from promptsynth.library.intake import name_for, shape_and_store
+
+        try:
+            ids = [
+                shape_and_store(self.library, a, ev.rate, dict(r), self.cfg.audio.rate)[0]
+                for a, r in zip(ev.audio, ev.recipes)
+            ]
+        except DiskFullError:
+            self.health.sync("library", FAILED, "disk full: generation %d was not kept" % ev.job_id)
+            return
+        except (OSError, ValueError, LibraryError) as e:
+            self.health.sync("library", FAILED, "generation %d could not be kept: %s" % (ev.job_id, describe(e)))
+            return
+        first = dict(ev.recipes[0])
+        first.update(position=0.0, series=len(ids))
+        preset = Preset(
+            name=name_for(dict(first, position=0.0)).replace("(0.00)", "(series)"),
+            sound=ids[0],
+            sampler=self.current.sampler,
+            generation={k: v for k, v in ev.recipes[0].items() if k in RECIPE_KEYS},
+            zones=series_zones(ids, [float(r.get("position", 0.0)) for r in ev.recipes]),
+        )
+        log.info("generation %d: a morph series of %d sounds across velocity", ev.job_id, len(ids))
+        self.load_preset(preset, generate=False)
 
     def _take_alternates(self, ev) -> None:
         """A job's candidates, each shaped into the library, played as one zone's alternates in
@@ -411,6 +600,8 @@ class Instrument:
         for ev in events:
             if self.kit is not None and self._kit_event(ev):
                 continue
+            if isinstance(ev, (gm.Result, gm.Failed)) and self._variation_result(ev):
+                continue
             if isinstance(ev, gm.Result):
                 self.take_result(ev)
             elif isinstance(ev, gm.Failed):
@@ -420,6 +611,8 @@ class Instrument:
         if self._points_due is not None and now >= self._points_due:
             self._points_due = None
             self._reload_current()
+        if self.recorder is not None and self.recorder.status().phase == "captured":
+            self._take_recording()
         while self.host.program_events:
             self._program_event(self.host.program_events.popleft())
         self.saver.poll(now, self.current)

@@ -125,3 +125,17 @@ class Recorder:
         with self._lock:
             self._take = buf[:kept].copy()
             self._status = RecordStatus(**dict(self._status.__dict__, phase=CAPTURED, count=0))
+
+
+def make_recorder(audio) -> Recorder:
+    """A recorder on the configured input (``[audio]``: capture_device, capture_channels, rate,
+    record_max, record_count_in). The device is opened at each take, not before."""
+
+    def open_input():
+        from promptsynth.hw.alsa_in import AlsaInput
+
+        dev = AlsaInput(audio.capture_device, audio.rate, audio.capture_channels)
+        dev.open()
+        return dev
+
+    return Recorder(open_input, audio.rate, audio.capture_channels, audio.record_max, audio.record_count_in)

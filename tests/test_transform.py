@@ -1,0 +1,147 @@
+"""The instrument's side of morphing, variations, sound to sound and recording: what it does with
+the results, through its API (the daemon with the real engine and the tiny model where the
+generator is involved)."""
+
+import os
+import shutil
+import time
+
+import numpy as np
+import pytest
+
+from promptsynth import config
+from promptsynth.sim import alsa_env
+
+RATE = 48000
+
+
+def tone(f, seconds=0.5, rate=16000):
+    t = np.arange(int(seconds * rate)) / rate
+    return (0.3 * np.sin(2 * np.pi * f * t)).astype(np.float32)
+
+
+def test_a_morph_series_plays_across_velocity(tmp_path):
+    from promptsynth.daemon.run import Daemon
+    from promptsynth.generator import protocol as gm
+
+    cfg = config.replace(config.Config(), "paths", state=str(tmp_path / "state"))
+    inst = Daemon(cfg, clock=lambda: 100.0).inst
+    recipes = [
+        dict(
+            model="tiny",
+            prompt="a kickdrum",
+            morph=["a violin"],
+            seed=3,
+            position=x,
+            series=0,
+            series_index=i,
+            series_of=3,
+        )
+        for i, x in enumerate((0.0, 0.5, 1.0))
+    ]
+    takes = [tone(f) for f in (220, 330, 440)]
+    inst.take_result(gm.Result(4, [], recipes[0], audio=takes, rate=16000, recipes=recipes))
+    zones = inst.current.zones
+    assert [(z.lovel, z.hivel) for z in zones] == [(1, 42), (43, 84), (85, 127)]
+    assert [z.name for z in zones] == ["0.00", "0.50", "1.00"]
+    metas = [inst.library.meta(z.sounds[0]) for z in zones]
+    assert [m["recipe"]["position"] for m in metas] == [0.0, 0.5, 1.0]
+    assert inst.current.name == "a kickdrum + a violin (series)"
+
+
+@pytest.fixture
+def capture_env(tmp_path, monkeypatch):
+    def make(signal):
+        raw = tmp_path / "in.raw"
+        signal.astype("<i2").tofile(str(raw))
+        rc = tmp_path / "asoundrc"
+        rc.write_text('pcm.rec_in { type file; slave.pcm "null"; file "/dev/null"; infile "%s"; format "raw" }\n' % raw)
+        for k, v in alsa_env(str(rc)).items():
+            monkeypatch.setenv(k, v)
+        return "rec_in"
+
+    return make
+
+
+def test_a_recording_is_kept_and_played(tmp_path, capture_env):
+    from promptsynth.daemon.run import Daemon
+
+    t = np.arange(RATE) / RATE
+    sig = np.concatenate([np.zeros(RATE // 2), 0.5 * np.sin(2 * np.pi * 220 * t), np.zeros(RATE)])
+    dev = capture_env(np.round(np.stack([sig, sig], 1) * 32767).astype(np.int16))
+    cfg = config.replace(config.Config(), "paths", state=str(tmp_path / "state"))
+    cfg = config.replace(cfg, "audio", capture_device=dev, record_max=2.0, record_count_in=0.2)
+    inst = Daemon(cfg, clock=lambda: 100.0).inst
+    inst.record_start()
+    end = time.monotonic() + 30
+    while inst.current.sound == "init" and time.monotonic() < end:
+        inst.poll(100.0)
+        time.sleep(0.01)
+    entries, _ = inst.library.entries()
+    assert len(entries) == 1 and entries[0].meta["kind"] == "recorded"
+    assert inst.current.sound == entries[0].id and inst.current.sampler.root == 57  # A3, 220 Hz
+    audio, rate, _ = inst.library.load(entries[0].id)
+    assert rate == RATE and abs(len(audio) - (RATE + 240 + 960)) <= 2  # the tone, 5 ms before, 20 ms after
+    assert inst.record_status().phase == "idle"
+
+
+def test_recording_without_an_input_says_so(tmp_path):
+    from promptsynth.daemon.run import Daemon
+    from promptsynth.library.sounds import LibraryError
+
+    inst = Daemon(config.replace(config.Config(), "paths", state=str(tmp_path / "state")), clock=lambda: 1.0).inst
+    with pytest.raises(LibraryError, match="capture_device"):
+        inst.record_start()
+    with pytest.raises(LibraryError, match="no sound to start from"):
+        inst.generate_from_current("a choir", 0.5)
+    with pytest.raises(LibraryError, match="no recipe"):
+        inst.vary(4)
+
+
+@pytest.mark.torch
+def test_variations_sound_to_sound_and_a_series_with_the_tiny_model(rig, tmp_path, tiny_models):
+    from conftest import step_until
+    from promptsynth.daemon.run import Daemon
+    from promptsynth.engine import messages as m
+
+    state = tmp_path / "state"
+    os.makedirs(state / "models")
+    shutil.copytree(tiny_models["tiny"], state / "models" / "tiny")
+    cfg = config.replace(rig.config("tap_jack"), "paths", state=str(state))
+    cfg = config.replace(cfg, "model", id="tiny", device="cpu", threads=1)
+    cfg = config.replace(cfg, "generate", seconds=1.0, steps=2)
+    d = Daemon(cfg, rig.env)
+    inst = d.inst
+    try:
+        d.start()
+        assert d.host.wait_ready(60.0)
+        assert step_until(d, lambda: inst.model_state() == "ready", 400)
+        inst.set_generation("seed", 40)
+        inst.generate("a warm pad")
+        assert step_until(d, lambda: inst.current.generation.get("prompt") == "a warm pad", 400)
+        original = inst.current
+        # two variations in the background: the original plays on meanwhile
+        vs = inst.vary(2, jitter=1.0)
+        assert [v.seed for v in vs.items] == [41, 42]
+        assert step_until(d, lambda: len(vs.ready()) == 2, 400)
+        assert inst.current.sound == original.sound
+        recipes = [inst.library.meta(v.preset.sound)["recipe"] for v in vs.items]
+        assert [r["seed"] for r in recipes] == [41, 42] and all(1.0 <= r["guidance"] <= 10.0 for r in recipes)
+        assert inst.audition(1) and inst.current.sound == vs.items[1].preset.sound
+        inst.keep_variation(0)
+        inst.drop_variation(1)
+        assert vs.items[1].state == "dropped" and inst.current.sound == original.sound  # the dropped one stopped
+        assert not os.path.exists(state / "sounds" / (vs.items[1].preset.sound + ".wav"))
+        inst.close_variations()
+        assert inst.library.meta(vs.items[0].preset.sound)["recipe"]["seed"] == 41  # kept
+        # sound to sound from the sound being played
+        inst.generate_from_current("a choir", 0.5)
+        assert step_until(d, lambda: inst.current.generation.get("source") == original.sound, 400)
+        assert inst.current.generation["strength"] == 0.5 and inst.current.generation["prompt"] == "a choir"
+        # a morph series, played across velocity
+        inst.generate("a kickdrum", morph=("a violin",), series=3)
+        assert step_until(d, lambda: len(inst.current.zones) == 3, 400)
+        d.host.send(m.Midi(bytes([0x90, 60, 120])))
+        assert step_until(d, lambda: d.host.stats["voices"] >= 1, 10.0)
+    finally:
+        d.stop()
