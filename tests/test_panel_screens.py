@@ -66,6 +66,14 @@ def scene(tmp_path, monkeypatch):
     inst.kit.finished(100, ["kick"])
     inst.kit.finished(101, ["rim"])
     inst.kit.progress(102, 12, 25)
+    # variations of the harp coming in: one ready, one kept, one being made
+    from promptsynth.daemon.transform import Variation, Variations
+
+    inst.variations = Variations(
+        of=inst.current,
+        items=[Variation(11, 41, 3.5, "ready"), Variation(12, 42, 3.9, "kept"), Variation(13, 43, 3.2, "waiting")],
+    )
+    panel.pages["make"].sel = 2  # from sound
     return panel
 
 

@@ -145,3 +145,64 @@ def test_variations_sound_to_sound_and_a_series_with_the_tiny_model(rig, tmp_pat
         assert step_until(d, lambda: d.host.stats["voices"] >= 1, 10.0)
     finally:
         d.stop()
+
+
+def test_the_make_page_does_each_row_and_a_kiosk_visitor_cannot_record(tmp_path, monkeypatch):
+    from promptsynth.daemon.run import Daemon
+    from promptsynth.daemon.transform import Variation, Variations
+    from promptsynth.library.presets import Preset
+    from promptsynth.panel.display import Display, factory
+    from promptsynth.panel.events import Key, Press, Turn
+    from promptsynth.panel.panel import Panel
+
+    cfg = config.replace(config.Config(), "paths", state=str(tmp_path / "state"))
+    inst = Daemon(cfg, clock=lambda: 1.0).inst
+    inst.current = Preset(name="Pad", sound="s1", generation={"prompt": "a warm pad", "seed": 9})
+    calls = []
+    monkeypatch.setattr(inst, "generate", lambda prompt, **kw: calls.append(("generate", prompt, kw)) or 1)
+    monkeypatch.setattr(inst, "generate_from_current", lambda prompt, s: calls.append(("from", prompt, s)) or 2)
+    monkeypatch.setattr(inst, "vary", lambda n: calls.append(("vary", n)))
+    monkeypatch.setattr(inst, "audition", lambda i: calls.append(("audition", i)) or True)
+    monkeypatch.setattr(inst, "keep_variation", lambda i: calls.append(("keep", i)))
+    monkeypatch.setattr(inst, "drop_variation", lambda i: calls.append(("drop", i)))
+    p = Panel(inst, Display(factory("dummy")), clock=lambda: 1.0)
+    for ch in "a choir":
+        p.handle(Key(char=ch))
+    p.handle(Key(name="f11"))
+    assert p.page == "make"
+    page = p.pages["make"]
+    p.handle(Turn(1, -4))  # morph position 0.5 -> 0.3
+    p.handle(Press(1, "long"))
+    assert calls[-1] == ("generate", "a warm pad", {"morph": ("a choir",), "position": 0.3}) and p.page == "generate"
+    p.set_page("make")
+    page.sel = 1
+    p.handle(Turn(1, 2))
+    p.handle(Press(1, "long"))
+    assert calls[-1] == ("generate", "a warm pad", {"morph": ("a choir",), "series": 7})
+    p.set_page("make")
+    page.sel = 2
+    p.handle(Press(1, "long"))
+    assert calls[-1] == ("from", "a choir", 0.5)
+    p.set_page("make")
+    page.sel = 3
+    p.handle(Turn(1, -1))
+    p.handle(Press(1, "long"))
+    assert calls[-1] == ("vary", 3)
+    inst.variations = Variations(
+        of=inst.current, items=[Variation(5, 10, 3.5, "ready"), Variation(6, 11, 3.5, "ready")]
+    )
+    page.sel = 6  # the second variation: selecting it plays it
+    p.refresh(p.clock())
+    p.render()
+    assert calls[-1] == ("audition", 1)
+    p.handle(Turn(1, 1))
+    p.handle(Turn(1, -1))
+    assert calls[-2:] == [("keep", 1), ("drop", 1)]
+    page.sel = 4
+    p.handle(Press(1, "long"))  # no input configured: said so
+    assert "capture_device" in p.model.message
+    kiosk = Panel(inst, Display(factory("dummy")), clock=lambda: 1.0, kiosk=True)
+    kiosk.set_page("make")
+    kiosk.pages["make"].sel = 4
+    kiosk.handle(Press(1, "long"))
+    assert "no recording" in kiosk.model.message

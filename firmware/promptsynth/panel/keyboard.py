@@ -36,6 +36,7 @@ NAMED = {
     "KEY_F8": "f8",
     "KEY_F9": "f9",
     "KEY_F10": "f10",
+    "KEY_F11": "f11",
 }
 # US layout: key -> (plain, shifted)
 US: Dict[str, Tuple[str, str]] = {"KEY_%s" % c: (c.lower(), c) for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"}

@@ -46,6 +46,9 @@ ACTIONS: Dict[str, Tuple[bool, str, str]] = {
     "sound": (False, "kiosk: locked setting", "sound settings other than the envelope: gain, tuning..."),
     "learn": (False, "kiosk: no MIDI learn", "MIDI learn (it writes ccmap.json, which outlives a visit)"),
     "kit": (False, "kiosk: no kits", "generate a kit, or a pad of it again (a job a pad: minutes of queue)"),
+    "transform": (True, "", "morph the sound toward the typed prompt, or transform the sound itself"),
+    "vary": (True, "", "variations of the sound: make, audition, keep, drop"),
+    "record": (False, "kiosk: no recording", "record from the audio input (a microphone in a public place)"),
 }
 # The Sound page's rows a visitor may turn ("envelope"). They shape a note, cannot make the
 # instrument louder than the operator's gain (sustain is at most 1), stay within the schema's

@@ -35,6 +35,7 @@ from promptsynth.panel.pages.generate import GeneratePage
 from promptsynth.panel.pages.gensettings import GenSettingsPage
 from promptsynth.panel.pages.kit import KitPage
 from promptsynth.panel.pages.library import LibraryPage
+from promptsynth.panel.pages.make import MakePage
 from promptsynth.panel.pages.play import PlayPage
 from promptsynth.panel.pages.prompt import PromptPage
 from promptsynth.panel.pages.sound import SoundPage
@@ -48,7 +49,7 @@ PRESETS_EVERY_S = 2.0  # the preset list is re-read at most this often (no disk 
 
 
 def make_pages() -> Dict[str, Page]:
-    """The pages in their order on the panel (F1-F10, the select encoder), by name."""
+    """The pages in their order on the panel (F1-F11, the select encoder), by name."""
     return {
         "play": PlayPage(),
         "prompt": PromptPage(),
@@ -60,6 +61,7 @@ def make_pages() -> Dict[str, Page]:
         "library": LibraryPage(),
         "kit": KitPage(),
         "system": SystemPage(),
+        "make": MakePage(),
     }
 
 
