@@ -385,6 +385,9 @@ def test_bench_generate_quick_json():
     s2s = t["sound_to_sound"]
     assert s2s["text_to_sound"]["unet_calls"] == 25 and data["aims"]["sound_to_sound_unet_calls_in_proportion"]
     assert s2s["strength_0.3"]["wall_s"] > 0 and s2s["strength_0.6"]["wall_ratio_to_text"] > 0
+    vw = data["variations_while_playing"]  # (xruns are a benchmark's aim, not a busy machine's test)
+    assert vw["making_variations"]["voices_sounding"] == 16 and vw["making_variations"]["n"] > 0
+    assert vw["generator_idle"]["n"] > 0 and vw["p99_ratio_busy_to_idle"] > 0
 
 
 def test_bench_faults_quick_json():

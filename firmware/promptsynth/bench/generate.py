@@ -124,6 +124,79 @@ def sound_to_sound(c, seconds: float, runs: int) -> Dict[str, Any]:
     return out
 
 
+def variations_while_playing(
+    voices: int = 16, n: int = 4, seconds: float = 5.12, quiet_s: float = 10.0
+) -> Dict[str, Any]:
+    """The engine (paced by JACK, ``voices`` notes held) while the generator makes ``n``
+    variations in the background, as the instrument runs it (the worker at nice 10), against the
+    same engine with the generator idle just before: render time and xruns of each window."""
+    from promptsynth.bench.engine import _engine_rig
+    from promptsynth.bench.stats import summary_us
+    from promptsynth.generator import protocol as msg
+    from promptsynth.generator.client import GeneratorClient
+    from promptsynth.generator.params import GenerationParams
+
+    rig, sup, kbd = _engine_rig({"polyphony": voices})
+    client = GeneratorClient("tiny", tempfile.mkdtemp(prefix="psynth-bench-"), "cpu", timeout=900.0)
+    try:
+        client.start()
+        end = time.monotonic() + 300
+        while client.model_state not in ("ready", "failed") and time.monotonic() < end:
+            client.poll(0.05)
+        for i in range(voices):
+            kbd.send_message([0x90, 40 + i * 2, 100])
+        time.sleep(0.5)
+
+        def window(until) -> Dict[str, Any]:
+            """Render times and xruns until ``until()`` (read every 0.5 s: the ring holds 22 s)."""
+            times: List[float] = []
+            x0, j0 = sup.stats["xruns"], rig.jack.xruns()
+            seen = sup.stats["periods"]
+            t0 = time.monotonic()
+            while not until():
+                time.sleep(0.5)
+                now = sup.stats["periods"]
+                fresh = int(now - seen)
+                if fresh > 0:
+                    times.extend(sup.stats.render_times()[-fresh:].tolist())
+                seen = now
+            out: Dict[str, Any] = dict(summary_us([t / 1e6 for t in times], rig.period / rig.rate))
+            out.update(
+                seconds=round(time.monotonic() - t0, 2),
+                engine_xruns=int(sup.stats["xruns"] - x0),
+                jackd_xruns=rig.jack.xruns() - j0,
+                voices_sounding=int(sup.stats["voices"]),
+            )
+            return out
+
+        t_quiet = time.monotonic() + quiet_s
+        quiet = window(lambda: time.monotonic() >= t_quiet)
+        jobs = {
+            client.submit(GenerationParams("a warm pad", seconds=seconds, seed=40 + i, **DEFAULT)) for i in range(n)
+        }
+        done: List[int] = []
+
+        def finished() -> bool:
+            for ev in client.poll(0.0):
+                if isinstance(ev, (msg.Result, msg.Failed)) and ev.job_id in jobs:
+                    done.append(ev.job_id)
+            return len(done) == n
+
+        busy = window(finished)
+        return {
+            "voices": voices,
+            "variations": n,
+            "clip_s": seconds,
+            "generator_idle": quiet,
+            "making_variations": busy,
+            "p99_ratio_busy_to_idle": round(busy["p99_us"] / max(quiet["p99_us"], 1e-9), 3),
+        }
+    finally:
+        client.stop()
+        sup.stop()
+        rig.close()
+
+
 def morph_series(c, n: int, seconds: float) -> Dict[str, Any]:
     """A morph series of ``n`` sounds as one job, against the same ``n`` positions as jobs of their
     own (each a fresh pair of prompts, so neither finds the other's embeddings cached): component
@@ -326,6 +399,9 @@ def full_size(
 def run(quick: bool = False, full_model: str = "audioldm2") -> Dict[str, object]:
     # --quick: a smoke run (short clips: the same calls and paths, a fraction of the work)
     result: Dict[str, Any] = {"tiny": tiny(1, 1.28) if quick else tiny(3)}
+    result["variations_while_playing"] = (
+        variations_while_playing(16, 2, 1.28, 3.0) if quick else variations_while_playing(16, 4, 5.12, 10.0)
+    )
     if not quick:
         result["load_memory"] = load_memory(full_model)  # first: this process holds no big model yet
         result["full_size"] = full_size(full_model)
@@ -341,6 +417,8 @@ def run(quick: bool = False, full_model: str = "audioldm2") -> Dict[str, object]
             t["sound_to_sound"]["strength_0.6"]["unet_calls"],
         )
         == (7, 15),  # int(25 * 0.3), int(25 * 0.6)
+        "variations_while_playing_xruns==0": result["variations_while_playing"]["making_variations"]["engine_xruns"]
+        == 0,
     }
     if "full_size" in result:
         result["aims"]["clap_unpadded_same_within_1e-4"] = result["full_size"]["clap_unpadded_max_abs_diff"] < 1e-4
