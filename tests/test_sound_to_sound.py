@@ -200,3 +200,40 @@ def test_generate_from_a_file_imports_it_names_it_in_the_recipe_and_keeps_it(tmp
     r = cli("generate", "a choir", "--from", "no such sound", *args)
     assert r.returncode == 2 and "no such sound" in r.stderr
     assert json.loads(json.dumps(recipe)) == recipe
+
+
+@pytest.mark.torch
+def test_a_cancel_takes_effect_within_a_step_of_sound_to_sound(runner, violin):
+    from promptsynth.generator.runner import Stopped
+
+    seen = []
+
+    def should_stop():
+        return "cancelled" if len(seen) >= 2 else None
+
+    with pytest.raises(Stopped) as e:
+        runner.generate(q(source="violin", strength=0.8), lambda d, t: seen.append(d), should_stop, source=violin)
+    assert e.value.kind == "cancelled" and seen == [1, 2]
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize(
+    "model", ["audioldm2", "audioldm2-large", "audioldm2-music", "audioldm-s-full-v2", "audioldm-l-full"]
+)
+def test_every_registered_model_morphs_and_transforms(model):
+    """Every layer of each registered model (narrow widths, build.real_size): a morph point and
+    sound to sound run and give finite audio; the morph's end is the prompt's own sound."""
+    import torch
+
+    from promptsynth.generator.build import real_size
+    from promptsynth.generator.runner import Runner
+
+    torch.manual_seed(0)
+    r = Runner(real_size(model, narrow=True), model)
+    kw = dict(seconds=0.64, steps=2, seed=4)
+    a = r.generate(validate(GenerationParams("a bell", **kw))).audio[0]
+    end = r.generate(validate(GenerationParams("a bell", morph=("a drum",), position=0.0, **kw))).audio[0]
+    mid = r.generate(validate(GenerationParams("a bell", morph=("a drum",), position=0.5, **kw))).audio[0]
+    s2s = r.generate(validate(GenerationParams("a drum", source="a", strength=0.5, **kw)), source=a)
+    assert np.array_equal(end, a) and np.isfinite(mid).all() and not np.array_equal(mid, a)
+    assert np.isfinite(s2s.audio).all() and s2s.calls["unet"] == 1 and s2s.audio.shape == (1, 10240)
