@@ -127,6 +127,9 @@ def test_variations_sound_to_sound_and_a_series_with_the_tiny_model(rig, tmp_pat
         assert inst.current.sound == original.sound
         recipes = [inst.library.meta(v.preset.sound)["recipe"] for v in vs.items]
         assert [r["seed"] for r in recipes] == [41, 42] and all(1.0 <= r["guidance"] <= 10.0 for r in recipes)
+        # prompt jitter: a little way toward the prompt with a word added
+        assert [r["morph"] for r in recipes] == [["a warm pad, brighter"], ["a warm pad, darker"]]
+        assert all(r["position"] == 0.3 for r in recipes)
         assert inst.audition(1) and inst.current.sound == vs.items[1].preset.sound
         inst.keep_variation(0)
         inst.drop_variation(1)

@@ -18,6 +18,10 @@ log = logging.getLogger("instrument")
 
 MAX_VARIATIONS = 8
 GUIDANCE_JITTER = 0.5  # a variation's guidance moves at most this far from the sound's
+# prompt jitter: a variation morphs a little way (at most PROMPT_JITTER) toward its prompt with
+# one of these words added, so its meaning moves a little too, and its recipe still makes it again
+JITTER_WORDS = ("brighter", "darker", "softer", "harder", "wider", "closer", "airier", "warmer")
+PROMPT_JITTER = 0.3
 
 
 def series_zones(ids: Sequence[str], positions: Sequence[float]) -> List[ZoneSettings]:
@@ -71,11 +75,17 @@ class Variations:
 
 def variation_overrides(p: Preset, i: int, jitter: float) -> dict:
     """The generation settings of variation ``i`` of preset ``p``: its recipe with the next seed
-    and the guidance moved by the jitter."""
+    and, with ``jitter`` (0-1), the guidance moved a little and, for a plain prompt, its meaning:
+    a morph of ``jitter`` x PROMPT_JITTER toward the prompt with a word added ("brighter")."""
     g = dict(p.generation)
     seed = int(g.get("seed") or 0)
     g["seed"] = (seed + 1 + i) % (2**64)
     g["guidance"] = min(max(float(g.get("guidance", 3.5)) + variation_jitter(i, seed, jitter), 1.0), 10.0)
     g["candidates"] = 1
     g["series"] = 0
+    if jitter > 0 and not g.get("morph"):
+        word = JITTER_WORDS[(seed + i) % len(JITTER_WORDS)]
+        g["morph"] = ["%s, %s" % (g["prompt"], word)]
+        g["position"] = round(min(jitter, 1.0) * PROMPT_JITTER, 3)
+        g["position_y"] = 0.0
     return g
