@@ -204,6 +204,19 @@ def test_the_make_page_does_each_row_and_a_kiosk_visitor_cannot_record(tmp_path,
     page.sel = 4
     p.handle(Press(1, "long"))  # no input configured: said so
     assert "capture_device" in p.model.message
+    # an input that fails: the page says why, once
+    from promptsynth.daemon.recorder import Recorder
+
+    def broken():
+        raise OSError("cannot open hw:7,0 for recording")
+
+    inst.recorder = Recorder(broken, RATE, 2, 1.0, 0.0)
+    p.handle(Press(1, "long"))
+    inst.recorder.join(5)
+    p.refresh(p.clock())
+    p.render()
+    assert "recording failed: cannot open hw:7,0" in p.model.message
+    inst.recorder = None
     kiosk = Panel(inst, Display(factory("dummy")), clock=lambda: 1.0, kiosk=True)
     kiosk.set_page("make")
     kiosk.pages["make"].sel = 4

@@ -29,6 +29,7 @@ class MakePage(RowsPage):
         self.count = 4
         self.rows = len(ACTIONS)
         self._auditioned = -1
+        self._error = ""  # the recording failure shown last
 
     def _variations(self, ui):
         vs = ui.inst.variations
@@ -38,6 +39,9 @@ class MakePage(RowsPage):
         if ui.inst.recorder is None:
             return "no input"
         s = ui.inst.record_status()
+        if s.phase == "failed" and s.error != self._error:  # why, once, over the page
+            ui.flash("recording failed: %s" % s.error)
+        self._error = s.error if s.phase == "failed" else ""
         if s.phase == "count_in":
             return "in %d %ddB" % (s.count, round(s.level_db))
         if s.phase == "recording":
