@@ -20,7 +20,7 @@ def tone(f, seconds=0.5, rate=16000):
     return (0.3 * np.sin(2 * np.pi * f * t)).astype(np.float32)
 
 
-def test_a_morph_series_plays_across_velocity(tmp_path):
+def test_a_morph_series_plays_on_the_mod_wheel_or_across_velocity(tmp_path):
     from promptsynth.daemon.run import Daemon
     from promptsynth.generator import protocol as gm
 
@@ -41,12 +41,16 @@ def test_a_morph_series_plays_across_velocity(tmp_path):
     ]
     takes = [tone(f) for f in (220, 330, 440)]
     inst.take_result(gm.Result(4, [], recipes[0], audio=takes, rate=16000, recipes=recipes))
-    zones = inst.current.zones
-    assert [(z.lovel, z.hivel) for z in zones] == [(1, 42), (43, 84), (85, 127)]
+    zones = inst.current.zones  # a scan on the mod wheel, by default
+    assert [(z.scan, z.lovel, z.hivel, z.lokey, z.hikey) for z in zones] == [(i, 1, 127, 0, 127) for i in (1, 2, 3)]
     assert [z.name for z in zones] == ["0.00", "0.50", "1.00"]
     metas = [inst.library.meta(z.sounds[0]) for z in zones]
     assert [m["recipe"]["position"] for m in metas] == [0.0, 0.5, 1.0]
     assert inst.current.name == "a kickdrum + a violin (series)"
+    # or across velocity
+    vel = Daemon(config.replace(cfg, "generate", series_play="velocity"), clock=lambda: 100.0).inst
+    vel.take_result(gm.Result(5, [], recipes[0], audio=takes, rate=16000, recipes=recipes))
+    assert [(z.scan, z.lovel, z.hivel) for z in vel.current.zones] == [(0, 1, 42), (0, 43, 84), (0, 85, 127)]
 
 
 @pytest.fixture

@@ -180,3 +180,38 @@ def test_pan_moves_a_zone_between_the_sides_at_equal_power():
     for pan, (left, right) in levels.items():  # equal power: the sum of squares is constant
         assert abs(left**2 + right**2 - 2 * full**2) < 1e-4 * full**2 * 100, (pan, left, right)
     assert levels[-0.5][0] > levels[-0.5][1] and levels[0.5][1] > levels[0.5][0]
+
+
+def test_a_scan_plays_where_the_mod_wheel_is_crossfading_neighbours_at_equal_power():
+    """Three places of a scan (300, 600, 1200 Hz) over the same keys: the wheel at 0 plays the
+    first alone, at 0.25 the first two at cos/sin of 45 degrees, at 1 the last alone; a note
+    sounds at most two voices; notes already sounding keep their mix."""
+    freqs = (300.0, 600.0, 1200.0)  # whole periods of 160, 80, 40 frames: exact FFT bins below
+    s = kit(*(tone(f, sound_id=i + 1) for i, f in enumerate(freqs)), velocity_track=0.0, gain_db=-20.0)
+    s.set_keymap([Zone((i + 1,), root=69, scan=i + 1) for i in range(3)])
+    n = 4800  # 0.1 s: whole cycles of each tone
+
+    def levels(y):
+        spec = np.abs(np.fft.rfft(y[:n])) * 2 / n
+        return [float(spec[int(round(f * n / RATE))]) for f in freqs]
+
+    def at(mod):
+        s.all_sound_off()
+        render(s, 4)
+        s.mod_wheel(mod)
+        y = play(s, 69, periods=48)[PERIOD * 8 :]
+        assert len(y) >= n
+        return levels(y), int((s.active & ~s.released).sum())
+
+    alone = [at(place / 2)[0][place] for place in range(3)]  # each place alone
+    assert max(alone) / min(alone) < 1.001
+    c = np.cos(np.pi / 4)
+    for mod, want, voices in ((0.0, (1, 0, 0), 1), (0.25, (c, c, 0), 2), (0.75, (0, c, c), 2), (1.0, (0, 0, 1), 1)):
+        got, sounding = at(mod)
+        assert sounding == voices
+        for g, a, w in zip(got, alone, want):
+            assert abs(g / a - w) < 1e-3, (mod, got, alone)
+    # the wheel moves after the note-on: the sounding note keeps its place
+    s.mod_wheel(0.0)
+    got = levels(render(s, 40)[:, 0])
+    assert abs(got[2] / alone[2] - 1) < 1e-3 and got[0] < 1e-3 * alone[0]

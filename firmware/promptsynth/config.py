@@ -200,6 +200,7 @@ class SoundSettings:
 
 MAX_ZONES = 32  # zones a preset holds (engine/zones.py)
 MAX_ALTERNATES = 4  # sounds a zone plays in turn (round robin)
+MAX_SCAN = 16  # places in a scan (a morph series on the mod wheel)
 ROUND_ROBIN = ("cycle", "random")
 ZONE_MODES = ("normal", "one_shot")
 
@@ -232,6 +233,13 @@ class ZoneSettings:
     group: int = _key(0, "Choke group (0 = none): a note in a group cuts its group's sounding notes.", 0, 64)
     round_robin: str = _key(
         "cycle", "Alternates in turn (`cycle`) or at random, never twice running.", choices=ROUND_ROBIN
+    )
+    scan: int = _key(
+        0,
+        "Place in a scan, 1-16 (0 = none): zones with places are one series over the same keys, and the "
+        "mod wheel picks where a new note plays, the two nearest places crossfaded at equal power.",
+        0,
+        MAX_SCAN,
     )
     loop_mode: str = _key(
         "auto",
@@ -298,6 +306,12 @@ class GenerateConfig:
         "Where the denoising steps lie: `trailing` (the first step at the last training timestep), "
         "`linspace`, `leading`, or `model` (as the checkpoint's scheduler config says).",
         choices=SPACINGS,
+    )
+    series_play: str = _key(
+        "modwheel",
+        "How a morph series plays: `modwheel` (a scan: the wheel picks where a note plays, neighbours "
+        "crossfaded) or `velocity` (soft notes the first prompt's end, hard notes the last).",
+        choices=("modwheel", "velocity"),
     )
     round_robin: bool = _key(
         False,

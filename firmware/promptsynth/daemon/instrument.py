@@ -531,8 +531,8 @@ class Instrument:
             manage.retain(self.library, self.store, self.cfg.library.keep_sounds, new.sound)
 
     def _take_series(self, ev) -> None:
-        """A morph series: each sound kept, played as one preset across velocity (soft notes the
-        first prompt's end, hard notes the last)."""
+        """A morph series: each sound kept, played as one preset: a scan on the mod wheel, or
+        across velocity (``[generate] series_play``)."""
         from promptsynth.daemon.transform import series_zones
         from promptsynth.generator.params import RECIPE_KEYS
         from promptsynth.library.intake import name_for, shape_and_store
@@ -555,7 +555,7 @@ class Instrument:
             sound=ids[0],
             sampler=self.current.sampler,
             generation={k: v for k, v in ev.recipes[0].items() if k in RECIPE_KEYS},
-            zones=series_zones(ids, [float(r.get("position", 0.0)) for r in ev.recipes]),
+            zones=series_zones(ids, [float(r.get("position", 0.0)) for r in ev.recipes], self.cfg.generate.series_play),
         )
         log.info("generation %d: a morph series of %d sounds across velocity", ev.job_id, len(ids))
         self.load_preset(preset, generate=False)

@@ -163,6 +163,7 @@ def zone_sounds(
                 one_shot=zs.mode == "one_shot",
                 group=zs.group,
                 round_robin=zs.round_robin,
+                scan=zs.scan,
             )
         )
     return zones, sounds

@@ -24,15 +24,19 @@ JITTER_WORDS = ("brighter", "darker", "softer", "harder", "wider", "closer", "ai
 PROMPT_JITTER = 0.3
 
 
-def series_zones(ids: Sequence[str], positions: Sequence[float]) -> List[ZoneSettings]:
-    """A morph series across velocity: soft notes play the first prompt's end, hard notes the
-    last, each sound on its own velocity band over the whole keyboard (its own analysed root)."""
+def series_zones(ids: Sequence[str], positions: Sequence[float], play: str = "modwheel") -> List[ZoneSettings]:
+    """A morph series on the keyboard, each sound over the whole keyboard at its own analysed
+    root. ``modwheel``: a scan, the wheel picking where a note plays (engine/zones.py);
+    ``velocity``: soft notes play the first prompt's end, hard notes the last, a band each."""
     n = len(ids)
     zones = []
     for i, (sid, x) in enumerate(zip(ids, positions)):
-        lo = 1 + (127 * i) // n
-        hi = (127 * (i + 1)) // n
-        zones.append(ZoneSettings(name="%.2f" % x, sounds=(sid,), lovel=lo, hivel=hi))
+        if play == "modwheel":
+            zones.append(ZoneSettings(name="%.2f" % x, sounds=(sid,), scan=i + 1))
+        else:
+            lo = 1 + (127 * i) // n
+            hi = (127 * (i + 1)) // n
+            zones.append(ZoneSettings(name="%.2f" % x, sounds=(sid,), lovel=lo, hivel=hi))
     return zones
 
 

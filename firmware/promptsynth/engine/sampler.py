@@ -31,7 +31,7 @@ from promptsynth.engine.renderers import make_renderer
 from promptsynth.engine.slots import MAX_SLOTS, SoundSlots
 from promptsynth.engine.sound import PlayableSound
 from promptsynth.engine.voices import DECLICK_MS, MIN_RELEASE_MS, SOURCES, SPARE_VOICES, STEAL_MS, VoiceParams, Voices
-from promptsynth.engine.zones import Keymap, Zone
+from promptsynth.engine.zones import SCAN_FLOOR, Keymap, Zone
 
 BRIGHTNESS_RANGE = 48.0  # semitones CC74 moves the cutoff at 0 and 127
 CLOCK_TIMEOUT_S = 1.0  # a MIDI clock silent this long is gone: the delay takes its time in ms again
@@ -208,8 +208,11 @@ class Sampler:
         for g in {keymap.zones[i].group for i in zones} - {0}:  # choke first, then layer
             self.voices.choke(g)
         for i in zones:
+            gain = keymap.gain(i, self.mod) if keymap.scan_places else 1.0
+            if gain < SCAN_FLOOR:  # a place of a scan too far from the mod wheel's
+                continue
             slot = self._zone_slots[i][keymap.alternate(i)]
-            self.voices.start(note, velocity, source, self._pitch_offset, slot, keymap.zones[i], i)
+            self.voices.start(note, velocity, source, self._pitch_offset, slot, keymap.zones[i], i, gain)
 
     def note_off(self, note: int, source: int = 0) -> None:
         """Release ``note`` as started from ``source`` (another input's same note plays on)."""
@@ -307,7 +310,9 @@ class Sampler:
         """Render one period; returns the (period, 2) float32 output (a buffer reused each call)."""
         n = self.n
         # controllers: smoothed once a period, then ramped per frame
-        self._mod_smooth += (self.mod - self._mod_smooth) * 0.2
+        # the mod wheel deepens vibrato and the LFO, unless it plays a scan (engine/zones.py)
+        scan = self.keymap is not None and self.keymap.scan_places > 0
+        self._mod_smooth += ((0.0 if scan else self.mod) - self._mod_smooth) * 0.2
         self._lfo = (self._lfo + self.params.vibrato_rate * n / self.rate) % 1.0
         vib = self.params.vibrato_depth / 100.0 * self._mod_smooth * math.sin(2 * math.pi * self._lfo)
         pitch_offset = self.bend * self.params.bend_range + vib

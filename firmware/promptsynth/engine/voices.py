@@ -168,9 +168,11 @@ class Voices:
         slot: int,
         zone: Optional[Zone] = None,
         zone_index: int = -1,
+        gain: float = 1.0,
     ) -> None:
         """A voice for ``note`` playing the sound in ``slot``: as the preset sets it, or as
-        ``zone`` (its root, tune, envelope, gain, play mode and choke group) does."""
+        ``zone`` (its root, tune, envelope, gain, play mode and choke group) does; ``gain``
+        scales its level (a scan's crossfade)."""
         c = slot
         i = self._allocate()
         self.active[i] = True
@@ -196,7 +198,7 @@ class Voices:
             row[BASE] = note - self.slots.root[c] + self.slots.tune[c] / 100.0
         else:
             row[BASE] = note - zone.root + zone.tune / 100.0
-        self._attack(i, velocity, row, zone)
+        self._attack(i, velocity, row, zone, gain)
         self._filter_attack(i, note, velocity, row)
         self._loop(row, self.slots.held(c), bool(self.one_shot[i]))
         row[PAN_L], row[PAN_R] = pan_gains(0.0 if zone is None else zone.pan)
@@ -221,13 +223,13 @@ class Voices:
         fading = np.flatnonzero(self.stealing)
         return int(fading[np.argmax(self.t[fading] / self.rel[fading])])
 
-    def _attack(self, i: int, velocity: int, row: np.ndarray, zone: Optional[Zone] = None) -> None:
+    def _attack(self, i: int, velocity: int, row: np.ndarray, zone: Optional[Zone] = None, gain: float = 1.0) -> None:
         """Snapshot the envelope settings (the zone's where it has its own) into voice ``i`` and
         its coefficients into ``row``."""
         p = self.params
         c = int(self.slot[i])
         vt = p.velocity_track / 100.0
-        self.level[i] = (velocity / 127.0) ** (2.0 * vt)
+        self.level[i] = (velocity / 127.0) ** (2.0 * vt) * gain
         attack, decay, sustain = p.attack, p.decay, p.sustain
         if zone is not None:
             self.level[i] *= 10.0 ** (zone.gain_db / 20.0)

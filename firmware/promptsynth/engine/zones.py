@@ -8,19 +8,33 @@ by the closed one) with the steal's short fade. A zone may hold up to MAX_ALTERN
 played in turn (round robin) or at random without repeating the last, so a repeated drum does
 not sound like a machine gun.
 
+A scan (a morph series on the keyboard) is zones with places 1..N over the same keys: the mod
+wheel says where in the series a new note plays, and the note sounds the two nearest places,
+crossfaded at equal power (cos and sin of the distance): at a place exactly, that one alone.
+
 The keymap is built once when it is set (between periods), as a list of zones per key; a note-on
 then looks at its key's few zones and their velocity ranges, and nothing more.
 """
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 
-from promptsynth.config import MAX_ALTERNATES, MAX_ZONES, ROUND_ROBIN
+from promptsynth.config import MAX_ALTERNATES, MAX_SCAN, MAX_ZONES, ROUND_ROBIN
 
-__all__ = ["MAX_ALTERNATES", "MAX_ZONES", "ROUND_ROBIN", "Keymap", "Zone"]
+__all__ = ["MAX_ALTERNATES", "MAX_SCAN", "MAX_ZONES", "ROUND_ROBIN", "Keymap", "Zone", "scan_weight"]
+
+SCAN_FLOOR = 1e-6  # a place weighed less than this is not started
+
+
+def scan_weight(place: int, position: float) -> float:
+    """The gain of ``place`` (0-based) with the scan at ``position`` (0 .. places - 1):
+    cos(d * pi / 2) within one place of it, 0 beyond (equal power between neighbours)."""
+    d = abs(position - place)
+    return math.cos(d * math.pi / 2.0) if d < 1.0 else 0.0
 
 
 @dataclass(frozen=True)
@@ -44,6 +58,7 @@ class Zone:
     one_shot: bool = False
     group: int = 0  # choke group (0: none)
     round_robin: str = "cycle"
+    scan: int = 0  # place in a scan, 1..MAX_SCAN (0: none)
 
     def check(self) -> None:
         """Raise ValueError naming what is wrong."""
@@ -57,6 +72,8 @@ class Zone:
             raise ValueError("round_robin must be one of %s" % ", ".join(ROUND_ROBIN))
         if self.group < 0:
             raise ValueError("a choke group is 0 (none) or a positive number")
+        if not 0 <= self.scan <= MAX_SCAN:
+            raise ValueError("a scan place is 0 (none) or 1 to %d" % MAX_SCAN)
 
 
 class Keymap:
@@ -76,12 +93,21 @@ class Keymap:
         self._next = [0] * len(self.zones)  # the alternate each zone plays next (in turn)
         self._last = [-1] * len(self.zones)  # the alternate each zone played last (at random)
         self._rng = random.Random(seed)
+        self.scan_places = max((z.scan for z in self.zones), default=0)
 
     def match(self, note: int, velocity: int) -> List[int]:
         """The zones a note plays, in the keymap's order."""
         if not 0 <= note <= 127:
             return []
         return [i for i in self._by_key[note] if self.zones[i].lovel <= velocity <= self.zones[i].hivel]
+
+    def gain(self, i: int, mod: float) -> float:
+        """Zone ``i``'s gain for a note starting with the mod wheel at ``mod`` (0-1): 1 unless it
+        is a place in a scan."""
+        place = self.zones[i].scan
+        if not place:
+            return 1.0
+        return scan_weight(place - 1, mod * (self.scan_places - 1))
 
     def alternate(self, i: int) -> int:
         """Which of zone ``i``'s sounds this note plays (and advance its round robin)."""

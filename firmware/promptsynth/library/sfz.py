@@ -56,6 +56,7 @@ def kit_text(preset: Preset, samples: List[List[str]], zone_settings: List[List[
     s = preset.sampler
     lines = ["// made by promptsynth: %s" % preset.name, "<control>", "default_path=", "", "<global>"]
     lines += sfz_voice(s)
+    places = max((z.scan for z in preset.zones), default=0)
     for z, files, settings in zip(preset.zones, samples, zone_settings):
         n = len(files)
         for k, (sample, ss) in enumerate(zip(files, settings)):
@@ -89,7 +90,21 @@ def kit_text(preset: Preset, samples: List[List[str]], zone_settings: List[List[
                 lines += ["seq_length=%d" % n, "seq_position=%d" % (k + 1)]
             elif n > 1:
                 lines += ["lorand=%.4f" % (k / n), "hirand=%.4f" % ((k + 1) / n)]
+            if z.scan and places > 1:
+                lines += scan_opcodes(z.scan - 1, places)
     return "\n".join(lines) + "\n"
+
+
+def scan_opcodes(place: int, places: int) -> List[str]:
+    """A scan's place as SFZ's mod wheel crossfade: the region fades in over the CC 1 range from
+    the place before to its own and out to the place after, at equal power."""
+    at = [round(127 * i / (places - 1)) for i in range(places)]
+    out = ["xf_cccurve=power"]
+    if place > 0:
+        out += ["xfin_locc1=%d" % at[place - 1], "xfin_hicc1=%d" % at[place]]
+    if place < places - 1:
+        out += ["xfout_locc1=%d" % at[place], "xfout_hicc1=%d" % at[place + 1]]
+    return out
 
 
 def export_kit(folder: str, stem: str, preset: Preset, library: SoundLibrary, overwrite: bool = False) -> List[str]:
