@@ -153,3 +153,21 @@ def test_note_names_and_the_parser():
     assert regions == [{"a": "1", "b": "2", "sample": "x y.wav", "c": "3"}, {"a": "1", "b": "4", "d": "5"}]
     assert glob == {"a": "1"} and not ignored and not control
     assert PERIOD and render  # the shared helpers this module uses
+
+
+def test_a_scan_exports_as_sfz_mod_wheel_crossfades(tmp_path):
+    lib, kit = library_with_kit(tmp_path / "state")
+    sounds = [z.sounds[0] for z in kit.zones[:3]]
+    zones = [ZoneSettings(name="p%d" % i, sounds=(sid,), scan=i + 1) for i, sid in enumerate(sounds)]
+    preset = Preset(name="Scan", zones=zones)
+    files = export_kit(str(tmp_path / "out"), "scan", preset, lib)
+    sfz = [f for f in files if f.endswith(".sfz")][0]
+    _, regions, _, _ = parse(open(sfz, encoding="utf-8").read())
+    fades = [
+        {k: r.get(k) for k in ("xfin_locc1", "xfin_hicc1", "xfout_locc1", "xfout_hicc1", "xf_cccurve")} for r in regions
+    ]
+    assert fades == [
+        dict(xfin_locc1=None, xfin_hicc1=None, xfout_locc1="0", xfout_hicc1="64", xf_cccurve="power"),
+        dict(xfin_locc1="0", xfin_hicc1="64", xfout_locc1="64", xfout_hicc1="127", xf_cccurve="power"),
+        dict(xfin_locc1="64", xfin_hicc1="127", xfout_locc1=None, xfout_hicc1=None, xf_cccurve="power"),
+    ]
