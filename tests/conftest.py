@@ -330,3 +330,22 @@ class AudioWatch:
         periods = loud[: len(loud) // PERIOD * PERIOD].reshape(-1, PERIOD).max(axis=1)
         assert periods.size > 0 and (periods > 0.01).all(), "silent periods: %d" % int((periods <= 0.01).sum())
         assert (self.host.proc.pid, self.host.restarts) == (self.pid, self.restarts)
+
+
+@pytest.fixture
+def capture(tmp_path, monkeypatch):
+    """``capture(signal)``: an ALSA capture PCM, `rec_in`, that delivers ``signal`` ((frames,
+    channels) int16) and then silence: ALSA's `file` plugin reading a file (`infile`) over
+    `null`. Returns the PCM's name."""
+    from promptsynth.sim import alsa_env
+
+    def make(signal):
+        raw = tmp_path / "in.raw"
+        signal.astype("<i2").tofile(str(raw))
+        rc = tmp_path / "asoundrc"
+        rc.write_text('pcm.rec_in { type file; slave.pcm "null"; file "/dev/null"; infile "%s"; format "raw" }\n' % raw)
+        for k, v in alsa_env(str(rc)).items():
+            monkeypatch.setenv(k, v)
+        return "rec_in"
+
+    return make

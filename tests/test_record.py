@@ -15,26 +15,8 @@ from promptsynth.daemon.recorder import CAPTURED, FAILED, IDLE, Recorder
 from promptsynth.hw.alsa_in import AlsaInput, CaptureError
 from promptsynth.library.intake import store_recording
 from promptsynth.library.sounds import LibraryError, SoundLibrary
-from promptsynth.sim import alsa_env
 
 RATE = 48000
-
-
-@pytest.fixture
-def capture(tmp_path, monkeypatch):
-    """An ALSA capture PCM `rec_in` that plays ``signal`` ((frames, 2) int16) into the recorder,
-    then silence (the null device's)."""
-
-    def make(signal: np.ndarray) -> str:
-        raw = tmp_path / "in.raw"
-        signal.astype("<i2").tofile(str(raw))
-        rc = tmp_path / "asoundrc"
-        rc.write_text('pcm.rec_in { type file; slave.pcm "null"; file "/dev/null"; infile "%s"; format "raw" }\n' % raw)
-        for k, v in alsa_env(str(rc)).items():
-            monkeypatch.setenv(k, v)
-        return "rec_in"
-
-    return make
 
 
 def take_signal(seed=1):

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from promptsynth import config
-from promptsynth.sim import alsa_env
 
 RATE = 48000
 
@@ -53,26 +52,12 @@ def test_a_morph_series_plays_on_the_mod_wheel_or_across_velocity(tmp_path):
     assert [(z.scan, z.lovel, z.hivel) for z in vel.current.zones] == [(0, 1, 42), (0, 43, 84), (0, 85, 127)]
 
 
-@pytest.fixture
-def capture_env(tmp_path, monkeypatch):
-    def make(signal):
-        raw = tmp_path / "in.raw"
-        signal.astype("<i2").tofile(str(raw))
-        rc = tmp_path / "asoundrc"
-        rc.write_text('pcm.rec_in { type file; slave.pcm "null"; file "/dev/null"; infile "%s"; format "raw" }\n' % raw)
-        for k, v in alsa_env(str(rc)).items():
-            monkeypatch.setenv(k, v)
-        return "rec_in"
-
-    return make
-
-
-def test_a_recording_is_kept_and_played(tmp_path, capture_env):
+def test_a_recording_is_kept_and_played(tmp_path, capture):
     from promptsynth.daemon.run import Daemon
 
     t = np.arange(RATE) / RATE
     sig = np.concatenate([np.zeros(RATE // 2), 0.5 * np.sin(2 * np.pi * 220 * t), np.zeros(RATE)])
-    dev = capture_env(np.round(np.stack([sig, sig], 1) * 32767).astype(np.int16))
+    dev = capture(np.round(np.stack([sig, sig], 1) * 32767).astype(np.int16))
     cfg = config.replace(config.Config(), "paths", state=str(tmp_path / "state"))
     cfg = config.replace(cfg, "audio", capture_device=dev, record_max=2.0, record_count_in=0.2)
     inst = Daemon(cfg, clock=lambda: 100.0).inst

@@ -535,18 +535,10 @@ class Instrument:
         across velocity (``[generate] series_play``)."""
         from promptsynth.daemon.transform import series_zones
         from promptsynth.generator.params import RECIPE_KEYS
-        from promptsynth.library.intake import name_for, shape_and_store
+        from promptsynth.library.intake import name_for
 
-        try:
-            ids = [
-                shape_and_store(self.library, a, ev.rate, dict(r), self.cfg.audio.rate)[0]
-                for a, r in zip(ev.audio, ev.recipes)
-            ]
-        except DiskFullError:
-            self.health.sync("library", FAILED, "disk full: generation %d was not kept" % ev.job_id)
-            return
-        except (OSError, ValueError, LibraryError) as e:
-            self.health.sync("library", FAILED, "generation %d could not be kept: %s" % (ev.job_id, describe(e)))
+        ids = self._store_each(ev, ev.recipes)
+        if ids is None:
             return
         first = dict(ev.recipes[0])
         first.update(position=0.0, series=len(ids))
@@ -557,27 +549,34 @@ class Instrument:
             generation={k: v for k, v in ev.recipes[0].items() if k in RECIPE_KEYS},
             zones=series_zones(ids, [float(r.get("position", 0.0)) for r in ev.recipes], self.cfg.generate.series_play),
         )
-        log.info("generation %d: a morph series of %d sounds across velocity", ev.job_id, len(ids))
+        log.info("generation %d: a morph series of %d sounds (%s)", ev.job_id, len(ids), self.cfg.generate.series_play)
         self.load_preset(preset, generate=False)
+
+    def _store_each(self, ev, recipes) -> Optional[List[str]]:
+        """Each row of a Result shaped into the library with its own recipe (its own seed or
+        position); None, with the library's health saying why, when the disk refuses."""
+        from promptsynth.library.intake import shape_and_store
+
+        try:
+            return [
+                shape_and_store(self.library, a, ev.rate, dict(r), self.cfg.audio.rate)[0]
+                for a, r in zip(ev.audio, recipes)
+            ]
+        except DiskFullError:
+            self.health.sync("library", FAILED, "disk full: generation %d was not kept" % ev.job_id)
+        except (OSError, ValueError, LibraryError) as e:
+            self.health.sync("library", FAILED, "generation %d could not be kept: %s" % (ev.job_id, describe(e)))
+        return None
 
     def _take_alternates(self, ev) -> None:
         """A job's candidates, each shaped into the library, played as one zone's alternates in
         turn (``[generate] round_robin``): a repeated note does not sound like a machine gun."""
         from promptsynth.config import MAX_ALTERNATES, ZoneSettings
         from promptsynth.generator.params import RECIPE_KEYS
-        from promptsynth.library.intake import name_from_prompt, shape_and_store
+        from promptsynth.library.intake import name_from_prompt
 
-        try:
-            recipes = ev.recipes or [ev.recipe] * len(ev.audio)
-            ids = [  # each with its own recipe (its own seed)
-                shape_and_store(self.library, a, ev.rate, dict(r), self.cfg.audio.rate)[0]
-                for a, r in zip(ev.audio[:MAX_ALTERNATES], recipes)
-            ]
-        except DiskFullError:
-            self.health.sync("library", FAILED, "disk full: generation %d was not kept" % ev.job_id)
-            return
-        except (OSError, ValueError, LibraryError) as e:
-            self.health.sync("library", FAILED, "generation %d could not be kept: %s" % (ev.job_id, describe(e)))
+        ids = self._store_each(ev, (ev.recipes or [ev.recipe] * len(ev.audio))[:MAX_ALTERNATES])
+        if ids is None:
             return
         prompt = str(ev.recipe.get("prompt", ""))
         preset = Preset(
