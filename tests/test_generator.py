@@ -411,9 +411,12 @@ if OTHER_LANES:
         got = lane_reference(os.path.join(folder, "tiny"))
         want = np.load(os.path.join(folder, "reference.npy"))
         assert got.shape == want.shape and np.abs(got).max() > 0
-        # the same weights and seed on another torch: equal but for float rounding, which three
-        # denoising steps grow to about 2e-4 at most (torch 2.0.1 against 2.13)
-        assert rms_error(got[0], want[0]) < 1e-3
+        # the same weights and seed on another stack: equal but for float rounding, which three
+        # denoising steps grow by how much depends on the random weights: the tiny model built on
+        # Python 3.11 comes back within 1.4e-6 RMS on torch 2.1, the ones built on the 3.8 stacks
+        # within 0.21 % RMS and 1.07e-3 peak on torch 2.13 (deterministic: the same figures every
+        # run). A folder loaded wrongly (a tokenizer, a layer) is off by tens of percent.
+        assert rms_error(got[0], want[0]) < 5e-3
         np.testing.assert_allclose(got, want, rtol=0, atol=2e-3)
 
 
