@@ -349,3 +349,18 @@ def capture(tmp_path, monkeypatch):
         return "rec_in"
 
     return make
+
+
+def tiny_config(rig, tmp_path, tiny_models, **generate):
+    """A config for the daemon on the rig's paced tap with the tiny model installed in a state
+    folder of its own (``generate``: [generate] settings, e.g. seconds=1.0, steps=2)."""
+    import shutil
+
+    from promptsynth import config
+
+    state = tmp_path / "state"
+    os.makedirs(state / "models")
+    shutil.copytree(tiny_models["tiny"], state / "models" / "tiny")
+    cfg = config.replace(rig.config("tap_jack"), "paths", state=str(state))
+    cfg = config.replace(cfg, "model", id="tiny", device="cpu", threads=1)
+    return config.replace(cfg, "generate", **generate)

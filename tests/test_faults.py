@@ -44,17 +44,10 @@ def test_sigkill_engine_is_restored_with_the_same_sound(rig, tmp_path):
 
 @pytest.mark.torch
 def test_sigkill_generator_mid_job_leaves_no_gap_and_the_next_job_works(rig, tmp_path, tiny_models):
-    import shutil
-
-    from promptsynth import config
+    from conftest import tiny_config
     from promptsynth.generator import protocol as gm
 
-    state = tmp_path / "state"
-    os.makedirs(state / "models")
-    shutil.copytree(tiny_models["tiny"], state / "models" / "tiny")
-    cfg = config.replace(rig.config("tap_jack"), "paths", state=str(state))
-    cfg = config.replace(cfg, "model", id="tiny", device="cpu", threads=1)
-    cfg = config.replace(cfg, "generate", seconds=2.0, steps=300)
+    cfg = tiny_config(rig, tmp_path, tiny_models, seconds=2.0, steps=300)
     path = rig.tap_path("tap_jack")
     if os.path.exists(path):
         os.unlink(path)

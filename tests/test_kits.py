@@ -214,19 +214,11 @@ def test_the_kit_page_follows_the_key_played_and_makes_a_kit_from_the_chosen_tem
 
 @pytest.mark.torch
 def test_the_daemon_makes_a_kit_saves_it_plays_it_and_rerolls_a_pad(rig, tmp_path, tiny_models):
-    import shutil
-
-    from conftest import step_until
-    from promptsynth import config
+    from conftest import step_until, tiny_config
     from promptsynth.daemon.run import Daemon
     from promptsynth.engine import messages as m
 
-    state = tmp_path / "state"
-    os.makedirs(state / "models")
-    shutil.copytree(tiny_models["tiny"], state / "models" / "tiny")
-    cfg = config.replace(rig.config("tap_jack"), "paths", state=str(state))
-    cfg = config.replace(cfg, "model", id="tiny", device="cpu", threads=1)
-    cfg = config.replace(cfg, "generate", seconds=1.0, steps=2)
+    cfg = tiny_config(rig, tmp_path, tiny_models, seconds=1.0, steps=2)
     kit_file = tmp_path / "two.json"
     kit_file.write_text(
         json.dumps({"name": "Two", "pads": [{"key": 36, "prompt": "a kick"}, {"key": 38, "prompt": "a snare"}]})

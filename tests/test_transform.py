@@ -3,7 +3,6 @@ the results, through its API (the daemon with the real engine and the tiny model
 generator is involved)."""
 
 import os
-import shutil
 import time
 
 import numpy as np
@@ -89,17 +88,12 @@ def test_recording_without_an_input_says_so(tmp_path):
 
 @pytest.mark.torch
 def test_variations_sound_to_sound_and_a_series_with_the_tiny_model(rig, tmp_path, tiny_models):
-    from conftest import step_until
+    from conftest import step_until, tiny_config
     from promptsynth.daemon.run import Daemon
     from promptsynth.engine import messages as m
 
     state = tmp_path / "state"
-    os.makedirs(state / "models")
-    shutil.copytree(tiny_models["tiny"], state / "models" / "tiny")
-    cfg = config.replace(rig.config("tap_jack"), "paths", state=str(state))
-    cfg = config.replace(cfg, "model", id="tiny", device="cpu", threads=1)
-    cfg = config.replace(cfg, "generate", seconds=1.0, steps=2)
-    d = Daemon(cfg, rig.env)
+    d = Daemon(tiny_config(rig, tmp_path, tiny_models, seconds=1.0, steps=2), rig.env)
     inst = d.inst
     try:
         d.start()
