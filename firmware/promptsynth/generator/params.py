@@ -131,6 +131,11 @@ def _number(name, value, lo, hi, integer=False):
     return int(value) if integer else float(value)
 
 
+def _choice(name, value, options):
+    if value not in options:
+        raise ParamError("%s must be one of %s, got %r" % (name, ", ".join(options), value))
+
+
 def validate(
     p: GenerationParams, max_seconds: float = 30.0, min_seconds: float = 0.5, max_prompt_chars: int = MAX_PROMPT_CHARS
 ) -> GenerationParams:
@@ -140,13 +145,10 @@ def validate(
     seconds = _number("length (seconds)", p.seconds, min_seconds, max_seconds)
     steps = _number("steps", p.steps, 1, 500, integer=True)
     guidance = _number("guidance", p.guidance, 1.0, 10.0)
-    if p.scheduler not in SCHEDULERS:
-        raise ParamError("scheduler must be one of %s, got %r" % (", ".join(SCHEDULERS), p.scheduler))
+    _choice("scheduler", p.scheduler, SCHEDULERS)
     candidates = _number("candidates", p.candidates, 1, 4, integer=True)
-    if p.conditioning not in CONDITIONINGS:
-        raise ParamError("conditioning must be one of %s, got %r" % (", ".join(CONDITIONINGS), p.conditioning))
-    if p.spacing not in SPACINGS:
-        raise ParamError("spacing must be one of %s, got %r" % (", ".join(SPACINGS), p.spacing))
+    _choice("conditioning", p.conditioning, CONDITIONINGS)
+    _choice("spacing", p.spacing, SPACINGS)
     if isinstance(p.morph, str) or not isinstance(p.morph, (list, tuple)):
         raise ParamError("morph must be a list of prompts, got %r" % (p.morph,))
     if len(p.morph) > MAX_MORPH:

@@ -351,10 +351,7 @@ class Runner:
                 **emb,
             )
         timings["denoise"] = timings.get("denoise", 0.0) + time.perf_counter() - t1
-        decode_times: Dict[str, float] = {}
-        audio, path = self.decode(out.audios, samples, decode_times)
-        for k, v in decode_times.items():
-            timings[k] = timings.get(k, 0.0) + v
+        audio, path = self.decode(out.audios, samples, timings)
         return audio, seeds, path
 
     def _sound_to_sound(self, p: GenerationParams, emb, source, step, timings: Dict[str, float]):
@@ -436,10 +433,7 @@ class Runner:
             rows.append(lat)
             seeds.append(seed)
         timings["denoise"] = timings.get("denoise", 0.0) + time.perf_counter() - t1
-        decode_times: Dict[str, float] = {}
-        audio, path = self.decode(torch.cat(rows), samples, decode_times)
-        for key, v in decode_times.items():
-            timings[key] = timings.get(key, 0.0) + v
+        audio, path = self.decode(torch.cat(rows), samples, timings)
         return audio, seeds, path
 
     # ---- decoding ----------------------------------------------------------------------------
@@ -491,7 +485,8 @@ class Runner:
 
     def decode(self, latents: torch.Tensor, samples: int, timings: Optional[Dict[str, float]] = None):
         """Latents to ``(candidates, samples)`` float32 audio, and the path that gave finite audio.
-        Each attempt's time goes into ``timings`` (decode_fp16, decode_fp32_retry, ...)."""
+        Each attempt's time is added to ``timings`` (decode_fp16, decode_fp32_retry, ...), so a
+        job that decodes several times (a series) sums them."""
         timings = {} if timings is None else timings
         pipe = self.pipe
         native = _dtype_name(pipe.vae.dtype)
@@ -505,9 +500,10 @@ class Runner:
             for path, attempt in attempts:
                 t = time.perf_counter()
                 audio = attempt()
-                timings["decode_" + path.replace("-", "_")] = time.perf_counter() - t
+                key = "decode_" + path.replace("-", "_")
+                timings[key] = timings.get(key, 0.0) + time.perf_counter() - t
                 if audio is not None and _finite(audio):
-                    timings["decode"] = time.perf_counter() - t0
+                    timings["decode"] = timings.get("decode", 0.0) + time.perf_counter() - t0
                     return audio.cpu().numpy().astype(np.float32), path
         raise ModelOutputError(
             "the model returned NaN or infinite samples (decoded %s); nothing was kept "
