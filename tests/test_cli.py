@@ -366,6 +366,9 @@ def test_bench_engine_quick_json():
     assert data["note_on_latency"]["to_output_ms"]["n"] == 5
     assert data["paced_run"]["periods"] > 0
     assert data["paced_run"]["renderer"] == "kernel"  # the engine process plays through the kernel
+    sweep = data["scan_sweep"]  # 8 notes on a 16-place scan: 2 voices a note; places join as the wheel moves
+    assert sweep["voices_sounding_still"] == 16 and sweep["places_joined"] > 0
+    assert sweep["wheel_moving"]["median_us"] > 0
 
 
 @pytest.mark.torch

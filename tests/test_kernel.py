@@ -240,6 +240,36 @@ def test_zones_with_pan_layers_chokes_and_their_own_envelopes_match(filtered):
     assert r.voices.chokes > 0 and r.voices.chokes == k.voices.chokes
 
 
+@pytest.mark.parametrize("filtered", [False, True])
+def test_a_scan_crossfading_as_the_wheel_moves_matches(filtered):
+    """Notes held and released on a four-place scan while the mod wheel jumps and glides:
+    places join sounding notes, crossfade (ramped per voice) and leave, the same in both."""
+    from promptsynth.engine.zones import Zone
+
+    rate, period = 48000, 128
+    rng = np.random.default_rng(13)
+    snds = sounds(rate, rng)
+    zones = [Zone((i + 1,), lokey=30, hikey=100, root=60, scan=i + 1, gain_db=-2.0 * i) for i in range(4)]
+    script = [[("load", (snd, False)) for snd in snds] + [("set_keymap", (zones,))]]
+    for i in range(200):
+        ev = []
+        if i % 7 == 0:
+            ev.append(("note_on", (int(rng.integers(30, 101)), int(rng.integers(1, 128)))))
+        if i % 11 == 5:
+            ev.append(("note_off", (int(rng.integers(30, 101)),)))
+        if i % 3 == 0:
+            ev.append(("mod_wheel", (float(rng.random()) if i % 30 == 0 else float(i % 60) / 60.0,)))
+        script.append(ev)
+    params = dict(polyphony=10, release=60.0)
+    if filtered:
+        params.update(filter_type="lp12", cutoff=1500.0, resonance=30.0)
+    ref, _, r = play("numpy", rate, period, params, script)
+    out, _, k = play("kernel", rate, period, params, script)
+    assert np.abs(out - ref).max() <= TOLERANCE
+    assert np.abs(ref).max() > 0.05
+    assert (r.voices.strike == k.voices.strike).all()
+
+
 def test_without_the_kernel_the_reference_plays_and_says_why(monkeypatch):
     # the import fails for real: None in sys.modules makes Python's import raise ImportError
     monkeypatch.setitem(sys.modules, "promptsynth.engine.kernel._render", None)

@@ -211,7 +211,71 @@ def test_a_scan_plays_where_the_mod_wheel_is_crossfading_neighbours_at_equal_pow
         assert sounding == voices
         for g, a, w in zip(got, alone, want):
             assert abs(g / a - w) < 1e-3, (mod, got, alone)
-    # the wheel moves after the note-on: the sounding note keeps its place
+    # the wheel moves after the note-on: the sounding note follows it (the glide settles in
+    # ~60 periods; the last 4800 frames are measured)
     s.mod_wheel(0.0)
-    got = levels(render(s, 40)[:, 0])
-    assert abs(got[2] / alone[2] - 1) < 1e-3 and got[0] < 1e-3 * alone[0]
+    got = levels(render(s, 100)[-n:, 0])
+    assert abs(got[0] / alone[0] - 1) < 1e-3 and got[2] < 1e-3 * alone[2], (got, alone)
+    assert int((s.active & ~s.released).sum()) == 1
+
+
+def test_a_held_note_follows_the_wheel_through_a_scan_without_a_click():
+    """Four places (100, 150, 200, 300 Hz; the third 6 dB down), a note held at the wheel's 0
+    while the wheel moves one MIDI step a period to the middle, to the end and back: between
+    moves the note sounds the places where the wheel is, each at its equal-power share of the
+    level it has alone (the places the wheel reached joined the note at its point); the sweep
+    never steps: the output's second difference stays within what the tones themselves give;
+    a released note follows too, and falls silent."""
+    freqs = (100.0, 150.0, 200.0, 300.0)  # whole cycles in n frames: exact FFT bins
+    s = kit(*(tone(f, sound_id=i + 1) for i, f in enumerate(freqs)), velocity_track=0.0, gain_db=-20.0, release=200.0)
+    s.set_keymap([Zone((i + 1,), root=69, scan=i + 1, gain_db=-6.0 if i == 2 else 0.0) for i in range(4)])
+    n = 4800
+
+    def levels(y):
+        spec = np.abs(np.fft.rfft(y[-n:])) * 2 / n
+        return np.array([float(spec[int(round(f * n / RATE))]) for f in freqs])
+
+    alone = []
+    for place in range(4):  # each place alone, from its note-on
+        s.all_sound_off()
+        render(s, 4)
+        s.mod_wheel(place / 3)
+        alone.append(levels(play(s, 69, periods=60))[place])
+    alone = np.array(alone)
+    assert abs(alone[2] / alone[0] - 10 ** (-6 / 20)) < 1e-3  # the third place's own gain
+    s.all_sound_off()
+    render(s, 4)
+    s.mod_wheel(0.0)
+    s.note_on(69, 100)
+    out, most = [render(s, 60)[:, 0]], 0
+
+    def sweep(to, settle=80):
+        nonlocal most
+        step = 1 / 127 if to > s.mod else -1 / 127
+        while abs(s.mod - to) > 1e-9:
+            s.mod_wheel(to if abs(to - s.mod) < 1 / 127 else s.mod + step)
+            out.append(render(s, 1)[:, 0])
+            most = max(most, int(s.active.sum()))
+        out.append(render(s, settle)[:, 0])
+        return levels(out[-1])
+
+    c = np.cos(np.pi / 4)
+    for to, want in ((0.5, (0, c, c, 0)), (1.0, (0, 0, 0, 1)), (0.0, (1, 0, 0, 0))):
+        got = sweep(to)
+        assert np.abs(got / alone - want).max() < 2e-3, (to, got / alone)
+    assert most <= 3  # a note sounds its two places, and a third while it fades out
+    # the output never steps: its second difference stays near the tones' own (each place at its
+    # level alone, all at once, at the highest frequency: a bound no smooth mix exceeds)
+    y = np.concatenate(out).astype(np.float64)
+    smooth = alone.sum() * (2 * np.pi * freqs[-1] / RATE) ** 2
+    assert np.abs(np.diff(y, 2)).max() < smooth, (np.abs(np.diff(y, 2)).max(), smooth)
+    # released, the note still follows the wheel, and its places fall silent together
+    s.mod_wheel(0.5)
+    render(s, 10)
+    s.note_off(69)
+    render(s, 2)
+    s.mod_wheel(1.0)
+    render(s, 20)
+    assert s.active.any() and s.released[s.active].all()
+    render(s, int(0.3 * RATE / PERIOD))
+    assert not s.active.any()

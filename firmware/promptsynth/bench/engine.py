@@ -189,6 +189,49 @@ def zone_note_on(notes: int = 2000) -> Dict[str, Any]:
     return out
 
 
+def scan_sweep(periods: int = 3000) -> Dict[str, Any]:
+    """A period's cost (the sampler's whole render, glide included) with 8 notes held on a
+    16-place scan, the wheel still and the wheel moving a MIDI step every period (places
+    joining and leaving the notes), in one run, taking turns."""
+    from promptsynth.engine.zones import Zone
+
+    rate, period = 48000, 128
+    n = rate  # a second of looped noise a place
+    rng = np.random.default_rng(3)
+    out: Dict[str, Any] = {}
+    rigs = {}
+    for name in ("wheel_still", "wheel_moving"):
+        s = Sampler(rate, period, VoiceParams(polyphony=32), renderer="kernel")
+        for i in range(16):
+            x = rng.uniform(-0.3, 0.3, n).astype(np.float32)
+            s.load(prepare(x, loop_mode="forward", loop_start=0, loop_end=n, sound_id=i + 1), current=False)
+        s.set_keymap([Zone((i + 1,), root=60, scan=i + 1) for i in range(16)])
+        s.mod_wheel(0.5)
+        for note in range(60, 68):
+            s.note_on(note, 100)
+        rigs[name] = s
+    times: Dict[str, List[float]] = {name: [] for name in rigs}
+    joins = 0
+    for i in range(periods):
+        for name, s in rigs.items():
+            if name == "wheel_moving":  # up and down the whole wheel, one step a period
+                step = i % 254
+                s.mod_wheel((step if step < 127 else 254 - step) / 127.0)
+                before = int(s.active.sum())
+            t0 = time.perf_counter()
+            s.render()
+            times[name].append(time.perf_counter() - t0)
+            if name == "wheel_moving":
+                joins += max(int(s.active.sum()) - before, 0)
+    for name, t in times.items():
+        a = np.array(t) * 1e6
+        out[name] = {"median_us": round(float(np.median(a)), 2), "p99_us": round(float(np.percentile(a, 99)), 2)}
+    out["moving_over_still_median"] = round(out["wheel_moving"]["median_us"] / out["wheel_still"]["median_us"], 3)
+    out["places_joined"] = joins
+    out["voices_sounding_still"] = int(rigs["wheel_still"].active.sum())
+    return out
+
+
 def _engine_rig(sampler_settings: dict):
     """Start a rig and an engine process on its paced tap; return (rig, engine host, keyboard)."""
     from promptsynth.bench.rig import Rig, wait_for
@@ -296,6 +339,7 @@ def run(quick: bool = False) -> Dict[str, object]:
     result["renderers"] = rr = renderers(periods)
     result["render"] = rr["kernel"]  # what the engine plays through (the numpy figures are beside it)
     result["zone_note_on"] = zone_note_on(200 if quick else 2000)
+    result["scan_sweep"] = scan_sweep(300 if quick else 3000)
     result["note_on_latency"] = note_latency(5 if quick else 20)
     result["paced_run"] = paced_xruns(2.0 if quick else 10.0)
     result["aims"] = {

@@ -5,7 +5,7 @@ Per period and per active voice it computes, as (voices x frames) arrays:
            this period's (bend and vibrato never step);
   position phase folded into the loop (forward or ping-pong) with one closed formula;
   gain     one closed-form ADSR for held and released voices alike, times velocity, times a
-           de-click ramp before a trimmed end point;
+           de-click ramp before a trimmed end point, times a scan's crossfade (ramped);
   sample   4-point, 3rd-order Hermite interpolation (exact at integer positions);
 and sums the weighted voices of each sound into the (2, frames) ``mix``. The per-voice
 parameters come from the matrix the note events wrote (engine/voices.py); the master gain and
@@ -51,6 +51,8 @@ from promptsynth.engine.voices import (
     REND,
     STEADY,
     SUS,
+    XG0,
+    XG1,
     Voices,
 )
 
@@ -140,6 +142,11 @@ class VoiceRenderer:
             if fp[ps.FP_LFO_LEVEL] != 0.0:
                 fac = lfo.ramp(1.0 - fp[ps.FP_LFO_LEVEL] * (1.0 - lv) / 2.0, pts, self.n)
                 g *= fac.astype(np.float32)
+        if (vp[:, XG0] != 1.0).any() or (vp[:, XG1] != 1.0).any():  # a scan's crossfade, ramped
+            x0 = vp[:, XG0].astype(np.float32)
+            h = np.multiply.outer(vp[:, XG1].astype(np.float32) - x0, self.ramp_g)
+            h += x0[:, None]
+            g *= h
         gc = None
         if filtered:
             lc = fp[ps.FP_LFO_CUTOFF] * lv if lfo_cutoff else None

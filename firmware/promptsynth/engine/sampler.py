@@ -30,10 +30,21 @@ from promptsynth.engine.limiter import SoftLimiter
 from promptsynth.engine.renderers import make_renderer
 from promptsynth.engine.slots import MAX_SLOTS, SoundSlots
 from promptsynth.engine.sound import PlayableSound
-from promptsynth.engine.voices import DECLICK_MS, MIN_RELEASE_MS, SOURCES, SPARE_VOICES, STEAL_MS, VoiceParams, Voices
-from promptsynth.engine.zones import SCAN_FLOOR, Keymap, Zone
+from promptsynth.engine.voices import (
+    DECLICK_MS,
+    MIN_RELEASE_MS,
+    SOURCES,
+    SPARE_VOICES,
+    STEAL_MS,
+    XG0,
+    XG1,
+    VoiceParams,
+    Voices,
+)
+from promptsynth.engine.zones import SCAN_FLOOR, Keymap, Zone, scan_places_at, scan_weights
 
 BRIGHTNESS_RANGE = 48.0  # semitones CC74 moves the cutoff at 0 and 127
+SCAN_GLIDE = 0.3  # the scan position follows the wheel by this much a period (~7 ms at 128 frames)
 CLOCK_TIMEOUT_S = 1.0  # a MIDI clock silent this long is gone: the delay takes its time in ms again
 
 # the names callers have always imported from here
@@ -67,6 +78,9 @@ class Sampler:
         self._lfo = 0.0
         self._pitch_offset = 0.0  # semitones of bend and vibrato, last period
         self._mod_smooth = 0.0
+        self._scan = 0.0  # where sounding notes of a scan play (0..1): glides after the wheel
+        self._scan_ramping = False  # some scan voice's crossfade moved last period
+        self._strike = 0  # note-ons so far: the voices of one share it (a scan's places)
         self._gain = self._gain_target()
         self.brightness = 0.0  # CC74 as -1..1 (64 = 0): moves every voice's cutoff
         self.timbre = 0.0  # CC71 as -1..1 (64 = 0): moves the resonance
@@ -185,6 +199,7 @@ class Sampler:
         go once no voice plays them; notes already sounding play on. Raises ValueError (a bad
         zone) or KeyError (a sound not loaded); the keymap is then unchanged."""
         if zones is None:
+            self._freeze_scan()
             self.keymap, self._zone_slots = None, []
             self._pinned = set()
             return
@@ -195,6 +210,7 @@ class Sampler:
             if min(found) < 0:
                 raise KeyError("zone sound %d is not loaded" % z.sounds[found.index(min(found))])
             slots.append(found)
+        self._freeze_scan()
         self.keymap, self._zone_slots = keymap, slots
         self._pinned = {sid for z in keymap.zones for sid in z.sounds}  # others may now go
 
@@ -207,12 +223,15 @@ class Sampler:
         zones = keymap.match(note, velocity)
         for g in {keymap.zones[i].group for i in zones} - {0}:  # choke first, then layer
             self.voices.choke(g)
+        self._strike += 1
+        if keymap.scan_places and not (self.voices.active & (self.voices.place > 0)).any():
+            self._scan = self.mod  # nothing of the scan sounds: no need to glide there
         for i in zones:
-            gain = keymap.gain(i, self.mod) if keymap.scan_places else 1.0
-            if gain < SCAN_FLOOR:  # a place of a scan too far from the mod wheel's
+            gain = keymap.gain(i, self._scan) if keymap.scan_places else 1.0
+            if gain < SCAN_FLOOR:  # a place of a scan too far from the wheel's
                 continue
             slot = self._zone_slots[i][keymap.alternate(i)]
-            self.voices.start(note, velocity, source, self._pitch_offset, slot, keymap.zones[i], i, gain)
+            self.voices.start(note, velocity, source, self._pitch_offset, slot, keymap.zones[i], i, gain, self._strike)
 
     def note_off(self, note: int, source: int = 0) -> None:
         """Release ``note`` as started from ``source`` (another input's same note plays on)."""
@@ -273,6 +292,68 @@ class Sampler:
     def set_volume(self, value: float) -> None:
         self.volume = min(max(float(value), 0.0), 1.0)
 
+    # ---- a scan: sounding notes follow the wheel ----------------------------------------------
+    def _freeze_scan(self) -> None:
+        """A new keymap: the notes sounding a scan keep their mix as it is and ring on."""
+        v = self.voices
+        on = np.flatnonzero(v.place > 0)
+        v.vp[on, XG0] = v.vp[on, XG1]
+        v.vp32[on, XG0] = v.vp32[on, XG1]
+        v.place[on] = 0
+        self._scan_ramping = False
+
+    def _glide_scan(self) -> None:
+        """Once a period while a scan sounds: the position glides toward the wheel, and every
+        sounding note's places crossfade to it per voice, each gain ramped across the period (no
+        step, so no click). A place the position reaches joins the note where it is (its sound,
+        envelope and LFO at the note's point: Voices.follow); a place it leaves is freed once
+        its gain has ramped to 0."""
+        keymap, v = self.keymap, self.voices
+        assert keymap is not None
+        pos0, target = self._scan, self.mod
+        if pos0 == target and not self._scan_ramping:
+            return
+        pos1 = pos0 + (target - pos0) * SCAN_GLIDE
+        if abs(pos1 - target) < 1e-4:
+            pos1 = target
+        self._scan = pos1
+        on = np.flatnonzero(v.active & (v.place > 0))
+        if on.size == 0:
+            self._scan, self._scan_ramping = target, False
+            return
+        span = keymap.scan_places - 1
+        if scan_places_at(pos1 * span) != scan_places_at(pos0 * span):
+            self._join_places(on, pos1 * span)
+            on = np.flatnonzero(v.active & (v.place > 0))
+        w = scan_weights(v.place[on], pos1 * span)
+        v.vp[on, XG0] = v.vp[on, XG1]
+        v.vp[on, XG1] = w
+        v.vp32[on, XG0] = v.vp[on, XG0]
+        v.vp32[on, XG1] = w
+        gone = on[(v.vp[on, XG0] == 0.0) & (w == 0.0)]  # ramped to silence last period
+        v.active[gone] = False
+        v.stealing[gone] = False
+        self._scan_ramping = bool((v.vp[on, XG0] != w).any())
+
+    def _join_places(self, on: np.ndarray, x: float) -> None:
+        """Start the places at scan position ``x`` that the sounding notes ``on`` lack."""
+        keymap, v = self.keymap, self.voices
+        assert keymap is not None
+        want = scan_places_at(x)
+        for strike in set(v.strike[on[~v.stealing[on]]].tolist()):
+            mine = on[(v.strike[on] == strike) & ~v.stealing[on]]
+            j = int(mine[np.argmax(v.vp[mine, XG1])])  # the note's loudest place leads
+            have = set(v.place[mine].tolist())
+            note, velocity = int(v.note[j]), int(v.velocity[j])
+            for zi in keymap.match(note, velocity):
+                z = keymap.zones[zi]
+                if z.scan not in want or z.scan in have:
+                    continue
+                slot = self._zone_slots[zi][keymap.alternate(zi)]
+                i = v.start(note, velocity, int(v.source[j]), self._pitch_offset, slot, z, zi, 0.0, strike, steal=False)
+                if i >= 0:  # none free: the place stays out (the note plays on without it)
+                    v.follow(i, j, z, keymap.zones[int(v.zone[j])])
+
     # ---- rendering ------------------------------------------------------------------------
     def _shared_settings(self) -> None:
         """This period's shared voice settings into ``fp`` (engine/period_settings.py). The
@@ -328,6 +409,8 @@ class Sampler:
         if self.clock_quarter and self._clock_age > CLOCK_TIMEOUT_S * self.rate:
             self.clock_quarter = 0.0
         self.effects.settings(self.params, self.clock_quarter)
+        if scan:
+            self._glide_scan()
         voices = self.voices
         self.peak, self.voices_sounding = self.renderer.period(
             voices, self.slots, pitch_offset, self.fp, self.effects, g0, g1, self.out, self.limiter

@@ -34,11 +34,16 @@ FAR = 1.0e15  # "loop start" of voices that do not loop, "end" of those that do
 # before; END: frame where a non-looping voice ends; REND: frames after which a released voice
 # is silent; STEADY: frames after which a held voice's envelope is constant (FAR once released);
 # FBASE: the filter cutoff's key and velocity tracking in semitones; F_AR..F_STEADY: the
-# filter envelope's, as AR..STEADY (level 1); PAN_L, PAN_R: the voice's pan as each side's gain
+# filter envelope's, as AR..STEADY (level 1); PAN_L, PAN_R: the voice's pan as each side's gain;
+# XG0, XG1: a scan's crossfade gain at the period's start and end (1, 1 for any other voice),
+# ramped linearly across the period by the renderer
 (BASE, AR, A0, DR, D0, SUS, OMS, LS, CL, PL, FEND, END, REND, STEADY) = range(14)
 (FBASE, F_AR, F_A0, F_DR, F_D0, F_SUS, F_OMS, F_STEADY) = range(14, 22)
 PAN_L, PAN_R = 22, 23
-NCOLS = 24
+XG0, XG1 = 24, 25
+NCOLS = 26
+# the envelope's columns: what a voice joining a sounding note copies from it (follow())
+ENVELOPE = np.array((AR, A0, DR, D0, SUS, OMS, REND, STEADY, F_AR, F_A0, F_DR, F_D0, F_SUS, F_OMS, F_STEADY))
 
 
 def pan_gains(pan: float) -> Tuple[float, float]:
@@ -136,6 +141,10 @@ class Voices:
         self.one_shot = np.zeros(v, bool)  # the note-off is ignored: it plays to its end
         self.group = np.zeros(v, np.int16)  # choke group
         self.chokes = 0
+        # a scan's notes (engine/zones.py): the voices one note-on started share a strike number
+        self.strike = np.zeros(v, np.int64)
+        self.velocity = np.zeros(v, np.int16)
+        self.place = np.zeros(v, np.int16)  # the scan place the voice plays (0: none)
 
     def ms(self, ms: float) -> float:
         """Milliseconds in frames."""
@@ -169,12 +178,17 @@ class Voices:
         zone: Optional[Zone] = None,
         zone_index: int = -1,
         gain: float = 1.0,
-    ) -> None:
+        strike: int = 0,
+        steal: bool = True,
+    ) -> int:
         """A voice for ``note`` playing the sound in ``slot``: as the preset sets it, or as
-        ``zone`` (its root, tune, envelope, gain, play mode and choke group) does; ``gain``
-        scales its level (a scan's crossfade)."""
+        ``zone`` (its root, tune, envelope, gain, play mode and choke group) does; ``gain`` is
+        its crossfade gain (a scan's: the renderer ramps it when the wheel moves). Returns the
+        voice, or -1 when ``steal`` is False and no voice is free."""
         c = slot
-        i = self._allocate()
+        i = self._allocate(steal)
+        if i < 0:
+            return -1
         self.active[i] = True
         self.slot[i] = c
         self.note[i] = note
@@ -193,23 +207,55 @@ class Voices:
         self.zone_release[i] = np.nan if zone is None or zone.release is None else zone.release
         self.one_shot[i] = zone is not None and zone.one_shot
         self.group[i] = 0 if zone is None else zone.group
+        self.strike[i] = strike
+        self.velocity[i] = velocity
+        self.place[i] = 0 if zone is None else zone.scan
         row = self.vp[i]
         if zone is None:
             row[BASE] = note - self.slots.root[c] + self.slots.tune[c] / 100.0
         else:
             row[BASE] = note - zone.root + zone.tune / 100.0
-        self._attack(i, velocity, row, zone, gain)
+        self._attack(i, velocity, row, zone)
         self._filter_attack(i, note, velocity, row)
         self._loop(row, self.slots.held(c), bool(self.one_shot[i]))
         row[PAN_L], row[PAN_R] = pan_gains(0.0 if zone is None else zone.pan)
         row[FEND] = self.slots.fade_end[c]
         row[REND] = FAR
+        row[XG0] = row[XG1] = gain
         self.vp32[i] = row
         self.inc[i] = 2.0 ** ((row[BASE] + pitch_offset) / 12.0)
+        return i
 
-    def _allocate(self) -> int:
+    def follow(self, i: int, j: int, zone: Zone, sibling: Zone) -> None:
+        """Voice ``i`` (just started in ``zone``) joins the note voice ``j`` (of ``sibling``)
+        is playing, as a scan's place joins when the wheel moves: the same point of its sound, of
+        its envelope (held or released) and of its LFO, at its own level and pitch. Its filter
+        starts from rest: it fades in from gain 0, so that transient is never heard."""
+        ratio = 10.0 ** ((zone.gain_db - sibling.gain_db) / 20.0)
+        for name in ("t", "lt", "rel", "att", "dec", "sus", "age"):
+            a = getattr(self, name)
+            a[i] = a[j]
+        for name in ("key_down", "sustained", "released", "off_pending"):
+            a = getattr(self, name)
+            a[i] = a[j]
+        self.pending += int(self.off_pending[i])
+        self.level[i] = self.level[j] * ratio
+        row, src = self.vp[i], self.vp[j]
+        row[ENVELOPE] = src[ENVELOPE]
+        row[SUS] *= ratio
+        row[OMS] *= ratio
+        # where the sibling is in its sound, in this sound (a series' sounds share a timeline)
+        ci, cj = int(self.slot[i]), int(self.slot[j])
+        self.phase[i] = max(self.phase[j] - self.slots.start[cj] + self.slots.start[ci], self.slots.start[ci])
+        self.vp32[i] = row
+
+    def _allocate(self, steal: bool = True) -> int:
         """A voice for a new note: beyond the polyphony the oldest released (else oldest) note is
-        stolen and fades in its own voice while the new one starts in a free (spare) voice."""
+        stolen and fades in its own voice while the new one starts in a free (spare) voice.
+        Without ``steal``: a free voice, or -1."""
+        if not steal:
+            free = np.flatnonzero(~self.active)
+            return int(free[0]) if free.size else -1
         playing = self.active & ~self.stealing
         if int(playing.sum()) >= self.params.polyphony:
             cand = np.flatnonzero(playing & self.released)
@@ -223,13 +269,13 @@ class Voices:
         fading = np.flatnonzero(self.stealing)
         return int(fading[np.argmax(self.t[fading] / self.rel[fading])])
 
-    def _attack(self, i: int, velocity: int, row: np.ndarray, zone: Optional[Zone] = None, gain: float = 1.0) -> None:
+    def _attack(self, i: int, velocity: int, row: np.ndarray, zone: Optional[Zone] = None) -> None:
         """Snapshot the envelope settings (the zone's where it has its own) into voice ``i`` and
         its coefficients into ``row``."""
         p = self.params
         c = int(self.slot[i])
         vt = p.velocity_track / 100.0
-        self.level[i] = (velocity / 127.0) ** (2.0 * vt) * gain
+        self.level[i] = (velocity / 127.0) ** (2.0 * vt)
         attack, decay, sustain = p.attack, p.decay, p.sustain
         if zone is not None:
             self.level[i] *= 10.0 ** (zone.gain_db / 20.0)

@@ -9,8 +9,10 @@ played in turn (round robin) or at random without repeating the last, so a repea
 not sound like a machine gun.
 
 A scan (a morph series on the keyboard) is zones with places 1..N over the same keys: the mod
-wheel says where in the series a new note plays, and the note sounds the two nearest places,
+wheel says where in the series a note plays, and the note sounds the two nearest places,
 crossfaded at equal power (cos and sin of the distance): at a place exactly, that one alone.
+Sounding notes follow the wheel (engine/sampler.py glides the position and ramps each voice's
+gain across the period; a place the wheel reaches joins the note where it is).
 
 The keymap is built once when it is set (between periods), as a list of zones per key; a note-on
 then looks at its key's few zones and their velocity ranges, and nothing more.
@@ -21,11 +23,23 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
+from typing import FrozenSet, List, Optional, Sequence, Tuple
+
+import numpy as np
 
 from promptsynth.config import MAX_ALTERNATES, MAX_SCAN, MAX_ZONES, ROUND_ROBIN
 
-__all__ = ["MAX_ALTERNATES", "MAX_SCAN", "MAX_ZONES", "ROUND_ROBIN", "Keymap", "Zone", "scan_weight"]
+__all__ = [
+    "MAX_ALTERNATES",
+    "MAX_SCAN",
+    "MAX_ZONES",
+    "ROUND_ROBIN",
+    "Keymap",
+    "Zone",
+    "scan_places_at",
+    "scan_weight",
+    "scan_weights",
+]
 
 SCAN_FLOOR = 1e-6  # a place weighed less than this is not started
 
@@ -35,6 +49,21 @@ def scan_weight(place: int, position: float) -> float:
     cos(d * pi / 2) within one place of it, 0 beyond (equal power between neighbours)."""
     d = abs(position - place)
     return math.cos(d * math.pi / 2.0) if d < 1.0 else 0.0
+
+
+def scan_weights(places: np.ndarray, position: float) -> np.ndarray:
+    """:func:`scan_weight` of each 1-based place in ``places`` at once (below SCAN_FLOOR: 0)."""
+    d = np.abs(position - (places - 1.0))
+    w = np.cos(np.minimum(d, 1.0) * (math.pi / 2.0))
+    w[w < SCAN_FLOOR] = 0.0
+    return w
+
+
+def scan_places_at(position: float) -> FrozenSet[int]:
+    """The 1-based places that sound at ``position`` (0 .. places - 1): one at a place, else
+    the two around it."""
+    lo = math.floor(position)
+    return frozenset((lo + 1,)) if position == lo else frozenset((lo + 1, lo + 2))
 
 
 @dataclass(frozen=True)

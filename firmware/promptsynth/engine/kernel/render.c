@@ -5,7 +5,8 @@
  *   phase    float64; the per-frame increment ramps from last period's pitch to this one's;
  *   position the phase folded into the loop: ls + |u + cL - pL*floor((u + cL)/pL) - cL|;
  *   gain     float32; one closed-form ADSR for held and released voices, times velocity,
- *            times a de-click ramp (float64, as in numpy) before a trimmed end point;
+ *            times a de-click ramp (float64, as in numpy) before a trimmed end point, times a
+ *            scan's crossfade ramped over the period;
  *   sample   float32; 4-point Hermite (Catmull-Rom). The reference evaluates it in Laurent de
  *            Soras' nested form; here it is a dot product of the 4 taps (one vector load) with
  *            the 4 Catmull-Rom weights of the fraction, scaled by the gain: the same polynomial,
@@ -23,7 +24,7 @@
 
 /* columns of the per-voice parameter matrix (engine/voices.py) */
 enum { BASE, AR, A0, DR, D0, SUS, OMS, LS, CL, PL, FEND, END, REND, STEADY,
-       FBASE, F_AR, F_A0, F_DR, F_D0, F_SUS, F_OMS, F_STEADY, PAN_L, PAN_R, NCOLS };
+       FBASE, F_AR, F_A0, F_DR, F_D0, F_SUS, F_OMS, F_STEADY, PAN_L, PAN_R, XG0, XG1, NCOLS };
 /* the settings every voice shares this period: engine/period_settings.py says what each is */
 enum { FP_TYPE, FP_K, FP_DEPTH, FP_OFF0, FP_OFF1, FP_RATE, FP_LFO_WAVE, FP_LFO_RATE, FP_LFO_DELAY, FP_LFO_FADE,
        FP_LFO_PITCH, FP_LFO_CUTOFF, FP_LFO_LEVEL, FP_COUNT };
@@ -227,6 +228,10 @@ static int render_voice(ps_voices *s, int v, double pitch_offset, const double *
         for (int b = 0; b < count; b++) ctl[b] = 1.0 - fp[FP_LFO_LEVEL] * (1.0 - lv[b]) / 2.0;
         ramp(ctl, pts, count, fac);
         for (int j = 0; j < n; j++) gain[j] = gain[j] * (float)fac[j];
+    }
+    if (p32[XG0] != 1.0f || p32[XG1] != 1.0f) { /* a scan's crossfade, ramped over the period */
+        const float x0 = p32[XG0], d = p32[XG1] - x0;
+        for (int j = 0; j < n; j++) gain[j] = gain[j] * ((float)((double)(j + 1) / n) * d + x0);
     }
 
     /* 4. Hermite interpolation, weighted, into the mix (a mono sound on both sides). Each
