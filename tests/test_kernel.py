@@ -270,6 +270,16 @@ def test_a_scan_crossfading_as_the_wheel_moves_matches(filtered):
     assert (r.voices.strike == k.voices.strike).all()
 
 
+def test_a_kernel_built_from_another_render_c_is_refused(monkeypatch):
+    """A source tree updated without rebuilding the kernel: its voice layout differs, so the
+    engine plays through the reference rather than let the kernel misread the voices."""
+    monkeypatch.setattr(kernel, "layout", lambda: 1)
+    which, warning = choose("auto", 128)
+    assert which == "numpy" and "out of date" in warning
+    s = Sampler(48000, 128, renderer="kernel")
+    assert s.renderer.name == "numpy" and "rebuild" in s.renderer_warning
+
+
 def test_without_the_kernel_the_reference_plays_and_says_why(monkeypatch):
     # the import fails for real: None in sys.modules makes Python's import raise ImportError
     monkeypatch.setitem(sys.modules, "promptsynth.engine.kernel._render", None)

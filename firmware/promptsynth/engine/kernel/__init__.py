@@ -14,10 +14,22 @@ from typing import Optional
 load_error = ""
 
 
+def layout() -> int:
+    """The voice and settings layout this source expects of the kernel (render.c's ps_layout)."""
+    from promptsynth.engine.period_settings import FP_COUNT
+    from promptsynth.engine.voices import NCOLS
+
+    return NCOLS * 100 + FP_COUNT
+
+
 def load() -> Optional[ModuleType]:
     global load_error
     try:
-        return importlib.import_module(__name__ + "._render")
+        module = importlib.import_module(__name__ + "._render")
     except ImportError as e:  # not built (no compiler at install), or built for another Python
         load_error = "render kernel not built (%s)" % e
         return None
+    if module.lib.ps_layout() != layout():  # built from an older render.c: it would misread the voices
+        load_error = "render kernel out of date (rebuild it: python -m promptsynth.engine.kernel.build)"
+        return None
+    return module

@@ -338,6 +338,10 @@ static int render_voice(ps_voices *s, int v, double pitch_offset, const double *
     return 0;
 }
 
+/* The layout this kernel was built for: the Python side refuses a kernel built from another
+ * render.c (a source tree updated without rebuilding) rather than read past its rows. */
+int ps_layout(void) { return NCOLS * 100 + FP_COUNT; }
+
 /* Render every active voice into s->mix (cleared first); returns how many are still sounding. */
 int ps_render(ps_voices *s, double pitch_offset)
 {

@@ -49,6 +49,7 @@ typedef struct {
     int64_t cho_len;
 } ps_effects;
 
+int ps_layout(void);
 int ps_render(ps_voices *s, double pitch_offset);
 double ps_period(ps_voices *s, ps_master *m, ps_effects *e, double pitch_offset, double g0, double g1,
                  int *sounding);
