@@ -141,3 +141,54 @@ def test_program_change_plays_the_banks_presets_through_the_daemon(rig, tmp_path
         assert d.inst.current.name == "2 kit"
     finally:
         d.stop()
+
+
+def test_a_held_note_on_a_scan_follows_the_panel_through_the_engine(rig, tmp_path):
+    """A two-place scan (220 Hz, 440 Hz) through the daemon into the real engine: a note held at
+    the scan's start plays the first place; the panel's scan (Instrument.set_scan, the mod
+    wheel's message) moves the sounding note to the second, and halfway it sounds both."""
+    cfg = config.replace(rig.config("tap_jack", release=5.0), "paths", state=str(tmp_path / "state"))
+    fresh_tap(rig)
+    d = Daemon(cfg, rig.env)
+    try:
+        d.start(generator=False)
+        assert d.host.wait_ready(60.0)
+        t = np.arange(6 * RATE) / RATE
+        ids = [
+            d.inst.library.add(
+                (0.3 * np.sin(2 * np.pi * hz * t)).astype(np.float32)[:, None],
+                RATE,
+                {"kind": "imported", "analysis": {}},
+                name,
+            )
+            for name, hz in (("low", 220.0), ("high", 440.0))
+        ]
+        zones = [
+            ZoneSettings(name=str(i), sounds=(sid,), root=69, scan=i + 1, loop_mode="off") for i, sid in enumerate(ids)
+        ]
+        assert d.inst.load_preset(Preset(name="Scan", zones=zones))
+
+        def listen(seconds=0.4):
+            start = rig.tap_frames()
+            assert wait_for(lambda: (d.step() or True) and rig.tap_frames() > start + int(seconds * RATE), 30.0)
+            x = rig.read_tap()[-RATE // 4 :, 0].astype(np.float64)
+            spec = np.abs(np.fft.rfft(x * np.hanning(len(x))))
+            f = np.fft.rfftfreq(len(x), 1 / RATE)
+            return [float(spec[np.abs(f - hz) < 6].max()) for hz in (220.0, 440.0)]
+
+        assert d.inst.set_scan(0.0) == 0
+        d.host.send(m.Midi(bytes([0x90, 69, 100])))
+        assert step_until(d, lambda: d.host.stats["voices"] == 1, 10.0)
+        low, high = listen()
+        assert high < 0.01 * low  # the first place alone
+        assert d.inst.set_scan(1.0) == 127
+        low2, high2 = listen()
+        assert low2 < 0.01 * high2 and abs(high2 / low - 1) < 0.05  # the same note, now the second place
+        assert d.host.stats["voices"] == 1
+        d.inst.set_scan(0.5)
+        low3, high3 = listen()
+        assert abs(low3 / high3 - 1) < 0.05 and d.host.stats["voices"] == 2  # halfway: both, equally
+        d.host.send(m.Midi(bytes([0x80, 69, 0])))
+        assert step_until(d, lambda: d.host.stats["voices"] == 0, 10.0)
+    finally:
+        d.stop()

@@ -151,6 +151,8 @@ def test_the_make_page_does_each_row_and_a_kiosk_visitor_cannot_record(tmp_path,
     monkeypatch.setattr(inst, "audition", lambda i: calls.append(("audition", i)) or True)
     monkeypatch.setattr(inst, "keep_variation", lambda i: calls.append(("keep", i)))
     monkeypatch.setattr(inst, "drop_variation", lambda i: calls.append(("drop", i)))
+    sent = []
+    monkeypatch.setattr(inst.host, "send", sent.append)
     p = Panel(inst, Display(factory("dummy")), clock=lambda: 1.0)
     for ch in "a choir":
         p.handle(Key(char=ch))
@@ -177,7 +179,14 @@ def test_the_make_page_does_each_row_and_a_kiosk_visitor_cannot_record(tmp_path,
     inst.variations = Variations(
         of=inst.current, items=[Variation(5, 10, 3.5, "ready"), Variation(6, 11, 3.5, "ready")]
     )
-    page.sel = 6  # the second variation: selecting it plays it
+    page.sel = 5  # the scan: the value encoder moves it as the mod wheel would, a long press resets it
+    p.handle(Turn(1, 3))
+    p.handle(Turn(1, -1))
+    p.handle(Turn(1, 40))
+    assert [msg.data for msg in sent] == [bytes([0xB0, 1, v]) for v in (12, 8, 127)] and page.scan_at == 1.0
+    p.handle(Press(1, "long"))
+    assert sent[-1].data == bytes([0xB0, 1, 0]) and page.scan_at == 0.0
+    page.sel = 7  # the second variation: selecting it plays it
     p.refresh(p.clock())
     p.render()
     assert calls[-1] == ("audition", 1)

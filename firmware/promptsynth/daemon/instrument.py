@@ -331,6 +331,14 @@ class Instrument:
             raise LibraryError("no sound to start from: play a generated, imported or recorded sound first")
         return self._submit(prompt, source=sid, strength=strength)
 
+    def set_scan(self, position: float) -> int:
+        """Where a scan (a morph series on the mod wheel) plays, 0-1, from the panel: sent as the
+        mod wheel's own message, so sounding notes follow it as they follow the wheel (and a
+        wheel moved after it takes over). Returns the 7-bit value sent."""
+        value = min(max(int(round(float(position) * 127)), 0), 127)
+        self.host.send(em.Midi(bytes([0xB0, 1, value])))
+        return value
+
     # ---- variations ----------------------------------------------------------------------------
     def vary(self, n: int = 4, jitter: float = 0.0) -> Variations:
         """``n`` variations of the sound being played, made in the background while it plays: its
