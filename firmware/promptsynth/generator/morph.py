@@ -50,6 +50,20 @@ def pair(pos: Conditioning, neg: Conditioning) -> Conditioning:
     )
 
 
+def stack(conds: Sequence[Conditioning]) -> Conditioning:
+    """Several jobs' conditioning (each as ``pair`` or the runner gives it) as one batched call's:
+    every T5 sequence zero-padded to the longest and masked, rows in the jobs' order."""
+    first = conds[0]
+    length = max((c[k].shape[1] for c in conds for k, _ in PAIRS if k in c and "attention_mask" in c), default=0)
+    out: Conditioning = {}
+    for k in first:
+        if "attention_mask" in first and any(k in pk for pk in PAIRS):  # a sequence or its mask
+            out[k] = torch.cat([_pad(c[k], length) for c in conds])
+        else:
+            out[k] = torch.cat([c[k] for c in conds])
+    return out
+
+
 def nlerp(xs: Sequence[torch.Tensor], ws: Sequence[float]) -> torch.Tensor:
     """Weighted spherical blend along the last axis, in float32 (see the module's notes); where the
     directions cancel (or every vector is zero) the plain weighted mean."""

@@ -91,6 +91,36 @@ def recipe_of(d: Dict[str, Any]) -> Dict[str, Any]:
     return r
 
 
+def batch_key(p: GenerationParams) -> Optional[Tuple[object, ...]]:
+    """What jobs must share to run in one pipeline call (generator/runner.py's generate_batch);
+    None for a job that runs alone (a series, sound to sound)."""
+    if p.series or p.source:
+        return None
+    return (p.seconds, p.steps, p.guidance, p.scheduler, p.spacing, p.conditioning, p.candidates, p.guidance > 1.0)
+
+
+def from_dict(d: Any) -> GenerationParams:
+    """Parameters from a JSON object (a remote job): only the known keys, each of the JSON type
+    it must be; ParamError names what is wrong. Ranges are :func:`validate`'s."""
+    if not isinstance(d, dict):
+        raise ParamError("the job's parameters must be a JSON object")
+    known = {f.name: f for f in fields(GenerationParams)}
+    unknown = sorted(set(d) - set(known))
+    if unknown:
+        raise ParamError("unknown parameter(s): %s" % ", ".join(str(u)[:40] for u in unknown[:5]))
+    if "prompt" not in d:
+        raise ParamError("the job names no prompt")
+    kw = dict(d)
+    if "morph" in kw:
+        if not isinstance(kw["morph"], list):
+            raise ParamError("morph must be a list of prompts, got %r" % (kw["morph"],))
+        kw["morph"] = tuple(kw["morph"])
+    for name in ("scheduler", "conditioning", "spacing", "source"):
+        if name in kw and not isinstance(kw[name], str):
+            raise ParamError("%s must be text, got %r" % (name, kw[name]))
+    return GenerationParams(**kw)
+
+
 def morph_weights(n: int, x: float, y: float = 0.0) -> List[float]:
     """Each of ``n`` prompts' weight at (x, y): a line for 2, a path through the middle for 3,
     bilinear on a square for 4. An end or a corner is exactly one weight of 1."""

@@ -42,7 +42,7 @@ import numpy as np
 import torch
 
 from promptsynth.generator import morph
-from promptsynth.generator.params import SPACINGS, GenerationParams, ParamError, morph_weights
+from promptsynth.generator.params import SPACINGS, GenerationParams, ParamError, batch_key, morph_weights
 
 SILENCE_PEAK = 1e-4  # -80 dBFS: "near silence"
 CACHE_SIZE = 16
@@ -295,6 +295,12 @@ class Runner:
             else:
                 rows += [dict(seed=s) for s in row_seeds]
         audio = np.concatenate(audio_rows)
+        calls = {k: self.calls[k] - calls_before.get(k, 0) for k in self.components()}
+        return self._finish(p, audio, seeds, rows, paths, timings, calls, cached)
+
+    def _finish(self, p, audio, seeds, rows, paths, timings, calls, cached) -> Output:
+        """A job's Output from its audio rows: ranked when it asked for candidates, near-silence
+        flagged."""
         warnings = []
         scores = None
         if p.candidates > 1 and self.v2:
@@ -305,11 +311,10 @@ class Runner:
             audio = audio[order]
             seeds = [seeds[i] for i in order]
             rows = [rows[i] for i in order]
-            timings["rank"] = time.perf_counter() - t2
+            timings["rank"] = timings.get("rank", 0.0) + time.perf_counter() - t2
         for i, row in enumerate(audio):
             if float(np.abs(row).max()) < SILENCE_PEAK:
                 warnings.append("candidate %d is near silence (peak below -80 dBFS)" % i)
-        calls = {k: self.calls[k] - calls_before.get(k, 0) for k in self.components()}
         return Output(
             audio=audio,
             seeds=seeds,
@@ -323,12 +328,63 @@ class Runner:
             rows=rows,
         )
 
+    def generate_batch(
+        self,
+        ps: List[GenerationParams],
+        on_step: Optional[Callable[[int, int], None]] = None,
+        should_stop: Optional[Callable[[], Optional[str]]] = None,
+    ) -> List[Output]:
+        """Jobs that can share one pipeline call (equal :func:`batch_key`: text to sound or a
+        single morph, the same length, steps, guidance, scheduler, spacing, conditioning and
+        candidates) run as one: their conditionings stacked (T5 sequences padded and masked),
+        each row's noise from its own job's seed. Each job gets its own Output, its rows as it
+        would have them alone; ``calls`` are the shared call's. One job is :meth:`generate`."""
+        if len(ps) == 1:
+            return [self.generate(ps[0], on_step, should_stop)]
+        key = batch_key(ps[0])
+        if key is None or any(batch_key(p) != key for p in ps):
+            raise ValueError("generate_batch takes jobs of one batch_key")
+        p0 = ps[0]
+        timings: Dict[str, float] = {}
+        calls_before = collections.Counter(self.calls)
+        cached = [self.is_cached(p) for p in ps]
+        self.pipe.scheduler = self.schedulers[(p0.scheduler, p0.spacing)]
+        t0 = time.perf_counter()
+        emb = morph.stack([self.conditioning(p, p.position, p.position_y) for p in ps])
+        timings["encode"] = time.perf_counter() - t0
+
+        def step(i):
+            if on_step is not None:
+                on_step(i, p0.steps)
+            if should_stop is not None:
+                why = should_stop()
+                if why:
+                    raise Stopped(why, "batch %s after step %d of %d" % (why, i, p0.steps))
+
+        seeds = [[(p.seed + i) % (2**64) for i in range(p.candidates)] for p in ps]  # type: ignore[operator]
+        gens = [torch.Generator("cpu").manual_seed(s) for row in seeds for s in row]
+        latents, samples = self._denoise(p0, emb, gens, step, timings)
+        c = p0.candidates
+        decoded = [self.decode(latents[j * c : (j + 1) * c], samples, timings) for j in range(len(ps))]
+        calls = {k: self.calls[k] - calls_before.get(k, 0) for k in self.components()}
+        return [
+            self._finish(p, audio, seeds[j], [dict(seed=s) for s in seeds[j]], [path], timings, calls, cached[j])
+            for j, (p, (audio, path)) in enumerate(zip(ps, decoded))
+        ]
+
     def _run(self, p: GenerationParams, emb: Dict[str, torch.Tensor], step, timings: Dict[str, float]):
         """One pipeline call on ``emb``: ``p.candidates`` rows of audio, their seeds, the decode path."""
-        pipe = self.pipe
         assert p.seed is not None
         seeds = [(p.seed + i) % (2**64) for i in range(p.candidates)]
         gens = [torch.Generator("cpu").manual_seed(s) for s in seeds]
+        latents, samples = self._denoise(p, emb, gens, step, timings)
+        audio, path = self.decode(latents, samples, timings)
+        return audio, seeds, path
+
+    def _denoise(self, p: GenerationParams, emb: Dict[str, torch.Tensor], gens, step, timings: Dict[str, float]):
+        """The pipeline's denoising on ``emb`` (one row of conditioning per job), one generator
+        a row of noise; returns the latents and the samples each sound will have."""
+        pipe = self.pipe
 
         def callback(i, t, latents):
             step(i + 1)
@@ -344,15 +400,14 @@ class Runner:
                 guidance_scale=p.guidance,
                 audio_length_in_s=(samples + 0.5) / self.rate,
                 num_waveforms_per_prompt=p.candidates,
-                generator=gens if p.candidates > 1 else gens[0],
+                generator=gens if len(gens) > 1 else gens[0],
                 callback=callback,
                 callback_steps=1,
                 output_type="latent" if self.v2 else "pt",
                 **emb,
             )
         timings["denoise"] = timings.get("denoise", 0.0) + time.perf_counter() - t1
-        audio, path = self.decode(out.audios, samples, timings)
-        return audio, seeds, path
+        return out.audios, samples
 
     def _sound_to_sound(self, p: GenerationParams, emb, source, step, timings: Dict[str, float]):
         """SDEdit on the audio latent: the source's mel spectrogram through the VAE's encoder,
