@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up and run the whole test suite, lane by lane; exits non-zero if any lane fails.
-#   py311       Python 3.11 with the CPU stack of constraints/dev.txt: every test
+#   py311       Python 3.11 with the CPU stack of constraints/dev.txt and Ray Serve: every test
 #   py38        Python 3.8, the device's Python on JetPack 5, without torch: every test that needs none
 #   py38-jp512  Python 3.8 with the JetPack 5.1.2+ stack (constraints/jetpack-5.1.2.txt: torch 2.1,
 #               diffusers 0.35.2, transformers 4.46.3, accelerate): the tests marked torch
@@ -56,6 +56,9 @@ EOF
 
 lane_py311() {
   scripts/setup.sh || return 1
+  # the generation server's tests need Ray Serve (Python 3.10+): only this lane has it
+  .venv/bin/python -m pip install -q -c constraints/dev.txt -e ".[server]" >.venv/pip-server.log 2>&1 ||
+    { cat .venv/pip-server.log; return 1; }
   echo "    $(versions .venv): all tests"
   pytest_in .venv "$@"
 }

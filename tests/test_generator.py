@@ -499,8 +499,8 @@ def test_a_decode_that_fails_every_way_is_an_error(own_runner):
 
 def test_the_decode_path_is_in_the_recipe(tmp_path):
     from promptsynth.generator import protocol as msg
+    from promptsynth.generator.jobs import write_result
     from promptsynth.generator.runner import Output
-    from promptsynth.generator.worker import write_result
 
     out = Output(audio=np.zeros((1, 800), np.float32), seeds=[1], rate=16000, decode="fp32-retry")
     job = msg.Job(1, "tiny", "", validate(quick()), str(tmp_path))

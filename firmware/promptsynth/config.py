@@ -383,6 +383,64 @@ class LibraryConfig:
     )
 
 
+BACKENDS = ("local", "remote", "auto")  # where sounds are made (generator/backends.py)
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    backend: str = _key(
+        "local",
+        "Where sounds are made: `local` (this instrument's model), `remote` (a generation server, "
+        "`promptsynth serve`, at `url`) or `auto` (the server while it answers, else the local model).",
+        choices=BACKENDS,
+    )
+    url: str = _key("", "The generation server's address, e.g. `https://gen.example:8443` (with `remote` or `auto`).")
+    token: str = _key("", "This instrument's API token for the server (`promptsynth serve token NAME` makes one).")
+    connect_timeout: float = _key(3.0, "Seconds to wait for the server to answer a connection.", 0.5, 60.0)
+    stall_timeout: float = _key(
+        20.0,
+        "Seconds a remote job may go without news from the server before it counts as lost (the "
+        "network cut): `auto` then makes it locally.",
+        2.0,
+        600.0,
+    )
+    retry: float = _key(
+        30.0, "After the server failed to answer, `auto` uses the local model this many seconds first.", 1.0, 3600.0
+    )
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = _key("127.0.0.1", "Address the generation server listens on (`0.0.0.0`: every interface).")
+    port: int = _key(8000, "Its HTTP port.", 1, 65535)
+    models: tuple = _key(("audioldm2",), "The models it serves, one deployment each (ids as in [model] id).")
+    replicas: int = _key(1, "Replicas of each model's deployment (each holds one resident pipeline).", 1, 64)
+    gpus_per_replica: float = _key(1.0, "GPUs each replica takes (0: runs on CPU, as in tests).", 0.0, 8.0)
+    cpus_per_replica: float = _key(1.0, "CPUs each replica takes.", 0.0, 64.0)
+    device: str = _key(
+        "auto", "Where the replicas run their model: `auto`, `cuda` or `cpu`.", choices=("auto", "cuda", "cpu")
+    )
+    max_batch: int = _key(
+        4, "At most this many compatible jobs (same model, length, steps...) share one pipeline call.", 1, 32
+    )
+    batch_wait_ms: float = _key(50.0, "How long a replica waits for more jobs to fill a batch.", 0.0, 2000.0)
+    queue: int = _key(16, "Jobs that may wait for each model beyond those running; more are told to retry.", 1, 1024)
+    tokens: tuple = _key(
+        (),
+        "Who may use it: `name:sha256` per instrument, as `promptsynth serve token NAME` prints them "
+        "(the token itself is never stored here).",
+    )
+    max_body_mb: float = _key(
+        8.0, "Largest request body accepted, in MB (a sound-to-sound source is the big one).", 0.1, 256.0
+    )
+    keep_results_s: float = _key(
+        600.0, "Finished jobs' results are kept this long for their instrument to fetch.", 10.0, 86400.0
+    )
+    ray_address: str = _key(
+        "", "A running Ray cluster to join (`auto`, or `HOST:PORT`); empty: start one on this machine."
+    )
+
+
 @dataclass(frozen=True)
 class PathsConfig:
     state: str = _key("/var/lib/promptsynth", "State directory: sounds, presets, the last state.")
@@ -397,6 +455,8 @@ class Config:
     generate: GenerateConfig = field(default_factory=GenerateConfig)
     panel: PanelConfig = field(default_factory=PanelConfig)
     library: LibraryConfig = field(default_factory=LibraryConfig)
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    server: ServerConfig = field(default_factory=ServerConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
 
 
@@ -408,6 +468,8 @@ SECTIONS: Dict[str, type] = {
     "generate": GenerateConfig,
     "panel": PanelConfig,
     "library": LibraryConfig,
+    "generator": GeneratorConfig,
+    "server": ServerConfig,
     "paths": PathsConfig,
 }
 

@@ -61,6 +61,7 @@ class Result:
     rate: int = 0  # ... at this rate (the model's, 16 kHz)
     recipes: List[Dict[str, object]] = field(default_factory=list)  # each row's, best first
     # (``recipe`` is the first's)
+    batch: int = 1  # jobs that shared its pipeline call (a generation server batches them)
 
 
 @dataclass(frozen=True)
