@@ -449,3 +449,23 @@ def test_bench_kit_quick_json():
     assert d["memory_32_pads_1s"]["bytes"] == 32 * (48000 + 2 * 4) * 4  # float32 mono, padded 4 a side
     assert d["program_switch"]["median_us"] > 0 and d["kit_generation_tiny"]["pads"] == 2
     assert d["kit_generation_tiny"]["kit_total_s"] > 0 and d["kit_generation_tiny"]["one_by_one_total_s"] > 0
+
+
+def test_serve_token_makes_a_token_the_server_accepts_and_serve_refuses_to_start_without_one(tmp_path):
+    from promptsynth.server import tokens
+
+    r = cli("serve", "token", "kiosk-3")
+    assert r.returncode == 0, r.stderr
+    lines = [ln.strip() for ln in r.stdout.splitlines()]
+    token, entry = lines[1], lines[3].strip('"')
+    table = tokens.parse([entry])
+    assert tokens.who(table, "Bearer " + token) == "kiosk-3"
+    assert tokens.who(table, "Bearer " + token + "x") is None and tokens.who(table, None) is None
+    assert token not in entry  # the server keeps only its hash
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[paths]\nstate = "%s"\n' % (tmp_path / "s"))
+    r = cli("serve", "--config", str(cfg))
+    assert r.returncode == 2 and "tokens is empty" in r.stderr
+    cfg.write_text('[paths]\nstate = "%s"\n[server]\ntokens = ["kiosk:nothex"]\n' % (tmp_path / "s"))
+    r = cli("serve", "--config", str(cfg))
+    assert r.returncode == 2 and "not name:sha256" in r.stderr

@@ -7,8 +7,10 @@ and Ray brings the replica back. The server needs Python 3.10+ (ray 2.60): the P
 cannot run it."""
 
 import json
+import shutil
 import socket
 import sys
+import tempfile
 import threading
 import time
 
@@ -54,11 +56,13 @@ def server(tmp_path_factory):
         max_body_mb=1.0,
         tokens=tuple(entry for _, entry in tokens.values()),
     )
-    app.start(cfg, num_cpus=2)
+    ray_dir = tempfile.mkdtemp(prefix="ray-")  # short: Ray's socket paths must fit 107 characters
+    app.start(cfg, num_cpus=2, temp_dir=ray_dir)
     try:
         yield cfg, {name: t for name, (t, _) in tokens.items()}
     finally:
         app.stop()
+        shutil.rmtree(ray_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -251,3 +255,43 @@ def test_a_replica_killed_mid_job_fails_that_job_and_comes_back(server):
             break
         time.sleep(1.0)
     assert isinstance(ev, msg.Result), ev
+
+
+def test_auto_makes_the_sound_locally_when_the_server_goes_away_mid_job(server, local):
+    """Last: it takes the server down. A job running on the server when it goes: auto makes it
+    with the local model instead, the same recipe and seed (so the same sound), counted; the
+    next job goes straight to the local model while the server is left alone."""
+    from ray import serve
+
+    from promptsynth import config
+    from promptsynth.generator import protocol as msg
+    from promptsynth.generator.client import GeneratorClient
+    from promptsynth.generator.params import GenerationParams, validate
+    from promptsynth.remote.auto import AutoClient
+    from promptsynth.server import app
+
+    cfg, tokens = server
+    own = GeneratorClient("tiny", config.state_dir(cfg), "cpu", queue_size=4, nice=0)
+    auto = AutoClient(client(cfg, tokens["kiosk-1"]), own, retry_s=600.0)
+    auto.start()
+    end = time.monotonic() + 300
+    while own.model_state != "ready" and time.monotonic() < end:
+        auto.poll(0.1)
+    p = GenerationParams("a drone that outlives its server", seed=77, seconds=2.56, steps=300)
+    job = auto.submit(p)
+    assert auto.where(job) == "server"
+    end = time.monotonic() + 120
+    while time.monotonic() < end and not any(isinstance(e, msg.Progress) for e in auto.poll(0.1)):
+        pass
+    serve.delete(app.APP_NAME)  # the server goes away mid-job
+    ev, seen = wait_for(auto, job, timeout=600)
+    assert isinstance(ev, msg.Result), ev
+    assert auto.fallbacks == 1 and auto.last_fallback and auto.where(job) == "local"
+    assert "server" not in ev.recipe  # made here
+    alone = local.generate(validate(p)).audio[0]
+    assert ev.recipe["seed"] == 77 and np.allclose(ev.audio[0], alone, atol=1e-6)
+    nxt = auto.submit(GenerationParams("next", seed=1, **QUICK))
+    assert auto.where(nxt) == "local"  # the server is left alone for a while
+    ev, _ = wait_for(auto, nxt)
+    assert isinstance(ev, msg.Result) and auto.fallbacks == 1
+    auto.stop()

@@ -34,7 +34,7 @@ def _with_config(fn):
 
 
 def _commands():
-    from promptsynth.commands import generate, kit, library, record, run, tools
+    from promptsynth.commands import generate, kit, library, record, run, serve, tools
 
     return {
         "run": _with_config(run.cmd_run),
@@ -42,6 +42,7 @@ def _commands():
         "models": _with_config(generate.cmd_models),
         "kit": _with_config(kit.cmd_kit),
         "record": _with_config(record.cmd_record),
+        "serve": _with_config(serve.cmd_serve),
         "sounds": _with_config(library.cmd_sounds),
         "presets": _with_config(library.cmd_presets),
         "doctor": tools.cmd_doctor,
@@ -172,6 +173,10 @@ def build_parser() -> argparse.ArgumentParser:
     pp.add_argument("--out", help="export: the folder to write WAV + SFZ into (default: here)")
     pp.add_argument("--force", action="store_true", help="save, export: replace an existing preset or files")
     pp.add_argument("--config")
+    sv = command("serve", "the generation server for a fleet (Ray Serve, Python 3.10+), or a new instrument's token")
+    sv.add_argument("action", nargs="?", choices=["run", "token"], default="run")
+    sv.add_argument("name", nargs="?", help="token: the instrument's name")
+    sv.add_argument("--config", help="the server's config file ([server], [generate], [paths])")
     d = command("doctor", "check every part: pass, warn or fail, with the fix")
     d.add_argument("--config")
     d.add_argument("--json", action="store_true")

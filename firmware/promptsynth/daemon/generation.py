@@ -21,7 +21,6 @@ from promptsynth.config import Config, GenerateConfig
 from promptsynth.daemon.health import ABSENT, FAILED, OK, Health
 
 if TYPE_CHECKING:  # (imported when the generator starts)
-    from promptsynth.generator.client import GeneratorClient
     from promptsynth.generator.params import GenerationParams
 
 log = logging.getLogger("generation")
@@ -87,7 +86,8 @@ class Generation:
         self.cfg, self.health, self.env, self.clock = cfg, health, env or {}, clock
         self.model_override = model_override
         self.settings = GenSettings.from_config(cfg, model_override)
-        self.client: Optional[GeneratorClient] = None  # while started
+        # while started: a GeneratorClient, RemoteClient or AutoClient (one interface)
+        self.client: Optional[Any] = None
         self.backoff = Backoff(first=2.0, limit=60.0, grace=1)
         self.log: Deque[Tuple[int, object]] = deque(maxlen=200)  # (sequence number, event)
         self._seq = 0
@@ -95,15 +95,41 @@ class Generation:
 
     # ---- the process ----------------------------------------------------------------------------
     def start(self) -> bool:
-        """Start the generator process (it loads the model in the background). False without torch."""
+        """Start generating where [generator] backend says: the local generator process (it loads
+        the model in the background), the generation server, or both (auto). False when there is
+        nothing to generate with (no torch for a local model)."""
+        backend = self.cfg.generator.backend
+        local = self._local() if backend in ("local", "auto") else None
+        if backend == "local" and local is None:
+            return False
+        if backend == "local":
+            self.client = local
+        else:
+            remote = self._remote()
+            if remote is None:
+                return False
+            if backend == "remote" or local is None:
+                self.client = remote
+            else:
+                from promptsynth.remote.auto import AutoClient
+
+                self.client = AutoClient(remote, local, self.cfg.generator.retry)
+        assert self.client is not None
+        self.client.start()
+        self._wanted = True
+        self.health.sync("generator", OK, "model %s loading (%s)" % (self.client.model, self.where()))
+        log.info("generator started (model %s: %s)", self.client.model, self.where())
+        return True
+
+    def _local(self):
         if importlib.util.find_spec("torch") is None or importlib.util.find_spec("diffusers") is None:
             self.health.add("generator", state=ABSENT, detail="torch and diffusers are not installed")
             log.warning("generator unavailable: torch and diffusers are not installed (the sampler plays on)")
-            return False
+            return None
         from promptsynth.generator.client import GeneratorClient
 
         g, m = self.cfg.generate, self.cfg.model
-        self.client = GeneratorClient(
+        return GeneratorClient(
             m.id,
             config_mod.state_dir(self.cfg),
             m.device,
@@ -114,11 +140,40 @@ class Generation:
             env=self.env,
             nice=m.nice,
         )
-        self.client.start()
-        self._wanted = True
-        self.health.sync("generator", OK, "model %s loading" % m.id)
-        log.info("generator started (model %s loads in the background)", m.id)
-        return True
+
+    def _remote(self):
+        from promptsynth.remote.client import RemoteClient
+
+        r, g = self.cfg.generator, self.cfg.generate
+        try:
+            return RemoteClient(
+                r.url,
+                r.token,
+                self.model_override or self.cfg.model.id,
+                r.connect_timeout,
+                r.stall_timeout,
+                g.queue,
+                g.timeout,
+                g.max_prompt_chars,
+            )
+        except ValueError as e:  # no or a bad url: said, and nothing to generate with remotely
+            self.health.add("generator", state=FAILED, detail="[generator] url: %s" % e)
+            log.error("generator: %s", e)
+            return None
+
+    def where(self, job: Optional[int] = None) -> str:
+        """Where sounds are made (``job``: where that one is): "local", "server URL", or for auto
+        the server with how many jobs fell back to the local model."""
+        c = self.client
+        backend = self.cfg.generator.backend
+        if c is None or backend == "local":
+            return "local"
+        if backend == "remote":
+            return "server %s" % self.cfg.generator.url
+        if job is not None and hasattr(c, "where"):
+            return c.where(job) if c.where(job) == "local" else "server %s" % self.cfg.generator.url
+        falls = getattr(c, "fallbacks", 0)
+        return "auto: server %s%s" % (self.cfg.generator.url, ", %d made locally" % falls if falls else "")
 
     def stop(self) -> None:
         self._wanted = False
@@ -192,13 +247,14 @@ class Generation:
         for ev in events:
             self.record(ev)
         now = self.clock()
-        if self._wanted and self.client.proc is None and self.backoff.due(now):
+        local = self.cfg.generator.backend != "remote"  # a server has no process of ours to restart
+        if self._wanted and local and self.client.proc is None and self.backoff.due(now):
             self.backoff.failed(now)
             self.client.start()
             log.error("generator process died: restarted it (restart %d)", self.client.restarts)
             self.health.sync("generator", FAILED, "the process died; restarted (restart %d)" % self.client.restarts)
         elif self.client.model_state == "ready":
-            self.health.sync("generator", OK, "model %s ready" % self.client.model)
+            self.health.sync("generator", OK, "model %s ready (%s)" % (self.client.model, self.where()))
         return events
 
     def record(self, ev) -> None:

@@ -71,8 +71,9 @@ def build(cfg: Config):
     return ingress.bind(handles, settings(cfg))
 
 
-def start(cfg: Config, num_cpus=None) -> None:
-    """Start (or join) Ray and deploy; returns when every replica has loaded its model."""
+def start(cfg: Config, num_cpus=None, temp_dir=None) -> None:
+    """Start (or join) Ray and deploy; returns when every replica has loaded its model.
+    ``temp_dir``: where a Ray of our own keeps its sockets and logs (default /tmp/ray)."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     sv = cfg.server
     if not sv.ray_address:
@@ -93,6 +94,7 @@ def start(cfg: Config, num_cpus=None) -> None:
             num_cpus=num_cpus if not sv.ray_address else None,
             include_dashboard=False,
             log_to_driver=False,
+            **({"_temp_dir": temp_dir} if temp_dir and not sv.ray_address else {}),
         )
     serve.start(http_options={"host": sv.host, "port": sv.port})
     serve.run(build(cfg), name=APP_NAME, route_prefix="/")
