@@ -7,6 +7,7 @@ and Ray brings the replica back. The server needs Python 3.10+ (ray 2.60): the P
 cannot run it."""
 
 import json
+import os
 import shutil
 import socket
 import sys
@@ -295,3 +296,23 @@ def test_auto_makes_the_sound_locally_when_the_server_goes_away_mid_job(server, 
     ev, _ = wait_for(auto, nxt)
     assert isinstance(ev, msg.Result) and auto.fallbacks == 1
     auto.stop()
+
+
+def test_the_kuberay_entry_point_builds_the_application_from_its_config(tmp_path, monkeypatch):
+    """deploy/kuberay/rayservice.yaml imports promptsynth.server.app:build_from_env: it builds the
+    application from the file PROMPTSYNTH_CONFIG names, and refuses one without tokens."""
+    from ray.serve import Application
+
+    from promptsynth.config import ConfigError
+    from promptsynth.server import app
+    from promptsynth.server.tokens import new_token
+
+    cfg = tmp_path / "server.toml"
+    cfg.write_text('[paths]\nstate = "%s"\n[server]\nmodels = ["tiny"]\n' % (tmp_path / "s"))
+    monkeypatch.setenv("PROMPTSYNTH_CONFIG", str(cfg))
+    with pytest.raises(ConfigError, match="tokens is empty"):
+        app.build_from_env()
+    cfg.write_text(cfg.read_text() + 'tokens = ["%s"]\n' % new_token("kiosk")[1])
+    assert isinstance(app.build_from_env(), Application)
+    manifest = open(os.path.join(os.path.dirname(__file__), "..", "deploy", "kuberay", "rayservice.yaml")).read()
+    assert "import_path: promptsynth.server.app:build_from_env" in manifest

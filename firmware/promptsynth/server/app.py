@@ -71,6 +71,15 @@ def build(cfg: Config):
     return ingress.bind(handles, settings(cfg))
 
 
+def build_from_env():
+    """The application for a config file named by PROMPTSYNTH_CONFIG (KubeRay's serveConfigV2 and
+    `serve run` import it by this name: deploy/kuberay/rayservice.yaml)."""
+    cfg, _ = config_mod.load(os.environ.get("PROMPTSYNTH_CONFIG") or None)
+    if not cfg.server.tokens:
+        raise config_mod.ConfigError("[server] tokens is empty: nobody could use the server")
+    return build(cfg)
+
+
 def start(cfg: Config, num_cpus=None, temp_dir=None) -> None:
     """Start (or join) Ray and deploy; returns when every replica has loaded its model.
     ``temp_dir``: where a Ray of our own keeps its sockets and logs (default /tmp/ray)."""
