@@ -161,6 +161,16 @@ class Generation:
             log.error("generator: %s", e)
             return None
 
+    def made_on(self, job: Optional[int]) -> str:
+        """For the panel: "server" or "local" where a job is being made; "" when sounds are only
+        ever made here."""
+        backend = self.cfg.generator.backend
+        if backend == "local" or self.client is None:
+            return ""
+        if backend == "remote":
+            return "server"
+        return self.client.where(job) if job is not None and hasattr(self.client, "where") else "auto"
+
     def where(self, job: Optional[int] = None) -> str:
         """Where sounds are made (``job``: where that one is): "local", "server URL", or for auto
         the server with how many jobs fell back to the local model."""

@@ -28,6 +28,7 @@ class Model:
     progress: Optional[Tuple[int, int, float]] = None  # the running job's (step, total, seconds left)
     running: Optional[int] = None  # the job being generated now, whoever submitted it
     queued: int = 0  # jobs waiting behind it
+    made_on: str = ""  # where the running job is made: "server", "local" ("" when only ever here)
     last_result: str = ""
     message: str = ""  # shown over any page while it lasts (Panel.flash)
     message_kind: str = ""  # "error", "hint" or "info"
@@ -54,6 +55,7 @@ def refresh(m: Model, inst, page: str) -> None:
     m.voices, m.peak, m.clock_bpm = meters.voices, meters.peak, meters.clock_bpm
     m.note_count, m.last_note = meters.note_count, meters.last_note
     m.queued = inst.queued()
+    m.made_on = inst.gen.made_on(m.running)
     m.problems = inst.problems()
     if page == "system":
         m.system = (
@@ -62,6 +64,7 @@ def refresh(m: Model, inst, page: str) -> None:
                 *sysinfo.temperatures()[:2],
                 sysinfo.memory(),
                 "model %s" % m.model_state,
+                "made %s" % inst.gen.where(),
                 "audio %s" % inst.cfg.audio.device,
                 "midi ports %d" % meters.midi_ports,
                 "xruns %d" % meters.xruns,

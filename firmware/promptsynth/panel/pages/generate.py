@@ -1,5 +1,6 @@
 """Generate: the running job (whoever asked for it: this page, a preset whose sound must be made
-first, the web page), its step, total and time left, and how many wait behind it.
+first, the web page), its step, total and time left, where it is made when a generation server
+is in use ([generator] backend), and how many wait behind it.
 Esc or a press cancels the running job; again within ESC_AGAIN_S (or with nothing running) it
 clears the queue (``JobWatch.cancel``, panel/jobs.py)."""
 
@@ -19,6 +20,8 @@ class GeneratePage(Page):
             return
         step, total, left = g if g is not None else (0, 0, 0.0)
         text(d, 0, 12, ("step %d/%d" % (step, total)) if total else "starting...")
+        if m.made_on:  # a generation server in use: where this one is being made
+            text(d, 128 - 6 * len(m.made_on), 12, m.made_on)
         text(d, 0, 22, "%.1f s left" % left if step else "loading...")
         if waiting:
             text(d, 128 - 6 * len(waiting), 22, waiting)

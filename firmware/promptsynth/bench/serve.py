@@ -1,0 +1,180 @@
+"""`promptsynth bench serve`: the generation server with the tiny model on this machine's CPU,
+measured in one run. Needs Python 3.10+ and the ``server`` extra (Ray Serve).
+
+* For 1 and 2 replicas, with batching (up to 4 jobs a pipeline call) and without (1): 1, 4 and 8
+  instruments at once, each making its jobs one after another through the real client: sounds
+  per minute, and each job's latency (submit to result) median and p99.
+* The batching gain (sounds per minute with over without, 8 instruments) and the replica scaling
+  (2 replicas over 1, batching on, 8 instruments), as ratios.
+* The remote path's overhead: one instrument, jobs one at a time, the server's wall time against
+  the same job on the same runner code in this process (the aim: within 10 % of the job).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import statistics
+import tempfile
+import threading
+import time
+from typing import Any, Dict, List
+
+import numpy as np
+
+JOB: Dict[str, Any] = dict(seconds=1.28, steps=10)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _clients_run(cfg, token: str, clients: int, jobs_each: int) -> Dict[str, Any]:
+    """``clients`` instruments at once, ``jobs_each`` jobs each in turn."""
+    from promptsynth.generator import protocol as msg
+    from promptsynth.generator.params import GenerationParams
+    from promptsynth.remote.client import RemoteClient
+
+    latencies: List[float] = []
+    failures: List[str] = []
+    lock = threading.Lock()
+
+    def instrument(k: int) -> None:
+        c = RemoteClient("http://127.0.0.1:%d" % cfg.server.port, token, "tiny", stall_timeout=120.0)
+        for j in range(jobs_each):
+            t0 = time.monotonic()
+            try:
+                r = c.run(GenerationParams("bench %d-%d" % (k, j), seed=k * 1000 + j, **JOB), timeout=600)
+                ok = isinstance(r, msg.Result)
+            except Exception as e:  # a failed job is reported, not timed
+                ok = False
+                with lock:
+                    failures.append(str(e))
+            if ok:
+                with lock:
+                    latencies.append(time.monotonic() - t0)
+
+    t0 = time.monotonic()
+    threads = [threading.Thread(target=instrument, args=(k,)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.monotonic() - t0
+    a = np.asarray(latencies)
+    return {
+        "sounds": int(a.size),
+        "failed": len(failures),
+        "wall_s": round(wall, 2),
+        "sounds_per_min": round(60.0 * a.size / wall, 1),
+        "latency_p50_s": round(float(np.median(a)), 3) if a.size else None,
+        "latency_p99_s": round(float(np.percentile(a, 99)), 3) if a.size else None,
+    }
+
+
+def run(quick: bool = False) -> Dict[str, Any]:
+    # Ray's driver prints its processes' news to stdout (at shutdown too): to stderr while we run,
+    # so stdout stays the JSON
+    import os
+    import sys
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        return _run(quick)
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def _run(quick: bool) -> Dict[str, Any]:
+    import torch
+
+    from promptsynth import config
+    from promptsynth.generator.jobs import load_runner
+    from promptsynth.generator.models import model_dir
+    from promptsynth.generator.params import GenerationParams, validate
+    from promptsynth.remote.client import RemoteClient
+    from promptsynth.server import app
+    from promptsynth.server.tokens import new_token
+
+    state = tempfile.mkdtemp(prefix="psynth-serve-")
+    ray_dir = tempfile.mkdtemp(prefix="ray-")
+    token, entry = new_token("bench")
+    base = config.replace(config.Config(), "paths", state=state)
+    base = config.replace(
+        base,
+        "server",
+        port=_free_port(),
+        models=("tiny",),
+        gpus_per_replica=0.0,
+        cpus_per_replica=0.5,
+        device="cpu",
+        batch_wait_ms=50.0,
+        queue=64,
+        tokens=(entry,),
+    )
+    jobs_each = 1 if quick else 3
+    counts = (1, 4) if quick else (1, 4, 8)
+    out: Dict[str, Any] = {"job": dict(JOB, model="tiny", device="cpu"), "jobs_per_instrument": jobs_each}
+    runs: Dict[str, Any] = {}
+    try:
+        started = False
+        for replicas in (1, 2):
+            for batch in (4, 1):
+                cfg = config.replace(base, "server", replicas=replicas, max_batch=batch)
+                if not started:
+                    app.start(cfg, num_cpus=2, temp_dir=ray_dir)
+                    started = True
+                else:  # the same Ray, the application deployed again with these settings
+                    from ray import serve
+
+                    serve.run(app.build(cfg), name=app.APP_NAME, route_prefix="/")
+                _clients_run(cfg, token, 1, 1)  # warm: first calls, caches
+                key = "replicas_%d_batch_%d" % (replicas, batch)
+                runs[key] = {str(n): _clients_run(cfg, token, n, jobs_each) for n in counts}
+        out["runs"] = runs
+        top = str(counts[-1])
+        out["batching_gain_%s" % top] = round(
+            runs["replicas_1_batch_4"][top]["sounds_per_min"] / runs["replicas_1_batch_1"][top]["sounds_per_min"], 3
+        )
+        out["replica_scaling_%s" % top] = round(
+            runs["replicas_2_batch_4"][top]["sounds_per_min"] / runs["replicas_1_batch_4"][top]["sounds_per_min"], 3
+        )
+        # the remote path against the same job here, one at a time, taking turns
+        cfg = config.replace(base, "server", replicas=1, max_batch=1)
+        from ray import serve
+
+        serve.run(app.build(cfg), name=app.APP_NAME, route_prefix="/")
+        runner = load_runner("tiny", model_dir("tiny", config.state_dir(cfg)), "cpu")
+        torch.set_num_threads(1)  # as the replica has it (Ray: one thread for half a CPU)
+        client = RemoteClient("http://127.0.0.1:%d" % cfg.server.port, token, "tiny", stall_timeout=120.0)
+        local_s, remote_s = [], []
+        for i in range(3 if quick else 10):
+            p = validate(GenerationParams("overhead %d" % i, seed=i, **JOB))
+            t0 = time.monotonic()
+            runner.generate(p)
+            local_s.append(time.monotonic() - t0)
+            t0 = time.monotonic()
+            client.run(dataclasses.replace(p, prompt="overhead remote %d" % i), timeout=600)
+            remote_s.append(time.monotonic() - t0)
+        lm, rm = statistics.median(local_s), statistics.median(remote_s)
+        out["remote_overhead"] = {
+            "local_median_s": round(lm, 3),
+            "remote_median_s": round(rm, 3),
+            "overhead_s": round(rm - lm, 3),
+            "overhead_pct": round(100.0 * (rm - lm) / lm, 1),
+            "torch_threads_each": 1,
+        }
+        out["aims"] = {"remote_overhead_pct<=10": out["remote_overhead"]["overhead_pct"] <= 10.0}
+    finally:
+        app.stop()
+        shutil.rmtree(ray_dir, ignore_errors=True)
+        shutil.rmtree(state, ignore_errors=True)
+    return out

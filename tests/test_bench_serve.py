@@ -1,0 +1,33 @@
+"""`promptsynth bench serve --quick --json`: the generation server's figures, measured through a
+real Ray Serve on 127.0.0.1 (a busy machine slows them: only their shape and that every job was
+made are checked here; docs/benchmarks.md has the figures)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = [
+    pytest.mark.torch,
+    pytest.mark.skipif(sys.version_info < (3, 10), reason="the generation server needs Python 3.10+ (ray 2.60)"),
+]
+
+
+def test_bench_serve_quick_json():
+    r = subprocess.run(
+        [sys.executable, "-W", "ignore", "-m", "promptsynth", "bench", "serve", "--quick", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    data = json.loads(r.stdout)  # stdout is the JSON alone (Ray's own news go to stderr)
+    for key in ("replicas_1_batch_4", "replicas_1_batch_1", "replicas_2_batch_4", "replicas_2_batch_1"):
+        for n in ("1", "4"):
+            run = data["runs"][key][n]
+            assert run["failed"] == 0 and run["sounds"] == int(n) * data["jobs_per_instrument"]
+            assert run["sounds_per_min"] > 0 and run["latency_p99_s"] >= run["latency_p50_s"] > 0
+    assert data["batching_gain_4"] > 0 and data["replica_scaling_4"] > 0
+    o = data["remote_overhead"]
+    assert o["local_median_s"] > 0 and o["remote_median_s"] > 0
