@@ -658,6 +658,8 @@ def _toml_value(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, str):
         return '"%s"' % value.replace("\\", "\\\\").replace('"', '\\"')
+    if isinstance(value, (tuple, list)):  # a list of names
+        return "[%s]" % ", ".join(_toml_value(v) for v in value)
     return repr(value)
 
 
