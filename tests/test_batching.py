@@ -45,12 +45,17 @@ def test_each_job_in_a_batch_gets_the_sound_it_gets_alone(runner):
     together = runner.generate_batch(jobs)
     # one pipeline call: as many UNet calls as one job's steps (with guidance: one batched call a step)
     assert runner.calls["unet"] - before == 3
+    errs = []
     for p, a, t in zip(jobs, alone, together):
         assert t.seeds == a.seeds == [p.seed]
         assert a.audio.shape == t.audio.shape
-        assert rel_rms(t.audio, a.audio) < BATCH_RMS, (p.prompt, rel_rms(t.audio, a.audio))
-    # and they are different sounds
-    assert rel_rms(together[0].audio, together[2].audio) > 0.05
+        errs.append(rel_rms(t.audio, a.audio))
+    assert max(errs) < BATCH_RMS, errs
+    # and the match means something: each batched row is far closer to its own job alone than
+    # any two jobs are to each other (the tiny models' random weights make similar sounds: at
+    # the closest 0.48 % apart for AudioLDM 2 and 0.009 % for AudioLDM 1, on torch 2.1)
+    apart = min(rel_rms(a.audio, b.audio) for i, a in enumerate(together) for b in together[i + 1 :])
+    assert apart > 10 * max(errs), (apart, errs)
 
 
 def test_candidates_batch_with_their_own_seeds(runner):
