@@ -286,16 +286,22 @@ class GeneratorClient:
     ):
         """Submit and wait: returns the Result, or raises RuntimeError with the failure's reason."""
         job_id = self.submit(params, model, source, source_rate)
-        end = time.monotonic() + (timeout or self.timeout + 2 * KILL_GRACE_S + 300)
-        while time.monotonic() < end:
-            for ev in self.poll(0.1):
-                if on_event is not None:
-                    on_event(ev)
-                if isinstance(ev, msg.Result) and ev.job_id == job_id:
-                    return ev
-                if isinstance(ev, msg.Failed) and ev.job_id == job_id:
-                    raise JobFailed(ev)
-        raise JobFailed(msg.Failed(job_id, "no answer from the generator", "timeout"))
+        return wait_for_job(self, job_id, timeout or self.timeout + 2 * KILL_GRACE_S + 300, on_event, "the generator")
+
+
+def wait_for_job(client, job_id: int, seconds: float, on_event=None, who: str = "the generator"):
+    """Poll ``client`` (this module's or remote/client.py's) until job ``job_id`` ends: its
+    Result, or JobFailed with the failure (a timeout after ``seconds`` with no end)."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        for ev in client.poll(0.1):
+            if on_event is not None:
+                on_event(ev)
+            if isinstance(ev, msg.Result) and ev.job_id == job_id:
+                return ev
+            if isinstance(ev, msg.Failed) and ev.job_id == job_id:
+                raise JobFailed(ev)
+    raise JobFailed(msg.Failed(job_id, "no answer from %s" % who, "timeout"))
 
 
 class JobFailed(RuntimeError):

@@ -238,19 +238,10 @@ class RemoteClient:
         source_rate: int = 0,
     ):
         """Submit and wait: the Result, or JobFailed."""
-        from promptsynth.generator.client import JobFailed
+        from promptsynth.generator.client import wait_for_job
 
         job_id = self.submit(params, model, source, source_rate)
-        end = time.monotonic() + (timeout or self.timeout + 60)
-        while time.monotonic() < end:
-            for ev in self.poll(0.1):
-                if on_event is not None:
-                    on_event(ev)
-                if isinstance(ev, msg.Result) and ev.job_id == job_id:
-                    return ev
-                if isinstance(ev, msg.Failed) and ev.job_id == job_id:
-                    raise JobFailed(ev)
-        raise JobFailed(msg.Failed(job_id, "no answer from the server", "timeout"))
+        return wait_for_job(self, job_id, timeout or self.timeout + 60, on_event, "the server")
 
     # ---- a job's thread -----------------------------------------------------------------------
     def _fail(self, rj: RemoteJob, reason: str, kind: str) -> None:
