@@ -10,22 +10,13 @@ from typing import List
 
 from promptsynth.config import state_dir
 from promptsynth.generator.params import recipe_of
+from promptsynth.library.bundles import missing_sound
 from promptsynth.library.presets import Preset, PresetStore, sampler_settings
-from promptsynth.library.sounds import Ambiguous, LibraryError, SoundLibrary, file_stem
+from promptsynth.library.sounds import Ambiguous, LibraryError, SoundLibrary
 
 log = logging.getLogger("promptsynth")
 
 EXIT_USAGE = 2  # as cli.EXIT_USAGE (not imported: cli imports the commands)
-
-
-def _no_sound(preset: Preset) -> LibraryError:
-    if preset.has_recipe:
-        return LibraryError(
-            "preset %s/%s: its sound %s is missing (deleted); loading it on the instrument generates it "
-            "again from its recipe (%s, seed %s)"
-            % (preset.bank, preset.name, preset.sound, preset.generation.get("model"), preset.generation.get("seed"))
-        )
-    return LibraryError("preset %s/%s: its sound %s is missing (deleted)" % (preset.bank, preset.name, preset.sound))
 
 
 def _sfz_files(target: str) -> List[str]:
@@ -105,19 +96,10 @@ def cmd_sounds(args, cfg) -> int:
                 return max(_import_kits(lib, store, kits, cfg, args.force), 1 if problems else 0)
             return 1 if problems else 0  # any file that failed is a failure, even beside others
         elif args.action == "export":
-            from promptsynth.library.export import export
-            from promptsynth.library.intake import settings_for
+            from promptsynth.library.bundles import export_sound
 
             e = lib.find(args.target)
-            audio, rate, meta = lib.load(e.id)
-            for path in export(
-                args.out or ".",
-                file_stem(e.name),
-                audio,
-                rate,
-                settings_for(meta, sampler_settings(cfg.sampler)),
-                overwrite=args.force,
-            ):
+            for path in export_sound(args.out or ".", lib, e.id, sampler_settings(cfg.sampler), overwrite=args.force):
                 print(path)
         elif args.action == "delete":
             from promptsynth.library.manage import delete_sound
@@ -192,7 +174,7 @@ def cmd_presets(args, cfg) -> int:
                 try:
                     lib.meta(str(preset.sound))
                 except LibraryError:
-                    raise _no_sound(preset) from None
+                    raise missing_sound(preset) from None
             store.save_state(preset)
             print(
                 "%s/%s is the current state: the instrument plays it from its next start" % (preset.bank, preset.name)
@@ -201,24 +183,9 @@ def cmd_presets(args, cfg) -> int:
             store.delete(preset.bank, preset.name)
             print("deleted %s/%s" % (preset.bank, preset.name))
         elif args.action == "export":
-            from promptsynth.library.export import export
+            from promptsynth.library.bundles import export_preset
 
-            if preset.zones:
-                from promptsynth.library.sfz import export_kit
-
-                for path in export_kit(args.out or ".", file_stem(preset.name), preset, lib, overwrite=args.force):
-                    print(path)
-                return 0
-            if not stored:
-                raise LibraryError("preset %s has no stored sound to export yet" % preset.name)
-            try:
-                lib.meta(str(preset.sound))
-            except LibraryError:
-                raise _no_sound(preset) from None
-            audio, rate, meta = lib.load(str(preset.sound))
-            for path in export(
-                args.out or ".", file_stem(preset.name), audio, rate, preset.sampler, overwrite=args.force
-            ):
+            for path in export_preset(args.out or ".", lib, preset, overwrite=args.force):
                 print(path)
     except (LibraryError, OSError) as e:
         log.error("%s", e)
