@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # System packages for building and testing promptsynth on a Debian/Ubuntu machine:
 # ALSA headers (pyalsaaudio), ALSA tools and plugins (file/jack taps), jackd2 (paced audio and
-# MIDI without hardware), libsndfile (soundfile). Installs only what is missing.
+# MIDI without hardware), libsndfile (soundfile), Chromium and its driver (the web page's browser
+# tests: Debian's build, as no browser can be downloaded). Installs only what is missing.
 set -euo pipefail
-pkgs=(gcc libasound2-dev alsa-utils libasound2-plugins jackd2 libsndfile1 linux-libc-dev systemd shellcheck)
+pkgs=(gcc libasound2-dev alsa-utils libasound2-plugins jackd2 libsndfile1 linux-libc-dev systemd shellcheck
+  chromium chromium-driver)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -64,7 +64,7 @@ lane_py311() {
 }
 
 lane_py38() {
-  venv_38 .venv38 -e ".[test]" || return 1
+  venv_38 .venv38 -c constraints/python-3.8.txt -e ".[test]" || return 1
   echo "    $(versions .venv38): tests that need no torch"
   pytest_in .venv38 -m "not torch" "$@"
 }
@@ -77,7 +77,7 @@ lane_jetpack() {   # lane_jetpack RELEASE (5.1.2, 5.1.1) PYTEST-ARGS...
 }
 
 lane_lint() {      # ruff and mypy as pinned in pyproject's lint extra, in the Python 3.8 venv
-  venv_38 .venv38 -e ".[test,lint]" || return 1
+  venv_38 .venv38 -c constraints/python-3.8.txt -e ".[test,lint]" || return 1
   echo "    $(.venv38/bin/ruff --version), $(.venv38/bin/mypy --version)"
   .venv38/bin/ruff check firmware tests scripts &&
     .venv38/bin/ruff format --check firmware tests scripts &&

@@ -442,6 +442,35 @@ class ServerConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    enabled: bool = _key(False, "Serve the web page (web/): off unless turned on here.")
+    host: str = _key("0.0.0.0", "Address it listens on (`0.0.0.0`: every interface; `127.0.0.1`: this machine only).")
+    port: int = _key(8080, "Its HTTP port.", 1, 65535)
+    password_hash: str = _key(
+        "", "The page's password, hashed (`promptsynth web password` sets it); empty: the page does not start."
+    )
+    kiosk: bool = _key(
+        False, "Hide and refuse what deletes or changes (delete, rename, upload, settings); on with [panel] kiosk too."
+    )
+    session_hours: float = _key(12.0, "A login lasts this long without use.", 0.1, 720.0)
+    max_upload_mb: float = _key(100.0, "Largest file an upload may be, in MB.", 1.0, 2048.0)
+    max_uploads: int = _key(50, "Uploads a session may make in an hour.", 1, 10000)
+
+
+@dataclass(frozen=True)
+class OscConfig:
+    enabled: bool = _key(False, "Listen for OSC (web/osc.py) on UDP: off unless turned on here.")
+    host: str = _key("0.0.0.0", "Address it listens on (`0.0.0.0`: every interface).")
+    port: int = _key(9000, "Its UDP port.", 1, 65535)
+    allow: tuple = _key(
+        ("127.0.0.1",),
+        "Senders it obeys (IP addresses); others are ignored and counted. OSC has no password: list "
+        "the stage's tablets and laptops.",
+    )
+    reply_port: int = _key(0, "Send replies to this port of the sender (0: the port the message came from).", 0, 65535)
+
+
+@dataclass(frozen=True)
 class PathsConfig:
     state: str = _key("/var/lib/promptsynth", "State directory: sounds, presets, the last state.")
 
@@ -457,6 +486,8 @@ class Config:
     library: LibraryConfig = field(default_factory=LibraryConfig)
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
+    web: WebConfig = field(default_factory=WebConfig)
+    osc: OscConfig = field(default_factory=OscConfig)
     paths: PathsConfig = field(default_factory=PathsConfig)
 
 
@@ -470,6 +501,8 @@ SECTIONS: Dict[str, type] = {
     "library": LibraryConfig,
     "generator": GeneratorConfig,
     "server": ServerConfig,
+    "web": WebConfig,
+    "osc": OscConfig,
     "paths": PathsConfig,
 }
 

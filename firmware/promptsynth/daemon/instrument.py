@@ -209,6 +209,31 @@ class Instrument:
         self._bank_changed()
         return True
 
+    def play_sound(self, sound_id: str) -> bool:
+        """Play a library sound with its own root and loop (as an import or a recording plays),
+        over the current settings; False (logged) when it cannot be read."""
+        from promptsynth.library.intake import settings_for
+
+        try:
+            meta = self.library.meta(sound_id)
+        except (LibraryError, OSError) as e:
+            log.error("sound %s: %s", sound_id, describe(e))
+            return False
+        base = dataclasses.replace(
+            self.current.sampler, loop_mode="auto", loop_start=0.0, loop_end=0.0, start=0.0, end=0.0
+        )
+        return self.load_preset(
+            Preset(name=str(meta.get("name") or sound_id), sound=sound_id, sampler=settings_for(meta, base)),
+            generate=False,
+        )
+
+    def note(self, key: int, velocity: int, channel: int = 0) -> None:
+        """Play a note as a keyboard does (velocity 0: release it); out-of-range values are refused."""
+        if not (0 <= key <= 127 and 0 <= velocity <= 127 and 0 <= channel <= 15):
+            raise ValueError("a note needs key 0-127, velocity 0-127 and channel 0-15")
+        status = (0x90 if velocity else 0x80) | channel
+        self.host.send(em.Midi(bytes([status, key, velocity])))
+
     def _bank_changed(self) -> None:
         """A preset from another bank than Program Change holds: hold this bank's instead."""
         if self.cfg.midi.program_channel and self.current.bank != self._programs_bank:
@@ -275,6 +300,11 @@ class Instrument:
 
         delete_sound(self.library, self.store, sound_id, force=force)
         log.info("sound %s deleted", sound_id)
+
+    def rename_sound(self, sound_id: str, name: str) -> None:
+        """Rename a library sound (checked like every name: raises LibraryError)."""
+        self.library.rename(sound_id, name)
+        log.info("sound %s renamed %r", sound_id, name)
 
     def delete_preset(self, preset: Preset) -> None:
         self.store.delete(preset.bank, preset.name)
