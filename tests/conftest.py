@@ -364,3 +364,11 @@ def tiny_config(rig, tmp_path, tiny_models, **generate):
     cfg = config.replace(rig.config("tap_jack"), "paths", state=str(state))
     cfg = config.replace(cfg, "model", id="tiny", device="cpu", threads=1)
     return config.replace(cfg, "generate", **generate)
+
+
+@pytest.fixture
+def web(rig, tmp_path):
+    """``web(**web_settings)``: a daemon on the rig with its web page on a free port (web_harness.py)."""
+    from web_harness import daemons_with_web
+
+    yield from daemons_with_web(rig, tmp_path)

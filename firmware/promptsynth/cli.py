@@ -34,7 +34,7 @@ def _with_config(fn):
 
 
 def _commands():
-    from promptsynth.commands import generate, kit, library, record, run, serve, tools
+    from promptsynth.commands import generate, kit, library, record, run, serve, tools, web
 
     return {
         "run": _with_config(run.cmd_run),
@@ -45,6 +45,7 @@ def _commands():
         "serve": _with_config(serve.cmd_serve),
         "sounds": _with_config(library.cmd_sounds),
         "presets": _with_config(library.cmd_presets),
+        "web": web.cmd_web,
         "doctor": tools.cmd_doctor,
         "bench": tools.cmd_bench,
         "config": tools.cmd_config,
@@ -177,6 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("action", nargs="?", choices=["run", "token"], default="run")
     sv.add_argument("name", nargs="?", help="token: the instrument's name")
     sv.add_argument("--config", help="the server's config file ([server], [generate], [paths])")
+    w = command("web", "the web page's password: prints the [web] lines for the config file")
+    w.add_argument("action", choices=["password"])
     d = command("doctor", "check every part: pass, warn or fail, with the fix")
     d.add_argument("--config")
     d.add_argument("--json", action="store_true")

@@ -370,6 +370,29 @@ def check_system(cfg) -> List[Check]:
     return out
 
 
+def check_network(cfg) -> List[Check]:
+    """The web page and OSC: off, or on with a password (the page) and a list of senders (OSC)."""
+    from promptsynth.web.auth import check_hash
+
+    out = []
+    w, o = cfg.web, cfg.osc
+    if not w.enabled:
+        out.append(Check("web", PASS, "off (nothing listens)"))
+    else:
+        why = check_hash(w.password_hash)
+        where = "http://%s:%d" % (w.host, w.port)
+        out.append(
+            Check("web", FAIL, "%s: %s" % (where, why), "promptsynth web password, then [web] password_hash")
+            if why
+            else Check("web", PASS, "%s, password set%s" % (where, ", kiosk" if w.kiosk or cfg.panel.kiosk else ""))
+        )
+    if not o.enabled:
+        out.append(Check("osc", PASS, "off (nothing listens)"))
+    else:
+        out.append(Check("osc", PASS, "udp %s:%d, obeys %s" % (o.host, o.port, ", ".join(o.allow) or "nobody")))
+    return out
+
+
 CHECKS = (
     check_audio,
     check_renderer,
@@ -378,6 +401,7 @@ CHECKS = (
     check_keyboard,
     check_model,
     check_system,
+    check_network,
     check_running,
 )
 

@@ -29,6 +29,7 @@ def cmd_run(args, cfg) -> int:
             model_override="tiny" if args.sim else None,
             prompt=args.prompt,
             stop_reason=lambda: "signal %d" % stop[0] if stop else None,
+            config_path=args.config,
         )
     finally:
         if jack is not None:

@@ -5,11 +5,13 @@ Start-up:
   2. the last state (or the start-up sound) into it
   3. the generator, loading its model in the background
   4. the front panel: the display and the inputs named in [panel]
+  5. the network, only where the config turns it on: the web page ([web]) and OSC ([osc])
 Then, about 50 times a second, each step contained (a step that raises marks its part failed
 and is retried after a backoff; nothing but the engine itself can take the sound down):
   5. the engine: its messages; a crashed or stuck one is restarted with its sound
   6. the instrument: generated sounds taken in, held-back edits applied
-  7. the front panel: inputs handled, the screen redrawn if something changed
+  7. the front panel: inputs handled, the screen redrawn if something changed;
+     then the web page's and OSC's requests (web/bridge.py: a bounded slice of each round)
   8. a prompt given on the command line, once the model is ready
   9. systemd: READY once audio flows, WATCHDOG while the engine is healthy, STATUS on change
 Stop: the engine fades out, the state is saved, the children end.
@@ -27,6 +29,7 @@ from promptsynth.daemon.frontpanel import FrontPanel
 from promptsynth.daemon.generation import Generation
 from promptsynth.daemon.health import FAILED, OK, Health, health_path, write_health
 from promptsynth.daemon.instrument import Instrument
+from promptsynth.daemon.network import Network
 from promptsynth.daemon.notify import Notifier
 
 log = logging.getLogger("daemon")
@@ -46,6 +49,7 @@ class Daemon:
         notifier=None,
         evdev=None,
         gpio=None,
+        config_path: Optional[str] = None,
     ):
         """``model_override``: generate every sound with this model (the simulator's tiny one).
         ``evdev``, ``gpio``: the hardware modules, for tests that make them fail."""
@@ -64,6 +68,8 @@ class Daemon:
         self._health_seen = -1
         self._xruns = 0
         self._health_file = health_path(state_dir(cfg))
+        self.config_path = config_path
+        self.network = Network(cfg, self.health, self.inst, config_path)
 
     def start(self, generator: bool = True) -> None:
         self._started = self.clock()
@@ -78,6 +84,8 @@ class Daemon:
         # 4. the front panel (a page that raises is tried again soon: 0.2 s, growing to 5 s)
         self.health.add("panel", first=0.2, limit=5.0)
         self.front = self.health.guard("panel", FrontPanel, self.cfg, self.inst, self.health, self.clock, *self._hw)
+        # 5. the network (nothing listens unless [web] or [osc] says so)
+        self.network.start()
 
     def step(self) -> None:
         """One round of the loop; every part contained."""
@@ -103,6 +111,7 @@ class Daemon:
         # 7. the front panel
         if self.front is not None:
             h.guard("panel", self.front.step, now)
+        self.network.step()
         # 8. a prompt from the command line, once the model is ready
         if self.prompt and self.gen.model_state in ("ready", "failed", "off"):
             prompt, self.prompt = self.prompt, None
@@ -146,7 +155,7 @@ class Daemon:
         """Fade the sound out, save the state, stop the children: each step runs whatever the
         others do (and whatever state its part is in)."""
         self.notifier.stopping()
-        steps: List[Callable[[], object]] = [self.inst.save_state, self.gen.stop, self.host.stop]
+        steps: List[Callable[[], object]] = [self.network.stop, self.inst.save_state, self.gen.stop, self.host.stop]
         if self.front is not None:
             steps.insert(0, self.front.stop)
         for fn in steps:
@@ -162,10 +171,11 @@ def run(
     model_override: Optional[str] = None,
     prompt: Optional[str] = None,
     stop_reason: Callable[[], Optional[str]] = lambda: None,
+    config_path: Optional[str] = None,
 ) -> int:
     """Run the instrument until ``stop_reason()`` says why to stop (a signal), or the
     simulator's window closes."""
-    d = Daemon(cfg, env, model_override, prompt)
+    d = Daemon(cfg, env, model_override, prompt, config_path=config_path)
     try:
         d.start()
         while True:
