@@ -347,3 +347,17 @@ def test_a_prompt_from_the_page_is_generated_with_progress_and_lands_in_the_libr
     # refused prompts get the generator's own message
     status, got = r.ask(c.json, "POST", "/api/generate", {"prompt": ""})
     assert status == 400 and got["error"]
+
+
+def test_bench_web_quick_json():
+    from test_cli import cli
+
+    r = cli("bench", "web", "--quick", "--json", timeout=300)
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["voices"] == 16 and data["renderer"] == "kernel" and data["library_sounds"] == 200
+    for phase in ("quiet", "polled", "quiet_again"):
+        assert data["render"][phase]["periods"] > 0 and data["render"][phase]["p99_us"] > 0
+    assert data["status_requests"] >= 5 and data["status_rtt_ms"]["median"] > 0
+    assert data["library_page_cold_ms"]["median"] > 0 and data["library_page_warm_ms"]["median"] > 0
+    assert set(data["aims"]) == {"xruns==0", "polled_p99_within_noise"}

@@ -6,7 +6,7 @@ import importlib
 import json
 import sys
 
-BENCHES = ("engine", "generate", "shape", "panel", "boot", "faults", "kiosk", "kit", "serve")
+BENCHES = ("engine", "generate", "shape", "panel", "boot", "faults", "kiosk", "kit", "serve", "web")
 
 
 def cmd_doctor(args) -> int:
