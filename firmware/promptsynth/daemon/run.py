@@ -8,12 +8,12 @@ Start-up:
   5. the network, only where the config turns it on: the web page ([web]) and OSC ([osc])
 Then, about 50 times a second, each step contained (a step that raises marks its part failed
 and is retried after a backoff; nothing but the engine itself can take the sound down):
-  5. the engine: its messages; a crashed or stuck one is restarted with its sound
-  6. the instrument: generated sounds taken in, held-back edits applied
-  7. the front panel: inputs handled, the screen redrawn if something changed;
+  6. the engine: its messages; a crashed or stuck one is restarted with its sound
+  7. the instrument: generated sounds taken in, held-back edits applied
+  8. the front panel: inputs handled, the screen redrawn if something changed;
      then the web page's and OSC's requests (web/bridge.py: a bounded slice of each round)
-  8. a prompt given on the command line, once the model is ready
-  9. systemd: READY once audio flows, WATCHDOG while the engine is healthy, STATUS on change
+  9. a prompt given on the command line, once the model is ready
+  10. systemd: READY once audio flows, WATCHDOG while the engine is healthy, STATUS on change
 Stop: the engine fades out, the state is saved, the children end.
 """
 
@@ -90,7 +90,7 @@ class Daemon:
     def step(self) -> None:
         """One round of the loop; every part contained."""
         h = self.health
-        # 5. the engine
+        # 6. the engine
         h.guard("engine", self.host.poll, LOOP_S)
         now = self.clock()
         if h.guard("engine", self.host.check, now):
@@ -106,20 +106,20 @@ class Daemon:
                 if self.host.stats["audio_ok"]
                 else "%s unavailable, retrying every second" % self.cfg.audio.device,
             )
-        # 6. the instrument
+        # 7. the instrument
         h.guard("instrument", self.inst.poll, now)
-        # 7. the front panel
+        # 8. the front panel, then the network's requests
         if self.front is not None:
             h.guard("panel", self.front.step, now)
         self.network.step()
-        # 8. a prompt from the command line, once the model is ready
+        # 9. a prompt from the command line, once the model is ready
         if self.prompt and self.gen.model_state in ("ready", "failed", "off"):
             prompt, self.prompt = self.prompt, None
             try:
                 self.inst.generate(prompt)
             except Exception as e:  # a bad prompt is an error line, never a crash
                 log.error("prompt refused: %s", e)
-        # 9. systemd, and the health file for `doctor`
+        # 10. systemd, and the health file for `doctor`
         self._tell_systemd(now)
 
     def _tell_systemd(self, now: float) -> None:
