@@ -67,7 +67,7 @@ class _Http:
         self.csrf = json.loads(self.get("/api/session")[1])["csrf"]
         status, out = self.get("/api/login", {"password": PASSWORD}, "POST")
         if status != 200:
-            raise RuntimeError("bench login refused: %s" % out[:200])
+            raise RuntimeError("bench login refused: %r" % out[:200])
         self.csrf = json.loads(out)["csrf"]
 
 
@@ -155,7 +155,7 @@ def run(quick: bool = False) -> Dict[str, Any]:
             if poller is not None:
                 poller.join(5)
             phases[name] = dict(
-                summary_us(renders / 1e6, budget), xruns=int(d.host.stats["xruns"] - x0), periods=periods
+                summary_us(list(renders / 1e6), budget), xruns=int(d.host.stats["xruns"] - x0), periods=periods
             )
 
         # the library page: cold (the folder just changed) and warm

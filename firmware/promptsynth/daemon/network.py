@@ -75,7 +75,7 @@ class Network:
         from promptsynth.web.osc import OscServer
 
         o = self.cfg.osc
-        server = OscServer(o, self.bridge, self.inst, self.board)
+        server = OscServer(o, self.bridge, self.inst, self.board)  # a bad [osc] allow entry raises ConfigError
         try:
             server.start()
         except OSError as e:
