@@ -93,7 +93,17 @@ case "$TORCH" in
      echo "   no constraints made for torch ${TORCH:-none}: using those for torch 2.1" ;;
 esac
 echo "   constraints/$CONSTRAINTS"
-put_file "$ETC/constraints.txt" 0644 <"$SRC/constraints/$CONSTRAINTS"
+# one flat file: the -c lines (constraints/python-3.8.txt, the web page's pins) written in place
+flatten() {
+  local line
+  while IFS= read -r line; do
+    case "$line" in
+      "-c "*) cat "$SRC/constraints/${line#-c }" ;;
+      *) printf '%s\n' "$line" ;;
+    esac
+  done <"$1"
+}
+flatten "$SRC/constraints/$CONSTRAINTS" | put_file "$ETC/constraints.txt" 0644
 
 if [ -z "$PREFIX" ]; then
   step "system packages"

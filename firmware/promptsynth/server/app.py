@@ -84,6 +84,12 @@ def start(cfg: Config, num_cpus=None, temp_dir=None) -> None:
     """Start (or join) Ray and deploy; returns when every replica has loaded its model.
     ``temp_dir``: where a Ray of our own keeps its sockets and logs (default /tmp/ray)."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    # Serve kills an HTTP proxy that has not answered its ready check within 5 s (10 s for the
+    # health check) and serve.start then fails: a loaded machine (or a Jetson-class CPU) misses
+    # that while the replicas load their models. Our own cluster inherits these; a joined one
+    # keeps its own settings.
+    os.environ.setdefault("RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S", "60")
+    os.environ.setdefault("RAY_SERVE_PROXY_HEALTH_CHECK_TIMEOUT_S", "30")
     sv = cfg.server
     if not sv.ray_address:
         # a cluster of our own: its node address and every listener on 127.0.0.1
