@@ -372,8 +372,9 @@ def test_bench_engine_quick_json():
 
 
 @pytest.mark.torch
+@pytest.mark.timeout(1800)  # the worker runs at nice 10: on a loaded machine it gets a sliver of a core
 def test_bench_generate_quick_json():
-    r = cli("bench", "generate", "--quick", "--json", timeout=600)
+    r = cli("bench", "generate", "--quick", "--json", timeout=1700)
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)
     t = data["tiny"]
@@ -390,7 +391,7 @@ def test_bench_generate_quick_json():
     assert s2s["strength_0.3"]["wall_s"] > 0 and s2s["strength_0.6"]["wall_ratio_to_text"] > 0
     vw = data["variations_while_playing"]  # (xruns are a benchmark's aim, not a busy machine's test)
     assert vw["making_variations"]["voices_sounding"] == 16 and vw["making_variations"]["n"] > 0
-    assert vw["generator_idle"]["n"] > 0 and vw["p99_ratio_busy_to_idle"] > 0
+    assert vw["generator_idle"]["n"] > 0 and vw["p99_ratio_busy_to_idle"] > 0 and vw["steps"] == 4
 
 
 def test_bench_faults_quick_json():
