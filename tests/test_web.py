@@ -361,3 +361,61 @@ def test_bench_web_quick_json():
     assert data["status_requests"] >= 5 and data["status_rtt_ms"]["median"] > 0
     assert data["library_page_cold_ms"]["median"] > 0 and data["library_page_warm_ms"]["median"] > 0
     assert set(data["aims"]) == {"xruns==0", "polled_p99_within_noise"}
+
+
+def zip_of(files):
+    """A zip from {name: bytes}; a name given as ("link", target) becomes a symbolic link."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in files.items():
+            if isinstance(data, tuple):
+                info = zipfile.ZipInfo(name)
+                info.external_attr = 0o120777 << 16  # a symlink, as `zip -y` stores one
+                z.writestr(info, data[1])
+            else:
+                z.writestr(name, data)
+    return buf.getvalue()
+
+
+def test_a_zip_of_an_sfz_and_its_samples_imports_like_a_usb_stick_and_hostile_zips_are_refused(web, tmp_path):
+    r = web(max_upload_mb=1.0)
+    c = Client(r.port)
+    assert r.ask(c.login)[0] == 200
+    t = np.arange(RATE // 4) / RATE
+    tone = {hz: wav_bytes((0.3 * np.sin(2 * np.pi * hz * t)).astype(np.float32)) for hz in (110, 220, 440)}
+    sfz = (
+        "<group> ampeg_release=0.2\n"
+        "<region> sample=samples/low tone.wav lokey=36 hikey=36 pitch_keycenter=36\n"
+        "<region> sample=samples/high.wav lokey=38 hikey=38 pitch_keycenter=38\n"
+    )
+    kit = zip_of(
+        {
+            "Kit/Two Pads.sfz": sfz,
+            "Kit/samples/low tone.wav": tone[110],
+            "Kit/samples/high.wav": tone[220],
+            "Kit/extra.wav": tone[440],
+        }
+    )
+    status, got = r.ask(c.json, "PUT", "/api/upload?name=kit.zip", kit)
+    assert status == 200, got
+    assert got["presets"] == [{"bank": "imported", "name": "Two Pads", "zones": 2}]
+    assert [s["name"] for s in got["sounds"]] == ["extra"]  # the kit's samples are not loose sounds too
+    preset = r.d.inst.preset("imported", "Two Pads")
+    assert [(z.lokey, z.hikey) for z in preset.zones] == [(36, 36), (38, 38)]
+    # hostile zips: nothing outside the private folder, nothing at all left behind
+    uploads = os.path.join(str(tmp_path / "state"), ".uploads")
+    before = set(os.listdir(str(tmp_path)))
+    for name, data, want in [
+        ("slip.zip", zip_of({"../../evil.wav": tone[110]}), 400),
+        ("abs.zip", zip_of({"/tmp/evil.wav": tone[110]}), 400),
+        ("link.zip", zip_of({"link.wav": ("link", "/etc/passwd")}), 400),
+        ("bomb.zip", zip_of({"zeros.wav": b"RIFF" + bytes(20 << 20)}), 413),  # 20 MB from a few KB
+        ("many.zip", zip_of({"f%03d.wav" % i: b"x" for i in range(600)}), 413),
+        ("empty.zip", zip_of({"readme.txt": b"hello"}), 415),
+        ("not.zip", b"PK\x03\x04 but not a zip at all", 415),
+    ]:
+        assert len(data) < 1 << 20
+        status, got = r.ask(c.json, "PUT", "/api/upload?name=" + name, data)
+        assert status == want, (name, status, got)
+    assert os.listdir(uploads) == [] and set(os.listdir(str(tmp_path))) == before
+    assert not os.path.exists("/tmp/evil.wav")

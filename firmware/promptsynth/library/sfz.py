@@ -188,7 +188,7 @@ def parse(text: str) -> Tuple[Dict[str, str], List[Dict[str, str]], Dict[str, st
     return control, regions, levels["global"], ignored
 
 
-def _sample_path(sfz_dir: str, default_path: str, sample: str) -> str:
+def sample_path(sfz_dir: str, default_path: str, sample: str) -> str:
     """The sample's file, which must lie inside the SFZ's folder (a USB stick's kit cannot reach
     out of it); raises LibraryError."""
     rel = (default_path + sample).replace("\\", "/")
@@ -237,7 +237,7 @@ def import_sfz(
             continue
         try:
             zone, order, key = _region_zone(r, glob, sampler)
-            file = _sample_path(sfz_dir, control.get("default_path", ""), r["sample"])
+            file = sample_path(sfz_dir, control.get("default_path", ""), r["sample"])
             if file not in imported:
                 imported[file] = import_file(library, file, out_rate).id
         except (ValueError, LibraryError, OSError) as e:

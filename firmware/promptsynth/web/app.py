@@ -32,7 +32,7 @@ from promptsynth.log import describe
 from promptsynth.web import actions
 from promptsynth.web.auth import LoginThrottle, Session, Sessions, same_token, verify_password
 from promptsynth.web.bridge import Bridge, Busy
-from promptsynth.web.library_view import UPLOAD_KINDS, LibraryView, sniff_audio
+from promptsynth.web.library_view import UPLOAD_KINDS, ZIP_MAX_RATIO, LibraryView, UploadRefused, sniff_audio
 from promptsynth.web.logbuffer import LogBuffer
 
 log = logging.getLogger("web")
@@ -297,7 +297,7 @@ async def upload(web: Web, request: Request, s: Session) -> Response:
     if os.path.basename(request.query_params.get("name", "")) != request.query_params.get("name", ""):
         raise HttpError(400, "the file name must not name a folder")
     if not name.lower().endswith(UPLOAD_KINDS):
-        raise HttpError(415, "only WAV and FLAC files can be imported")
+        raise HttpError(415, "only WAV and FLAC files, or a zip of them (an SFZ with its samples), can be imported")
     os.makedirs(web.uploads_dir, exist_ok=True)
     folder = tempfile.mkdtemp(dir=web.uploads_dir)
     path = os.path.join(folder, name)
@@ -317,10 +317,14 @@ async def upload(web: Web, request: Request, s: Session) -> Response:
 
         def run_import() -> Dict[str, Any]:
             with web._importing:
+                if kind == "zip":  # an SFZ kit with its samples, or a folder of sounds: a USB stick
+                    return web.view.import_zip(path, limit * ZIP_MAX_RATIO)
                 return web.view.import_upload(path)
 
         try:
             got = await run_in_threadpool(run_import)
+        except UploadRefused as e:
+            raise HttpError(e.status, "%s: %s" % (name, e)) from None
         except (LibraryError, OSError):
             raise
         except Exception as e:  # soundfile refuses it: a broken file, said as such

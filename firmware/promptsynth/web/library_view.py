@@ -23,16 +23,71 @@ from promptsynth.library.sounds import LibraryError, SoundEntry, SoundLibrary
 
 WAV_MAGIC = (b"RIFF", b"WAVE")
 FLAC_MAGIC = b"fLaC"
-UPLOAD_KINDS = (".wav", ".flac")
+ZIP_MAGIC = b"PK\x03\x04"
+UPLOAD_KINDS = (".wav", ".flac", ".zip")
+ZIP_MAX_FILES = 512  # an SFZ kit with its samples, or a folder of sounds: never more
+ZIP_MAX_RATIO = 4  # unpacked at most this many times the upload limit (a zip bomb stops there)
+
+
+class UploadRefused(ValueError):
+    """An upload that is not what it says, or too big once unpacked (HTTP 415 / 413)."""
+
+    def __init__(self, message: str, status: int = 415):
+        super().__init__(message)
+        self.status = status
 
 
 def sniff_audio(head: bytes) -> Optional[str]:
-    """The file's real type from its first bytes ("wav", "flac"), or None: a name is no proof."""
+    """The file's real type from its first bytes ("wav", "flac", "zip"), or None: a name is no proof."""
     if head[:4] == WAV_MAGIC[0] and head[8:12] == WAV_MAGIC[1]:
         return "wav"
     if head[:4] == FLAC_MAGIC:
         return "flac"
+    if head[:4] == ZIP_MAGIC:
+        return "zip"
     return None
+
+
+def unpack(zip_path: str, folder: str, max_bytes: int) -> List[str]:
+    """The zip's files into ``folder`` (which must be empty and private): only plain files, under
+    names that stay inside it, at most ZIP_MAX_FILES and ``max_bytes`` in all (counted as they are
+    written, not as the zip claims). Returns the paths written."""
+    import zipfile
+
+    from promptsynth.library.sounds import safe_name
+
+    try:
+        z = zipfile.ZipFile(zip_path)
+    except (zipfile.BadZipFile, OSError) as e:
+        raise UploadRefused("not a readable zip file (%s)" % e) from None
+    written, total = [], 0
+    with z:
+        members = [m for m in z.infolist() if not m.is_dir()]
+        if len(members) > ZIP_MAX_FILES:
+            raise UploadRefused("the zip holds %d files: at most %d" % (len(members), ZIP_MAX_FILES), 413)
+        for m in members:
+            parts = m.filename.replace("\\", "/").split("/")
+            if m.filename.startswith("/") or any(p in ("", ".", "..") for p in parts[:-1]):
+                raise UploadRefused("the zip names a path outside itself: %r" % m.filename[:100], 400)
+            if (m.external_attr >> 16) & 0o170000 not in (0, 0o100000):  # links, devices: never
+                raise UploadRefused("the zip holds something that is not a plain file: %r" % m.filename[:100], 400)
+            try:
+                safe = [safe_name(p, "name in the zip") for p in parts]
+            except LibraryError as e:
+                raise UploadRefused(str(e), 400) from None
+            dest = os.path.join(folder, *safe)
+            os.makedirs(os.path.dirname(dest), exist_ok=True)
+            with z.open(m) as src, open(dest, "wb") as out:
+                while True:
+                    chunk = src.read(1 << 20)
+                    if not chunk:
+                        break
+                    total += len(chunk)
+                    if total > max_bytes:
+                        raise UploadRefused("the zip unpacks to more than %d MB" % (max_bytes >> 20), 413)
+                    out.write(chunk)
+            written.append(dest)
+    return written
 
 
 def summary(e: SoundEntry) -> Dict[str, Any]:
@@ -142,3 +197,55 @@ class LibraryView:
         got = import_file(self.lib, path, self.rate)
         e = self.lib.find(got.id)
         return {"sound": summary(e), "new": got.new, "warnings": list(got.warnings)}
+
+    def import_zip(self, path: str, max_bytes: int) -> Dict[str, Any]:
+        """A zip as a USB stick: each SFZ in it becomes a preset in the bank "imported" (its
+        samples into the library), and every other WAV/FLAC a sound. Returns what was made and,
+        per file, what was not."""
+        from promptsynth.library.intake import AUDIO_EXT, import_file
+        from promptsynth.library.sfz import import_sfz
+
+        folder = tempfile.mkdtemp(dir=os.path.dirname(path))
+        try:
+            files = unpack(path, folder, max_bytes)
+            presets, sounds, problems = [], [], []
+            used: set = set()
+            for f in sorted(x for x in files if x.lower().endswith(".sfz")):
+                try:
+                    preset, report = import_sfz(self.lib, f, self.rate, self.base)
+                    preset.bank = "imported"
+                    self.store.save(preset, overwrite=True)
+                    presets.append({"bank": preset.bank, "name": preset.name, "zones": len(preset.zones)})
+                    used.update(_samples_of(f))
+                    problems += ["%s: %s" % (os.path.basename(f), r) for r in report]
+                except (LibraryError, OSError, ValueError) as e:
+                    problems.append("%s: %s" % (os.path.basename(f), e))
+            for f in sorted(x for x in files if x.lower().endswith(AUDIO_EXT) and os.path.realpath(x) not in used):
+                try:
+                    sounds.append(summary(self.lib.find(import_file(self.lib, f, self.rate).id)))
+                except Exception as e:  # soundfile's errors are of several types: each file's own line
+                    problems.append("%s: %s" % (os.path.relpath(f, folder), e))
+            if not presets and not sounds:
+                raise UploadRefused(
+                    "nothing in the zip could be imported: %s" % "; ".join(problems[:5] or ["no SFZ, WAV or FLAC"])
+                )
+            return {"presets": presets, "sounds": sounds, "problems": problems}
+        finally:
+            import shutil
+
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _samples_of(sfz_path: str) -> List[str]:
+    """The files an SFZ's regions play (so they are not imported a second time as loose sounds)."""
+    from promptsynth.library.sfz import parse, sample_path
+
+    with open(sfz_path, encoding="utf-8", errors="replace") as fh:
+        control, regions, _, _ = parse(fh.read())
+    out = []
+    for r in regions:
+        try:
+            out.append(sample_path(os.path.dirname(sfz_path), control.get("default_path", ""), r.get("sample", "")))
+        except LibraryError:
+            pass
+    return out

@@ -451,7 +451,7 @@ function soundListClick(ev) {
 // Uploads go one at a time (each is imported on the instrument), a line for each file.
 async function upload() {
   const input = $('#upload-file'), out = $('#upload-status'), files = Array.from(input.files || []);
-  if (!files.length) return say('library-status', 'choose .wav or .flac files first', 'error');
+  if (!files.length) return say('library-status', 'choose .wav, .flac or .zip (an SFZ with its samples) files first', 'error');
   out.textContent = '';
   $('#upload-button').disabled = true;
   for (const f of files) {
@@ -460,6 +460,11 @@ async function upload() {
       const d = await api('PUT', '/api/upload?name=' + enc(f.name), f, { raw: true, type: f.type || 'application/octet-stream' });
       const s = d.sound || {};
       let text = `${f.name}: imported as ${s.name || s.id}`;
+      if (d.presets) {  // a zip: an SFZ kit with its samples, or a folder of sounds
+        const names = d.presets.map((p) => p.name).concat(d.sounds.map((x) => x.name));
+        text = `${f.name}: imported ${d.presets.length} preset(s), ${d.sounds.length} sound(s): ${names.join(', ')}`;
+        if (d.problems.length) text += ` (${d.problems.join('; ')})`;
+      }
       if (d.new === false) text += ' (already in the library)';
       if (d.warnings && d.warnings.length) text += ` (${d.warnings.join('; ')})`;
       line.textContent = text;
