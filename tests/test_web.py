@@ -7,6 +7,7 @@ The browser's side is tests/test_web_browser.py."""
 import http.client
 import io
 import json
+import logging
 import os
 import socket
 import time
@@ -419,3 +420,18 @@ def test_a_zip_of_an_sfz_and_its_samples_imports_like_a_usb_stick_and_hostile_zi
         assert status == want, (name, status, got)
     assert os.listdir(uploads) == [] and set(os.listdir(str(tmp_path))) == before
     assert not os.path.exists("/tmp/evil.wav")
+
+
+def test_the_system_page_shows_the_log_and_what_doctor_says(web, caplog):
+    caplog.set_level(logging.INFO)  # as `promptsynth run` logs
+    r = web()
+    c = Client(r.port)
+    assert r.ask(c.login)[0] == 200
+    assert r.ask(c.json, "POST", "/api/settings", {"section": "sound", "key": "cutoff", "value": 5.0})[0] == 400
+    sid = r.d.inst.library.add(np.zeros((RATE, 1), np.float32), RATE, {"kind": "imported", "analysis": {}}, "old")
+    assert r.ask(c.json, "POST", "/api/sounds/%s/rename" % sid, {"name": "new name"})[0] == 200
+    status, logs = r.ask(c.json, "GET", "/api/logs")
+    assert status == 200 and any("renamed 'new name'" in line for line in logs["lines"]), logs["lines"][-5:]
+    status, doc = r.ask(c.json, "GET", "/api/doctor", timeout=180.0)
+    text = "\n".join(doc["lines"])
+    assert status == 200 and "config" in text and "web" in text and "PASS" in text, text[-2000:]
