@@ -224,3 +224,25 @@ def test_a_prompt_typed_on_the_page_generates_with_progress_and_plays(web, page_
         # the instrument plays the new sound (taken in by the daemon loop, as from the panel)
         assert wait_until(lambda: d.inst.current.sound == made)
         assert pg.console_errors == [] and loop.errors == []
+
+
+def test_kiosk_mode_hides_what_deletes_or_changes(web, page_of):
+    from playwright.sync_api import expect
+
+    r = web(kiosk=True)
+    d = r.d
+    d.inst.library.add(np.zeros((RATE, 1), np.float32), RATE, {"kind": "imported", "analysis": {}}, "keep me")
+    with LoopThread(d) as loop:
+        pg = page_of(r)
+        log_in(pg)
+        pg.click("#tab-library")
+        row = pg.locator(".sound-row", has_text="keep me")
+        expect(row).to_have_count(1)
+        expect(row.locator(".listen")).to_be_visible()
+        for hidden in (row.locator(".delete"), row.locator(".rename"), pg.locator("#upload-file")):
+            expect(hidden).to_be_hidden()
+        pg.click("#tab-presets")
+        expect(pg.locator("#preset-save")).to_be_hidden()
+        pg.click("#tab-settings")
+        expect(pg.locator("#setting-sound-cutoff")).to_have_count(0)  # shown as text, not a control
+        assert script_errors(pg) == [] and loop.errors == []
