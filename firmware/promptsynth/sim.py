@@ -54,6 +54,41 @@ def _die_with_parent() -> None:
         pass
 
 
+JACK_REGISTRY = "/dev/shm/jack-shm-registry"
+JACK_SERVERS, JACK_SERVER_AT, JACK_SERVER_SIZE = 8, 24, 264  # jack2's shm header: server[8] {pid, name}
+
+
+def reclaim_jack_servers(path: str = JACK_REGISTRY) -> int:
+    """Free the slots of JACK servers that died without unregistering (killed): jack2 reclaims a
+    dead server's slot only when a server of the same name starts, and our servers have unique
+    names, so 8 such deaths would stop every later server ("Too many servers already active").
+    Returns how many slots were freed."""
+    try:
+        with open(path, "r+b") as fh:
+            head = fh.read(JACK_SERVER_AT + JACK_SERVERS * JACK_SERVER_SIZE)
+            if head[:4] != b"KCAJ":
+                return 0
+            freed = 0
+            for i in range(JACK_SERVERS):
+                at = JACK_SERVER_AT + i * JACK_SERVER_SIZE
+                pid = int.from_bytes(head[at : at + 4], "little")
+                if pid <= 0:
+                    continue
+                try:
+                    os.kill(pid, 0)
+                    continue  # alive (or not ours to signal): kept
+                except ProcessLookupError:
+                    pass
+                except PermissionError:
+                    continue
+                fh.seek(at)
+                fh.write(bytes(JACK_SERVER_SIZE))
+                freed += 1
+            return freed
+    except OSError:
+        return 0
+
+
 class JackServer:
     """A `jackd --no-realtime -d dummy` server, started and stopped by us."""
 
@@ -67,7 +102,7 @@ class JackServer:
     def env(self) -> Dict[str, str]:
         return {"JACK_DEFAULT_SERVER": self.name} if self.name else {}
 
-    def start(self, timeout: float = 10.0) -> None:
+    def start(self, timeout: float = 10.0, retry: bool = True) -> None:
         exe = shutil.which("jackd")
         if exe is None:
             raise RuntimeError("jackd is not installed (apt-get install jackd2)")
@@ -90,7 +125,11 @@ class JackServer:
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             if self.proc.poll() is not None:
-                raise RuntimeError("jackd exited: %s" % open(self.log_path).read()[-500:])
+                why = open(self.log_path).read()
+                if "Too many servers already active" in why and retry and reclaim_jack_servers():
+                    log.warning("freed the slots of JACK servers that were killed; starting again")
+                    return self.start(timeout, retry=False)
+                raise RuntimeError("jackd exited: %s" % why[-500:])
             if self._lsp_ok():
                 return
             time.sleep(0.1)

@@ -14,6 +14,7 @@ import time
 from collections import deque
 from multiprocessing import shared_memory
 from multiprocessing.connection import Connection
+from multiprocessing.connection import wait as mp_wait
 from typing import Deque, Dict, List, Optional, Sequence
 
 from promptsynth.backoff import Backoff
@@ -167,9 +168,17 @@ class EngineHost:
         """Ids of the sounds whose shared memory is still held for the engine."""
         return list(self._published)
 
-    def poll(self, timeout: float = 0.0) -> List[object]:
-        """Take what the engine sent: notices are logged, released sounds unlinked; returns all."""
+    def poll(self, timeout: float = 0.0, wake=None) -> List[object]:
+        """Take what the engine sent: notices are logged, released sounds unlinked; returns all.
+        Waits up to ``timeout`` for the first message, or until ``wake`` (anything with a
+        fileno: the network's queued requests) becomes readable."""
         got: List[object] = []
+        if wake is not None and timeout > 0 and self.conn is not None:
+            try:
+                mp_wait([self.conn, wake], timeout)
+            except (OSError, ValueError):  # a closed pipe: the loop below finds it
+                pass
+            timeout = 0.0
         try:
             while self.conn is not None and self.conn.poll(timeout):
                 msg = self.conn.recv()

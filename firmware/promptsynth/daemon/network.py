@@ -33,6 +33,11 @@ class Network:
     def enabled(self) -> bool:
         return self.cfg.web.enabled or self.cfg.osc.enabled
 
+    @property
+    def wake(self):
+        """What the loop's wait for the engine also wakes on: a request queued (None when off)."""
+        return self.bridge if self.enabled and self.board is not None else None
+
     def start(self) -> None:
         if not self.enabled:
             return
@@ -112,6 +117,8 @@ class Network:
                 except Exception:  # stopping goes on
                     log.exception("while stopping the network")
         self.web = self.osc = None
+        self.board = None  # no more waking on the bridge
+        self.bridge.close()
         if self.logs is not None:
             logging.getLogger().removeHandler(self.logs)
             self.logs = None

@@ -91,7 +91,7 @@ class Daemon:
         """One round of the loop; every part contained."""
         h = self.health
         # 6. the engine
-        h.guard("engine", self.host.poll, LOOP_S)
+        h.guard("engine", self.host.poll, LOOP_S, self.network.wake)
         now = self.clock()
         if h.guard("engine", self.host.check, now):
             h.sync("engine", FAILED, "restarted after a crash (restart %d)" % self.host.restarts)

@@ -8,6 +8,7 @@ the panel or the loop (and the engine, a process of its own, never notices eithe
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import time
@@ -38,6 +39,25 @@ class Bridge:
         self._q: queue.Queue = queue.Queue(MAX_WAITING)
         self.clock = clock
         self.calls = 0  # calls run so far (for tests and `bench`)
+        self._wake: Optional[tuple] = None  # (read fd, write fd), made by fileno()
+        self._wake_lock = threading.Lock()  # a late caller never writes to a closed (reused) fd
+
+    def fileno(self) -> int:
+        """A file descriptor that becomes readable when a call is queued: the daemon loop waits
+        on it beside the engine's pipe, so a request is taken at once, not at the next round."""
+        if self._wake is None:
+            r, w = os.pipe()
+            os.set_blocking(r, False)
+            os.set_blocking(w, False)
+            self._wake = (r, w)
+        return self._wake[0]
+
+    def close(self) -> None:
+        with self._wake_lock:
+            if self._wake is not None:
+                for fd in self._wake:
+                    os.close(fd)
+                self._wake = None
 
     # ---- network threads ------------------------------------------------------------------------
     def call(self, fn: Callable[..., Any], *args: Any, timeout: float = CALL_TIMEOUT_S, **kwargs: Any) -> Any:
@@ -48,6 +68,12 @@ class Bridge:
             self._q.put_nowait(c)
         except queue.Full:
             raise Busy("the instrument is busy: %d requests wait" % MAX_WAITING) from None
+        with self._wake_lock:  # never blocks: the pipe's write end does not
+            if self._wake is not None:
+                try:
+                    os.write(self._wake[1], b"\0")
+                except OSError:  # full (BlockingIOError): the loop is woken already
+                    pass
         if not c.done.wait(timeout):
             c.abandoned = True
             raise Busy("the instrument did not answer within %.0f s" % timeout)
@@ -60,6 +86,13 @@ class Bridge:
         """Run queued calls for at most ``slice_s`` (at least one, if any wait); returns how many."""
         end = time.monotonic() + slice_s
         n = 0
+        with self._wake_lock:
+            if self._wake is not None:
+                try:
+                    while os.read(self._wake[0], 4096):
+                        pass
+                except OSError:  # empty (BlockingIOError): drained
+                    pass
         while True:
             try:
                 c = self._q.get_nowait()
