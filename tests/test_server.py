@@ -258,44 +258,81 @@ def test_a_replica_killed_mid_job_fails_that_job_and_comes_back(server):
     assert isinstance(ev, msg.Result), ev
 
 
-def test_auto_makes_the_sound_locally_when_the_server_goes_away_mid_job(server, local):
-    """Last: it takes the server down. A job running on the server when it goes: auto makes it
-    with the local model instead, the same recipe and seed (so the same sound), counted; the
-    next job goes straight to the local model while the server is left alone."""
+def test_auto_makes_the_sound_locally_when_the_server_goes_away_mid_job(server, local, rig, tmp_path):
+    """Last: it takes the server down. The instrument itself (the daemon, its engine on the rig's
+    paced ALSA tap, a note held throughout) with [generator] backend = "auto": a job running on
+    the server when it goes is made with the local model instead, the same recipe and seed (so
+    the same sound), counted and played; the next job goes straight to the local model while the
+    server is left alone; and the engine's output never has a silent period meanwhile."""
     from ray import serve
 
+    from conftest import AudioWatch, step_until
     from promptsynth import config
+    from promptsynth.daemon.run import Daemon
+    from promptsynth.engine import messages as em
     from promptsynth.generator import protocol as msg
-    from promptsynth.generator.client import GeneratorClient
-    from promptsynth.generator.params import GenerationParams, validate
-    from promptsynth.remote.auto import AutoClient
+    from promptsynth.generator.params import validate
     from promptsynth.server import app
 
     cfg, tokens = server
-    own = GeneratorClient("tiny", config.state_dir(cfg), "cpu", queue_size=4, nice=0)
-    auto = AutoClient(client(cfg, tokens["kiosk-1"]), own, retry_s=600.0)
-    auto.start()
-    end = time.monotonic() + 300
-    while own.model_state != "ready" and time.monotonic() < end:
-        auto.poll(0.1)
-    p = GenerationParams("a drone that outlives its server", seed=77, seconds=2.56, steps=300)
-    job = auto.submit(p)
-    assert auto.where(job) == "server"
-    end = time.monotonic() + 120
-    while time.monotonic() < end and not any(isinstance(e, msg.Progress) for e in auto.poll(0.1)):
-        pass
-    serve.delete(app.APP_NAME)  # the server goes away mid-job
-    ev, seen = wait_for(auto, job, timeout=600)
-    assert isinstance(ev, msg.Result), ev
-    assert auto.fallbacks == 1 and auto.last_fallback and auto.where(job) == "local"
-    assert "server" not in ev.recipe  # made here
-    alone = local.generate(validate(p)).audio[0]
-    assert ev.recipe["seed"] == 77 and np.allclose(ev.audio[0], alone, atol=1e-6)
-    nxt = auto.submit(GenerationParams("next", seed=1, **QUICK))
-    assert auto.where(nxt) == "local"  # the server is left alone for a while
-    ev, _ = wait_for(auto, nxt)
-    assert isinstance(ev, msg.Result) and auto.fallbacks == 1
-    auto.stop()
+    state = tmp_path / "state"
+    shutil.copytree(os.path.join(config.state_dir(cfg), "models"), str(state / "models"))
+    icfg = config.replace(rig.config("tap_jack"), "paths", state=str(state))
+    icfg = config.replace(icfg, "model", id="tiny", device="cpu", threads=1)
+    icfg = config.replace(
+        icfg,
+        "generator",
+        backend="auto",
+        url="http://127.0.0.1:%d" % cfg.server.port,
+        token=tokens["kiosk-1"],
+        retry=600.0,  # the server is left alone this long after failing (the fallback job may take minutes)
+    )
+    d = Daemon(icfg, rig.env)
+    try:
+        d.start()
+        assert d.host.wait_ready(60.0)
+        d.host.send(em.Midi(bytes([0x90, 60, 100])))  # held for the whole test
+        assert step_until(d, lambda: d.host.stats["voices"] >= 1 and d.gen.model_state == "ready", 300.0)
+        watch = AudioWatch(rig, d.host)
+        p = dict(seed=77, seconds=2.56, steps=300)
+        job = d.inst.generate("a drone that outlives its server", **p)
+        assert d.gen.where(job).startswith("server")
+        sent = d.gen.params_of(job)  # the job as sent: the daemon's settings with these overrides
+        assert sent is not None and sent.seed == 77
+        seq = d.inst.events_since(0)[0]
+        assert step_until(
+            d, lambda: any(isinstance(e, msg.Progress) and e.job_id == job for e in d.inst.events_since(seq)[1]), 120.0
+        )
+        serve.delete(app.APP_NAME)  # the server goes away mid-job
+
+        def result():
+            return [
+                e for e in d.inst.events_since(seq)[1] if isinstance(e, (msg.Result, msg.Failed)) and e.job_id == job
+            ]
+
+        assert step_until(d, lambda: bool(result()), 600.0)
+        ev = result()[0]
+        assert isinstance(ev, msg.Result), ev
+        auto = d.gen.client
+        assert auto.fallbacks == 1 and d.gen.where(job) == "local" and "server" not in ev.recipe
+        alone = local.generate(validate(sent)).audio[0]
+        assert ev.recipe["seed"] == 77 and np.allclose(ev.audio[0], alone, atol=1e-6)
+        assert step_until(d, lambda: d.inst.current.sound not in (None, "init"), 30.0)  # it plays
+        made = d.inst.library.meta(d.inst.current.sound)
+        assert made["recipe"]["seed"] == 77 and made["recipe"]["prompt"] == "a drone that outlives its server"
+        nxt = d.inst.generate("next", seed=1, **QUICK)
+        assert d.gen.where(nxt) == "local"  # the server is left alone for a while
+        assert step_until(
+            d,
+            lambda: any(
+                getattr(e, "job_id", None) == nxt and isinstance(e, msg.Result) for e in d.inst.events_since(seq)[1]
+            ),
+            300.0,
+        )
+        assert auto.fallbacks == 1
+        watch.check()  # the engine kept writing, no period silent, the same engine process
+    finally:
+        d.stop()
 
 
 def test_the_kuberay_entry_point_builds_the_application_from_its_config(tmp_path, monkeypatch):
