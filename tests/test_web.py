@@ -435,3 +435,21 @@ def test_the_system_page_shows_the_log_and_what_doctor_says(web, caplog):
     status, doc = r.ask(c.json, "GET", "/api/doctor", timeout=180.0)
     text = "\n".join(doc["lines"])
     assert status == 200 and "config" in text and "web" in text and "PASS" in text, text[-2000:]
+
+
+def test_web_password_prints_a_hash_that_logs_in_and_refuses_short_ones():
+    import subprocess
+    import sys
+
+    from promptsynth.web.auth import verify_password
+
+    run = [sys.executable, "-m", "promptsynth", "web", "password"]
+    r = subprocess.run(run, input="short\n", capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "at least 8 characters" in r.stderr and "password_hash" not in r.stdout
+    r = subprocess.run(run, input="a stage password\n", capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    line = [ln for ln in r.stdout.splitlines() if ln.startswith("password_hash = ")][0]
+    stored = line.split('"')[1]
+    assert stored.startswith("scrypt$") and "a stage password" not in r.stdout
+    assert verify_password("a stage password", stored) and not verify_password("a stage passworD", stored)
+    assert config.loads('[web]\nenabled = true\npassword_hash = "%s"\n' % stored).web.password_hash == stored
