@@ -90,6 +90,19 @@ def test_login_gives_a_strict_httponly_cookie_and_a_new_session(web):
     assert r.ask(kept.json, "GET", "/api/status")[0] == 401
 
 
+def test_a_flood_of_new_sessions_never_logs_anyone_out(web):
+    r = web()
+    c = Client(r.port)
+    assert r.ask(c.login)[0] == 200
+
+    def flood():
+        for _ in range(600):  # twice the sessions kept for visitors not logged in
+            Client(r.port).json("GET", "/api/session")
+
+    r.ask(flood)
+    assert r.ask(c.json, "GET", "/api/status")[0] == 200
+
+
 def test_wrong_passwords_are_refused_and_slowed_down(web):
     r = web()
     c = Client(r.port)

@@ -19,7 +19,8 @@ from typing import Callable, Dict, List, Optional
 # scrypt's cost: 16 MiB and about 50 ms on a Xavier core for each try, which a guesser pays too
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 PBKDF2_ROUNDS = 300_000  # where hashlib lacks scrypt (a Python built without OpenSSL 1.1)
-MAX_SESSIONS = 256  # the oldest goes when more are opened (a script opening sessions gains nothing)
+MAX_VISITORS = 256  # sessions not logged in: the least recently used goes when more are opened
+MAX_LOGGED_IN = 32  # logged-in sessions: only a login (which needs the password) pushes one out
 FREE_TRIES = 3  # failed logins from one address before each further try waits
 MAX_WAIT_S = 60.0  # the longest wait after failed logins
 
@@ -104,9 +105,11 @@ class Sessions:
         return s
 
     def new(self, logged_in: bool = False) -> Session:
-        if len(self._by_id) >= MAX_SESSIONS:  # the least recently used goes
-            oldest = min(self._by_id.values(), key=lambda s: s.last_used)
-            del self._by_id[oldest.id]
+        """A new session. Sessions are bounded in two pools, so a script opening sessions by the
+        thousand only ever pushes out other sessions that are not logged in."""
+        pool = [s for s in self._by_id.values() if s.logged_in == logged_in]
+        if len(pool) >= (MAX_LOGGED_IN if logged_in else MAX_VISITORS):  # the least recently used goes
+            del self._by_id[min(pool, key=lambda s: s.last_used).id]
         s = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), logged_in, self.clock())
         self._by_id[s.id] = s
         return s
