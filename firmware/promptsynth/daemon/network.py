@@ -87,8 +87,7 @@ class Network:
             self._failed("osc", e)
             return
         self.osc = server
-        self.health.sync("osc", OK, "udp %s:%d" % (o.host, server.port))
-        log.info("OSC on udp %s:%d", o.host, server.port)
+        self.health.sync("osc", OK, "udp %s:%d" % (o.host, server.port))  # (osc.py logs where it listens)
 
     def _failed(self, part: str, e: OSError) -> None:
         """It could not listen (the port in use, the address gone): said, and tried again later."""
