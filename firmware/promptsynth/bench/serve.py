@@ -25,14 +25,6 @@ import numpy as np
 JOB: Dict[str, Any] = dict(seconds=1.28, steps=10)
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _clients_run(cfg, token: str, clients: int, jobs_each: int) -> Dict[str, Any]:
     """``clients`` instruments at once, ``jobs_each`` jobs each in turn."""
     from promptsynth.generator import protocol as msg
@@ -97,6 +89,7 @@ def _run(quick: bool) -> Dict[str, Any]:
     import torch
 
     from promptsynth import config
+    from promptsynth.bench.rig import free_port
     from promptsynth.generator.jobs import load_runner
     from promptsynth.generator.models import model_dir
     from promptsynth.generator.params import GenerationParams, validate
@@ -111,7 +104,7 @@ def _run(quick: bool) -> Dict[str, Any]:
     base = config.replace(
         base,
         "server",
-        port=_free_port(),
+        port=free_port(),
         models=("tiny",),
         gpus_per_replica=0.0,
         cpus_per_replica=0.5,

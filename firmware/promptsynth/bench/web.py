@@ -31,14 +31,6 @@ PASSWORD = "bench password"
 SOUNDS = 1000
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class _Http:
     """A logged-in page: its cookie and CSRF token."""
 
@@ -89,7 +81,7 @@ def _fill_library(state: str, n: int, rate: int) -> None:
 
 def run(quick: bool = False) -> Dict[str, Any]:
     from promptsynth import config
-    from promptsynth.bench.rig import Rig, wait_for
+    from promptsynth.bench.rig import Rig, free_port, wait_for
     from promptsynth.daemon.run import Daemon
     from promptsynth.web.auth import hash_password
 
@@ -103,7 +95,7 @@ def run(quick: bool = False) -> Dict[str, Any]:
     try:
         state = os.path.join(tmp, "state")
         _fill_library(state, sounds, rig.rate)
-        port = _free_port()
+        port = free_port()
         cfg = config.replace(rig.config("tap_jack", polyphony=16), "paths", state=state)
         cfg = config.replace(
             cfg, "web", enabled=True, host="127.0.0.1", port=port, password_hash=hash_password(PASSWORD)

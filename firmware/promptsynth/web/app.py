@@ -293,9 +293,7 @@ async def upload(web: Web, request: Request, s: Session) -> Response:
         raise HttpError(429, "%d uploads in the last hour: the most a session may make" % w.max_uploads)
     if int(request.headers.get("content-length") or 0) > limit:
         raise HttpError(413, "the file is larger than %g MB" % w.max_upload_mb)
-    name = safe_name(os.path.basename(request.query_params.get("name", "")), "file name")
-    if os.path.basename(request.query_params.get("name", "")) != request.query_params.get("name", ""):
-        raise HttpError(400, "the file name must not name a folder")
+    name = safe_name(request.query_params.get("name", ""), "file name")  # no separators, no ".."
     if not name.lower().endswith(UPLOAD_KINDS):
         raise HttpError(415, "only WAV and FLAC files, or a zip of them (an SFZ with its samples), can be imported")
     os.makedirs(web.uploads_dir, exist_ok=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import tempfile
 import threading
 from typing import Any, Dict, List, Optional, Tuple
@@ -231,8 +232,6 @@ class LibraryView:
                 )
             return {"presets": presets, "sounds": sounds, "problems": problems}
         finally:
-            import shutil
-
             shutil.rmtree(folder, ignore_errors=True)
 
 
