@@ -108,6 +108,8 @@ run_lane() {       # run_lane NAME COMMAND...: a heading, the lane, its outcome 
 
 rm -rf .lanes
 mkdir -p "$PROMPTSYNTH_LANE_MODELS"
+# every lane builds pyalsaaudio (ALSA headers): the system packages come before the first lane
+scripts/install-deps.sh
 run_lane lint lane_lint
 run_lane py311 lane_py311 "$@"
 run_lane py38 lane_py38 "$@"
