@@ -153,6 +153,7 @@ def test_eight_instruments_at_once_each_get_their_own_sound(server, local):
 def test_bad_requests_are_refused_clearly_and_nothing_is_queued(server):
     from promptsynth.generator import protocol as msg
     from promptsynth.generator.params import GenerationParams
+    from promptsynth.remote import api
 
     cfg, tokens = server
     c = client(cfg, tokens["kiosk-1"])
@@ -181,6 +182,13 @@ def test_bad_requests_are_refused_clearly_and_nothing_is_queued(server):
     assert other.request("GET", "/jobs/" + job)[0] == 404
     assert other.request("DELETE", "/jobs/" + job)[0] == 404
     assert mine.request("GET", "/jobs/" + job)[0] == 200
+    # its stream, asked with the result, ends in a done line holding the audio the audio route serves
+    status, _, body = mine.request("GET", "/jobs/%s/events?result=1" % job, timeout=300)
+    lines = [json.loads(x) for x in body.splitlines() if x.strip()]
+    assert status == 200 and lines[0]["event"] == "queued" and lines[0]["job"] == job
+    assert lines[-1]["event"] == "done" and lines[-1]["recipes"][0]["prompt"] == "a bell", lines[-1].keys()
+    wav = mine.request("GET", "/jobs/%s/audio/0" % job)[2]
+    assert np.array_equal(api.audio_of(lines[-1])[0], api.wav_audio(wav)[0])
 
 
 SLOW = dict(seconds=30.0, steps=500)  # minutes on the tiny model: still running when cancelled
@@ -242,6 +250,11 @@ def test_a_replica_killed_mid_job_fails_that_job_and_comes_back(server):
     while time.monotonic() < end and not any(isinstance(e, msg.Progress) for e in c.poll(0.1)):
         pass
     assert c.running is not None  # it runs on a replica
+    steps, until = [], time.monotonic() + 3.0
+    while time.monotonic() < until:
+        steps += [e for e in c.poll(0.1) if isinstance(e, msg.Progress)]
+    gaps = np.diff([e.elapsed for e in steps])
+    assert len(steps) >= 2 and gaps.min() >= 0.09, gaps  # a few a second, not one per step (replica.py)
     replicas = [a for a in ray.util.list_named_actors(all_namespaces=True) if "model-tiny" in a["name"]]
     assert len(replicas) == 2
     for a in replicas:  # the one running it among them

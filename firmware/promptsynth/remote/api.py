@@ -1,6 +1,7 @@
 """The generation server's HTTP API: paths, limits and the JSON both sides speak (one source).
 
     POST   /v1/jobs                  a job: {"model", "params", "source"?} -> 202 {"job", "position"}
+    POST   /v1/jobs?stream=1         the same job, answered 200 with its news at once (below)
     GET    /v1/jobs/{job}/events     its news as JSON lines (queued, started, progress, done, failed)
     GET    /v1/jobs/{job}            its state; when done its recipes, warnings, timings, calls
     GET    /v1/jobs/{job}/audio/{k}  candidate k (best first) as a float32 WAV at the model's rate
@@ -11,6 +12,11 @@ Every request carries ``Authorization: Bearer TOKEN``; a job is its instrument's
 token gets 404). Errors are ``{"error": "..."}`` with 400 (a bad job: the message says what),
 401 (no or wrong token), 404, 413 (body too large), 503 with ``Retry-After`` (busy: the queue is
 full). Parameters are checked by generator/params.py, as on the instrument.
+
+A stream asked for with ``POST ?stream=1`` (the instrument's way: one exchange for the whole job)
+or ``GET events?result=1`` carries the result in its ``done`` line: the state's fields and
+``audio``, each candidate a base64 float WAV; its first line, ``queued``, names the ``job`` (for a
+cancel). Progress may be coalesced: a reader that falls behind gets the latest step.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from __future__ import annotations
 import base64
 import io
 import json
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -96,6 +102,23 @@ def parse_job(raw: bytes) -> Tuple[str, GenerationParams, Optional[np.ndarray], 
             raise ApiError(400, "the source's WAV is not base64") from None
         source, rate = wav_audio(data)
     return model, params, source, rate
+
+
+def inline_result(result: Dict[str, Any], audio: List[np.ndarray]) -> Dict[str, Any]:
+    """A done event's result fields: the state's, and each candidate as a base64 float WAV."""
+    rate = int(result.get("rate", 16000))
+    out = dict(result)
+    out["candidates"] = len(audio)
+    out["audio"] = [base64.b64encode(wav_bytes(a, rate)).decode("ascii") for a in audio]
+    return out
+
+
+def audio_of(event: Dict[str, Any]) -> List[np.ndarray]:
+    """The candidates of a done event that carries them; ValueError if one is not a WAV."""
+    try:
+        return [wav_audio(base64.b64decode(w, validate=True))[0] for w in event["audio"]]
+    except (ApiError, TypeError, ValueError) as e:
+        raise ValueError("the server's result is not audio: %s" % e) from None
 
 
 def event_line(event: Dict[str, Any]) -> bytes:

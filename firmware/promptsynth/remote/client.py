@@ -2,9 +2,10 @@
 poll for Queued, Progress, Result, Failed, ModelStatus) over the server's HTTP API (api.py), with
 the standard library only (Python 3.8, no Ray on the instrument).
 
-Each job runs in a thread of its own: it submits, reads the job's event stream (the server
-sends a blank line every few seconds while nothing happens, so a stream silent for
-``stall_timeout`` means the network or the server is gone) and fetches the result's WAVs. What
+Each job runs in a thread of its own: it submits the job and reads its event stream on the same
+answer, to the done line that carries the result's WAVs (one exchange: over a network each costs
+a round trip). The server sends a blank line every few seconds while nothing happens, so a
+stream silent for ``stall_timeout`` means the network or the server is gone. What
 goes wrong ends the job with a Failed whose kind says what: ``unreachable`` (no connection),
 ``refused`` (a wrong token), ``busy`` (the server's queue is full), ``invalid`` (the job itself),
 ``lost`` (the stream cut or stalled mid-job), ``cancelled``, ``error``.
@@ -99,10 +100,7 @@ class RemoteClient:
         """(status, headers, body) of one request; OSError when the server cannot be reached."""
         conn = self._conn(timeout or self.stall_timeout)
         try:
-            headers = {"Authorization": "Bearer " + self.token}
-            if body is not None:
-                headers["Content-Type"] = "application/json"
-            conn.request(method, self.base + api.PREFIX + path, body=body, headers=headers)
+            conn.request(method, self.base + api.PREFIX + path, body=body, headers=self._headers(body is not None))
             r = conn.getresponse()
             return r.status, dict(r.getheaders()), r.read()
         except http.client.HTTPException as e:
@@ -248,79 +246,95 @@ class RemoteClient:
         self._end(rj, msg.Failed(rj.job.job_id, reason, "cancelled" if rj.cancel.is_set() else kind))
 
     def _run(self, rj: RemoteJob) -> None:
+        """Submit the job and read its news on the same answer (one exchange for the whole job; a
+        server that answers 202 is older: its events are read on a second one)."""
         job = rj.job
         try:
             body = api.job_body(job.params, job.model, job.source, job.source_rate)
-            status, headers, answer = self.request("POST", "/jobs", body)
+            conn = self._conn(self.stall_timeout)
         except OSError as e:
             self._fail(rj, "the generation server %s cannot be reached: %s" % (self.url, e), "unreachable")
             return
-        if status != 202:
-            kind = {401: "refused", 503: "busy", 400: "invalid", 413: "invalid"}.get(status, "error")
-            why = self._message(answer)
-            if status == 401:
-                why = "the server refused this instrument's token ([generator] token)"
-            self._fail(rj, "server: %s" % why, kind)
-            return
-        rj.server_id = str(json.loads(answer.decode("utf-8"))["job"])
-        if rj.cancel.is_set():
-            self._delete(rj.server_id)
         try:
-            self._follow(rj)
-        except (OSError, ValueError, http.client.HTTPException) as e:
+            try:
+                conn.request("POST", self.base + api.PREFIX + "/jobs?stream=1", body=body, headers=self._headers(True))
+                r = conn.getresponse()
+            except (OSError, http.client.HTTPException) as e:
+                self._fail(rj, "the generation server %s cannot be reached: %s" % (self.url, e), "unreachable")
+                return
+            if r.status == 202:
+                rj.server_id = str(json.loads(r.read().decode("utf-8"))["job"])
+                if rj.cancel.is_set():
+                    self._delete(rj.server_id)
+                conn.close()
+                conn = self._conn(self.stall_timeout)
+                conn.request("GET", self.base + api.PREFIX + "/jobs/%s/events" % rj.server_id, headers=self._headers())
+                r = conn.getresponse()
+            if r.status != 200:
+                kind = {401: "refused", 503: "busy", 400: "invalid", 413: "invalid"}.get(r.status, "error")
+                why = self._message(r.read())
+                if r.status == 401:
+                    why = "the server refused this instrument's token ([generator] token)"
+                self._fail(rj, "server: %s" % why, kind)
+                return
+            self._follow(rj, r)
+        except (OSError, ValueError, KeyError, api.ApiError, http.client.HTTPException) as e:
             reason = "the connection to the server was lost mid-job (%s)" % (e or type(e).__name__)
             self._fail(rj, reason, "lost")
-
-    def _follow(self, rj: RemoteJob) -> None:
-        """Read the job's events to its end; fetch the result."""
-        job = rj.job
-        conn = self._conn(self.stall_timeout)  # a silent stream is a lost one
-        try:
-            conn.request(
-                "GET",
-                self.base + api.PREFIX + "/jobs/%s/events" % rj.server_id,
-                headers={"Authorization": "Bearer " + self.token},
-            )
-            r = conn.getresponse()
-            if r.status != 200:
-                self._fail(rj, "server: %s" % self._message(r.read()), "error")
-                return
-            while True:
-                try:
-                    line = r.readline()
-                except socket.timeout:
-                    raise OSError("no news from the server for %g s" % self.stall_timeout) from None
-                if not line:
-                    raise OSError("the server closed the stream")
-                if rj.ended:  # cancelled here: the server was told; stop listening
-                    return
-                if not line.strip():
-                    continue  # the server's keep-alive
-                ev = json.loads(line.decode("utf-8"))
-                kind = ev.get("event")
-                if kind == "queued":
-                    self._events.put(msg.Queued(job.job_id, int(ev.get("position", 0))))
-                elif kind == "started":
-                    with self._lock:
-                        self.queue = collections.deque(j for j in self.queue if j.job_id != job.job_id)
-                        self.running = (job, time.monotonic())
-                elif kind == "progress":
-                    self._events.put(
-                        msg.Progress(
-                            job.job_id, int(ev["step"]), int(ev["total"]), float(ev["elapsed"]), float(ev["remaining"])
-                        )
-                    )
-                elif kind == "failed":
-                    self._fail(rj, "server: %s" % ev.get("reason", ""), str(ev.get("kind", "error")))
-                    return
-                elif kind == "done":
-                    self._result(rj, int(ev.get("candidates", 1)))
-                    return
         finally:
             conn.close()
 
-    def _result(self, rj: RemoteJob, candidates: int) -> None:
+    def _headers(self, body: bool = False) -> Dict[str, str]:
+        headers = {"Authorization": "Bearer " + self.token}
+        if body:
+            headers["Content-Type"] = "application/json"
+        return headers
+
+    def _follow(self, rj: RemoteJob, r: http.client.HTTPResponse) -> None:
+        """Read the job's events to its end (a silent stream is a lost one); its result."""
         job = rj.job
+        while True:
+            try:
+                line = r.readline()
+            except socket.timeout:
+                raise OSError("no news from the server for %g s" % self.stall_timeout) from None
+            if not line:
+                raise OSError("the server closed the stream")
+            if rj.ended:  # cancelled here: the server was told; stop listening
+                return
+            if not line.strip():
+                continue  # the server's keep-alive
+            ev = json.loads(line.decode("utf-8"))
+            kind = ev.get("event")
+            if kind == "queued":
+                if not rj.server_id and ev.get("job"):
+                    rj.server_id = str(ev["job"])
+                    if rj.cancel.is_set():  # cancelled before the server named the job
+                        self._delete(rj.server_id)
+                        return
+                self._events.put(msg.Queued(job.job_id, int(ev.get("position", 0))))
+            elif kind == "started":
+                with self._lock:
+                    self.queue = collections.deque(j for j in self.queue if j.job_id != job.job_id)
+                    self.running = (job, time.monotonic())
+            elif kind == "progress":
+                self._events.put(
+                    msg.Progress(
+                        job.job_id, int(ev["step"]), int(ev["total"]), float(ev["elapsed"]), float(ev["remaining"])
+                    )
+                )
+            elif kind == "failed":
+                self._fail(rj, "server: %s" % ev.get("reason", ""), str(ev.get("kind", "error")))
+                return
+            elif kind == "done":
+                if "audio" in ev:  # the result came with the news
+                    self._finish(rj, ev, api.audio_of(ev))
+                else:
+                    self._result(rj, int(ev.get("candidates", 1)))
+                return
+
+    def _result(self, rj: RemoteJob, candidates: int) -> None:
+        """The result fetched after the stream (an older server's done line does not carry it)."""
         status, _, body = self.request("GET", "/jobs/" + rj.server_id, timeout=self.stall_timeout)
         if status != 200:
             self._fail(rj, "server: %s" % self._message(body), "lost")
@@ -334,6 +348,11 @@ class RemoteClient:
                 return
             samples, _ = api.wav_audio(wav)
             audio.append(samples)
+        self._finish(rj, state, audio)
+
+    def _finish(self, rj: RemoteJob, state: Dict, audio: List[np.ndarray]) -> None:
+        """The job's Result from the server's state and its candidates."""
+        job = rj.job
         if rj.cancel.is_set():  # cancelled after its last step: dropped, as the local one is
             self._fail(rj, "cancelled (it had finished: its sound is dropped)", "cancelled")
             return

@@ -125,28 +125,36 @@ class Ingress:
         job = self.table.add(owner, model, params, source if params.source else None, rate)
         job.add(dict(event="queued", position=self.table.position(job)))
         self.tasks[job.id] = asyncio.get_running_loop().create_task(self._drive(job))
+        if request.query_params.get("stream") == "1":  # the job's news on this answer: no second exchange
+            return StreamingResponse(self._lines(job, inline=True), media_type="application/x-ndjson")
         return JSONResponse({"job": job.id, "position": self.table.position(job)}, status_code=202)
 
     async def events(self, request: Request, job_id: str) -> Response:
         job = self.table.get(self._owner(request), job_id)
+        inline = request.query_params.get("result") == "1"
+        return StreamingResponse(self._lines(job, inline), media_type="application/x-ndjson")
 
-        async def lines():
-            sent = 0
-            while True:
-                while sent < len(job.events):
-                    ev = dict(job.events[sent])
-                    if ev["event"] == "queued":  # where it stands now, not when it came
-                        ev["position"] = self.table.position(job)
-                    yield api.event_line(ev)
-                    sent += 1
-                if job.state not in ACTIVE:
-                    return
-                try:  # a keep-alive line when nothing happened: a cut network shows as silence
-                    await asyncio.wait_for(job.changed.wait(), timeout=self.s["heartbeat_s"])
-                except asyncio.TimeoutError:
-                    yield b"\n"
-
-        return StreamingResponse(lines(), media_type="application/x-ndjson")
+    async def _lines(self, job: Job, inline: bool):
+        """A job's events as JSON lines to its end; with ``inline`` its done line holds the result."""
+        sent = 0
+        while True:
+            while sent < len(job.events):
+                ev = dict(job.events[sent])
+                sent += 1
+                kind = ev["event"]
+                if kind == "progress" and sent < len(job.events) and job.events[sent]["event"] == "progress":
+                    continue  # a later step is already here: a slow reader gets the news, not the backlog
+                if kind == "queued":  # where it stands now, not when it came
+                    ev.update(job=job.id, position=self.table.position(job))
+                elif kind == "done" and inline and job.result is not None:
+                    ev.update(api.inline_result(job.result, job.audio))
+                yield api.event_line(ev)
+            if job.state not in ACTIVE:
+                return
+            try:  # a keep-alive line when nothing happened: a cut network shows as silence
+                await asyncio.wait_for(job.changed.wait(), timeout=self.s["heartbeat_s"])
+            except asyncio.TimeoutError:
+                yield b"\n"
 
     async def state(self, request: Request, job_id: str) -> Response:
         return JSONResponse(self.table.get(self._owner(request), job_id).summary())

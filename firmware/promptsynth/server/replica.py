@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import time
 from typing import Any, AsyncGenerator, Dict, List, Optional, Set
 
 from ray import serve
@@ -20,6 +21,8 @@ from ray import serve
 from promptsynth.generator import protocol as msg
 from promptsynth.generator.jobs import load_runner, run_batch, versions
 from promptsynth.generator.params import batch_key
+
+PROGRESS_EVERY_S = 0.1  # a job's progress at most this often (its last step always)
 
 
 def _event(item) -> Dict[str, Any]:
@@ -80,6 +83,8 @@ class ModelReplica:
         def put(i: int, ev: Dict[str, Any]) -> None:
             loop.call_soon_threadsafe(queue.put_nowait, (i, ev))
 
+        last_progress: Dict[int, float] = {}
+
         def work() -> None:
             try:
                 groups: Dict[Any, List[msg.Job]] = collections.defaultdict(list)
@@ -108,6 +113,11 @@ class ModelReplica:
                         put(index[g.job_id], dict(event="started", batch=len(live)))
 
                     def send(item) -> None:
+                        if isinstance(item, msg.Progress) and item.step < item.total:
+                            now = time.monotonic()
+                            if now - last_progress.get(item.job_id, -PROGRESS_EVERY_S) < PROGRESS_EVERY_S:
+                                return  # each event is a hop through Ray and the proxy: a few a second is news enough
+                            last_progress[item.job_id] = now
                         put(index[item.job_id], _event(item))
 
                     for out in run_batch(self.runner, live, self.device, self.vers, send, self.cancelled.__contains__):
