@@ -9,7 +9,6 @@ cannot run it."""
 import json
 import os
 import shutil
-import socket
 import sys
 import tempfile
 import threading
@@ -27,15 +26,10 @@ BATCH_RMS = 1e-4  # a batched call rounds apart from a single one (tests/test_ba
 QUICK = dict(seconds=0.64, steps=3)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     from promptsynth import config
+    from promptsynth.bench.rig import free_port
     from promptsynth.server import app
     from promptsynth.server.tokens import new_token
 

@@ -12,19 +12,12 @@ import soundfile as sf
 
 from conftest import RATE, step_until
 from promptsynth import config
+from promptsynth.bench.rig import free_port  # noqa: F401 (test_web imports it from here)
 from promptsynth.daemon.run import Daemon
 from promptsynth.web.auth import hash_password
 
 PASSWORD = "correct horse battery"
 HASH = hash_password(PASSWORD)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def refused(port):
