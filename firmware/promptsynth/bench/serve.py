@@ -3,7 +3,8 @@ measured in one run. Needs Python 3.10+ and the ``server`` extra (Ray Serve).
 
 * For 1 and 2 replicas, with batching (up to 4 jobs a pipeline call) and without (1): 1, 4 and 8
   instruments at once, each making its jobs one after another through the real client: sounds
-  per minute, and each job's latency (submit to result) median and p99.
+  per minute, and each job's latency (submit to result) median and p99; each deployment's time
+  to be ready. ``--quick``: 1 and 4 instruments, one job each, and no (2 replicas, unbatched).
 * The batching gain (sounds per minute with over without, 8 instruments) and the replica scaling
   (2 replicas over 1, batching on, 8 instruments), as ratios.
 * The remote path's overhead: one instrument, jobs one at a time, the server's wall time against
@@ -70,6 +71,51 @@ def _clients_run(cfg, token: str, clients: int, jobs_each: int) -> Dict[str, Any
     }
 
 
+def _say(line: str) -> None:
+    """Progress on stderr (stdout is the JSON): where a slow run spends its time."""
+    import sys
+
+    print("bench serve: " + line, file=sys.stderr, flush=True)
+
+
+def _overhead(cfg, token: str, jobs: int) -> Dict[str, Any]:
+    """The remote path against the same job on the same runner code here, one at a time, taking
+    turns; and from the same remote jobs, the serving layer's own share (the client's wall time
+    less the replica's time in the model)."""
+    import torch
+
+    from promptsynth import config
+    from promptsynth.generator.jobs import load_runner
+    from promptsynth.generator.models import model_dir
+    from promptsynth.generator.params import GenerationParams, validate
+    from promptsynth.remote.client import RemoteClient
+
+    runner = load_runner("tiny", model_dir("tiny", config.state_dir(cfg)), "cpu")
+    torch.set_num_threads(1)  # as the replica has it (Ray: one thread for half a CPU)
+    client = RemoteClient("http://127.0.0.1:%d" % cfg.server.port, token, "tiny", stall_timeout=120.0)
+    local_s, remote_s, serving_s = [], [], []
+    for i in range(jobs):
+        p = validate(GenerationParams("overhead %d" % i, seed=i, **JOB))
+        t0 = time.monotonic()
+        runner.generate(p)
+        local_s.append(time.monotonic() - t0)
+        t0 = time.monotonic()
+        r = client.run(dataclasses.replace(p, prompt="overhead remote %d" % i), timeout=600)
+        remote_s.append(time.monotonic() - t0)
+        serving_s.append(remote_s[-1] - r.seconds.get("model", 0.0) - r.seconds.get("write", 0.0))
+    lm, rm, sm = statistics.median(local_s), statistics.median(remote_s), statistics.median(serving_s)
+    return {
+        "local_median_s": round(lm, 3),
+        "remote_median_s": round(rm, 3),
+        "overhead_s": round(rm - lm, 3),
+        "overhead_pct": round(100.0 * (rm - lm) / lm, 1),
+        "serving_median_s": round(sm, 3),
+        "serving_max_s": round(max(serving_s), 3),
+        "serving_pct": round(100.0 * sm / rm, 1),
+        "torch_threads_each": 1,
+    }
+
+
 def run(quick: bool = False) -> Dict[str, Any]:
     # Ray's driver prints its processes' news to stdout (at shutdown too): to stderr while we run,
     # so stdout stays the JSON
@@ -88,14 +134,8 @@ def run(quick: bool = False) -> Dict[str, Any]:
 
 
 def _run(quick: bool) -> Dict[str, Any]:
-    import torch
-
     from promptsynth import config
     from promptsynth.bench.rig import free_port
-    from promptsynth.generator.jobs import load_runner
-    from promptsynth.generator.models import model_dir
-    from promptsynth.generator.params import GenerationParams, validate
-    from promptsynth.remote.client import RemoteClient
     from promptsynth.server import app
     from promptsynth.server.tokens import new_token
 
@@ -119,22 +159,33 @@ def _run(quick: bool) -> Dict[str, Any]:
     counts = (1, 4) if quick else (1, 4, 8)
     out: Dict[str, Any] = {"job": dict(JOB, model="tiny", device="cpu"), "jobs_per_instrument": jobs_each}
     runs: Dict[str, Any] = {}
+    # each deployment restarts its replicas (serve.run gives every deployment a new code version):
+    # the remote overhead is measured on (1, 1) while it is up, and --quick leaves out (2, 1)
+    configs = [(1, 4), (1, 1), (2, 4)] + ([] if quick else [(2, 1)])
+    deploy_s: Dict[str, float] = {}
     try:
-        started = False
-        for replicas in (1, 2):
-            for batch in (4, 1):
-                cfg = config.replace(base, "server", replicas=replicas, max_batch=batch)
-                if not started:
-                    app.start(cfg, num_cpus=2, temp_dir=ray_dir)
-                    started = True
-                else:  # the same Ray, the application deployed again with these settings
-                    from ray import serve
+        from ray import serve
 
-                    serve.run(app.build(cfg), name=app.APP_NAME, route_prefix="/")
-                _clients_run(cfg, token, 1, 1)  # warm: first calls, caches
-                key = "replicas_%d_batch_%d" % (replicas, batch)
-                runs[key] = {str(n): _clients_run(cfg, token, n, jobs_each) for n in counts}
+        for replicas, batch in configs:
+            key = "replicas_%d_batch_%d" % (replicas, batch)
+            cfg = config.replace(base, "server", replicas=replicas, max_batch=batch)
+            t0 = time.monotonic()
+            if not deploy_s:
+                app.start(cfg, num_cpus=2, temp_dir=ray_dir)
+            else:  # the same Ray, the application deployed again with these settings
+                serve.run(app.build(cfg), name=app.APP_NAME, route_prefix="/")
+            deploy_s[key] = round(time.monotonic() - t0, 1)
+            _say("%s deployed in %.1f s" % (key, deploy_s[key]))
+            t0 = time.monotonic()
+            _clients_run(cfg, token, 1, 1)  # warm: first calls, caches
+            runs[key] = {str(n): _clients_run(cfg, token, n, jobs_each) for n in counts}
+            _say("%s measured in %.1f s" % (key, time.monotonic() - t0))
+            if (replicas, batch) == (1, 1):
+                t0 = time.monotonic()
+                out["remote_overhead"] = _overhead(cfg, token, 3 if quick else 10)
+                _say("remote overhead measured in %.1f s" % (time.monotonic() - t0))
         out["runs"] = runs
+        out["deploy_s"] = deploy_s
         top = str(counts[-1])
         out["batching_gain_%s" % top] = round(
             runs["replicas_1_batch_4"][top]["sounds_per_min"] / runs["replicas_1_batch_1"][top]["sounds_per_min"], 3
@@ -142,36 +193,6 @@ def _run(quick: bool) -> Dict[str, Any]:
         out["replica_scaling_%s" % top] = round(
             runs["replicas_2_batch_4"][top]["sounds_per_min"] / runs["replicas_1_batch_4"][top]["sounds_per_min"], 3
         )
-        # the remote path against the same job here, one at a time, taking turns
-        cfg = config.replace(base, "server", replicas=1, max_batch=1)
-        from ray import serve
-
-        serve.run(app.build(cfg), name=app.APP_NAME, route_prefix="/")
-        runner = load_runner("tiny", model_dir("tiny", config.state_dir(cfg)), "cpu")
-        torch.set_num_threads(1)  # as the replica has it (Ray: one thread for half a CPU)
-        client = RemoteClient("http://127.0.0.1:%d" % cfg.server.port, token, "tiny", stall_timeout=120.0)
-        local_s, remote_s, serving_s = [], [], []
-        for i in range(3 if quick else 10):
-            p = validate(GenerationParams("overhead %d" % i, seed=i, **JOB))
-            t0 = time.monotonic()
-            runner.generate(p)
-            local_s.append(time.monotonic() - t0)
-            t0 = time.monotonic()
-            r = client.run(dataclasses.replace(p, prompt="overhead remote %d" % i), timeout=600)
-            remote_s.append(time.monotonic() - t0)
-            # what the replica spent on the job itself (the model, its recipe): the rest is serving
-            serving_s.append(remote_s[-1] - r.seconds.get("model", 0.0) - r.seconds.get("write", 0.0))
-        lm, rm, sm = statistics.median(local_s), statistics.median(remote_s), statistics.median(serving_s)
-        out["remote_overhead"] = {
-            "local_median_s": round(lm, 3),
-            "remote_median_s": round(rm, 3),
-            "overhead_s": round(rm - lm, 3),
-            "overhead_pct": round(100.0 * (rm - lm) / lm, 1),
-            "serving_median_s": round(sm, 3),
-            "serving_max_s": round(max(serving_s), 3),
-            "serving_pct": round(100.0 * sm / rm, 1),
-            "torch_threads_each": 1,
-        }
         out["aims"] = {"remote_overhead_pct<=10": out["remote_overhead"]["overhead_pct"] <= 10.0}
     finally:
         app.stop()
