@@ -244,11 +244,6 @@ def test_a_replica_killed_mid_job_fails_that_job_and_comes_back(server):
     while time.monotonic() < end and not any(isinstance(e, msg.Progress) for e in c.poll(0.1)):
         pass
     assert c.running is not None  # it runs on a replica
-    steps, until = [], time.monotonic() + 3.0
-    while time.monotonic() < until:
-        steps += [e for e in c.poll(0.1) if isinstance(e, msg.Progress)]
-    gaps = np.diff([e.elapsed for e in steps])
-    assert len(steps) >= 2 and gaps.min() >= 0.09, gaps  # a few a second, not one per step (replica.py)
     replicas = [a for a in ray.util.list_named_actors(all_namespaces=True) if "model-tiny" in a["name"]]
     assert len(replicas) == 2
     for a in replicas:  # the one running it among them

@@ -21,7 +21,29 @@ from promptsynth.generator.params import GenerationParams
 from promptsynth.remote.api import ApiError
 
 ACTIVE = ("queued", "running")
+PROGRESS_EVERY_S = 0.1  # a job's progress goes out at most this often (its last step always)
 FINAL = ("done", "failed", "cancelled")
+
+
+class ProgressGate:
+    """Which of a job's steps are sent as progress: one every ``every_s`` at most, and the last.
+    Each event is a hop from the replica through the ingress and Serve's proxy to the instrument:
+    a few a second is news enough, and on a fast model a step can take milliseconds."""
+
+    def __init__(self, every_s: float = PROGRESS_EVERY_S, clock=time.monotonic):
+        self.every_s = every_s
+        self.clock = clock
+        self.last: Dict[int, float] = {}
+
+    def passes(self, job: int, step: int, total: int) -> bool:
+        if step >= total:
+            self.last.pop(job, None)
+            return True
+        now = self.clock()
+        if job in self.last and now - self.last[job] < self.every_s:
+            return False
+        self.last[job] = now
+        return True
 
 
 @dataclass

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import time
 from typing import Any, AsyncGenerator, Dict, List, Optional, Set
 
 from ray import serve
@@ -21,8 +20,7 @@ from ray import serve
 from promptsynth.generator import protocol as msg
 from promptsynth.generator.jobs import load_runner, run_batch, versions
 from promptsynth.generator.params import batch_key
-
-PROGRESS_EVERY_S = 0.1  # a job's progress at most this often (its last step always)
+from promptsynth.server.jobs import ProgressGate
 
 
 def _event(item) -> Dict[str, Any]:
@@ -83,7 +81,7 @@ class ModelReplica:
         def put(i: int, ev: Dict[str, Any]) -> None:
             loop.call_soon_threadsafe(queue.put_nowait, (i, ev))
 
-        last_progress: Dict[int, float] = {}
+        gate = ProgressGate()
 
         def work() -> None:
             try:
@@ -113,11 +111,8 @@ class ModelReplica:
                         put(index[g.job_id], dict(event="started", batch=len(live)))
 
                     def send(item) -> None:
-                        if isinstance(item, msg.Progress) and item.step < item.total:
-                            now = time.monotonic()
-                            if now - last_progress.get(item.job_id, -PROGRESS_EVERY_S) < PROGRESS_EVERY_S:
-                                return  # each event is a hop through Ray and the proxy: a few a second is news enough
-                            last_progress[item.job_id] = now
+                        if isinstance(item, msg.Progress) and not gate.passes(item.job_id, item.step, item.total):
+                            return
                         put(index[item.job_id], _event(item))
 
                     for out in run_batch(self.runner, live, self.device, self.vers, send, self.cancelled.__contains__):
