@@ -19,12 +19,13 @@ class Clock:
 def test_progress_goes_out_at_most_ten_times_a_second_and_always_at_the_last_step():
     clock = Clock()
     gate = ProgressGate(0.1, clock)
+    gate.begin(7)
     sent = []
     for step in range(1, 31):  # a step every 30 ms
         clock.t += 0.03
         if gate.passes(7, step, 30):
             sent.append(step)
-    assert sent == [1, 5, 9, 13, 17, 21, 25, 29, 30]  # 120 ms apart, then the last
+    assert sent == [4, 8, 12, 16, 20, 24, 28, 30]  # from 100 ms after the start, 120 ms apart, then the last
 
 
 def test_slow_steps_all_go_out_and_jobs_are_gated_apart():

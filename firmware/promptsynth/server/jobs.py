@@ -26,14 +26,18 @@ FINAL = ("done", "failed", "cancelled")
 
 
 class ProgressGate:
-    """Which of a job's steps are sent as progress: one every ``every_s`` at most, and the last.
-    Each event is a hop from the replica through the ingress and Serve's proxy to the instrument:
-    a few a second is news enough, and on a fast model a step can take milliseconds."""
+    """Which of a job's steps are sent as progress: one every ``every_s`` at most, counted from
+    the job's start (``begin``), and the last. Each event is a hop from the replica through the
+    ingress and Serve's proxy to the instrument: a few a second is news enough, and on a fast model
+    a step takes milliseconds (the instrument has "started" at once)."""
 
     def __init__(self, every_s: float = PROGRESS_EVERY_S, clock=time.monotonic):
         self.every_s = every_s
         self.clock = clock
         self.last: Dict[int, float] = {}
+
+    def begin(self, job: int) -> None:
+        self.last[job] = self.clock()
 
     def passes(self, job: int, step: int, total: int) -> bool:
         if step >= total:

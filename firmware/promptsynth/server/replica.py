@@ -108,6 +108,7 @@ class ModelReplica:
                         continue
                     self.batches[len(live)] += 1
                     for g in live:
+                        gate.begin(g.job_id)
                         put(index[g.job_id], dict(event="started", batch=len(live)))
 
                     def send(item) -> None:
