@@ -337,7 +337,9 @@ def test_a_daemon_loop_that_does_not_answer_gives_busy_not_a_hang(web):
 
 @pytest.mark.torch
 def test_a_prompt_from_the_page_is_generated_with_progress_and_lands_in_the_library(web, rig, tmp_path, tiny_models):
-    r = web(generator=True, cfg=tiny_config(rig, tmp_path, tiny_models, seconds=1.0, steps=3))
+    # 60 steps: long enough for the status polls to see it running on a fast idle machine (3
+    # steps were done between two polls there: the page would not have shown progress either)
+    r = web(generator=True, cfg=tiny_config(rig, tmp_path, tiny_models, seconds=1.0, steps=60))
     c = Client(r.port)
     assert r.ask(c.login)[0] == 200
     assert step_until(r.d, lambda: r.d.gen.model_state == "ready", 120.0)
