@@ -249,19 +249,18 @@ class RemoteClient:
         """Submit the job and read its news on the same answer (one exchange for the whole job; a
         server that answers 202 is older: its events are read on a second one)."""
         job = rj.job
+        conn: Optional[http.client.HTTPConnection] = None
         try:
             body = api.job_body(job.params, job.model, job.source, job.source_rate)
             conn = self._conn(self.stall_timeout)
-        except OSError as e:
+            conn.request("POST", self.base + api.PREFIX + "/jobs?stream=1", body=body, headers=self._headers(True))
+            r = conn.getresponse()
+        except (OSError, http.client.HTTPException) as e:
+            if conn is not None:
+                conn.close()
             self._fail(rj, "the generation server %s cannot be reached: %s" % (self.url, e), "unreachable")
             return
         try:
-            try:
-                conn.request("POST", self.base + api.PREFIX + "/jobs?stream=1", body=body, headers=self._headers(True))
-                r = conn.getresponse()
-            except (OSError, http.client.HTTPException) as e:
-                self._fail(rj, "the generation server %s cannot be reached: %s" % (self.url, e), "unreachable")
-                return
             if r.status == 202:
                 rj.server_id = str(json.loads(r.read().decode("utf-8"))["job"])
                 if rj.cancel.is_set():

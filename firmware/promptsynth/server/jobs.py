@@ -21,8 +21,8 @@ from promptsynth.generator.params import GenerationParams
 from promptsynth.remote.api import ApiError
 
 ACTIVE = ("queued", "running")
-PROGRESS_EVERY_S = 0.1  # a job's progress goes out at most this often (its last step always)
 FINAL = ("done", "failed", "cancelled")
+PROGRESS_EVERY_S = 0.1  # a job's progress goes out at most this often (its last step always)
 
 
 class ProgressGate:
