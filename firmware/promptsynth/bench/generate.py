@@ -43,9 +43,12 @@ def tiny(runs: int = 3, seconds: float = 5.12) -> Dict[str, Any]:
     c = GeneratorClient("tiny", state, "cpu", timeout=600.0, nice=0)
     t0 = time.monotonic()
     c.start()
-    while c.model_state not in ("ready", "failed"):
+    while c.model_state in ("starting", "loading"):  # a worker that dies loading ends "stopped"
         c.poll(0.05)
     start_s = time.monotonic() - t0
+    if c.model_state != "ready":
+        c.stop()
+        raise RuntimeError("the tiny model did not load: %s %s" % (c.model_state, c.model_detail))
     try:
 
         def job(prompt, seed, **kw):

@@ -8,9 +8,10 @@ measured in one run. Needs Python 3.10+ and the ``server`` extra (Ray Serve).
 * The batching gain (sounds per minute with over without, 8 instruments) and the replica scaling
   (2 replicas over 1, batching on, 8 instruments), as ratios.
 * The remote path's overhead: one instrument, jobs one at a time, the server's wall time against
-  the same job on the same runner code in this process (the aim: within 10 % of the job); and,
-  from the same jobs, the serving layer's own share: the client's wall time less what the replica
-  spent in the model (no second process to compare, so no noise between two runs).
+  a local generation of the same job as the instrument makes it (its generator process; the aim:
+  within 10 % of the job), and against the bare pipeline in this process; and, from the same
+  jobs, the serving layer's own share: the client's wall time less what the replica spent in the
+  model (no second process to compare, so no noise between two runs).
 """
 
 from __future__ import annotations
@@ -79,36 +80,63 @@ def _say(line: str) -> None:
 
 
 def _overhead(cfg, token: str, jobs: int) -> Dict[str, Any]:
-    """The remote path against the same job on the same runner code here, one at a time, taking
-    turns; and from the same remote jobs, the serving layer's own share (the client's wall time
-    less the replica's time in the model)."""
+    """The remote path against a local generation of the same job, one job at a time, taking
+    turns: the instrument's own path (its generator process, GeneratorClient) and the bare
+    pipeline on the same runner code in this process. And, from the same remote jobs, the serving
+    layer's own share: the client's wall time less the replica's time in the model."""
     import torch
 
     from promptsynth import config
+    from promptsynth.generator.client import GeneratorClient
     from promptsynth.generator.jobs import load_runner
     from promptsynth.generator.models import model_dir
     from promptsynth.generator.params import GenerationParams, validate
     from promptsynth.remote.client import RemoteClient
 
-    runner = load_runner("tiny", model_dir("tiny", config.state_dir(cfg)), "cpu")
+    state = config.state_dir(cfg)
+    runner = load_runner("tiny", model_dir("tiny", state), "cpu")
     torch.set_num_threads(1)  # as the replica has it (Ray: one thread for half a CPU)
+    # the instrument's local generator, as the daemon runs it, with the replica's one thread
+    local = GeneratorClient("tiny", state, "cpu", threads=1, timeout=600.0, nice=0)
+    local.start()
     client = RemoteClient("http://127.0.0.1:%d" % cfg.server.port, token, "tiny", stall_timeout=120.0)
-    local_s, remote_s, serving_s = [], [], []
-    for i in range(jobs):
-        p = validate(GenerationParams("overhead %d" % i, seed=i, **JOB))
-        t0 = time.monotonic()
-        runner.generate(p)
-        local_s.append(time.monotonic() - t0)
-        t0 = time.monotonic()
-        r = client.run(dataclasses.replace(p, prompt="overhead remote %d" % i), timeout=600)
-        remote_s.append(time.monotonic() - t0)
-        serving_s.append(remote_s[-1] - r.seconds.get("model", 0.0) - r.seconds.get("write", 0.0))
-    lm, rm, sm = statistics.median(local_s), statistics.median(remote_s), statistics.median(serving_s)
+    try:
+        while local.model_state in ("starting", "loading"):
+            local.poll(0.05)
+        if local.model_state != "ready":  # its worker failed or died loading the model
+            raise RuntimeError("the local generator did not start: %s" % local.model_detail)
+        local.run(GenerationParams("overhead warm", seed=0, **JOB))
+        local_s, pipeline_s, remote_s, serving_s = [], [], [], []
+        local_model_s, remote_model_s = [], []  # each side's time in the model: where a gap comes from
+        for i in range(jobs):
+            p = validate(GenerationParams("overhead %d" % i, seed=i, **JOB))
+            t0 = time.monotonic()
+            lr = local.run(dataclasses.replace(p, prompt="overhead local %d" % i))
+            local_s.append(time.monotonic() - t0)
+            local_model_s.append(lr.seconds.get("model", 0.0))
+            t0 = time.monotonic()
+            runner.generate(p)
+            pipeline_s.append(time.monotonic() - t0)
+            t0 = time.monotonic()
+            r = client.run(dataclasses.replace(p, prompt="overhead remote %d" % i), timeout=600)
+            remote_s.append(time.monotonic() - t0)
+            serving_s.append(remote_s[-1] - r.seconds.get("model", 0.0) - r.seconds.get("write", 0.0))
+            remote_model_s.append(r.seconds.get("model", 0.0))
+    finally:
+        local.stop()
+    lm, pm = statistics.median(local_s), statistics.median(pipeline_s)
+    rm, sm = statistics.median(remote_s), statistics.median(serving_s)
     return {
+        "jobs": jobs,
         "local_median_s": round(lm, 3),
+        "pipeline_median_s": round(pm, 3),
         "remote_median_s": round(rm, 3),
+        "remote_p90_s": round(float(np.percentile(remote_s, 90)), 3),
+        "local_model_median_s": round(statistics.median(local_model_s), 3),
+        "remote_model_median_s": round(statistics.median(remote_model_s), 3),
         "overhead_s": round(rm - lm, 3),
         "overhead_pct": round(100.0 * (rm - lm) / lm, 1),
+        "overhead_vs_pipeline_pct": round(100.0 * (rm - pm) / pm, 1),
         "serving_median_s": round(sm, 3),
         "serving_max_s": round(max(serving_s), 3),
         "serving_pct": round(100.0 * sm / rm, 1),
