@@ -102,6 +102,31 @@ def test_the_server_answers_its_health_to_a_token_only(server):
     assert wait_status(bad) == "failed" and "401" in bad.model_detail
 
 
+def test_serve_runs_with_its_latency_settings_and_the_proxy_on_the_configured_address(server):
+    from promptsynth.server import app
+
+    cfg, tokens = server
+    # every Serve process (the proxy, the ingress, the model replicas) runs with app.LATENCY_ENV:
+    # deployments talk over gRPC, which cut the serving layer's share of a job
+    found = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                name = f.read().split(b"\0")[0].decode(errors="replace")
+            with open("/proc/%s/environ" % pid, "rb") as f:
+                env = dict(x.split(b"=", 1) for x in f.read().split(b"\0") if b"=" in x)
+        except OSError:
+            continue  # gone, or not ours to read
+        if name.startswith(("ray::ServeReplica:promptsynth", "ray::ProxyActor")):
+            found[(name, pid)] = {k: env.get(k.encode(), b"").decode() for k in app.LATENCY_ENV}
+    names = sorted(n for n, _ in found)
+    assert names.count("ray::ServeReplica:promptsynth:model-tiny") == 2, found
+    assert "ray::ProxyActor" in names and "ray::ServeReplica:promptsynth:ingress" in names, found
+    assert all(e == app.LATENCY_ENV for e in found.values()), found
+    c = client(cfg, tokens["kiosk-1"])
+    assert c.request("GET", "/health")[0] == 200  # ...at [server] host:port
+
+
 def wait_status(c, timeout=30.0):
     end = time.monotonic() + timeout
     while time.monotonic() < end and c.model_state == "starting":
@@ -268,7 +293,7 @@ def test_auto_makes_the_sound_locally_when_the_server_goes_away_mid_job(server, 
     server is left alone; and the engine's output never has a silent period meanwhile."""
     from ray import serve
 
-    from conftest import AudioWatch, step_until
+    from conftest import PERIOD, AudioWatch, step_until
     from promptsynth import config
     from promptsynth.daemon.run import Daemon
     from promptsynth.engine import messages as em
@@ -295,6 +320,9 @@ def test_auto_makes_the_sound_locally_when_the_server_goes_away_mid_job(server, 
         assert d.host.wait_ready(60.0)
         d.host.send(em.Midi(bytes([0x90, 60, 100])))  # held for the whole test
         assert step_until(d, lambda: d.host.stats["voices"] >= 1 and d.gen.model_state == "ready", 300.0)
+        # the watch starts once the note is heard on the tap (a voice counts before its first
+        # period reaches the tap: a fast remote "ready" left two silent periods at its start)
+        assert step_until(d, lambda: float(np.abs(rig.read_tap()[-PERIOD:]).max()) > 0.01, 30.0)
         watch = AudioWatch(rig, d.host)
         p = dict(seed=77, seconds=2.56, steps=300)
         job = d.inst.generate("a drone that outlives its server", **p)
@@ -355,3 +383,10 @@ def test_the_kuberay_entry_point_builds_the_application_from_its_config(tmp_path
     assert isinstance(app.build_from_env(), Application)
     manifest = open(os.path.join(os.path.dirname(__file__), "..", "deploy", "kuberay", "rayservice.yaml")).read()
     assert "import_path: promptsynth.server.app:build_from_env" in manifest
+    # every Ray container runs Serve as `promptsynth serve` does on one box (app.LATENCY_ENV)
+    import yaml
+
+    spec = yaml.safe_load(manifest)["spec"]["rayClusterConfig"]
+    groups = [spec["headGroupSpec"]] + spec["workerGroupSpecs"]
+    for c in [c for g in groups for c in g["template"]["spec"]["containers"]]:
+        assert {e["name"]: e["value"] for e in c.get("env", [])} == app.LATENCY_ENV, c["name"]
