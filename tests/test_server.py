@@ -102,31 +102,6 @@ def test_the_server_answers_its_health_to_a_token_only(server):
     assert wait_status(bad) == "failed" and "401" in bad.model_detail
 
 
-def test_serve_runs_with_its_latency_settings_and_the_proxy_on_the_configured_address(server):
-    from promptsynth.server import app
-
-    cfg, tokens = server
-    # every Serve process (the proxy, the ingress, the model replicas) runs with app.LATENCY_ENV:
-    # deployments talk over gRPC, which cut the serving layer's share of a job
-    found = {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open("/proc/%s/cmdline" % pid, "rb") as f:
-                name = f.read().split(b"\0")[0].decode(errors="replace")
-            with open("/proc/%s/environ" % pid, "rb") as f:
-                env = dict(x.split(b"=", 1) for x in f.read().split(b"\0") if b"=" in x)
-        except OSError:
-            continue  # gone, or not ours to read
-        if name.startswith(("ray::ServeReplica:promptsynth", "ray::ProxyActor")):
-            found[(name, pid)] = {k: env.get(k.encode(), b"").decode() for k in app.LATENCY_ENV}
-    names = sorted(n for n, _ in found)
-    assert names.count("ray::ServeReplica:promptsynth:model-tiny") == 2, found
-    assert "ray::ProxyActor" in names and "ray::ServeReplica:promptsynth:ingress" in names, found
-    assert all(e == app.LATENCY_ENV for e in found.values()), found
-    c = client(cfg, tokens["kiosk-1"])
-    assert c.request("GET", "/health")[0] == 200  # ...at [server] host:port
-
-
 def wait_status(c, timeout=30.0):
     end = time.monotonic() + timeout
     while time.monotonic() < end and c.model_state == "starting":
@@ -265,10 +240,12 @@ def test_a_replica_killed_mid_job_fails_that_job_and_comes_back(server):
     cfg, tokens = server
     c = client(cfg, tokens["kiosk-1"])
     job = c.submit(GenerationParams("a long drone", seed=5, **SLOW))
-    end = time.monotonic() + 120
+    # (generous: Ray's workers run at nice 15, and beside two busy loops the replicas were still
+    # finishing the last test's cancelled jobs after 120 s)
+    end = time.monotonic() + 400
     while time.monotonic() < end and not any(isinstance(e, msg.Progress) for e in c.poll(0.1)):
         pass
-    assert c.running is not None  # it runs on a replica
+    assert c.running is not None, "no progress in 400 s"  # it runs on a replica
     replicas = [a for a in ray.util.list_named_actors(all_namespaces=True) if "model-tiny" in a["name"]]
     assert len(replicas) == 2
     for a in replicas:  # the one running it among them
@@ -383,10 +360,3 @@ def test_the_kuberay_entry_point_builds_the_application_from_its_config(tmp_path
     assert isinstance(app.build_from_env(), Application)
     manifest = open(os.path.join(os.path.dirname(__file__), "..", "deploy", "kuberay", "rayservice.yaml")).read()
     assert "import_path: promptsynth.server.app:build_from_env" in manifest
-    # every Ray container runs Serve as `promptsynth serve` does on one box (app.LATENCY_ENV)
-    import yaml
-
-    spec = yaml.safe_load(manifest)["spec"]["rayClusterConfig"]
-    groups = [spec["headGroupSpec"]] + spec["workerGroupSpecs"]
-    for c in [c for g in groups for c in g["template"]["spec"]["containers"]]:
-        assert {e["name"]: e["value"] for e in c.get("env", [])} == app.LATENCY_ENV, c["name"]

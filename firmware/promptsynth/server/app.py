@@ -19,12 +19,6 @@ APP_NAME = "promptsynth"
 HEARTBEAT_S = 5.0  # an idle event stream sends a blank line this often (the network is alive)
 MAX_CONNECTIONS = 1000  # requests the ingress serves at once (streams are cheap: asyncio)
 
-# Serve's deployments talk over gRPC (the proxy to the ingress, the ingress to the models) instead
-# of Ray actor calls: each event crosses two Serve hops, and this took the serving layer's share of
-# a tiny job from a median 28-42 ms to 25-31 ms on the test VM (docs/benchmarks.md). The rest of
-# Serve's throughput mode (user code on the replica's own loop, direct ingress) measured no better.
-LATENCY_ENV = {"RAY_SERVE_USE_GRPC_BY_DEFAULT": "1"}
-
 
 def settings(cfg: Config) -> Dict[str, Any]:
     """What the ingress needs, from the config (plain values: it travels to the replica)."""
@@ -96,8 +90,6 @@ def start(cfg: Config, num_cpus=None, temp_dir=None) -> None:
     # keeps its own settings.
     os.environ.setdefault("RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S", "60")
     os.environ.setdefault("RAY_SERVE_PROXY_HEALTH_CHECK_TIMEOUT_S", "30")
-    for name, value in LATENCY_ENV.items():
-        os.environ.setdefault(name, value)
     sv = cfg.server
     if not sv.ray_address:
         # a cluster of our own: its node address and every listener on 127.0.0.1
