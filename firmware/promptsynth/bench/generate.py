@@ -34,7 +34,7 @@ STUDY: Dict[str, Any] = dict(steps=100, scheduler="ddim", guidance=3.0)
 
 def tiny(runs: int = 3, seconds: float = 5.12) -> Dict[str, Any]:
     from promptsynth.generator import protocol as msg
-    from promptsynth.generator.client import GeneratorClient
+    from promptsynth.generator.client import GeneratorClient, wait_loaded
     from promptsynth.generator.params import GenerationParams
 
     state = tempfile.mkdtemp(prefix="psynth-bench-")
@@ -43,10 +43,9 @@ def tiny(runs: int = 3, seconds: float = 5.12) -> Dict[str, Any]:
     c = GeneratorClient("tiny", state, "cpu", timeout=600.0, nice=0)
     t0 = time.monotonic()
     c.start()
-    while c.model_state in ("starting", "loading"):  # a worker that dies loading ends "stopped"
-        c.poll(0.05)
+    loaded = wait_loaded(c, c.timeout)
     start_s = time.monotonic() - t0
-    if c.model_state != "ready":
+    if not loaded:
         c.stop()
         raise RuntimeError("the tiny model did not load: %s %s" % (c.model_state, c.model_detail))
     try:
@@ -138,16 +137,14 @@ def variations_while_playing(
     from promptsynth.bench.engine import _engine_rig
     from promptsynth.bench.stats import summary_us
     from promptsynth.generator import protocol as msg
-    from promptsynth.generator.client import GeneratorClient
+    from promptsynth.generator.client import GeneratorClient, wait_loaded
     from promptsynth.generator.params import GenerationParams
 
     rig, sup, kbd = _engine_rig({"polyphony": voices})
     client = GeneratorClient("tiny", tempfile.mkdtemp(prefix="psynth-bench-"), "cpu", timeout=900.0)
     try:
         client.start()
-        end = time.monotonic() + 300
-        while client.model_state not in ("ready", "failed") and time.monotonic() < end:
-            client.poll(0.05)
+        wait_loaded(client, 300.0)
         for i in range(voices):
             kbd.send_message([0x90, 40 + i * 2, 100])
         time.sleep(0.5)

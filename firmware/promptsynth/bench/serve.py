@@ -87,7 +87,7 @@ def _overhead(cfg, token: str, jobs: int) -> Dict[str, Any]:
     import torch
 
     from promptsynth import config
-    from promptsynth.generator.client import GeneratorClient
+    from promptsynth.generator.client import GeneratorClient, wait_loaded
     from promptsynth.generator.jobs import load_runner
     from promptsynth.generator.models import model_dir
     from promptsynth.generator.params import GenerationParams, validate
@@ -101,9 +101,7 @@ def _overhead(cfg, token: str, jobs: int) -> Dict[str, Any]:
     local.start()
     client = RemoteClient("http://127.0.0.1:%d" % cfg.server.port, token, "tiny", stall_timeout=120.0)
     try:
-        while local.model_state in ("starting", "loading"):
-            local.poll(0.05)
-        if local.model_state != "ready":  # its worker failed or died loading the model
+        if not wait_loaded(local, local.timeout):  # its worker failed or died loading the model
             raise RuntimeError("the local generator did not start: %s" % local.model_detail)
         local.run(GenerationParams("overhead warm", seed=0, **JOB))
         local_s, pipeline_s, remote_s, serving_s = [], [], [], []

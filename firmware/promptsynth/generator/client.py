@@ -289,6 +289,15 @@ class GeneratorClient:
         return wait_for_job(self, job_id, timeout or self.timeout + 2 * KILL_GRACE_S + 300, on_event, "the generator")
 
 
+def wait_loaded(client, seconds: float) -> bool:
+    """Poll ``client`` while its model loads, at most ``seconds``: whether it is ready. (A worker
+    that dies loading leaves it "stopped", not "failed": waiting for one of those two hangs.)"""
+    end = time.monotonic() + seconds
+    while client.model_state in ("starting", "loading") and time.monotonic() < end:
+        client.poll(0.05)
+    return client.model_state == "ready"
+
+
 def wait_for_job(client, job_id: int, seconds: float, on_event=None, who: str = "the generator"):
     """Poll ``client`` (this module's or remote/client.py's) until job ``job_id`` ends: its
     Result, or JobFailed with the failure (a timeout after ``seconds`` with no end)."""
