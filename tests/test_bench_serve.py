@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+from promptsynth.config import Config
+
 pytestmark = [
     pytest.mark.torch,
     pytest.mark.skipif(sys.version_info < (3, 10), reason="the generation server needs Python 3.10+ (ray 2.60)"),
@@ -32,8 +34,15 @@ def test_bench_serve_quick_json():
             assert run["failed"] == 0 and run["sounds"] == int(n) * data["jobs_per_instrument"]
             assert run["sounds_per_min"] > 0 and run["latency_p99_s"] >= run["latency_p50_s"] > 0
     assert data["batching_gain_4"] > 0 and data["replica_scaling_4"] > 0
-    o = data["remote_overhead"]
-    assert o["local_median_s"] > 0 and o["pipeline_median_s"] > 0 and o["remote_median_s"] > 0
-    # the serving layer's share is part of the remote job's time, measured from the same jobs
-    assert 0 < o["serving_median_s"] <= o["serving_max_s"] and o["serving_median_s"] < o["remote_median_s"]
-    assert abs(o["overhead_s"] - (o["remote_median_s"] - o["local_median_s"])) <= 0.0015
+    # the aim's job is the instrument's default one; the short job is measured beside it
+    default = {"seconds": Config().generate.seconds, "steps": Config().generate.steps}
+    assert data["remote_overhead"]["job"] == default and data["remote_overhead_short"]["job"] != default
+    for o in (data["remote_overhead"], data["remote_overhead_short"]):
+        assert o["local_median_s"] > 0 and o["pipeline_median_s"] > 0 and o["remote_median_s"] > 0
+        # the serving layer's share is part of the remote job's time, measured from the same jobs
+        assert 0 < o["serving_median_s"] <= o["serving_max_s"] and o["serving_median_s"] < o["remote_median_s"]
+        assert abs(o["overhead_s"] - (o["remote_median_s"] - o["local_median_s"])) <= 0.0015
+    # a job of 4x the length and 2.5x the steps takes longer on both paths (the figures are real)
+    assert data["remote_overhead"]["local_median_s"] > data["remote_overhead_short"]["local_median_s"]
+    assert data["remote_overhead"]["remote_median_s"] > data["remote_overhead_short"]["remote_median_s"]
+    assert data["aims"]["remote_overhead_pct<=10"] == (data["remote_overhead"]["overhead_pct"] <= 10.0)
