@@ -44,10 +44,17 @@ def cmd_serve(args, cfg) -> int:
     from promptsynth.server import app
 
     stop = threading.Event()
+
+    def on_signal(*_) -> None:
+        stop.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, on_signal)
     log.info("starting the generation server: %s on %s:%d", ", ".join(sv.models), sv.host, sv.port)
     app.start(cfg)
+    # ray.init replaced ours with its own (a bare sys.exit) behind its C++ crash handler, which
+    # dumps a stack trace into the log at every ordinary stop (systemd's SIGTERM): ours again
+    signal.signal(signal.SIGTERM, on_signal)
     where = "http://%s:%d/v1" % (sv.host, sv.port)
     log.info("serving %s at %s (state in %s)", ", ".join(sv.models), where, config_mod.state_dir(cfg))
     try:
