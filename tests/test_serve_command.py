@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 
@@ -23,19 +22,8 @@ pytestmark = [
 READY_S = 900.0  # Ray's start and the replica's load, beside two busy loops: minutes
 
 
-def wait_for_line(path, text, proc, timeout):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if text in path.read_text(errors="replace"):
-            return
-        if proc.poll() is not None:
-            pytest.fail("serve exited (%s) before %r:\n%s" % (proc.returncode, text, path.read_text()[-3000:]))
-        time.sleep(0.5)
-    pytest.fail("no %r in %.0f s:\n%s" % (text, timeout, path.read_text()[-3000:]))
-
-
 def test_serve_answers_a_token_and_stops_cleanly_on_sigterm(tmp_path):
-    from promptsynth.bench.rig import free_port
+    from promptsynth.bench.rig import free_port, wait_for
     from promptsynth.server.tokens import new_token
 
     token, entry = new_token("kiosk-1")
@@ -55,7 +43,10 @@ def test_serve_answers_a_token_and_stops_cleanly_on_sigterm(tmp_path):
             env=dict(os.environ, RAY_ADDRESS=""),  # its own Ray, as on a fresh box
         )
     try:
-        wait_for_line(log, "serving tiny at http://127.0.0.1:%d/v1" % port, proc, READY_S)
+        ready = "serving tiny at http://127.0.0.1:%d/v1" % port
+        wait_for(lambda: ready in log.read_text(errors="replace") or proc.poll() is not None, READY_S, step=0.5)
+        started = log.read_text(errors="replace")
+        assert ready in started, "serve not ready (exit %s):\n%s" % (proc.poll(), started[-3000:])
 
         url = "http://127.0.0.1:%d/v1/health" % port
         req = urllib.request.Request(url, headers={"Authorization": "Bearer " + token})
